@@ -1,0 +1,4 @@
+from metorial_apply.cli import main
+
+if __name__ == "__main__":
+    main()
