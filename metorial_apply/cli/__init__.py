@@ -1,0 +1,77 @@
+"""The command line: the only place that prints or exits.
+
+Exit codes: 0 ok / no changes, 1 error, 2 changes present and 3 changes with deletes or
+replacements (with --detailed-exitcode), 64 usage error (so it is never mistaken for 2),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from metorial_apply import __version__
+from metorial_apply.cli.output import Output, report_error
+from metorial_apply.errors import MetorialApplyError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
+EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
+
+# Each command lives in its own module and exposes `command` (a click.Command).
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "emulator")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="metorial-apply")
+@click.option("-v", "--verbose", count=True, help="More detail (-vv for debug logging; never secrets).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the final summary.")
+@click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
+@click.option("--debug", is_flag=True, help="Show a traceback for internal errors (secrets still redacted).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
+    """Plan and apply Metorial provider deployments, configs, auth configs and session templates from YAML."""
+    ctx.obj = Output.create(verbose=verbose, quiet=quiet, no_color=no_color, debug=debug)
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"metorial_apply.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"metorial_apply.cli.{name}":
+                raise
+            continue  # command not built yet
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the group and map every outcome to an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        code = cli.main(args=argv, prog_name="metorial-apply", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except MetorialApplyError as exc:
+        report_error(exc)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug: say so without leaking values
+        report_error(exc, debug=debug)
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,44 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+F = Callable[..., Any]
+
+
+def api_options(f: F) -> F:
+    """--api-url / --api-key (env METORIAL_API_URL / METORIAL_API_KEY); `local` = embedded emulator."""
+    f = click.option(
+        "--api-key", envvar="METORIAL_API_KEY", default=None, show_envvar=True,
+        help="Secret API key (metorial_sk_…). Defaults to the emulator's local key with --api-url local.",
+    )(f)
+    f = click.option(
+        "--api-url", envvar="METORIAL_API_URL", default="https://api.metorial.com", show_default=True,
+        show_envvar=True, help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
+    )(f)
+    return f
+
+
+def config_options(f: F) -> F:
+    """The config path argument plus --stack, --var and --var-file."""
+    f = click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                     help="YAML file of variables (repeatable).")(f)
+    f = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+                     help="Set a variable for ${var.NAME} (repeatable).")(f)
+    f = click.option("--stack", default=None, help="Ownership scope; overrides `stack:` in the config.")(f)
+    return f
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`NAME=VALUE` pairs → dict; a pair without `=` is a usage error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {name!r}", param_hint="--var")
+        out[name.strip()] = value
+    return out

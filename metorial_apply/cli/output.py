@@ -1,0 +1,60 @@
+"""Terminal output settings and error reporting for the CLI (colour, verbosity, TTY/CI mode)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+
+import click
+
+from metorial_apply.errors import ApiError, ConfigError, MetorialApplyError
+
+
+@dataclass(frozen=True)
+class Output:
+    verbose: int = 0
+    quiet: bool = False
+    color: bool = False
+    debug: bool = False
+    interactive: bool = False  # stdout is a TTY and not CI: progress bars, prompts
+
+    @classmethod
+    def create(cls, *, verbose: int, quiet: bool, no_color: bool, debug: bool) -> "Output":
+        tty = sys.stdout.isatty()
+        ci = bool(os.environ.get("CI"))
+        color = tty and not no_color and "NO_COLOR" not in os.environ
+        return cls(verbose=verbose, quiet=quiet, color=color, debug=debug, interactive=tty and not ci)
+
+    def echo(self, text: str = "", *, err: bool = False) -> None:
+        click.echo(text, err=err, color=self.color)
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self.echo(text)
+
+
+def report_error(exc: BaseException, *, debug: bool = False) -> None:
+    """Print an error for a person: never a traceback for user errors, never a secret."""
+    if isinstance(exc, ConfigError):
+        for d in exc.diagnostics:
+            click.echo(f"Error: {d}", err=True)
+            if d.hint:
+                click.echo(f"  hint: {d.hint}", err=True)
+        count = len(exc.diagnostics)
+        click.echo(f"{count} error{'s' if count != 1 else ''}; nothing was sent to the API.", err=True)
+        return
+    if isinstance(exc, ApiError):
+        click.echo(f"Error: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        return
+    if isinstance(exc, MetorialApplyError):
+        click.echo(f"Error: {exc}", err=True)
+        return
+    # An unexpected exception is a bug. Its message may carry values, so only its type is shown
+    # unless --debug asks for the traceback.
+    click.echo(f"Error: internal error ({type(exc).__name__}); re-run with --debug for details.", err=True)
+    if debug:
+        traceback.print_exception(exc)

@@ -1,0 +1,176 @@
+"""Core value types shared by desired and live state: Address, SecretValue, Stamp, Resource, Catalog.
+
+Everything here is immutable and pure. Per-kind YAML spec models live in `specs.py`; per-kind
+API behaviour in `kinds.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+STAMP_PREFIX = "metorial-apply/"
+STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt")
+
+
+class Frozen(BaseModel):
+    """Base for every model: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Address(Frozen):
+    """`kind.name`: the identity of a resource everywhere (never the server id)."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Address":
+        kind, sep, name = text.partition(".")
+        if not sep or not kind or not name:
+            raise ValueError(f"not an address (want kind.name): {text!r}")
+        return cls(kind=kind, name=name)
+
+
+class SecretValue:
+    """A JSON value that must never be shown: repr/str are redacted; `reveal()` gives it back.
+
+    Equality compares content so desired states compare structurally; hashing uses a digest so
+    a SecretValue can sit inside frozen models.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("SecretValue is immutable")
+
+    def reveal(self) -> Any:
+        return self._value
+
+    def canonical(self) -> bytes:
+        """Canonical JSON bytes of the value, the input of fingerprints."""
+        return json.dumps(self._value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def __repr__(self) -> str:
+        return "SecretValue('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and self.canonical() == other.canonical()
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self.canonical()).digest())
+
+    def __reduce__(self) -> Any:
+        raise TypeError("SecretValue cannot be pickled")
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, SecretValue) else SecretValue(v),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: "***"),
+        )
+
+
+class Stamp(Frozen):
+    """Ownership stamp kept in a resource's metadata under `metorial-apply/` keys."""
+
+    stack: str
+    address: str
+    spec_hash: str
+    secret_fingerprint: str | None = None
+    secret_salt: str | None = None
+
+    def to_metadata(self) -> dict[str, str]:
+        values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt]
+        return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values) if v is not None}
+
+    @classmethod
+    def split(cls, metadata: dict[str, Any] | None) -> tuple[dict[str, Any], "Stamp | None"]:
+        """Split API metadata into (user metadata, stamp or None when not ours or malformed)."""
+        metadata = metadata or {}
+        user = {k: v for k, v in metadata.items() if not k.startswith(STAMP_PREFIX)}
+        ours = {k[len(STAMP_PREFIX):]: v for k, v in metadata.items() if k.startswith(STAMP_PREFIX)}
+        if not all(isinstance(ours.get(k), str) for k in STAMP_KEYS[:3]):
+            return user, None
+        return user, cls(
+            stack=ours["stack"],
+            address=ours["address"],
+            spec_hash=ours["spec-hash"],
+            secret_fingerprint=ours.get("secret-fingerprint") if isinstance(ours.get("secret-fingerprint"), str) else None,
+            secret_salt=ours.get("secret-salt") if isinstance(ours.get("secret-salt"), str) else None,
+        )
+
+
+class Resource(Frozen):
+    """One resource of desired or live state.
+
+    `spec` is the canonical, JSON-only form of the user-declared fields (refs by name, provider
+    by slug, defaults filled, empty normalised to None/[]/{}), identical in shape for desired and
+    live so the two compare directly. Write-only values live in `secret` (desired only).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    address: Address
+    spec: dict[str, Any]
+    secret: SecretValue | None = None  # desired: the write-only value(s); live: None
+    sensitive: frozenset[str] = frozenset()  # spec fields holding values from ${env:}/${file:}
+    protect: bool = False
+    # live only:
+    id: str | None = None
+    stamp: Stamp | None = None
+    fingerprint: str | None = None  # digest of the live API object, for saved-plan staleness
+    children: dict[str, str] = {}  # sub-resource ids by key (template providers: deployment name → stp id)
+    source: str | None = None  # desired only: "file:line" where it was declared
+
+
+def spec_hash(spec: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> str:
+    """Hash of a canonical spec, stored in the stamp. Sensitive fields are left out so the
+    hash (readable by anyone who can read metadata) never helps guess a secret."""
+    visible = {k: v for k, v in spec.items() if k not in sensitive}
+    text = json.dumps(visible, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class CatalogProvider(Frozen):
+    """A provider of the read-only catalog, reduced to what naming and resolution need."""
+
+    id: str
+    slug: str
+    identifier: str
+    name: str
+    current_version_id: str | None = None
+    versions: dict[str, str] = {}  # version string → version id
+    auth_methods: dict[str, str] = {}  # method key → method id
+    config_schema: dict[str, Any] | None = None  # JSON Schema of config values (current version)
+
+
+class Catalog(Frozen):
+    """The providers the API offers; resolves user names (slug/identifier/id) to ids and back."""
+
+    providers: tuple[CatalogProvider, ...] = ()
+
+    def find(self, ref: str) -> CatalogProvider | None:
+        for p in self.providers:
+            if ref in (p.id, p.slug, p.identifier):
+                return p
+        return None
+
+    def slugs(self) -> list[str]:
+        return sorted(p.slug for p in self.providers)

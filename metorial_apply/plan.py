@@ -1,0 +1,57 @@
+"""The plan: an immutable, ordered list of changes from live to desired. Pure: no I/O."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+
+from metorial_apply.model import Address, Frozen, Resource
+
+FORMAT_VERSION = 1
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "noop"
+
+    @property
+    def marker(self) -> str:
+        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": " "}[self.value]
+
+
+class FieldDiff(Frozen):
+    """One changed field. `before`/`after` are already redacted when `secret` is true."""
+
+    field: str  # e.g. "description", "providers[github].tool_filters", "value"
+    before: Any = None
+    after: Any = None
+    secret: bool = False
+
+
+class Change(Frozen):
+    """One action on one address, with why. `desired`/`live` carry the full resources for
+    apply (never serialised: they may hold secrets); `before`/`after` are the redacted specs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    action: Action
+    address: Address
+    reason: str
+    drift: bool = False  # live was changed outside metorial-apply
+    diffs: tuple[FieldDiff, ...] = ()
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    id: str | None = None  # live id (update, replace, delete)
+    depends_on: tuple[Address, ...] = ()  # addresses whose changes must finish first
+    replace_mode: Literal["create_first", "delete_first"] | None = None
+    desired: Resource | None = None
+    live: Resource | None = None
+
+    @property
+    def destructive(self) -> bool:
+        return self.action in (Action.DELETE, Action.REPLACE)
