@@ -55,3 +55,30 @@ class Change(Frozen):
     @property
     def destructive(self) -> bool:
         return self.action in (Action.DELETE, Action.REPLACE)
+
+
+class Plan(Frozen):
+    """Every change for one stack, in a valid execution order (noops included, for display).
+
+    `live_fingerprints` (address → digest of the live object read) and `desired_digest` let a
+    saved plan be checked for staleness before it is applied.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    format_version: int = FORMAT_VERSION
+    stack: str
+    changes: tuple[Change, ...] = ()
+    live_fingerprints: dict[str, str] = {}
+    desired_digest: str = ""
+    config_path: str | None = None  # what `apply plan.json` reloads secrets from
+
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    def counts(self) -> dict[Action, int]:
+        return {a: sum(1 for c in self.changes if c.action is a) for a in Action}
+
+    @property
+    def destructive(self) -> bool:
+        return any(c.destructive for c in self.changes)
