@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 from pydantic import BaseModel
 
 from metorial_apply import specs
-from metorial_apply.model import Address
+from metorial_apply.model import Address, Stamp
 
 Spec = dict[str, Any]
 
@@ -93,8 +93,6 @@ def common_to_api(spec: Spec) -> dict[str, Any]:
 
 
 def common_from_api(obj: dict[str, Any]) -> Spec:
-    from metorial_apply.model import Stamp
-
     user, _ = Stamp.split(obj.get("metadata"))
     return {"name": (obj.get("name") or "").strip(), "description": (obj.get("description") or "").strip() or None, "metadata": user}
 
