@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, Literal
 
 from pydantic import ConfigDict
 
+from metorial_apply.action import Action, ChildChange, FieldDiff
 from metorial_apply.model import Address, Frozen, Resource
+
+__all__ = ["Action", "Change", "ChildChange", "FieldDiff", "Plan", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
 
-class Action(str, Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DELETE = "delete"
-    NOOP = "noop"
-
-    @property
-    def marker(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": " "}[self.value]
-
-
-class FieldDiff(Frozen):
-    """One changed field. `before`/`after` are already redacted when `secret` is true."""
-
-    field: str  # e.g. "description", "providers[github].tool_filters", "value"
-    before: Any = None
-    after: Any = None
-    secret: bool = False
-
-
 class Change(Frozen):
     """One action on one address, with why. `desired`/`live` carry the full resources for
-    apply (never serialised: they may hold secrets); `before`/`after` are the redacted specs."""
+    apply (never serialised: they may hold secrets); `before`/`after` are the redacted specs.
+
+    `diffs` speak the user's YAML vocabulary (field `tools`, values as written in YAML);
+    `fields` lists the canonical spec fields that changed (what an update PATCHes).
+    Ordering contract for the applier: a change waits for every address in `depends_on`
+    (when that address is a replace, only for its create-new step, which yields the new id).
+    A replace runs create-new, then waits for every address in `delete_after` to finish
+    entirely (dependents repointed or removed), then deletes the old object.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -49,6 +38,10 @@ class Change(Frozen):
     id: str | None = None  # live id (update, replace, delete)
     depends_on: tuple[Address, ...] = ()  # addresses whose changes must finish first
     replace_mode: Literal["create_first", "delete_first"] | None = None
+    fields: tuple[str, ...] = ()  # canonical spec fields changed
+    children: tuple[ChildChange, ...] = ()  # sub-resource actions of an update
+    delete_after: tuple[Address, ...] = ()  # replace: finish these before deleting the old object
+    protect: bool = False  # `protect: true` in config: refuse delete/replace
     desired: Resource | None = None
     live: Resource | None = None
 
