@@ -69,6 +69,9 @@ class KindSpec:
     secret_to_api: Callable[[Any], dict[str, Any]] = lambda v: {"value": v}
     children: ChildSpec | None = None
     list_filters: dict[str, str] = field(default_factory=dict)
+    # Which catalog JSON Schema the secret value must satisfy: "config" (the provider's config
+    # schema) or "auth_method" (the input schema of the spec's `method`); None: not checked.
+    value_schema: str | None = None
 
     def references(self, spec: Spec) -> list[tuple[str, Address]]:
         """(spec path, address) of every ref in a canonical spec, children included."""
@@ -235,13 +238,14 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         kind="config_vault", section="config_vaults", path="/provider-config-vaults", model=specs.ConfigVaultSpec,
         order=1, refs={"deployment": "deployment"}, create_only=frozenset({"provider", "deployment"}),
         patchable=COMMON_PATCHABLE, secret_fields=("value",), secret_patchable=False,
-        to_api=vault_to_api, from_api=vault_from_api,
+        to_api=vault_to_api, from_api=vault_from_api, value_schema="config",
     ),
     KindSpec(
         kind="config", section="configs", path="/provider-configs", model=specs.ConfigSpec, order=2,
         refs={"deployment": "deployment", "vault": "config_vault"},
         create_only=frozenset({"provider", "deployment", "vault"}), patchable=COMMON_PATCHABLE | {"tool_filters"},
         secret_fields=("value",), secret_patchable=False, to_api=config_to_api, from_api=config_from_api,
+        value_schema="config",
     ),
     KindSpec(
         kind="auth_credentials", section="auth_credentials", path="/provider-auth-credentials",
@@ -253,7 +257,7 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         kind="auth_config", section="auth_configs", path="/provider-auth-configs", model=specs.AuthConfigSpec,
         order=4, refs={"deployment": "deployment"}, create_only=frozenset({"provider", "deployment", "method"}),
         patchable=COMMON_PATCHABLE | {"tool_filters"}, secret_fields=("value",), secret_patchable=False,
-        to_api=auth_config_to_api, from_api=auth_config_from_api,
+        to_api=auth_config_to_api, from_api=auth_config_from_api, value_schema="auth_method",
     ),
     KindSpec(
         kind="session_template", section="session_templates", path="/session-templates",

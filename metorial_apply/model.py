@@ -159,6 +159,7 @@ class CatalogProvider(Frozen):
     versions: dict[str, str] = {}  # version string → version id
     auth_methods: dict[str, str] = {}  # method key → method id
     config_schema: dict[str, Any] | None = None  # JSON Schema of config values (current version)
+    auth_method_schemas: dict[str, dict[str, Any]] = {}  # method key → JSON Schema of its input
 
 
 class Catalog(Frozen):
