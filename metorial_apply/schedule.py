@@ -107,7 +107,7 @@ async def run_graph(
     waiter = asyncio.ensure_future(cancel.wait())
     running: dict[asyncio.Future[NodeResult[N]], N] = {}
     try:
-        await _drive(state, run, running, waiter, parallelism, fail_fast, order, on_start, on_result)
+        await _drive(state, run, running, waiter, cancel, parallelism, fail_fast, order, on_start, on_result)
     finally:
         waiter.cancel()
         for task in running:  # only reached when this coroutine itself is cancelled
@@ -125,6 +125,7 @@ async def _drive(
     run: Callable[[N], Awaitable[Any]],
     running: dict[asyncio.Future[NodeResult[N]], N],
     waiter: asyncio.Future[Any],
+    cancel: asyncio.Event,
     parallelism: int,
     fail_fast: bool,
     order: Callable[[N], Any] | None,
@@ -134,6 +135,7 @@ async def _drive(
     ready: list[N] = []
     while state.sorter.is_active():
         ready = _take_ready(state, ready, order, on_result)
+        state.stopped |= waiter.done() or cancel.is_set()
         while ready and len(running) < parallelism and not state.stopped:
             node = ready.pop(0)
             if on_start:

@@ -1,0 +1,114 @@
+"""Executing one step of the execution graph against the API, generically over KINDS.
+
+Creates carry the full ownership stamp in the same call, so a resource never exists without
+it; updates PATCH only the changed patchable fields plus metadata sent whole; deletes treat
+404/410 as already done. A create whose outcome is unknown is resolved by `calls.recover_create`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from metorial_apply.calls import ApiClient, delete_quietly, recover_create
+from metorial_apply.children import child_changes, run_child_changes
+from metorial_apply.errors import OutcomeUnknownError
+from metorial_apply.ids import IdMap
+from metorial_apply.kinds import KINDS, KindSpec, create_body, patch_body
+from metorial_apply.fingerprint import new_salt, stamp_for
+from metorial_apply.model import Resource, Stamp
+from metorial_apply.plan import Action, Change
+from metorial_apply.steps import Step
+
+@dataclass(frozen=True)
+class StepDone:
+    """What a finished step did: the id it created, updated or deleted, and a note for the report."""
+
+    id: str | None
+    note: str = ""  # e.g. "adopted after a lost response", "already gone"
+
+
+@dataclass
+class Executor:
+    client: ApiClient
+    ids: IdMap
+    stack: str
+
+    async def run(self, step: Step) -> StepDone:
+        """Do the API work of one step."""
+        if step.phase == "down":
+            return await self.delete(step)
+        if step.action == "create":
+            return await self.create(step)
+        return await self.update(step)
+
+    async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
+        """A fresh stamp. The live salt is kept when the secret did not change (the fingerprint
+        then stays stable); a changed or new secret gets a fresh salt."""
+        if resource.secret is None:
+            return stamp_for(resource, self.stack, None)
+        salt = reuse.secret_salt if reuse and reuse.secret_salt else new_salt()
+        # scrypt is deliberately slow; hashlib releases the GIL, so a thread keeps the loop free.
+        return await asyncio.to_thread(stamp_for, resource, self.stack, salt)
+
+    async def create(self, step: Step) -> StepDone:
+        resource = _desired(step.change)
+        kind = KINDS[resource.address.kind]
+        stamp = (await self.stamp(resource)).to_metadata()
+        metadata = dict(resource.spec.get("metadata") or {}) | stamp
+        secret = resource.secret.reveal() if resource.secret is not None else None
+        body = create_body(kind, resource.spec, secret, metadata, self.ids)
+        note = ""
+        try:
+            obj = await self.client.create(kind.path, body, kind=kind.kind, name=resource.address.name, stamp=stamp)
+        except OutcomeUnknownError:
+            old = {i for i in (step.change.id, step.change.live.id if step.change.live else None) if i}
+            obj, note = await recover_create(self.client, kind, resource.address, self.stack, body, stamp, old)
+        self.ids.record(resource.address, obj["id"], replaced=step.change.action is Action.REPLACE)
+        return StepDone(obj["id"], note)
+
+    async def update(self, step: Step) -> StepDone:
+        change = step.change
+        resource, live = _desired(change), change.live
+        kind = KINDS[resource.address.kind]
+        id = self.ids.id_of(resource.address)
+        if kind.children:
+            await self.update_children(kind, change, id)
+        fields = _changed_fields(kind, change)
+        secret_changed = bool(set(kind.secret_fields) & fields) or any(d.secret for d in change.diffs)
+        stamp = await self.stamp(resource, reuse=None if secret_changed else (live.stamp if live else None))
+        if step.repoint and not fields and live is not None and live.stamp == stamp:
+            return StepDone(id, "repointed")
+        secret = resource.secret.reveal() if secret_changed and resource.secret is not None else None
+        metadata = dict(resource.spec.get("metadata") or {}) | stamp.to_metadata()
+        body = patch_body(kind, resource.spec, frozenset(fields), secret, metadata, self.ids)
+        await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
+        return StepDone(id)
+
+    async def update_children(self, kind: KindSpec, change: Change, parent_id: str) -> None:
+        todo = child_changes(kind, change, self.ids)
+        await run_child_changes(self.client, kind, change.address, parent_id, todo, self.ids)
+
+    async def delete(self, step: Step) -> StepDone:
+        change = step.change
+        kind = KINDS[change.address.kind]
+        id = change.id or (change.live.id if change.live else None)
+        if id is None:
+            return StepDone(None, "nothing to delete")
+        return StepDone(id, await delete_quietly(self.client, kind.path, id, kind=kind.kind, name=change.address.name))
+
+
+def _desired(change: Change) -> Resource:
+    if change.desired is None:
+        raise ValueError(f"{change.address}: a {change.action.value} needs the desired resource")
+    return change.desired
+
+
+def _changed_fields(kind: KindSpec, change: Change) -> set[str]:
+    """Canonical fields to PATCH: the plan's list, plus any patchable field that differs
+    (drift the plan may have described only in YAML words)."""
+    fields = set(change.fields)
+    desired, live = change.desired, change.live
+    if desired is not None and live is not None:
+        fields |= {f for f in kind.patchable if f != "metadata" and desired.spec.get(f) != live.spec.get(f)}
+    return fields
