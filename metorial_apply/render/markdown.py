@@ -1,0 +1,195 @@
+"""A plan as a pull-request comment: title with counts, table by kind, destructive and drift
+lines, one collapsible block per change, footer. Kept under a size limit by leaving out
+details from the end, least important first (unchanged, then updates, then creates).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from metorial_apply.plan import Action, Plan
+from metorial_apply.render.values import SECRET, SECRET_CHANGED, format_value
+from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
+
+GITHUB_COMMENT_LIMIT = 65536
+LIST_MAX = 25  # addresses named in the one-line destructive and drift summaries
+VALUE_WIDTH = 120
+# Which details go first when the comment is too long: lower goes earlier.
+DROP_PRIORITY = {Action.NOOP: 0, Action.UPDATE: 1, Action.CREATE: 2, Action.REPLACE: 3, Action.DELETE: 3}
+MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One droppable part: the details of one change, or the list of unchanged resources."""
+
+    text: str
+    action: Action
+    resources: int = 1
+
+
+def render_markdown(plan: Plan, context: RenderContext, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The plan as GitHub-flavoured Markdown of at most `limit` characters; ends with a newline."""
+    return markdown_of(build_view(plan, context), limit=limit)
+
+
+def markdown_of(view: View, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    head = [title(view)] + kind_table(view) + destructive_line(view) + drift_line(view)
+    return fit(head, detail_blocks(view), footer(view), view, limit)
+
+
+# -- escaping -------------------------------------------------------------------------------
+
+
+def md_text(text: str) -> str:
+    """Text safe in a Markdown paragraph or table cell: no HTML, no formatting, no broken tables."""
+    flat = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+
+
+def html_text(text: str) -> str:
+    """Text safe inside an HTML block (where Markdown is not processed)."""
+    return html.escape(text.replace("\n", " "), quote=False)
+
+
+def code_span(text: str) -> str:
+    """Inline code that survives backticks in the text, per CommonMark's fence rule."""
+    text = text.replace("\n", " ")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# -- head -----------------------------------------------------------------------------------
+
+
+def title(view: View) -> str:
+    counts = [f"{view.counts[a.value]} {a.value}" for a in CHANGE_ACTIONS if view.counts[a.value]]
+    return f"### metorial-apply · {code_span(view.stack)} · {' · '.join(counts) or 'no changes'}"
+
+
+def kind_table(view: View) -> list[str]:
+    if not view.kinds:
+        return ["Live state matches the configuration."]
+    lines = ["| kind | " + " | ".join(a.value for a in CHANGE_ACTIONS) + " |",
+             "| --- | " + " | ".join("---:" for _ in CHANGE_ACTIONS) + " |"]
+    for k in view.kinds:
+        cells = [str(k.counts[a.value]) if k.counts[a.value] else "" for a in CHANGE_ACTIONS]
+        lines.append(f"| {md_text(k.kind)} | " + " | ".join(cells) + " |")
+    return ["\n".join(lines)]
+
+
+def capped(items: list[str]) -> str:
+    shown = " · ".join(items[:LIST_MAX])
+    more = len(items) - LIST_MAX
+    return shown + (f" · … and {more:,} more" if more > 0 else "")
+
+
+def destructive_line(view: View) -> list[str]:
+    rows = view.destructive
+    if not rows:
+        return []
+    items = [f"{code_span(f'{r.marker} {r.address}')} — {md_text(r.reason)}" for r in rows]
+    return ["> **Destructive:** " + capped(items)]
+
+
+def drift_line(view: View) -> list[str]:
+    rows = view.drift
+    if not rows:
+        return []
+    items = [f"{code_span(r.address)} {md_text(', '.join(f.label for f in r.fields))}".rstrip() for r in rows]
+    return ["**Changed outside metorial-apply:** " + capped(items) + " (will be restored)"]
+
+
+# -- details --------------------------------------------------------------------------------
+
+
+def detail_blocks(view: View) -> list[Block]:
+    blocks = [Block(detail(row), row.action) for row in view.rows]
+    if view.noops:
+        names = " · ".join(code_span(r.address) for r in view.noops)
+        text = f"<details><summary>{len(view.noops)} unchanged</summary>\n\n{names}\n\n</details>"
+        blocks.append(Block(text, Action.NOOP, len(view.noops)))
+    return blocks
+
+
+def detail(row: Row) -> str:
+    summary = f"<code>{html_text(f'{row.marker} {row.address}')}</code> — {html_text(row.reason)}"
+    if not row.fields:
+        return f"{code_span(f'{row.marker} {row.address}')} — {md_text(row.reason)}"
+    return f"<details><summary>{summary}</summary>\n\n{field_table(row)}\n\n</details>"
+
+
+def field_table(row: Row) -> str:
+    if row.action in (Action.CREATE, Action.DELETE):
+        lines = ["| field | value |", "| --- | --- |"]
+        lines += [f"| {md_text(f.label)} | {cell(f, f.after if f.mode == 'after' else f.before, row.kind)} |"
+                  for f in row.fields]
+    else:
+        lines = ["| field | before | after |", "| --- | --- | --- |"]
+        lines += [f"| {md_text(f.label)} | {cell(f, f.before, row.kind)} | {cell(f, f.after, row.kind)} |"
+                  for f in row.fields]
+    return "\n".join(lines)
+
+
+def cell(line: FieldLine, value: object, kind: str) -> str:
+    if line.secret:
+        return f"*{SECRET_CHANGED if line.secret == 'changed' else SECRET}*"
+    return md_text(format_value(value, line.shape, quote=False, width=VALUE_WIDTH, kind=kind))
+
+
+# -- footer and size ------------------------------------------------------------------------
+
+
+def footer(view: View) -> str:
+    ctx = view.context
+    parts = []
+    if ctx.plan_checksum:
+        digest = ctx.plan_checksum.removeprefix("sha256:")
+        parts.append(f"plan sha256:{html_text(digest[:12])}…")
+    if ctx.stats is not None and ctx.stats.api_calls is not None:
+        parts.append(f"{ctx.stats.api_calls} API call{'' if ctx.stats.api_calls == 1 else 's'}")
+    parts.append(f"metorial-apply {html_text(ctx.version)}")
+    return f"<sub>{' · '.join(parts)}</sub>"
+
+
+def assemble(parts: list[str]) -> str:
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def fit(head: list[str], blocks: list[Block], foot: str, view: View, limit: int) -> str:
+    """Everything when it fits; otherwise leave out details until it does and say so."""
+    full = assemble(head + [b.text for b in blocks] + [foot])
+    if len(full) <= limit:
+        return full
+    total = len(full) + len(omission_note(blocks, view, limit)) + 2  # the note is never longer than this
+    dropped: set[int] = set()
+    for i in sorted(range(len(blocks)), key=lambda i: (DROP_PRIORITY[blocks[i].action], -i)):
+        if total <= limit:
+            break
+        dropped.add(i)
+        total -= len(blocks[i].text) + 2
+    left_out = [b for i, b in enumerate(blocks) if i in dropped]
+    kept = [b.text for i, b in enumerate(blocks) if i not in dropped]
+    text = assemble(head + kept + [omission_note(left_out, view, limit), foot])
+    return text if len(text) <= limit else hard_cut(text, limit)
+
+
+def omission_note(left_out: list[Block], view: View, limit: int) -> str:
+    """Says what was left out and where the rest is; never longer for fewer blocks."""
+    changes = sum(b.resources for b in left_out if b.action is not Action.NOOP)
+    unchanged = sum(b.resources for b in left_out if b.action is Action.NOOP)
+    parts = [f"details of {changes:,} change{'' if changes == 1 else 's'}"] if changes else []
+    parts += [f"the list of {unchanged:,} unchanged resource{'' if unchanged == 1 else 's'}"] if unchanged else []
+    hint = view.context.full_plan_hint
+    where = md_text(hint) if hint else "the output of `metorial-apply plan`"
+    return f"*Left out to stay under {limit:,} characters: {' and '.join(parts)}. The full plan is in {where}.*"
+
+
+def hard_cut(text: str, limit: int) -> str:
+    """Last resort when even the summaries pass the limit (a tiny limit): cut and say so."""
+    tail = "\n\n*… cut to fit the comment size limit.*\n"
+    return text[: max(limit - len(tail), 0)] + tail if limit > len(tail) else text[:limit]

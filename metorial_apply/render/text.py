@@ -1,0 +1,141 @@
+"""A plan as terminal text: header, drift, summary, one block per change, apply hint.
+
+Colour is a parameter: with `color=True` markers and addresses get plain ANSI colours (green +,
+yellow ~, magenta -/+, red -); without it the text is exactly the golden-file form.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from metorial_apply.plan import Action, Plan
+from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value
+from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
+
+COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0"}
+BOLD, YELLOW = "1", "33"
+ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right instead of everyone's
+LABEL_WIDTH_MAX = 28
+VALUE_WIDTH = 60
+DRIFT_WIDTH = 100
+
+
+def render_text(plan: Plan, context: RenderContext, *, color: bool = False) -> str:
+    """The plan for a terminal or a CI log; ends with a newline."""
+    return text_of(build_view(plan, context), color=color)
+
+
+def text_of(view: View, *, color: bool = False) -> str:
+    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color)
+    lines += change_lines(view, color) + footer_lines(view)
+    return "\n".join(lines) + "\n"
+
+
+def paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color and text else text
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def header_lines(view: View) -> list[str]:
+    ctx = view.context
+    lines = [f"metorial-apply plan · stack {view.stack} · {ctx.api_url}"]
+    if ctx.stats is not None:
+        s = ctx.stats
+        lines.append(f"Read live state: {plural(s.kinds, 'kind')}, {plural(s.list_calls, 'list call')}, {s.seconds:.1f} s")
+    return lines + [""]
+
+
+def drift_lines(view: View, color: bool) -> list[str]:
+    rows = view.drift
+    if not rows:
+        return []
+    width = address_width(rows)
+    lines = [paint("Changed outside metorial-apply (will be restored):", YELLOW, color)]
+    for row in rows:
+        what = "; ".join(f"{f.label}: {change_text(f, kind=row.kind)}" for f in row.fields) or row.reason
+        lines.append(head_line(row, width, cut(what, DRIFT_WIDTH), color))
+    return lines + [""]
+
+
+def summary_lines(view: View, color: bool) -> list[str]:
+    if not view.rows:
+        return ["No changes. Live state matches the configuration."]
+    c = view.counts
+    text = (f"Plan: {c['create']} to create, {c['update']} to update, "
+            f"{c['replace']} to replace, {c['delete']} to delete.")
+    return [paint(text, BOLD, color), ""]
+
+
+def change_lines(view: View, color: bool) -> list[str]:
+    width = address_width(view.rows)
+    lines: list[str] = []
+    for row in view.rows:
+        lines.append(head_line(row, width, row.reason, color))
+        lines.extend(field_text_lines(row))
+    return lines
+
+
+def address_width(rows: tuple[Row, ...]) -> int:
+    return min(max((len(f"{r.marker} {r.address}") for r in rows), default=0), ADDRESS_WIDTH_MAX)
+
+
+def head_line(row: Row, width: int, tail: str, color: bool) -> str:
+    """`  ~ deployment.github      reason`, padded on the plain text so colour never shifts columns."""
+    lead = f"{row.marker} {row.address}"
+    pad = " " * (max(width - len(lead), 0) + 3)
+    return f"  {paint(lead, COLORS[row.action], color)}{pad if tail else ''}{tail}".rstrip()
+
+
+def field_text_lines(row: Row) -> list[str]:
+    # A delete lists nothing: the whole resource goes, its fields are noise in a terminal.
+    if row.action is Action.DELETE:
+        return []
+    width = min(max((len(f.label) for f in row.fields), default=0), LABEL_WIDTH_MAX)
+    lines = []
+    for f in row.fields:
+        first, *more = value_lines(f, row.kind)
+        lines.append(f"      {f.label.ljust(width)}  {first}".rstrip())
+        lines += [f"      {' ' * width}  {line}" for line in more]
+    return lines
+
+
+def value_lines(line: FieldLine, kind: str) -> list[str]:
+    """Usually one line; a list of sub-resources too long for one line gets one line per item."""
+    text = change_text(line, kind=kind)
+    items = line.after if line.mode == "after" else line.before
+    if line.shape != "children" or line.secret or line.mode == "change" or not text.endswith(ELLIPSIS):
+        return [text]
+    return [format_value(item, "child", width=VALUE_WIDTH, kind=kind) for item in items or []] or [text]
+
+
+def change_text(line: FieldLine, *, kind: str = "") -> str:
+    """`before → after`, or the one side that exists, or the secret marker."""
+    if line.secret:
+        return SECRET_CHANGED if line.secret == "changed" else SECRET
+    after = format_value(line.after, line.shape, width=VALUE_WIDTH, kind=kind)
+    before = format_value(line.before, line.shape, width=VALUE_WIDTH, kind=kind)
+    if line.mode == "after":
+        return after
+    if line.mode == "before":
+        return before
+    return f"{before} → {after}"
+
+
+def footer_lines(view: View) -> list[str]:
+    if not view.rows:
+        return []
+    hint = "(exit code 2 with --detailed-exitcode)"
+    if view.destructive:
+        hint = f"(exit code 3 with --detailed-exitcode: {destructive_phrase(view)} present)"
+    target = shlex.quote(view.apply_target) if view.apply_target else "<path>"
+    return ["", f"Apply with: metorial-apply apply {target}   {hint}"]
+
+
+def destructive_phrase(view: View) -> str:
+    deletes, replaces = view.counts["delete"], view.counts["replace"]
+    if deletes and replaces:
+        return "deletes and replacements"
+    return "deletes" if deletes else "replacements"

@@ -1,0 +1,117 @@
+"""Hand-built plans for the render tests, shaped like what `diff.py`/`plan.py` produce
+(YAML vocabulary in before/after/diffs, secrets as "(secret)")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metorial_apply.model import Address, Resource, SecretValue
+from metorial_apply.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.render import RenderContext, RenderStats
+
+CANARY = "canary-5f3e9d1c-never-print-me"
+CANARY_ENV = "canary-env-8a7b6c5d-never-print-me"
+
+CONTEXT = RenderContext(
+    api_url="https://api.metorial.com", config_path="prod/",
+    stats=RenderStats(kinds=6, list_calls=7, seconds=0.63, api_calls=9),
+    full_plan_hint="the plan.json artifact",
+    plan_checksum="sha256:3f2a9c0d1e2b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5",
+)
+
+
+def addr(text: str) -> Address:
+    return Address.parse(text)
+
+
+def resource(address: str, spec: dict[str, Any], *, secret: Any = None, sensitive: frozenset[str] = frozenset()) -> Resource:
+    return Resource(address=addr(address), spec=spec, secret=SecretValue(secret) if secret is not None else None,
+                    sensitive=sensitive)
+
+
+def creates() -> list[Change]:
+    config = resource("config.linear-prod", {"name": "linear-prod", "deployment": "linear", "provider": "linear"},
+                      secret={"token": CANARY})
+    slack = resource("deployment.slack", {"name": "slack", "description": CANARY_ENV, "provider": "slack"},
+                     sensitive=frozenset({"description"}))
+    return [
+        Change(action=Action.CREATE, address=addr("config.linear-prod"), reason="not in live state",
+               after={"name": "linear-prod", "metadata": {}, "deployment": "linear", "provider": "linear",
+                      "tools": [], "value": "(secret)"},
+               depends_on=(addr("deployment.linear"),), desired=config),
+        Change(action=Action.CREATE, address=addr("session_template.triage"), reason="not in live state",
+               after={"name": "triage", "description": "Triage bot", "metadata": {}, "providers": [
+                   {"deployment": "github", "config": "github-prod", "tools": []},
+                   {"deployment": "linear", "config": "linear-prod", "tools": ["list_issues"]}]},
+               depends_on=(addr("config.linear-prod"), addr("config.github-prod"))),
+        Change(action=Action.CREATE, address=addr("deployment.slack"), reason="not in live state",
+               after={"name": "Slack (support)", "description": "(secret)", "metadata": {"team": "support"},
+                      "provider": "slack", "tools": ["post_message", {"tool_regex": "^list_"}]},
+               desired=slack),
+    ]
+
+
+def updates() -> list[Change]:
+    long_text = "Session template for the support bot: " + "GitHub, Linear and Slack tools " * 4
+    return [
+        Change(action=Action.UPDATE, address=addr("deployment.github"), reason="description, tools changed",
+               drift=True, id="pde_1aBcDe", fields=("description", "tool_filters"), diffs=(
+                   FieldDiff(field="description", before="edited by hand", after="GitHub tools for support"),
+                   FieldDiff(field="tools", before=["create_issue"], after=["create_issue", "list_issues"]))),
+        Change(action=Action.UPDATE, address=addr("session_template.support"), reason="description, providers changed",
+               id="stm_9xYz", diffs=(
+                   FieldDiff(field="description", before="Support", after=long_text),
+                   FieldDiff(field="providers[github].tools", before=[], after=[{"tool_regex": "^list_"}]),
+                   FieldDiff(field="providers[linear]", before={"deployment": "linear", "tools": []}, after=None),
+                   FieldDiff(field="providers[slack]", before=None,
+                             after={"deployment": "slack", "auth_config": "slack-oauth", "tools": []}))),
+    ]
+
+
+def destructive() -> list[Change]:
+    return [
+        Change(action=Action.REPLACE, address=addr("config.github-prod"), id="pcf_7dEfGh",
+               reason="value changed (secret): new config, repoint 1 template provider, delete old",
+               replace_mode="create_first",
+               diffs=(FieldDiff(field="value", before="(secret)", after="(secret)", secret=True),),
+               desired=resource("config.github-prod", {"name": "github-prod"}, secret={"token": CANARY})),
+        Change(action=Action.DELETE, address=addr("auth_config.old-oauth"), id="pac_4hIjKl", reason="not in config",
+               before={"name": "old-oauth", "metadata": {}, "deployment": "github", "provider": "github",
+                       "method": "oauth", "tools": []}),
+    ]
+
+
+def noops() -> list[Change]:
+    return [Change(action=Action.NOOP, address=addr(a), reason="unchanged", id=i)
+            for a, i in (("deployment.linear", "pde_2bCdEf"), ("auth_config.github-oauth", "pac_3cDeFg"))]
+
+
+def full_plan() -> Plan:
+    """Every action, drift, a secret change, a sensitive field, child diffs; in execution order."""
+    changes = noops() + creates()[:1] + destructive()[:1] + updates() + creates()[1:] + destructive()[1:]
+    return Plan(stack="production", changes=tuple(changes), config_path="prod/",
+                live_fingerprints={"deployment.github": "sha256:aa", "config.github-prod": "sha256:bb"})
+
+
+def empty_plan() -> Plan:
+    return Plan(stack="production", changes=tuple(noops()))
+
+
+def big_plan(count: int = 2000) -> Plan:
+    """`count` resources: a tenth deleted, a fifth updated, the rest created or unchanged."""
+    changes = []
+    for i in range(count):
+        address = addr(f"deployment.service-{i:04d}")
+        if i % 10 == 0:
+            changes.append(Change(action=Action.DELETE, address=address, reason="not in config", id=f"pde_{i}",
+                                  before={"name": f"service-{i:04d}", "provider": "github", "tools": []}))
+        elif i % 5 == 1:
+            changes.append(Change(action=Action.UPDATE, address=address, reason="description changed", id=f"pde_{i}",
+                                  diffs=(FieldDiff(field="description", before=f"old {i}", after=f"new {i} " * 8),)))
+        elif i % 3 == 0:
+            changes.append(Change(action=Action.NOOP, address=address, reason="unchanged", id=f"pde_{i}"))
+        else:
+            changes.append(Change(action=Action.CREATE, address=address, reason="not in live state",
+                                  after={"name": f"service-{i:04d}", "description": f"Service {i}", "provider": "github",
+                                         "tools": ["a", "b"], "metadata": {"team": "platform", "tier": str(i % 3)}}))
+    return Plan(stack="production", changes=tuple(changes))

@@ -1,0 +1,63 @@
+"""Every renderer over a realistic plan (every action, drift, a secret change, a sensitive
+field, template-provider diffs) matches its reviewed golden file byte for byte."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from metorial_apply.plan import Plan
+from metorial_apply.render import render_json, render_markdown, render_text
+from tests.render.golden_files import check_golden
+from tests.render.plans import CONTEXT, empty_plan, full_plan
+
+RENDERERS = {
+    "plan.txt": lambda p: render_text(p, CONTEXT),
+    "plan.md": lambda p: render_markdown(p, CONTEXT),
+    "plan.json": lambda p: render_json(p, CONTEXT),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RENDERERS))
+def test_full_plan_matches_golden(name: str) -> None:
+    check_golden(name, RENDERERS[name](full_plan()))
+
+
+@pytest.mark.parametrize("name", ["empty.txt", "empty.md"])
+def test_empty_plan_matches_golden(name: str) -> None:
+    check_golden(name, RENDERERS["plan" + name[len("empty"):]](empty_plan()))
+
+
+@pytest.mark.parametrize("name", sorted(RENDERERS))
+def test_same_input_gives_byte_identical_output(name: str) -> None:
+    assert RENDERERS[name](full_plan()) == RENDERERS[name](full_plan())
+
+
+@pytest.mark.parametrize("name", ["plan.txt", "plan.md"])
+def test_display_order_does_not_depend_on_execution_order(name: str) -> None:
+    plan = full_plan()
+    shuffled = list(plan.changes)
+    random.Random(7).shuffle(shuffled)
+    assert shuffled != list(plan.changes)
+    other = Plan(stack=plan.stack, changes=tuple(shuffled), config_path=plan.config_path,
+                 live_fingerprints=plan.live_fingerprints)
+    assert RENDERERS[name](other) == RENDERERS[name](plan)
+
+
+def test_text_orders_by_action_then_kind_then_name() -> None:
+    heads = [line.split()[:2] for line in render_text(full_plan(), CONTEXT).splitlines()
+             if line.startswith("  ") and not line.startswith("    ") and "." in line]
+    plan_rows = [h for h in heads if h[0] in ("+", "~", "-/+", "-")][1:]  # first is the drift section's
+    assert plan_rows == [
+        ["+", "deployment.slack"], ["+", "config.linear-prod"], ["+", "session_template.triage"],
+        ["~", "deployment.github"], ["~", "session_template.support"],
+        ["-/+", "config.github-prod"], ["-", "auth_config.old-oauth"],
+    ]
+
+
+def test_json_golden_is_valid_json_with_sorted_keys() -> None:
+    text = render_json(full_plan(), CONTEXT)
+    assert text.endswith("}\n")
+    assert json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n" == text
