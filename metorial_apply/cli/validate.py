@@ -1,0 +1,60 @@
+"""`metorial-apply validate [PATH]`: check the configuration offline, or with `--online` also
+against the provider catalog (names, versions, and secret values against the JSON Schemas)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+
+from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.output import Output
+from metorial_apply.configfiles import config_files
+from metorial_apply.config import load_config
+from metorial_apply.state import State
+
+STATE_DIR = ".metorial-apply"
+
+
+def _files_text(path: Path) -> str:
+    files = config_files(path).displays()
+    return files[0] if len(files) == 1 else f"{len(files)} files in {path}"
+
+
+async def _online(desired: State, path: Path, api_url: str, api_key: str | None) -> State:
+    # Imported here: offline validation must work without touching the client stack.
+    from metorial_apply.catalog import fetch_catalog
+    from metorial_apply.client import open_client
+    from metorial_apply.resolve import resolve_names
+
+    state_dir = (path if path.is_dir() else path.parent) / STATE_DIR
+    providers = {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
+    async with open_client(api_url, api_key, state_dir=state_dir) as client:
+        catalog = await fetch_catalog(client, detail_for=providers)
+    return resolve_names(desired, catalog)
+
+
+@click.command("validate")
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@config_options
+@click.option("--online", is_flag=True,
+              help="Also resolve providers, auth methods and versions against the API's catalog "
+                   "and check secret values against the provider's schemas.")
+@api_options
+@click.pass_obj
+def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ...], var_files: tuple[Path, ...],
+            online: bool, api_url: str, api_key: str | None) -> None:
+    """Check the YAML at PATH (a file or a directory; default: the current directory).
+
+    Exit code 0 when valid, 1 when not (every problem is listed, with file:line).
+    """
+    desired = load_config(path, stack=stack, variables=parse_vars(variables), var_files=var_files,
+                          env=dict(os.environ))
+    if online:
+        desired = asyncio.run(_online(desired, path, api_url, api_key))
+    count = len(desired)
+    where = " against " + ("the local emulator" if api_url == "local" else api_url) if online else ""
+    out.info(f"Valid: {count} resource{'s' if count != 1 else ''} in stack {desired.stack} "
+             f"({_files_text(path)}){where}.")

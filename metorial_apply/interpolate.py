@@ -1,0 +1,149 @@
+"""`${…}` interpolation in YAML strings: `${env:NAME}`, `${env:NAME:-default}`, `${var.name}`,
+`${file:path}`, and `$${` for a literal `${`.
+
+Pure: environment, variables and file reading come in through `Sources`. Values from env or
+file are secret, so nothing here ever puts a resolved value into an error message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Callable, Mapping
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+TOKEN = re.compile(r"\$\$\{|\$\{")
+
+
+class InterpolationError(Exception):
+    """A `${…}` that cannot be resolved; the message names the reference, never a value."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message, self.hint = message, hint
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable's value and whether it came from env or a file (then it is secret)."""
+
+    value: str
+    sensitive: bool = False
+
+    def __repr__(self) -> str:
+        return f"Variable(sensitive={self.sensitive})"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where `${…}` values come from. `read_file(path)` returns the text or raises InterpolationError."""
+
+    env: Mapping[str, str]
+    variables: Mapping[str, Variable] | None  # None: `${var.…}` is not allowed here
+    read_file: Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: str
+    sensitive: bool  # some part came from ${env:} or ${file:}
+
+    def __repr__(self) -> str:
+        return f"Resolved(sensitive={self.sensitive})"
+
+
+def has_interpolation(text: str) -> bool:
+    return "${" in text
+
+
+def interpolate(text: str, sources: Sources) -> Resolved:
+    """Replace every `${…}` in `text`; raises InterpolationError for the first bad reference."""
+    out: list[str] = []
+    sensitive = False
+    i = 0
+    while (m := TOKEN.search(text, i)) is not None:
+        out.append(text[i:m.start()])
+        if m.group() == "$${":
+            out.append("${")
+            i = m.end()
+            continue
+        end = text.find("}", m.end())
+        if end < 0:
+            raise InterpolationError("unterminated ${ (no closing })", "write $${ for a literal ${")
+        part = resolve(text[m.end():end], sources)
+        out.append(part.value)
+        sensitive = sensitive or part.sensitive
+        i = end + 1
+    out.append(text[i:])
+    return Resolved("".join(out), sensitive)
+
+
+def resolve(expr: str, sources: Sources) -> Resolved:
+    """One expression between `${` and `}`."""
+    if expr.startswith("env:"):
+        return Resolved(_env(expr[4:], sources.env), True)
+    if expr.startswith("var."):
+        return _var(expr[4:], sources.variables)
+    if expr.startswith("file:"):
+        path = expr[5:].strip()
+        if not path:
+            raise InterpolationError("${file:} needs a path", "e.g. ${file:secrets/token.txt}")
+        return Resolved(sources.read_file(path), True)
+    raise InterpolationError(
+        f"unknown interpolation ${{{expr}}}",
+        "use ${env:NAME}, ${env:NAME:-default}, ${var.NAME} or ${file:PATH}; write $${ for a literal ${")
+
+
+def _env(body: str, env: Mapping[str, str]) -> str:
+    name, sep, default = body.partition(":-")
+    if not ENV_NAME.fullmatch(name):
+        raise InterpolationError(f"${{env:{name}}}: not an environment variable name",
+                                 "names are letters, digits and _, e.g. ${env:GITHUB_TOKEN}")
+    if name in env:
+        return env[name]
+    if sep:
+        return default
+    raise InterpolationError(f"environment variable {name} is not set",
+                             f"export {name}, or give a default: ${{env:{name}:-…}}")
+
+
+def _var(name: str, variables: Mapping[str, Variable] | None) -> Resolved:
+    if variables is None:
+        raise InterpolationError(f"${{var.{name}}} cannot be used here", "variables may use ${env:} and ${file:} only")
+    if not VAR_NAME.fullmatch(name):
+        raise InterpolationError(f"${{var.{name}}}: not a variable name", "names are letters, digits, _ and -")
+    if name in variables:
+        found = variables[name]
+        return Resolved(found.value, found.sensitive)
+    close = get_close_matches(name, list(variables), n=1)
+    hint = f'did you mean "{close[0]}"?' if close else "define it under variables:, in a --var-file, or with --var NAME=VALUE"
+    raise InterpolationError(f"variable {name} is not defined", hint)
+
+
+def interpolate_tree(data: object, sources: Sources, path: tuple = ()) -> tuple[object, set[tuple], list[tuple[tuple, InterpolationError]]]:
+    """Interpolate every string inside `data` (keys stay as written).
+
+    Returns the new data, the paths whose value is secret, and (path, error) for each failure.
+    """
+    sensitive: set[tuple] = set()
+    errors: list[tuple[tuple, InterpolationError]] = []
+
+    def walk(value: object, here: tuple) -> object:
+        if isinstance(value, dict):
+            return {k: walk(v, here + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, here + (i,)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        try:
+            found = interpolate(value, sources)
+        except InterpolationError as exc:
+            errors.append((here, exc))
+            return value
+        if found.sensitive:
+            sensitive.add(here)
+        return found.value
+
+    return walk(data, path), sensitive, errors
