@@ -1,8 +1,8 @@
 """A plan as machine-readable JSON (`plan --json`), documented in docs/plan-json.md.
 
-The document is the saved-plan form (`saved.plan_to_dict`, so `apply` can load it) plus a few
-display facts (`api_url`, `destructive`, `exit_code`), with every value passed once more
-through the view's redaction and the checksum recomputed over the result.
+The document is the saved-plan form (`saved.plan_to_dict`, so `apply` can load it) of the plan
+after one more pass of the view's redaction, plus a few display facts (`api_url`,
+`destructive`, `exit_code`), with the checksum recomputed over the result.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from metorial_apply.plan import Change, Plan
+from metorial_apply.plan import Change, FieldDiff, Plan
 from metorial_apply.render.values import SECRET
 from metorial_apply.render.view import RenderContext, build_view, is_sensitive, redact, sensitive_of
 from metorial_apply.saved import checksum, plan_to_dict
@@ -24,8 +24,7 @@ def render_json(plan: Plan, context: RenderContext) -> str:
 def plan_document(plan: Plan, context: RenderContext) -> dict[str, Any]:
     """The document as a dict, `checksum` included."""
     view = build_view(plan, context)
-    body = {k: v for k, v in plan_to_dict(plan, tool_version=context.version).items() if k != "checksum"}
-    body["changes"] = [redact_entry(entry, change) for entry, change in zip(body["changes"], plan.changes)]
+    body = {k: v for k, v in plan_to_dict(redacted_plan(plan), tool_version=context.version).items() if k != "checksum"}
     body |= {
         "api_url": context.api_url,
         "destructive": bool(view.destructive),
@@ -34,20 +33,24 @@ def plan_document(plan: Plan, context: RenderContext) -> dict[str, Any]:
     return body | {"checksum": checksum(body)}
 
 
-def redact_entry(entry: dict[str, Any], change: Change) -> dict[str, Any]:
+def redacted_plan(plan: Plan) -> Plan:
     """Defence in depth: the plan's own redaction, then the view's (sensitive paths, SecretValues,
-    secret diffs), so a slip upstream never reaches a file."""
+    secret diffs), so a slip upstream never reaches a file. Resources are dropped entirely."""
+    return plan.model_copy(update={"changes": tuple(redacted_change(c) for c in plan.changes)})
+
+
+def redacted_change(change: Change) -> Change:
     sensitive = sensitive_of(change)
-    clean = redact(entry, "", frozenset())
-    for side in ("before", "after"):
-        clean[side] = redact(entry.get(side), "", sensitive) if entry.get(side) is not None else None
-    clean["diffs"] = [redact_diff(d, sensitive) for d in entry.get("diffs") or []]
-    return clean
+    return change.model_copy(update={
+        "before": redact(change.before, "", sensitive) if change.before is not None else None,
+        "after": redact(change.after, "", sensitive) if change.after is not None else None,
+        "diffs": tuple(redacted_diff(d, sensitive) for d in change.diffs),
+        "desired": None, "live": None,
+    })
 
 
-def redact_diff(diff: dict[str, Any], sensitive: frozenset[str]) -> dict[str, Any]:
-    field = str(diff.get("field", ""))
-    if diff.get("secret") or is_sensitive(field, sensitive):
-        return diff | {"before": SECRET, "after": SECRET, "secret": True}
-    return diff | {"before": redact(diff.get("before"), field, sensitive),
-                   "after": redact(diff.get("after"), field, sensitive)}
+def redacted_diff(diff: FieldDiff, sensitive: frozenset[str]) -> FieldDiff:
+    if diff.secret or is_sensitive(diff.field, sensitive):
+        return FieldDiff(field=diff.field, before=SECRET, after=SECRET, secret=True)
+    return FieldDiff(field=diff.field, before=redact(diff.before, diff.field, sensitive),
+                     after=redact(diff.after, diff.field, sensitive))

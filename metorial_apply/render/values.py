@@ -88,6 +88,8 @@ def compact(value: Any) -> str:
 
 def is_bare(text: str) -> bool:
     """A string that reads unambiguously without quotes: a name, slug or key, not a literal."""
+    if text in (SECRET, SECRET_CHANGED):  # redaction markers read as markers, not as strings
+        return True
     return bool(BARE.match(text)) and text not in LITERALS and not NUMBER.match(text)
 
 

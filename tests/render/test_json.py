@@ -1,0 +1,48 @@
+"""JSON: versioned, checksummed, loadable as a saved plan, pure of I/O dependencies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from metorial_apply.render import render_json
+from metorial_apply.saved import checksum, load_saved_plan
+from tests.render.plans import CONTEXT, empty_plan, full_plan
+
+
+def test_document_shape() -> None:
+    doc = json.loads(render_json(full_plan(), CONTEXT))
+    assert doc["format_version"] == 1 and doc["stack"] == "production"
+    assert doc["summary"] == {"create": 3, "update": 2, "replace": 1, "delete": 1, "noop": 2}
+    assert doc["destructive"] is True and doc["exit_code"] == 3
+    assert doc["api_url"] == "https://api.metorial.com" and doc["tool_version"] == "0.1.0"
+    update = next(c for c in doc["changes"] if c["address"] == "deployment.github")
+    assert update["drift"] is True
+    assert update["diffs"][1] == {"field": "tools", "before": ["create_issue"], "after": ["create_issue", "list_issues"],
+                                  "secret": False}
+
+
+def test_checksum_covers_everything_else() -> None:
+    doc = json.loads(render_json(full_plan(), CONTEXT))
+    assert doc["checksum"] == checksum({k: v for k, v in doc.items() if k != "checksum"})
+
+
+def test_output_loads_back_as_a_saved_plan() -> None:
+    plan = full_plan()
+    loaded = load_saved_plan(render_json(plan, CONTEXT))
+    assert [(c.action, c.address) for c in loaded.changes] == [(c.action, c.address) for c in plan.changes]
+    assert loaded.live_fingerprints == plan.live_fingerprints
+
+
+def test_no_changes_exit_code_0() -> None:
+    doc = json.loads(render_json(empty_plan(), CONTEXT))
+    assert doc["exit_code"] == 0 and doc["destructive"] is False
+
+
+def test_render_is_pure_of_network_cli_and_apply() -> None:
+    code = ("import sys, metorial_apply.render; "
+            "bad = [m for m in ('httpx', 'click', 'rich', 'metorial_apply.client', 'metorial_apply.live', "
+            "'metorial_apply.apply', 'metorial_apply.cli') if m in sys.modules]; print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == ""
