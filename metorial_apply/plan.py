@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from pydantic import ConfigDict
 
 from metorial_apply.action import Action, ChildChange, FieldDiff
+from metorial_apply.diff import Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.errors import PlanError
+from metorial_apply.graph import check_acyclic, closure, edges, execution_order
+from metorial_apply.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.model import Address, Frozen, Resource
+from metorial_apply.state import State
 
-__all__ = ["Action", "Change", "ChildChange", "FieldDiff", "Plan", "FORMAT_VERSION"]
+__all__ = ["Action", "Change", "ChildChange", "FieldDiff", "Plan", "FORMAT_VERSION", "build_plan"]
 
 FORMAT_VERSION = 1
 
@@ -75,3 +80,152 @@ class Plan(Frozen):
     @property
     def destructive(self) -> bool:
         return any(c.destructive for c in self.changes)
+
+
+# -- building a plan -----------------------------------------------------------------------
+# Pairing is by address. Top-level replaces are always create-first (create the new object,
+# repoint dependents, delete the old): names are not unique in this API, so no name collision
+# ever forces delete-first. Sub-resources whose identity is their parent plus a key (template
+# providers: template + deployment) are the exception: two must never coexist, so they are
+# re-created delete-first inside their parent's update (see ChildChange).
+
+
+def _refs(state: State) -> dict[Address, frozenset[Address]]:
+    return {r.address: frozenset(a for _, a in KINDS[r.address.kind].references(r.spec)) for r in state}
+
+
+def _needs_replace(kind: KindSpec, c: Comparison) -> bool:
+    return bool(c.create_only) or (c.secret_changed and not kind.secret_patchable)
+
+
+def _replace_reason(kind: KindSpec, c: Comparison) -> str:
+    parts = []
+    if c.secret_changed and not kind.secret_patchable:
+        parts.append(f"{secret_diff(kind).field} changed (secret)")
+    if c.create_only:
+        names = ", ".join(label(f) for f in c.create_only)
+        parts.append(f"{names} {'is' if len(c.create_only) == 1 else 'are'} create-only")
+    return "; ".join(parts)
+
+
+def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> dict[Address, str]:
+    """Address → reason for every replace, including dependents whose create-only ref points
+    at something replaced (the new object gets a new id, which they cannot be repointed to)."""
+    reasons = {a: _replace_reason(KINDS[a.kind], c) for a, c in pairs.items() if _needs_replace(KINDS[a.kind], c)}
+    for _ in range(len(pairs) + 1):  # each pass adds at least one, or stops
+        added = False
+        for a in sorted(pairs.keys() - reasons.keys(), key=sort_key):
+            kind = KINDS[a.kind]
+            hits = [(f, ref) for f, ref in kind.references(want[a].spec) if f in kind.create_only and ref in reasons]
+            if hits:
+                f, ref = hits[0]
+                reasons[a] = f"{ref} is replaced ({label(f)} is create-only)"
+                added = True
+        if not added:
+            break
+    return reasons
+
+
+def _update_reason(kind: KindSpec, c: Comparison) -> str:
+    if not c.fields and c.children and all(ch.reason.startswith("repoint") for ch in c.children):
+        return "; ".join(sorted({ch.reason for ch in c.children}))
+    parts = [label(f) for f in c.fields] + ([kind.children.field] if c.children and kind.children else [])
+    text = ", ".join(parts) + " changed" if parts else ""
+    if c.secret_changed:
+        text = "; ".join(x for x in (text, f"{secret_diff(kind).field} changed (secret)") if x)
+    if c.drift:
+        return "changed outside metorial-apply" if not c.config_changed else f"{text}; also changed outside metorial-apply"
+    return text
+
+
+def _cascade_diffs(kind: KindSpec, spec: dict[str, Any], replaced: dict[Address, str]) -> tuple[FieldDiff, ...]:
+    return tuple(FieldDiff(field=label(f), before=f"{ref.name} (old)", after=f"{ref.name} (new)")
+                 for f, ref in kind.references(spec) if f in kind.create_only and ref in replaced)
+
+
+def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict[Address, str]) -> Change:
+    kind = KINDS[a.kind]
+    secret_fields = kind.secret_fields if c.secret_changed else ()
+    common = dict(
+        address=a, id=lv.id, protect=d.protect, desired=d, live=lv, drift=c.drift and bool(c.fields or c.children),
+        before=redacted_view(kind, c.live_spec, d.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)),
+        after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
+        fields=tuple(c.fields) + tuple(secret_fields),
+    )
+    if a in replaced:
+        diffs = c.diffs or _cascade_diffs(kind, d.spec, replaced)
+        return Change(action=Action.REPLACE, reason=replaced[a], diffs=diffs, replace_mode="create_first", **common)
+    if c.changed:
+        return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
+    return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
+
+
+def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
+    kind = KINDS[a.kind]
+    if d is not None:
+        return Change(action=Action.CREATE, address=a, reason="not in live state", protect=d.protect, desired=d,
+                      after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None))
+    assert lv is not None
+    reason = "not in config"
+    if lv.stamp is not None and lv.stamp.address != str(a):
+        reason = f"duplicate of {lv.stamp.address}"
+    return Change(action=Action.DELETE, address=a, reason=reason, id=lv.id, protect=lv.protect, live=lv,
+                  before=redacted_view(kind, lv.spec, lv.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)))
+
+
+def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
+                 replaced: frozenset[Address]) -> dict[Address, Comparison]:
+    owned = frozenset(have)
+    return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned) for a in want.keys() & have.keys()}
+
+
+def _changes(desired: State, live: State) -> dict[Address, Change]:
+    want, have = desired.by_address(), live.by_address()
+    pairs = _compare_all(want, have, frozenset())
+    replaced = _cascade(want, pairs)
+    if replaced:  # children that point at a replaced address must be repointed
+        repoint = {a: compare(KINDS[a.kind], want[a], have[a], frozenset(replaced), frozenset(have))
+                   for a in pairs if KINDS[a.kind].children}
+        pairs |= repoint
+    out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
+    for a in want.keys() ^ have.keys():
+        out[a] = _single(a, want.get(a), have.get(a))
+    return out
+
+
+def _with_edges(changes: dict[Address, Change], desired: State, live: State) -> list[Change]:
+    actions = {a: c.action for a, c in changes.items()}
+    depends, after = edges(actions, _refs(desired), _refs(live))
+    out = []
+    for a in execution_order(actions, depends):
+        c = changes[a]
+        extra: dict[str, Any] = {"depends_on": depends.get(a, ()), "delete_after": after.get(a, ())}
+        users = sum(1 for y in after.get(a, ()) if actions[y] is not Action.DELETE)
+        if c.action is Action.REPLACE and users:
+            extra["reason"] = f"{c.reason}: create new, repoint {users} dependent{'s' if users != 1 else ''}, delete old"
+        out.append(c.model_copy(update=extra))
+    return out
+
+
+def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Address]) -> list[Change]:
+    missing = [str(t) for t in targets if t not in known]
+    if missing:
+        raise PlanError(f"--target names no resource in config or live state: {', '.join(missing)}")
+    index = {c.address: c for c in changes}
+    keep = closure(targets, lambda a: (*index[a].depends_on, *index[a].delete_after) if a in index else ())
+    return [c for c in changes if c.address in keep]
+
+
+def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = ()) -> Plan:
+    """Diff desired against live into an ordered, immutable plan. Pure.
+
+    `targets` limits the plan to those addresses, what they depend on, and the dependents a
+    replace or delete of theirs forces (without those the old object could not be removed)."""
+    check_acyclic(_refs(desired))
+    ordered = _with_edges(_changes(desired, live), desired, live)
+    wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
+    if wanted:
+        known = set(desired.by_address()) | set(live.by_address())
+        ordered = _targeted(ordered, wanted, known)
+    return Plan(stack=desired.stack, changes=tuple(ordered),
+                live_fingerprints={str(r.address): r.fingerprint or "" for r in live})

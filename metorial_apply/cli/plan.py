@@ -1,0 +1,202 @@
+"""`metorial-apply plan [PATH]`: load → catalog → resolve → live read → build_plan → render.
+
+Text goes to stdout (or JSON with --json); --stats, warnings and errors go to stderr, so
+stdout stays machine-readable. Files (--out, --markdown) are written atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from metorial_apply.catalog import fetch_catalog
+from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.output import Output
+from metorial_apply.client import open_client
+from metorial_apply.config import load_config
+from metorial_apply.fingerprint import new_salt, warm
+from metorial_apply.kinds import KINDS
+from metorial_apply.live import LiveRead, read_live
+from metorial_apply.model import Address
+from metorial_apply.plan import Action, Plan, build_plan
+from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
+from metorial_apply.resolve import resolve_names
+from metorial_apply.saved import desired_digest, plan_to_dict, plan_to_json
+from metorial_apply.state import State
+
+EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
+STATE_DIR = ".metorial-apply"
+
+
+def state_dir_for(path: Path) -> Path:
+    """Where `--api-url local` keeps the emulator's SQLite: beside the config."""
+    return (path if path.is_dir() else path.parent) / STATE_DIR
+
+
+@dataclass
+class Phases:
+    """Wall time per phase, for --stats."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    _start: float = field(default_factory=time.perf_counter)
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._start
+        self._start = now
+
+
+@dataclass
+class Planned:
+    """Everything a plan run produced, for the output step."""
+
+    plan: Plan
+    desired: State
+    read: LiveRead
+    api_url: str
+    stats: dict[str, Any]
+    list_calls: int
+    live_seconds: float
+
+
+def detail_for(desired: State) -> set[str]:
+    """Providers the config names: only those need versions, methods and schemas."""
+    return {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
+
+
+async def make_plan(path: Path, args: dict[str, Any], phases: Phases) -> Planned:
+    desired = load_config(path, stack=args["stack"], variables=args["variables"], var_files=args["var_files"])
+    phases.lap("load")
+    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir_for(path),
+                           max_concurrency=args["parallelism"]) as client:
+        client.require_secret_key()
+        catalog = await fetch_catalog(client, detail_for=detail_for(desired))
+        desired = resolve_names(desired, catalog)
+        phases.lap("catalog")
+        pages, started = client.stats.pages, time.perf_counter()
+        read = await read_live(client, desired.stack, catalog)
+        live_seconds = time.perf_counter() - started
+        list_calls = client.stats.pages - pages
+        phases.lap("live read")
+    stats = client.stats.as_dict()
+    want, have = desired.by_address(), read.state.by_address()
+    warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
+         workers=args["parallelism"])
+    plan = build_plan(desired, read.state, targets=args["targets"])
+    plan = plan.model_copy(update={"config_path": str(path), "desired_digest": desired_digest(desired, new_salt())})
+    phases.lap("plan")
+    return Planned(plan, desired, read, client.base_url, stats, list_calls, live_seconds)
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Write via a temporary file in the same directory, then rename: never a partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def exit_code(plan: Plan) -> int:
+    if any(c.action in (Action.DELETE, Action.REPLACE) for c in plan.changes):
+        return EXIT_DESTRUCTIVE
+    return EXIT_CHANGES if plan.actionable() else EXIT_OK
+
+
+def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
+    out_path = args["out"]
+    saved = plan_to_dict(run.plan) if out_path else None
+    return RenderContext(
+        api_url=run.api_url, config_path=run.plan.config_path,
+        stats=RenderStats(kinds=len(KINDS), list_calls=run.list_calls, seconds=run.live_seconds,
+                          api_calls=run.stats.get("calls")),
+        plan_checksum=saved["checksum"] if saved else None,
+        saved_plan=str(out_path) if out_path else None,
+        full_plan_hint=str(out_path) if out_path else None,
+    )
+
+
+def stats_lines(run: Planned, phases: Phases) -> list[str]:
+    s = run.stats
+    by_kind = ", ".join(f"{k} {v}" for k, v in s.get("by_kind", {}).items()) or "none"
+    times = ", ".join(f"{k} {v:.3f} s" for k, v in phases.seconds.items())
+    return [
+        f"API calls: {s.get('calls', 0)} ({by_kind}); pages {s.get('pages', 0)}; retries {s.get('retries', 0)}; "
+        f"429s {s.get('rate_limited', 0)}",
+        f"Live read: {run.list_calls} list calls for {len(KINDS)} kinds, {run.read.objects} objects, "
+        f"{len(run.read.state)} in stack {run.plan.stack}",
+        f"Time: {times}; total {sum(phases.seconds.values()):.3f} s",
+    ]
+
+
+def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> None:
+    ctx = context_for(run, args)
+    if args["out"]:
+        write_atomic(args["out"], plan_to_json(run.plan))
+    if args["markdown"]:
+        write_atomic(args["markdown"], render_markdown(run.plan, ctx))
+    for note in run.read.ignored:
+        out.echo(f"Warning: {note}", err=True)
+    text = render_json(run.plan, ctx) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
+    phases.lap("render")
+    if args["as_json"] or not out.quiet or run.plan.actionable():
+        click.echo(text, nl=False, color=out.color)
+    if args["show_stats"]:
+        for line in stats_lines(run, phases):
+            out.echo(line, err=True)
+
+
+def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
+    out = []
+    for value in values:
+        try:
+            out.append(Address.parse(value))
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not an address (want kind.name, e.g. config.github-prod)",
+                                     param_hint="--target") from None
+        if out[-1].kind not in KINDS:
+            raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint="--target")
+    return tuple(out)
+
+
+@click.command("plan")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@config_options
+@api_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Write a pull-request comment.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
+@click.option("--target", "targets", multiple=True, metavar="ADDRESS",
+              help="Plan only this address and what it depends on (repeatable).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 3 deletes or replaces.")
+@click.option("--stats", "show_stats", is_flag=True, help="API calls by kind, pages and time per phase (stderr).")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Concurrent API requests and fingerprint threads.")
+@click.pass_context
+def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any) -> None:
+    """Show what apply would change: desired (YAML at PATH) against live (API)."""
+    out: Output = ctx.obj or Output()
+    if out.verbose >= 2:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    args["variables"] = parse_vars(args["variables"])
+    args["targets"] = parse_targets(args["targets"])
+    phases = Phases()
+    run = asyncio.run(make_plan(path, args, phases))
+    emit(out, run, args, phases)
+    ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
+
+
+__all__ = ["command", "state_dir_for", "make_plan", "exit_code"]

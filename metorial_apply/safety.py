@@ -1,0 +1,54 @@
+"""Safety rules a plan must pass before it is applied. Pure: the CLI and applier call them.
+
+Checked in this order, the first failure wins: `protect: true` (no flag overrides it; remove
+the line first), an empty config that would delete everything (--allow-empty), a mass
+delete/replace (--force), deletes or replaces in CI mode (--allow-delete).
+"""
+
+from __future__ import annotations
+
+from metorial_apply.errors import SafetyError
+from metorial_apply.plan import Change, Plan
+
+MASS_SHARE = 0.30  # share of the stack a plan may delete or replace without --force
+MASS_MIN_STACK = 10  # small stacks are exempt: 1 of 3 is not a mass delete
+
+
+def _names(changes: list[Change], limit: int = 5) -> str:
+    shown = ", ".join(f"{c.action.marker} {c.address}" for c in changes[:limit])
+    more = len(changes) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_protected(plan: Plan) -> None:
+    protected = [c for c in plan.changes if c.destructive and c.protect]
+    if protected:
+        what = ", ".join(f"{c.address} ({c.action.value}: {c.reason})" for c in protected)
+        raise SafetyError(
+            f"refusing to {'delete or replace' if len(protected) > 1 else protected[0].action.value} "
+            f"protected resource{'s' if len(protected) > 1 else ''}: {what}. "
+            "To allow it, remove `protect: true` from the resource first, then plan again.")
+
+
+def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empty: bool,
+                 desired_count: int, live_count: int) -> None:
+    """Raise SafetyError (with the overriding flag, if any) when a rule refuses the plan."""
+    check_protected(plan)
+    destructive = [c for c in plan.changes if c.destructive]
+    if not destructive:
+        return
+    deletes = [c for c in destructive if c.action.value == "delete"]
+    if desired_count == 0 and live_count > 0 and deletes and not allow_empty:
+        raise SafetyError(
+            f"the configuration declares no resources, so this plan would delete all {live_count} in stack "
+            f"{plan.stack!r}. If that is intended, pass --allow-empty (or use destroy).", flag="--allow-empty")
+    share = len(destructive) / live_count if live_count else 0.0
+    if live_count >= MASS_MIN_STACK and share > MASS_SHARE and not force:
+        raise SafetyError(
+            f"this plan would delete or replace {len(destructive)} of {live_count} resources ({share:.0%}) in "
+            f"stack {plan.stack!r}, more than {MASS_SHARE:.0%}: {_names(destructive)}. "
+            "Check the plan; pass --force if it is intended.", flag="--force")
+    if ci and not allow_delete:
+        raise SafetyError(
+            f"this plan deletes or replaces {len(destructive)} resource{'s' if len(destructive) != 1 else ''} "
+            f"({_names(destructive)}); in CI that needs --allow-delete.", flag="--allow-delete")
