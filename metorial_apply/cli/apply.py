@@ -1,0 +1,233 @@
+"""`metorial-apply apply [PATH | plan.json]`: plan (or load a saved plan), show it, confirm, apply.
+
+A saved plan is applied only if the configuration it came from is unchanged (desired digest)
+and no live resource it read has moved since (fingerprints); it is never re-diffed silently.
+Ctrl-C or SIGTERM stops scheduling, lets in-flight calls finish, reports, and exits 130/143.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import click
+
+from metorial_apply.apply import apply_plan
+from metorial_apply.catalog import fetch_catalog
+from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.output import Output
+from metorial_apply.cli.plan import detail_for, parse_targets, state_dir_for
+from metorial_apply.cli.progress import make_progress, summary_lines
+from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
+from metorial_apply.client import MetorialClient, open_client
+from metorial_apply.config import load_config
+from metorial_apply.errors import PlanError, UsageError
+from metorial_apply.fingerprint import new_salt, warm
+from metorial_apply.journal import Journal
+from metorial_apply.kinds import KINDS
+from metorial_apply.live import LiveRead, read_live
+from metorial_apply.model import Catalog
+from metorial_apply.plan import Plan, build_plan
+from metorial_apply.ratelimit import RateLimitSettings
+from metorial_apply.render import RenderContext, RenderStats, render_text
+from metorial_apply.report import ApplyReport
+from metorial_apply.resolve import resolve_names
+from metorial_apply.saved import attach, check_stale, desired_digest, load_saved_plan, verify_desired
+from metorial_apply.state import State
+
+EXIT_OK, EXIT_ERROR = 0, 1
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+@dataclass
+class Session:
+    """An open API session for one command: the client, the catalog and what was read."""
+
+    client: MetorialClient
+    catalog: Catalog
+    desired: State
+    read: LiveRead
+    live_seconds: float
+    list_calls: int
+
+
+def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
+    if not text:
+        return None
+    try:
+        return RateLimitSettings.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
+
+
+@asynccontextmanager
+async def session(config_path: Path, args: dict[str, Any], on_call: Callable[[Any], None] | None,
+                  *, stack: str | None = None) -> AsyncIterator[Session]:
+    """Load the config, open the client, read the catalog and live state; close on exit."""
+    desired = load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
+                          var_files=args["var_files"])
+    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir_for(config_path),
+                           rate_limit=args["rate_limit"], on_call=on_call,
+                           max_concurrency=args["parallelism"]) as client:
+        client.require_secret_key()
+        catalog = await fetch_catalog(client, detail_for=detail_for(desired))
+        desired = resolve_names(desired, catalog)
+        started, pages = time.perf_counter(), client.stats.pages
+        read = await read_live(client, desired.stack, catalog)
+        yield Session(client, catalog, desired, read, time.perf_counter() - started, client.stats.pages - pages)
+
+
+def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
+    want, have = s.desired.by_address(), s.read.state.by_address()
+    warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
+         workers=args["parallelism"])
+    plan = build_plan(s.desired, s.read.state, targets=args["targets"])
+    return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired, new_salt())})
+
+
+def saved_plan_against(saved: Plan, s: Session) -> Plan:
+    """The saved plan, if still true: same config, and no live object it read has moved."""
+    verify_desired(saved, s.desired)
+    check_stale(saved, s.read.state)
+    return attach(saved, s.desired, s.read.state)
+
+
+def read_saved(path: Path) -> tuple[Plan, Path]:
+    try:
+        saved = load_saved_plan(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read saved plan {path}: {exc.strerror}") from None
+    if not saved.config_path:
+        raise PlanError("the saved plan does not say which configuration it came from; plan again")
+    config_path = Path(saved.config_path)
+    if not config_path.exists():
+        raise PlanError(f"the saved plan's configuration {config_path} does not exist here; run apply where plan ran")
+    return saved, config_path
+
+
+def show_plan(out: Output, plan: Plan, s: Session) -> None:
+    ctx = RenderContext(api_url=s.client.base_url, config_path=plan.config_path,
+                        stats=RenderStats(kinds=len(KINDS), list_calls=s.list_calls, seconds=s.live_seconds))
+    if not out.quiet:
+        click.echo(render_text(plan, ctx, color=out.color), nl=False, color=out.color)
+    for note in s.read.ignored:
+        out.echo(f"Warning: {note}", err=True)
+
+
+async def run_changes(out: Output, plan: Plan, s: Session, args: dict[str, Any], journal: Journal | None) -> tuple[ApplyReport, str | None]:
+    """apply_plan with progress and signal handling; returns the report and the signal that stopped it."""
+    width = min(48, max((len(str(c.address)) for c in plan.changes), default=10))
+    progress = make_progress(len(plan.actionable()), width, interactive=out.interactive, quiet=out.quiet, color=out.color)
+    cancel, received = asyncio.Event(), []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        received.append(name)
+        if not cancel.is_set():
+            cancel.set()
+            progress.note(f"{name}: stopping — no new changes start; waiting for calls in flight to finish.")
+        elif name == "SIGINT":  # a second Ctrl-C: stop waiting
+            loop.remove_signal_handler(signal.SIGINT)
+
+    handled = [sig for sig in (signal.SIGINT, signal.SIGTERM) if _handle(loop, sig, on_signal)]
+    try:
+        with progress:
+            report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
+                                      fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    return report, (received[0] if received else None)
+
+
+def _handle(loop: asyncio.AbstractEventLoop, sig: signal.Signals, handler: Callable[[str], None]) -> bool:
+    try:
+        loop.add_signal_handler(sig, handler, sig.name)
+        return True
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        return False
+
+
+def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Journal | None) -> int:
+    lines = summary_lines(report)
+    for line in lines:
+        out.echo(line)
+    if journal:
+        journal.summary(lines[0])
+    if stopped_by:
+        return SIGNAL_EXIT.get(stopped_by, EXIT_ERROR)
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
+    saved, config_path = read_saved(path) if path.is_file() and path.suffix == ".json" else (None, path)
+    journal = Journal.open(args["journal"]) if args["journal"] else None
+    try:
+        async with session(config_path, args, journal.call if journal else None,
+                           stack=saved.stack if saved and not args["stack"] else None) as s:
+            plan = saved_plan_against(saved, s) if saved else fresh_plan(s, args, config_path)
+            show_plan(out, plan, s)
+            if not plan.actionable():
+                out.echo("No changes. Live state matches the configuration.")
+                return EXIT_OK
+            refuse_unsafe(plan, s.desired, args, out)
+            if not confirm(out, Approval(auto=args["auto_approve"], verb="apply", plan=plan)):
+                out.echo("Apply cancelled; nothing was changed.")
+                return EXIT_ERROR
+            report, stopped_by = await run_changes(out, plan, s, args, journal)
+        return finish(out, report, stopped_by, journal)
+    finally:
+        if journal:
+            journal.close()
+
+
+def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options apply and destroy share."""
+    for option in reversed([
+        click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
+                     help="Changes (and API requests) in flight at once."),
+        click.option("--fail-fast", is_flag=True, help="Start no new change after the first failure."),
+        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Append a JSON-lines record of every API call and change to FILE."),
+        click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (pipelines)."),
+        click.option("--rate-limit", default=None, metavar="COUNT/SECONDS",
+                     help="Client-side request budget (default: the API's published 5000/600)."),
+        click.option("-q", "--quiet", "quiet_flag", is_flag=True, help="Only failures and the summary."),
+    ]):
+        f = option(f)
+    return f
+
+
+def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
+    out: Output = ctx.obj or Output()
+    if args.pop("quiet_flag", False):
+        out = Output(verbose=out.verbose, quiet=True, color=out.color, debug=out.debug, interactive=out.interactive)
+    args["variables"] = parse_vars(args["variables"])
+    args["rate_limit"] = parse_rate_limit(args["rate_limit"])
+    return out
+
+
+@click.command("apply")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@config_options
+@api_options
+@common_options
+@click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")
+@click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")
+@click.option("--allow-empty", is_flag=True, help="Allow an empty configuration that deletes everything.")
+@click.option("--target", "targets", multiple=True, metavar="ADDRESS",
+              help="Apply only this address and what it depends on (repeatable).")
+@click.pass_context
+def command(ctx: click.Context, path: Path, **args: Any) -> None:
+    """Apply the configuration at PATH (or a saved plan.json) to the API."""
+    out = prepare(ctx, args)
+    args["targets"] = parse_targets(args["targets"])
+    ctx.exit(asyncio.run(apply_path(out, path, args)))
+
+
+__all__ = ["command", "common_options", "prepare", "run_changes", "finish", "session", "show_plan"]
