@@ -81,7 +81,8 @@ async def read_body(request: Request) -> dict[str, Any]:
 async def _handle(em: Emulator, request: Request, route: ApiRoute | None, plan: FaultPlan, headers: dict[str, str]) -> tuple[dict[str, Any], bool]:
     """Run one authenticated API call → (200 body, drop?). Raises ApiError."""
     key_type = authenticate(em, request.headers.get("authorization"))
-    decision = em.rate_limit.hit()
+    # A fault burst answers 429 without consuming the window (choices.BURST_429_MODEL).
+    decision = em.rate_limit.peek() if plan.burst_429 else em.rate_limit.hit()
     headers.update(decision.headers())
     if not decision.allowed or plan.burst_429:
         raise rate_limited()

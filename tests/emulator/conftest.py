@@ -87,3 +87,10 @@ async def create(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> 
 async def provider_id(client: httpx.AsyncClient, slug: str) -> str:
     response = await client.get("/providers", params={"limit": 100})
     return next(p["id"] for p in response.json()["items"] if p["slug"] == slug)
+
+
+async def admin(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """Call an admin route as a loopback client without an API key."""
+    request = client.build_request(method, "/_emulator" + path, **kwargs)
+    request.headers.pop("authorization", None)
+    return await client.send(request)

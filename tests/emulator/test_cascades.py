@@ -1,0 +1,102 @@
+"""Soft deletes and their cascades, immediate and delayed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from metorial_apply.emulator import EmulatorSettings
+
+from .conftest import admin, create, emulator_client
+
+pytestmark = pytest.mark.anyio
+
+
+async def status(client: httpx.AsyncClient, path: str, ident: str) -> str:
+    return (await client.get(f"{path}/{ident}")).json()["status"]
+
+
+async def build_graph(client: httpx.AsyncClient) -> dict[str, str]:
+    """A deployment with a default config, a vault, a config from it, an auth config, a template."""
+    deployment = await create(client, "/provider-deployments", {"provider_id": "github", "provider_config": {"value": {}}})
+    vault = await create(client, "/provider-config-vaults", {"provider_id": "github", "name": "v", "provider_deployment_id": deployment["id"], "value": {}})
+    loose_vault = await create(client, "/provider-config-vaults", {"provider_id": "github", "name": "loose", "value": {}})
+    from_vault = await create(client, "/provider-configs", {"provider_id": "github", "provider_config_vault_id": loose_vault["id"]})
+    auth = await create(client, "/provider-auth-configs", {"provider_auth_method_id": "token", "provider_deployment_id": deployment["id"], "value": {"token": "t"}})
+    template = await create(client, "/session-templates", {"name": "t", "providers": [{"provider_deployment_id": deployment["id"]}]})
+    other = await create(client, "/provider-deployments", {"provider_id": "github"})
+    other_tp = await create(client, "/session-template-providers", {"session_template_id": template["id"], "provider_deployment_id": other["id"], "provider_config_id": from_vault["id"]})
+    return {
+        "deployment": deployment["id"], "config": deployment["default_config"]["id"], "vault": vault["id"],
+        "loose_vault": loose_vault["id"], "from_vault": from_vault["id"], "auth": auth["id"], "template": template["id"],
+        "tp": template["providers"][0]["id"], "other": other["id"], "other_tp": other_tp["id"],
+    }
+
+
+async def test_deleting_a_deployment_archives_what_is_bound_to_it(client: httpx.AsyncClient) -> None:
+    g = await build_graph(client)
+    await client.delete(f"/provider-deployments/{g['deployment']}")
+    assert await status(client, "/provider-configs", g["config"]) == "archived"
+    assert await status(client, "/provider-config-vaults", g["vault"]) == "archived"
+    assert await status(client, "/provider-auth-configs", g["auth"]) == "archived"
+    assert await status(client, "/session-template-providers", g["tp"]) == "archived"
+    # untouched: objects bound elsewhere
+    assert await status(client, "/session-templates", g["template"]) == "active"
+    assert await status(client, "/session-template-providers", g["other_tp"]) == "active"
+    assert await status(client, "/provider-configs", g["from_vault"]) == "active"
+    template = (await client.get(f"/session-templates/{g['template']}")).json()
+    assert [p["id"] for p in template["providers"]] == [g["other_tp"]]
+
+
+async def test_deleting_a_config_archives_template_providers_using_it(client: httpx.AsyncClient) -> None:
+    g = await build_graph(client)
+    await client.delete(f"/provider-configs/{g['from_vault']}")
+    assert await status(client, "/session-template-providers", g["other_tp"]) == "archived"
+    assert await status(client, "/session-template-providers", g["tp"]) == "active"
+
+
+async def test_deleting_a_vault_archives_configs_from_it_transitively(client: httpx.AsyncClient) -> None:
+    g = await build_graph(client)
+    await client.delete(f"/provider-config-vaults/{g['loose_vault']}")
+    assert await status(client, "/provider-configs", g["from_vault"]) == "archived"
+    assert await status(client, "/session-template-providers", g["other_tp"]) == "archived"
+
+
+async def test_deleting_a_template_archives_its_providers(client: httpx.AsyncClient) -> None:
+    g = await build_graph(client)
+    deleted = (await client.delete(f"/session-templates/{g['template']}")).json()
+    assert deleted["status"] == "archived"
+    assert {p["id"] for p in deleted["providers"]} == {g["tp"], g["other_tp"]}
+    assert all(p["status"] == "archived" for p in deleted["providers"])
+    assert await status(client, "/provider-deployments", g["deployment"]) == "active"
+    listed = (await client.get("/session-template-providers", params={"session_template_id": g["template"], "status": "archived"})).json()
+    assert len(listed["items"]) == 2
+
+
+async def test_deleting_an_auth_config_cascades_nowhere(client: httpx.AsyncClient) -> None:
+    g = await build_graph(client)
+    await client.delete(f"/provider-auth-configs/{g['auth']}")
+    assert await status(client, "/provider-deployments", g["deployment"]) == "active"
+
+
+async def test_archived_objects_are_gone_for_writes_and_unusable_as_references(client: httpx.AsyncClient) -> None:
+    g = await build_graph(client)
+    await client.delete(f"/session-templates/{g['template']}")
+    assert (await client.patch(f"/session-templates/{g['template']}", json={"name": "x"})).status_code == 410
+    assert (await client.patch(f"/session-template-providers/{g['tp']}", json={"tool_filters": None})).status_code == 410
+    response = await client.post("/session-template-providers", json={"session_template_id": g["template"], "provider_deployment_id": g["deployment"]})
+    assert response.status_code == 400 and response.json()["code"] == "use_after_delete"
+
+
+async def test_delayed_cascade() -> None:
+    async with emulator_client(EmulatorSettings(cascade_delay_ms=100)) as client:
+        g = await build_graph(client)
+        deleted = await client.delete(f"/provider-deployments/{g['deployment']}")
+        assert deleted.json()["status"] == "archived"
+        assert await status(client, "/provider-configs", g["config"]) == "active"
+        assert (await admin(client, "GET", "/stats")).json()["pending_cascades"] == 1
+        await asyncio.sleep(0.3)
+        assert await status(client, "/provider-configs", g["config"]) == "archived"
+        assert await status(client, "/session-template-providers", g["tp"]) == "archived"
