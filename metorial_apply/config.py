@@ -56,11 +56,14 @@ def _read(paths: Sequence[tuple[Path, str]], root: Path | None) -> tuple[list[So
     return sources, problems
 
 
-def _strings(value: Any) -> list[str]:
+def _strings(value: Any, path: YamlPath = (), skip: set[YamlPath] = set()) -> list[str]:
+    """Every string inside `value`, except at the paths in `skip`."""
+    if path in skip:
+        return []
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for k, v in value.items() for s in _strings(v, path + (k,), skip)]
     if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
+        return [s for i, v in enumerate(value) for s in _strings(v, path + (i,), skip)]
     return [value] if isinstance(value, str) else []
 
 
@@ -93,11 +96,12 @@ def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Va
     data, sensitive, failures = interpolate_tree(raw, Sources(env, variables, entry.source.read_file))
     built.problems += [diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint) for p, e in failures]
     built.secrets += [s for p in sensitive for s in _strings(_value_at(data, p))]
-    built.secrets += [s for f in entry.kind.secret_fields for s in _strings(data.get(f))]
+    failed = {p for p, _ in failures}  # still the raw `${…}` text there, which is no secret
+    built.secrets += [s for f in entry.kind.secret_fields for s in _strings(data.get(f), (f,), failed)]
     try:
         model = entry.kind.model.model_validate(data)
     except ValidationError as exc:
-        built.problems += validation_diagnostics(exc, entry, data, skip={p for p, _ in failures})
+        built.problems += validation_diagnostics(exc, entry, data, skip=failed)
         return built
     if not failures:
         built.resource = _resource(entry, model, sensitive)
@@ -151,10 +155,11 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     env = dict(os.environ) if env is None else env
     files = config_files(Path(path))
     sources, problems = _read(files.files, files.root)
+    complete = not problems
     var_sources, more = _read([(Path(p), str(p)) for p in var_files], None)
     problems += more + [d for s in sources for d in check_top_level(s)]
     values, more = collect_variables(sources, var_sources, variables, env)
-    name, stack_problems = find_stack(sources, stack, env, values)
+    name, stack_problems = find_stack(sources, stack, env, values, complete=complete)
     entries, more2 = collect_entries(sources)
     built = [build_entry(e, env, values) for e in entries]
     resources, link_problems = link(built)

@@ -91,8 +91,11 @@ def _duplicate_problem(entry: Entry, earlier: Entry | None) -> Diagnostic | None
 
 
 def find_stack(sources: list[Source], override: str | None, env: Mapping[str, str],
-               variables: Mapping[str, Variable]) -> tuple[str | None, list[Diagnostic]]:
-    """The stack name: `--stack` wins; else every `stack:` in the files, which must agree."""
+               variables: Mapping[str, Variable], *, complete: bool = True) -> tuple[str | None, list[Diagnostic]]:
+    """The stack name: `--stack` wins; else every `stack:` in the files, which must agree.
+
+    A missing stack is only reported when every file could be read (`complete`).
+    """
     found: list[tuple[str, Source]] = []
     problems: list[Diagnostic] = []
     for source in sources:
@@ -109,7 +112,7 @@ def find_stack(sources: list[Source], override: str | None, env: Mapping[str, st
         if not STACK.fullmatch(override):
             problems.append(Diagnostic(f'--stack "{override}" is not a valid stack name', hint=_STACK_HINT))
         return override, problems
-    if not found and not problems:
+    if not found and not problems and complete:
         where = sources[0].doc.file if sources else None
         problems.append(Diagnostic("no stack: given", file=where,
                                    hint="add `stack: <name>` (the ownership scope of these resources) or pass --stack"))

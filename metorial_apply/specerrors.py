@@ -56,8 +56,8 @@ def locate(error: dict[str, Any], data: Any) -> Located:
     current = data
     loc = tuple(error["loc"])
     for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(current, dict) and isinstance(part, str) and (part in current or last):
+        missing_field = i == len(loc) - 1 and error["type"] == "missing"
+        if isinstance(current, dict) and isinstance(part, str) and (part in current or missing_field):
             path.append(part)
             current = current.get(part)
         elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
