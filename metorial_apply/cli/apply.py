@@ -65,18 +65,21 @@ def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
         raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
 
 
+def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None) -> State:
+    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"])
+
+
 @asynccontextmanager
-async def session(config_path: Path, args: dict[str, Any], on_call: Callable[[Any], None] | None,
-                  *, stack: str | None = None) -> AsyncIterator[Session]:
-    """Load the config, open the client, read the catalog and live state; close on exit."""
-    desired = load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
-                          var_files=args["var_files"])
-    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir_for(config_path),
+async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call: Callable[[Any], None] | None,
+                  *, resolve: bool = True) -> AsyncIterator[Session]:
+    """Open the client, read the catalog (resolving the config's names) and live state; close on exit."""
+    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
                            rate_limit=args["rate_limit"], on_call=on_call,
                            max_concurrency=args["parallelism"]) as client:
         client.require_secret_key()
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
-        desired = resolve_names(desired, catalog)
+        if resolve:
+            desired = resolve_names(desired, catalog)
         started, pages = time.perf_counter(), client.stats.pages
         read = await read_live(client, desired.stack, catalog)
         yield Session(client, catalog, desired, read, time.perf_counter() - started, client.stats.pages - pages)
@@ -166,10 +169,10 @@ def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Jo
 
 async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
     saved, config_path = read_saved(path) if path.is_file() and path.suffix == ".json" else (None, path)
-    journal = Journal.open(args["journal"]) if args["journal"] else None
+    desired = load_desired(config_path, args, stack=saved.stack if saved and not args["stack"] else None)
+    journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
-        async with session(config_path, args, journal.call if journal else None,
-                           stack=saved.stack if saved and not args["stack"] else None) as s:
+        async with session(desired, state_dir_for(config_path), args, journal.call if journal else None) as s:
             plan = saved_plan_against(saved, s) if saved else fresh_plan(s, args, config_path)
             show_plan(out, plan, s)
             if not plan.actionable():
@@ -230,4 +233,4 @@ def command(ctx: click.Context, path: Path, **args: Any) -> None:
     ctx.exit(asyncio.run(apply_path(out, path, args)))
 
 
-__all__ = ["command", "common_options", "prepare", "run_changes", "finish", "session", "show_plan"]
+__all__ = ["command", "common_options", "prepare", "run_changes", "finish", "session", "show_plan", "load_desired"]

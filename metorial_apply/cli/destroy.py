@@ -1,0 +1,86 @@
+"""`metorial-apply destroy [PATH]`: delete every resource of the stack, dependents first.
+
+The stack comes from `--stack` or the config's `stack:`. Resources marked `protect: true` in
+the config refuse: remove the flag from the config to destroy them (there is deliberately no
+override flag, as with Terraform's prevent_destroy). With `--stack` and a directory holding
+no YAML, there is no config to read protect flags from: everything in the stack is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, load_desired, prepare, run_changes, session, show_plan
+from metorial_apply.cli.options import api_options, config_options
+from metorial_apply.cli.output import Output
+from metorial_apply.cli.plan import state_dir_for
+from metorial_apply.cli.safety import Approval, confirm
+from metorial_apply.configfiles import YAML_SUFFIXES
+from metorial_apply.errors import SafetyError, UsageError
+from metorial_apply.journal import Journal
+from metorial_apply.model import Address
+from metorial_apply.plan import Action, Plan, build_plan
+from metorial_apply.state import State
+
+
+def has_config(path: Path) -> bool:
+    if path.is_file():
+        return True
+    return any(p.suffix in YAML_SUFFIXES for p in path.rglob("*") if not any(q.startswith(".") for q in p.relative_to(path).parts))
+
+
+def stack_desired(path: Path, args: dict[str, Any]) -> tuple[State, frozenset[Address]]:
+    """The stack to destroy (desired: empty) and the addresses the config protects."""
+    if args["stack"] and not has_config(path):
+        return State.of(args["stack"], []), frozenset()
+    if not has_config(path):
+        raise UsageError(f"no configuration in {path} to take the stack name from; pass --stack NAME")
+    config = load_desired(path, args)
+    return State.of(config.stack, []), frozenset(r.address for r in config if r.protect)
+
+
+def refuse_protected(plan: Plan, protected: frozenset[Address]) -> None:
+    hit = [str(c.address) for c in plan.changes if c.action is Action.DELETE and c.address in protected]
+    if hit:
+        raise SafetyError(f"refusing to destroy protected resources: {', '.join(hit)} (protect: true in the config); "
+                          "remove `protect: true` from them first, or destroy the rest with apply", flag=None)
+
+
+async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
+    desired, protected = stack_desired(path, args)
+    journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
+    try:
+        async with session(desired, state_dir_for(path), args, journal.call if journal else None, resolve=False) as s:
+            plan = build_plan(desired, s.read.state)
+            show_plan(out, plan, s)
+            if not plan.actionable():
+                out.echo(f"Nothing to destroy: stack {desired.stack!r} has no resources.")
+                return EXIT_OK
+            refuse_protected(plan, protected)
+            if not confirm(out, Approval(auto=args["auto_approve"], verb="destroy", plan=plan)):
+                out.echo("Destroy cancelled; nothing was changed.")
+                return EXIT_ERROR
+            report, stopped_by = await run_changes(out, plan, s, args, journal)
+        return finish(out, report, stopped_by, journal)
+    finally:
+        if journal:
+            journal.close()
+
+
+@click.command("destroy")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@config_options
+@api_options
+@common_options
+@click.pass_context
+def command(ctx: click.Context, path: Path, **args: Any) -> None:
+    """Delete every resource of the stack (from `--stack` or the config at PATH), dependents first.
+
+    Resources with `protect: true` in the config refuse; remove the flag to destroy them.
+    """
+    out = prepare(ctx, args)
+    ctx.exit(asyncio.run(destroy_path(out, path, args)))
