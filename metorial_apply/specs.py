@@ -100,8 +100,8 @@ class ConfigSpec(Common):
     def _one_source(self) -> "ConfigSpec":
         if (self.value is None) == (self.vault is None):
             raise ValueError("a config needs exactly one of value or vault")
-        if self.deployment is None and self.provider is None:
-            raise ValueError("a config needs a deployment or a provider")
+        if self.deployment is None and self.provider is None and self.vault is None:
+            raise ValueError("a config needs a deployment, a provider or a vault")
         return self
 
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.conftest import FIXTURES
-
+FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = FIXTURES / "invalid"
 CASES = sorted(p.name for p in INVALID.iterdir() if not p.name.startswith("."))
 
