@@ -139,6 +139,13 @@ class Resource(Frozen):
     children: dict[str, str] = {}  # sub-resource ids by key (template providers: deployment name → stp id)
     source: str | None = None  # desired only: "file:line" where it was declared
 
+    def __repr_args__(self) -> Any:
+        # Values from ${env:}/${file:} are secret: keep them out of reprs, logs and tracebacks.
+        for key, value in super().__repr_args__():
+            if key == "spec" and self.sensitive:
+                value = {k: ("***" if k in self.sensitive else v) for k, v in value.items()}
+            yield key, value
+
 
 def spec_hash(spec: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> str:
     """Hash of a canonical spec, stored in the stamp. Sensitive fields are left out so the

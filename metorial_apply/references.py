@@ -115,14 +115,15 @@ def fill_providers(resources: dict[Address, Resource], refs: Refs, order: list[A
             if mine is None:
                 out[address] = out[address].model_copy(update={"spec": out[address].spec | {"provider": theirs}})
             elif not same_provider(mine, theirs, canonical):
-                problems.append(_mismatch(out[address], path, target, mine, theirs))
+                problems.append(_mismatch(out[address], path, out[target], mine, theirs))
     return out, problems + _child_mismatches(out, refs, canonical)
 
 
-def _mismatch(resource: Resource, path: YamlPath, target: Address, mine: str, theirs: str) -> RefProblem:
+def _mismatch(resource: Resource, path: YamlPath, other: Resource, mine: str, theirs: str) -> RefProblem:
+    target = other.address
     return RefProblem(
         resource.address, path,
-        f"{target.kind} \"{target.name}\" uses provider {shown(resource, ('provider',), theirs)}, "
+        f"{target.kind} \"{target.name}\" uses provider {shown(other, ('provider',), theirs)}, "
         f"but this {resource.address.kind} has provider {shown(resource, ('provider',), mine)}",
         f"remove provider: to take it from the {target.kind}, or reference a {target.kind} of the same provider",
     )
