@@ -87,14 +87,26 @@ AUTH_CONFIG_TYPE_BY_METHOD = {"manual": "manual", "oauth": "oauth_manual"}
 CONFIG_VISIBILITY = "encrypted"
 # Deployments' `provider_version_id` filter matches the effective version (locked, else the
 # provider's current version at write time).
-# Timestamps: ISO 8601 UTC with millisecond precision and a `Z` suffix.
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
+# Timestamps: ISO 8601 UTC with millisecond precision and a `Z` suffix (store.now_iso).
+# Embedded previews carry `object` names with a `#preview` suffix, e.g. "provider.config#preview";
+# a template provider's `auth_config` is {"object": "provider.auth_config#preview", "id"}.
+PREVIEW_SUFFIX = "#preview"
+# `GET /session-templates/{id}/tools` answers {"object": "list", "items": [tool…]}, unpaginated.
 CATALOG_TIMESTAMP = "2025-01-15T09:00:00.000Z"
 
 # --- Tool filters --------------------------------------------------------------------------
 # A tool passes a filter when the filter has no tool rules, or any tool rule matches it.
 # An invalid or over-long regex matches nothing (regexes are only checked when used).
 MAX_REGEX_LENGTH = 1000
+
+# --- Transport -----------------------------------------------------------------------------
+# A body without a Content-Type is parsed as JSON; form bodies (urlencoded) give string fields.
+# Unknown routes and unsupported methods on known paths are 404 not_found (entity "endpoint").
+# Publishable keys may call `/provider-config-schema` with provider_id / provider_version_id
+# (catalog data) but not with provider_deployment_id / provider_config_id (403).
+# 401 messages: "Missing Authorization header", "Malformed Authorization header" (scheme not
+# exactly `Bearer`, extra spaces, or a key not starting with `metorial_`), "Invalid API key".
+MISSING_CONTENT_TYPE_IS_JSON = True
 
 # --- Admin ---------------------------------------------------------------------------------
 # `/_emulator/*` answers loopback clients only (403 otherwise). A request there carrying an

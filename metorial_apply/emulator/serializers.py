@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .choices import PREVIEW_SUFFIX
 from .store import Record
 from .toolfilters import output_form
 
@@ -50,7 +51,7 @@ def _stamps(record: Record) -> dict[str, str]:
 def deployment_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
-    common = _common(record, "provider.deployment#preview")
+    common = _common(record, "provider.deployment" + PREVIEW_SUFFIX)
     return {**common, "is_default": record.doc.get("is_default", False), "provider_id": record.ref("provider_id"), **_stamps(record)}
 
 
@@ -58,7 +59,7 @@ def config_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
     return {
-        "object": "provider.config#preview", "id": record.id, "is_default": record.doc.get("is_default", False),
+        "object": "provider.config" + PREVIEW_SUFFIX, "id": record.id, "is_default": record.doc.get("is_default", False),
         "provider_id": record.ref("provider_id"), "name": record.name, "description": record.description,
         "metadata": record.doc.get("metadata", {}), **_stamps(record),
     }
@@ -139,6 +140,6 @@ def template_provider(reader: Reader, record: Record) -> dict[str, Any]:
         "session_template_id": record.ref("template_id"),
         "deployment": deployment_preview(reader.get(record.ref("deployment_id"))),
         "config": config_preview(reader.get(record.ref("config_id"))),
-        "auth_config": {"object": "provider.auth_config#preview", "id": auth_config_id} if auth_config_id else None,
+        "auth_config": {"object": "provider.auth_config" + PREVIEW_SUFFIX, "id": auth_config_id} if auth_config_id else None,
         **_stamps(record),
     }

@@ -14,6 +14,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 from .choices import BASE62, ID_COUNTER_WIDTH, ID_SUFFIX_WIDTH
@@ -98,6 +99,8 @@ class Store:
 
     def __init__(self, path: str | None, seed: int | None = None) -> None:
         self.lock = threading.RLock()
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         if path:
             # WAL lets readers (e.g. a second process inspecting the file) coexist with writes.
@@ -105,21 +108,25 @@ class Store:
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_SCHEMA)
         self._rng = random.Random(seed)
-        self._counter = self._max_counter()
+        with self.lock:
+            self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('id_counter', ?)", (str(self._max_counter()),))
 
     def _max_counter(self) -> int:
-        rows = self.conn.execute("SELECT id FROM objects").fetchall()
+        """The highest counter in use, for databases written before the meta counter existed."""
         best = 0
-        for (ident,) in rows:
-            body = ident.partition("_")[2][:ID_COUNTER_WIDTH]
-            best = max(best, decode_base62(body))
+        for (ident,) in self.conn.execute("SELECT id FROM objects").fetchall():
+            best = max(best, decode_base62(ident.partition("_")[2][:ID_COUNTER_WIDTH]))
         return best
 
     def new_id(self, prefix: str) -> str:
+        """Called inside `transaction()`: the counter lives in the database, so two processes
+        sharing a file never hand out the same id and ids keep sorting in creation order."""
         with self.lock:
-            self._counter += 1
+            row = self.conn.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'id_counter' RETURNING value"
+            ).fetchone()
             suffix = "".join(self._rng.choice(BASE62) for _ in range(ID_SUFFIX_WIDTH))
-            return f"{prefix}_{base62(self._counter, ID_COUNTER_WIDTH)}{suffix}"
+            return f"{prefix}_{base62(int(row[0]), ID_COUNTER_WIDTH)}{suffix}"
 
     @contextmanager
     def transaction(self) -> Iterator["Store"]:

@@ -12,6 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from .choices import PATCH_EMPTY_STRING_CLEARS
 from .errors import field_problem, invalid_data
 from .toolfilters import check_tool_filters
 
@@ -90,6 +91,8 @@ def _collect(body: dict[str, Any], rules: tuple[FieldRule, ...], patch: bool, pr
                 cleaned[rule.name] = None  # null = follow the latest version
             continue
         result, found = _check_value(rule, value, path)
+        if patch and rule.type == "text" and result is None and not PATCH_EMPTY_STRING_CLEARS:
+            continue  # an empty string would then leave the value unchanged
         if rule.required and result is None and not found:
             # A required name of only spaces is missing on create and cannot be cleared on PATCH.
             found = [field_problem(path, "required", "Required" if not patch else "Cannot be cleared")]
