@@ -37,8 +37,17 @@ def document_model() -> type[BaseModel]:
     return create_model("MetorialApplyConfig", __config__=ConfigDict(extra="forbid"), **fields)
 
 
+def _name_keys(schema: dict[str, Any], pattern: str) -> None:
+    """Pydantic drops key constraints of dicts; put them back as `propertyNames`."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "object":
+            branch["propertyNames"] = {"pattern": pattern}
+
+
 def document_schema() -> dict[str, Any]:
     schema = document_model().model_json_schema()
+    for key, prop in schema["properties"].items():
+        _name_keys(prop, VARIABLE_PATTERN if key == "variables" else NAME_PATTERN)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "metorial-apply configuration",
