@@ -116,4 +116,7 @@ class Emulator:
         return self.store.select(" AND ".join(where), params)
 
     def close(self) -> None:
+        for pending in list(self.pending_cascades):
+            pending.cancel()  # a cascade firing after close would hit a closed connection
+        self.pending_cascades.clear()
         self.store.close()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .choices import AUTH_CONFIG_TYPE_BY_METHOD, CREDENTIALS_REQUIRE_OAUTH
 from .errors import invalid_field
 from .references import (
-    check_same_provider, effective_version, require, require_optional, require_provider,
+    check_same_provider, effective_version, require_optional, require_provider,
     require_version, resolve_auth_method,
 )
 from .store import Record, now_iso

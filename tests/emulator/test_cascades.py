@@ -100,3 +100,26 @@ async def test_delayed_cascade() -> None:
         await asyncio.sleep(0.3)
         assert await status(client, "/provider-configs", g["config"]) == "archived"
         assert await status(client, "/session-template-providers", g["tp"]) == "archived"
+
+
+async def test_concurrent_creates_and_deletes_in_process(client: httpx.AsyncClient) -> None:
+    deployments = await asyncio.gather(*(create(client, "/provider-deployments", {"provider_id": "linear", "provider_config": {"value": {}}}) for _ in range(20)))
+    templates = await asyncio.gather(*(create(client, "/session-templates", {"name": f"t{i}", "providers": [{"provider_deployment_id": d["id"]}]}) for i, d in enumerate(deployments)))
+    assert len({t["id"] for t in templates}) == 20
+    deleted = await asyncio.gather(*(client.delete(f"/provider-deployments/{d['id']}") for d in deployments))
+    assert all(r.status_code == 200 for r in deleted)
+    providers = (await client.get("/session-template-providers", params={"status": "archived", "limit": 100})).json()["items"]
+    configs = (await client.get("/provider-configs", params={"provider_id": "linear"})).json()["items"]
+    assert len(providers) == 20 and configs == []
+
+
+async def test_template_provider_from_auth_config_only(client: httpx.AsyncClient) -> None:
+    deployment = await create(client, "/provider-deployments", {"provider_id": "linear", "provider_config": {"value": {"team_key": "ENG"}}})
+    auth = await create(client, "/provider-auth-configs", {"provider_auth_method_id": "api_key", "provider_deployment_id": deployment["id"], "value": {"api_key": "k"}})
+    template = await create(client, "/session-templates", {"name": "t"})
+    provider = await create(client, "/session-template-providers", {"session_template_id": template["id"], "provider_auth_config_id": auth["id"]})
+    assert provider["deployment"]["id"] == deployment["id"]
+    assert provider["config"]["id"] == deployment["default_config"]["id"]
+    await client.delete(f"/provider-configs/{deployment['default_config']['id']}")
+    assert await status(client, "/session-template-providers", provider["id"]) == "archived"
+    assert await status(client, "/provider-deployments", deployment["id"]) == "active"
