@@ -15,6 +15,7 @@ from metorial_apply.render.view import FieldLine, RenderContext, Row, View, buil
 COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0"}
 BOLD, YELLOW = "1", "33"
 ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right instead of everyone's
+LABEL_WIDTH_COMMON = 13  # "client_secret"; child paths like providers[x].tools stay out
 LABEL_WIDTH_MAX = 28
 VALUE_WIDTH = 60
 DRIFT_WIDTH = 100
@@ -71,10 +72,12 @@ def summary_lines(view: View, color: bool) -> list[str]:
 
 def change_lines(view: View, color: bool) -> list[str]:
     width = address_width(view.rows)
+    # Field labels share one column across changes; a rare long label only widens its own change.
+    common = max((len(f.label) for r in view.rows for f in r.fields if len(f.label) <= LABEL_WIDTH_COMMON), default=0)
     lines: list[str] = []
     for row in view.rows:
         lines.append(head_line(row, width, row.reason, color))
-        lines.extend(field_text_lines(row))
+        lines.extend(field_text_lines(row, common))
     return lines
 
 
@@ -89,11 +92,11 @@ def head_line(row: Row, width: int, tail: str, color: bool) -> str:
     return f"  {paint(lead, COLORS[row.action], color)}{pad if tail else ''}{tail}".rstrip()
 
 
-def field_text_lines(row: Row) -> list[str]:
+def field_text_lines(row: Row, common: int = 0) -> list[str]:
     # A delete lists nothing: the whole resource goes, its fields are noise in a terminal.
     if row.action is Action.DELETE:
         return []
-    width = min(max((len(f.label) for f in row.fields), default=0), LABEL_WIDTH_MAX)
+    width = min(max([common] + [len(f.label) for f in row.fields]), LABEL_WIDTH_MAX)
     lines = []
     for f in row.fields:
         first, *more = value_lines(f, row.kind)
