@@ -10,8 +10,8 @@ How the budget is kept:
   limiter set to the server's limit never gets ahead of the server, whatever the latency.
 - Headers correct it. `RateLimit-Remaining` lower than what we think is left means other
   clients spend the same budget: the difference is held as "foreign" slots until
-  `RateLimit-Reset`. Slack of one round trip's worth of slots is forgiven, since the header
-  is already that old.
+  `RateLimit-Reset`. Our own slots that freed while the request travelled are forgiven,
+  since the header may still count them.
 - `RateLimit-Limit` replaces COUNT when `learn` is on. The window is not in any header: it is
   configured (default 600 s), except that the first response in an empty server window
   (Remaining == Limit - 1) reveals it, because Reset then counts down a whole window.
@@ -111,13 +111,15 @@ class SlidingWindow:
         self.window_s = settings.window_s
         self.learn = settings.learn
         self._sent = 0  # sequence number of the last request started
-        self._in_flight: dict[int, float] = {}  # seq → send time
+        self._in_flight: dict[int, tuple[float, int]] = {}  # seq → (send time, _freed at send)
+        self._freed = 0  # answered slots expired so far (a running count)
         self._done: deque[float] = deque()  # response times, ascending
         self._foreign: list[float] = []  # heap of expiry times of slots other clients hold
 
     def _expire(self, now: float) -> None:
         while self._done and self._done[0] + self.window_s <= now:
             self._done.popleft()
+            self._freed += 1
         while self._foreign and self._foreign[0] <= now:
             heapq.heappop(self._foreign)
 
@@ -136,30 +138,34 @@ class SlidingWindow:
     def start(self, now: float) -> int:
         """Take a slot for a request being sent; returns its sequence number."""
         self._sent += 1
-        self._in_flight[self._sent] = now
+        self._in_flight[self._sent] = (now, self._freed)
         return self._sent
 
     def finish(self, seq: int, now: float, seen: Observation | None = None) -> None:
         """The response to `seq` arrived (or the attempt failed) at `now`; apply its headers."""
-        sent_at = self._in_flight.pop(seq, None)
-        if sent_at is None:
+        started = self._in_flight.pop(seq, None)
+        if started is None:
             return
         self._done.append(now)
         if seen is not None:
-            self._observe(seq, sent_at, now, seen)
+            self._observe(seq, started[1], now, seen)
 
-    def _observe(self, seq: int, sent_at: float, now: float, seen: Observation) -> None:
+    def _observe(self, seq: int, freed_at_send: int, now: float, seen: Observation) -> None:
         if self.learn and seen.limit is not None:
             self.count = seen.limit
-            if seen.remaining == seen.limit - 1 and seen.reset_s:
-                self.window_s = max(seen.reset_s, 1e-3)  # the only request in the window is ours
+            # The only request in the server's window is ours, so Reset spans a whole window,
+            # rounded up to a whole second: keep a configured window that rounds to the same.
+            reset = seen.reset_s
+            if seen.remaining == seen.limit - 1 and reset and not reset - 1 < self.window_s <= reset:
+                self.window_s = reset
         if seen.remaining is None:
             return
         sent_after = sum(1 for s in self._in_flight if s > seq)
         server_left = seen.remaining - sent_after
         our_left = self.count - self.used(now)
-        # Slots that may have freed on the server while this response travelled.
-        slack = math.ceil(self.count * (now - sent_at) / self.window_s)
+        # Our slots that freed since this request was sent may still have counted on the
+        # server when it answered: the header is that old.
+        slack = self._freed - freed_at_send
         deficit = our_left - server_left - slack
         if deficit > 0:
             until = now + (seen.reset_s if seen.reset_s is not None else self.window_s)

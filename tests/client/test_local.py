@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -9,8 +11,10 @@ import pytest
 from metorial_apply import errors
 from metorial_apply.catalog import fetch_catalog
 from metorial_apply.client import open_client
-from metorial_apply.emulator import DEFAULT_PUBLISHABLE_KEY
+from metorial_apply.emulator import DEFAULT_PUBLISHABLE_KEY, EmulatorSettings, asgi_transport, create_app
 from metorial_apply.kinds import KINDS
+from metorial_apply.ratelimit import RateLimitSettings
+from metorial_apply.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -99,3 +103,19 @@ async def test_fetch_catalog_detail_only_for_named_providers() -> None:
     slack, github = catalog.find("slack"), catalog.find("github")
     assert slack and slack.auth_methods and slack.versions
     assert github and not github.auth_methods and not github.versions and github.current_version_id
+
+
+@pytest.mark.parametrize("ours", [RateLimitSettings(count=20, window_s=0.5), None], ids=["configured", "learned"])
+async def test_limiter_matched_to_the_server_gets_no_429_at_near_full_speed(ours: RateLimitSettings | None) -> None:
+    count, window, n = 20, 0.5, 60
+    if ours is None:  # learned from headers: the emulator's Reset is whole seconds, so use a 1 s window
+        count, window, n = 25, 1.0, 75
+    app = create_app(EmulatorSettings(rate_limit_count=count, rate_limit_window_seconds=window))
+    started = time.monotonic()
+    async with open_client("local", None, transport=asgi_transport(app), rate_limit=ours,
+                           retry=RetryPolicy(max_attempts=1)) as client:
+        await asyncio.gather(*(client.read("/providers") for _ in range(n)))
+        assert client.stats.rate_limited == 0
+    elapsed = time.monotonic() - started
+    ideal = (n / count - 1) * window
+    assert ideal <= elapsed < ideal * 1.25 + 0.2
