@@ -130,14 +130,14 @@ def field_table(row: Row) -> str:
                   for f in row.fields]
     else:
         lines = ["| field | before | after |", "| --- | --- | --- |"]
-        lines += [f"| {md_text(f.label)} | {cell(f, f.before, row.kind)} | {cell(f, f.after, row.kind)} |"
+        lines += [f"| {md_text(f.label)} | {cell(f, f.before, row.kind, 'before')} | {cell(f, f.after, row.kind)} |"
                   for f in row.fields]
     return "\n".join(lines)
 
 
-def cell(line: FieldLine, value: object, kind: str) -> str:
+def cell(line: FieldLine, value: object, kind: str, side: str = "after") -> str:
     if line.secret:
-        return f"*{SECRET_CHANGED if line.secret == 'changed' else SECRET}*"
+        return f"*{SECRET_CHANGED if line.secret == 'changed' and side == 'after' else SECRET}*"
     return md_text(format_value(value, line.shape, quote=False, width=VALUE_WIDTH, kind=kind))
 
 
