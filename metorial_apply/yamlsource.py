@@ -130,7 +130,7 @@ class _Builder:
             return None
         try:
             value = _SCALARS[tag](node)
-        except (yaml.YAMLError, ValueError, OverflowError):
+        except Exception:  # PyYAML's constructors fail in many ways on odd tagged scalars (`!!int ""`)
             self.fail(node, path, "this scalar cannot be read as a " + tag.replace(TAG, ""))
             return None
         if isinstance(value, float) and not math.isfinite(value):
