@@ -118,8 +118,8 @@ def resolve_names(desired: State, catalog: Catalog) -> State:
     order, _ = dependency_order(resolved, refs)
     resolved, mismatches = fill_providers(resolved, refs, order, canonical=True)
     problems += [_at(resolved[p.address], _dotted(p), p.message, p.hint) for p in mismatches]
-    if not problems:
-        problems += [d for r in resolved.values() for d in _value_problems(r, catalog)]
+    # Values of resources whose names resolved are checked even when others failed: one pass.
+    problems += [d for r in resolved.values() for d in _value_problems(r, catalog)]
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.path or "", d.message)))
     return State.of(desired.stack, list(resolved.values()))
