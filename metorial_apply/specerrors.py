@@ -127,7 +127,8 @@ def _message(item: Located, entry: Entry, data: Any) -> tuple[str, str | None]:
     if item.type == "union_type":
         return f"expected {item.message}, got {got}", None
     if item.type in TYPE_WORDS:
-        return f"expected {TYPE_WORDS[item.type]}, got {got}", None
+        quote = "quote the value to make it a string" if item.type == "string_type" and got in ("a number", "a boolean") else None
+        return f"expected {TYPE_WORDS[item.type]}, got {got}", quote
     if item.type == "value_error":
         return item.message.removeprefix("Value error, "), None
     return item.message, None
