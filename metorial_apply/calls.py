@@ -16,7 +16,7 @@ from metorial_apply.kinds import KindSpec
 from metorial_apply.model import Address, Stamp
 
 LIST_ATTEMPTS = 4  # a recovery listing is retried on transient errors, a bounded number of times
-CREATE_ATTEMPTS = 3  # a create is sent at most this often, each after a listing proved it absent
+CREATE_ATTEMPTS = 6  # a create is sent at most this often, each after a listing proved it absent
 
 Sleep = Callable[[float], Awaitable[Any]]
 

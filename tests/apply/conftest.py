@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -65,15 +66,26 @@ def env_for(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env | (extra or {})
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so a killed test run leaks no server."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_emulator(db: Path, *flags: str) -> Emulator:
     port = free_port()
     cmd = [sys.executable, "-m", "metorial_apply.emulator", "serve", "--port", str(port), "--db", str(db), *flags]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env_for())
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_for(),
+                               preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     emulator = Emulator(f"http://127.0.0.1:{port}", process)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"emulator exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(f"emulator exited with {process.returncode}")
         try:
             emulator.stats()
             return emulator
