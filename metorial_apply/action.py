@@ -27,7 +27,7 @@ class Action(str, Enum):
 class FieldDiff(Frozen):
     """One changed field. `before`/`after` are already redacted when `secret` is true."""
 
-    field: str  # e.g. "description", "providers[github].tool_filters", "value"
+    field: str  # YAML vocabulary: "description", "tools", "providers[github].tools", "value"
     before: Any = None
     after: Any = None
     secret: bool = False

@@ -146,18 +146,20 @@ def _cascade_diffs(kind: KindSpec, spec: dict[str, Any], replaced: dict[Address,
 def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict[Address, str]) -> Change:
     kind = KINDS[a.kind]
     secret_fields = kind.secret_fields if c.secret_changed else ()
-    common = dict(
+    common: dict[str, Any] = dict(
         address=a, id=lv.id, protect=d.protect, desired=d, live=lv, drift=c.drift and bool(c.fields or c.children),
+        fields=tuple(c.fields) + tuple(secret_fields),
+    )
+    if not c.changed and a not in replaced:
+        return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
+    common |= dict(
         before=redacted_view(kind, c.live_spec, d.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)),
         after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
-        fields=tuple(c.fields) + tuple(secret_fields),
     )
     if a in replaced:
         diffs = c.diffs or _cascade_diffs(kind, d.spec, replaced)
         return Change(action=Action.REPLACE, reason=replaced[a], diffs=diffs, replace_mode="create_first", **common)
-    if c.changed:
-        return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
-    return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
+    return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
 
 
 def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
@@ -179,26 +181,30 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
     return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned) for a in want.keys() & have.keys()}
 
 
-def _changes(desired: State, live: State) -> dict[Address, Change]:
+def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]]) -> dict[Address, Change]:
     want, have = desired.by_address(), live.by_address()
     pairs = _compare_all(want, have, frozenset())
     replaced = _cascade(want, pairs)
     if replaced:  # children that point at a replaced address must be repointed
-        repoint = {a: compare(KINDS[a.kind], want[a], have[a], frozenset(replaced), frozenset(have))
-                   for a in pairs if KINDS[a.kind].children}
-        pairs |= repoint
+        gone, owned = frozenset(replaced), frozenset(have)
+        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned)
+                  for a in pairs if KINDS[a.kind].children and refs[a] & gone}
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
     for a in want.keys() ^ have.keys():
         out[a] = _single(a, want.get(a), have.get(a))
     return out
 
 
-def _with_edges(changes: dict[Address, Change], desired: State, live: State) -> list[Change]:
+def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, frozenset[Address]],
+                live: State) -> list[Change]:
     actions = {a: c.action for a, c in changes.items()}
-    depends, after = edges(actions, _refs(desired), _refs(live))
+    depends, after = edges(actions, desired_refs, _refs(live))
     out = []
     for a in execution_order(actions, depends):
         c = changes[a]
+        if a not in depends and a not in after:
+            out.append(c)
+            continue
         extra: dict[str, Any] = {"depends_on": depends.get(a, ()), "delete_after": after.get(a, ())}
         users = sum(1 for y in after.get(a, ()) if actions[y] is not Action.DELETE)
         if c.action is Action.REPLACE and users:
@@ -221,8 +227,9 @@ def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] 
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
     replace or delete of theirs forces (without those the old object could not be removed)."""
-    check_acyclic(_refs(desired))
-    ordered = _with_edges(_changes(desired, live), desired, live)
+    refs = _refs(desired)
+    check_acyclic(refs)
+    ordered = _with_edges(_changes(desired, live, refs), refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
         known = set(desired.by_address()) | set(live.by_address())

@@ -188,3 +188,35 @@ def test_target_limits_the_plan(stack: Path, capsys: pytest.CaptureFixture[str])
     code, out, err = run_cli(["plan", str(stack), "--api-url", "local", "--json", "--target", "config.github-prod"], capsys)
     assert code == 0, err
     assert [c["address"] for c in json.loads(out)["changes"]] == ["deployment.github", "config.github-prod"]
+
+
+CASCADE = """\
+stack: prod
+deployments:
+  main: {provider: PROVIDER, description: main}
+configs:
+  main-cfg: {deployment: main, value: {}}
+session_templates:
+  bot:
+    providers:
+      - {deployment: main, config: main-cfg}
+"""
+
+
+@pytest.mark.anyio
+async def test_replacing_a_deployment_cascades_applies_and_converges(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    async with open_client("local", None, state_dir=tmp_path / ".metorial-apply") as client:
+        catalog = await fetch_catalog(client)
+        for provider in ("github", "linear"):
+            path.write_text(CASCADE.replace("PROVIDER", provider))
+            desired = resolve_names(load_config(path), catalog)
+            plan = build_plan(desired, await fetch_live(client, "prod", catalog))
+            report = await apply_plan(plan, client, catalog=catalog)
+            assert all(r.outcome.value == "done" for r in report.results), report
+            if provider == "linear":
+                assert [(c.action.value, str(c.address)) for c in plan.actionable()] == [
+                    ("replace", "deployment.main"), ("replace", "config.main-cfg"), ("update", "session_template.bot")]
+            after = await fetch_live(client, "prod", catalog)
+            assert build_plan(desired, after).actionable() == ()
+        assert after.get(next(r.address for r in after if r.address.kind == "deployment")).spec["provider"] == "linear"  # type: ignore[union-attr]
