@@ -37,13 +37,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
 
 def _register() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"metorial_apply.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"metorial_apply.cli.{name}":
-                raise
-            continue  # command not built yet
-        cli.add_command(module.command)
+        cli.add_command(importlib.import_module(f"metorial_apply.cli.{name}").command)
 
 
 _register()
