@@ -159,8 +159,12 @@ async def apply_plan(
     cancel = cancel or asyncio.Event()
     began = time.monotonic()
     calls_before = _stats(client)
-    await run_graph(graph, executor.run, parallelism=parallelism, fail_fast=fail_fast, cancel=cancel,
-                    order=Step.order, on_start=tracker.start, on_result=tracker.finish)
+    executor.prepare(sorted(graph, key=Step.order))
+    try:
+        await run_graph(graph, executor.run, parallelism=parallelism, fail_fast=fail_fast, cancel=cancel,
+                        order=Step.order, on_start=tracker.start, on_result=tracker.finish)
+    finally:
+        executor.discard()
     order = {c.address: i for i, c in enumerate(plan.changes)}
     results = tuple(sorted(tracker.results.values(), key=lambda r: order.get(r.address, len(order))))
     failed = any(r.outcome is Outcome.FAILED for r in results)

@@ -8,7 +8,7 @@ it; updates PATCH only the changed patchable fields plus metadata sent whole; de
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metorial_apply.calls import ApiClient, delete_quietly, recover_create
 from metorial_apply.children import child_changes, run_child_changes
@@ -16,7 +16,7 @@ from metorial_apply.errors import OutcomeUnknownError
 from metorial_apply.ids import IdMap
 from metorial_apply.kinds import KINDS, KindSpec, create_body, patch_body
 from metorial_apply.fingerprint import new_salt, stamp_for
-from metorial_apply.model import Resource, Stamp
+from metorial_apply.model import Address, Resource, Stamp
 from metorial_apply.plan import Action, Change
 from metorial_apply.steps import Step
 
@@ -33,6 +33,25 @@ class Executor:
     client: ApiClient
     ids: IdMap
     stack: str
+    ready: dict[Address, "asyncio.Future[Stamp]"] = field(default_factory=dict)  # stamps computed ahead
+
+    def prepare(self, steps: list[Step], threads: int = 2) -> None:
+        """Start computing the stamps of secret-holding creates in background threads, so their
+        scrypt cost overlaps API waits instead of holding a parallelism slot."""
+        gate = asyncio.Semaphore(threads)
+
+        async def one(resource: Resource) -> Stamp:
+            async with gate:
+                return await self.stamp(resource)
+
+        for step in steps:
+            resource = step.change.desired
+            if step.phase == "up" and step.action == "create" and resource is not None and resource.secret is not None:
+                self.ready[resource.address] = asyncio.ensure_future(one(resource))
+
+    def discard(self) -> None:
+        for future in self.ready.values():
+            future.cancel()
 
     async def run(self, step: Step) -> StepDone:
         """Do the API work of one step."""
@@ -54,7 +73,8 @@ class Executor:
     async def create(self, step: Step) -> StepDone:
         resource = _desired(step.change)
         kind = KINDS[resource.address.kind]
-        stamp = (await self.stamp(resource)).to_metadata()
+        pending = self.ready.pop(resource.address, None)
+        stamp = (await pending if pending is not None else await self.stamp(resource)).to_metadata()
         metadata = dict(resource.spec.get("metadata") or {}) | stamp
         secret = resource.secret.reveal() if resource.secret is not None else None
         body = create_body(kind, resource.spec, secret, metadata, self.ids)
