@@ -74,13 +74,18 @@ def verdict_for_exception(method: str, exc: httpx.HTTPError, attempt: int, polic
 
 
 def server_wait(headers: Mapping[str, str], wall_now: float | None = None) -> float | None:
-    """Seconds a 429 asks us to wait: Retry-After (seconds or HTTP date) first, else RateLimit-Reset."""
+    """Seconds a 429 asks us to wait: Retry-After (seconds or HTTP date) first, else RateLimit-Reset
+    when RateLimit-Remaining is 0 or absent; None = no instruction, use the backoff."""
     wall = time.time() if wall_now is None else wall_now
     retry_after = headers.get("retry-after")
     if retry_after is not None:
         seconds = _retry_after_seconds(retry_after.strip(), wall)
         if seconds is not None:
             return seconds
+    if _remaining(headers) > 0:
+        # The window still has room, so this 429 is not about it (a burst guard, another
+        # limit): its Reset, up to a whole window away, is not the wait; back off instead.
+        return None
     reset = headers.get("ratelimit-reset")
     if reset is not None:
         try:
@@ -88,6 +93,13 @@ def server_wait(headers: Mapping[str, str], wall_now: float | None = None) -> fl
         except ValueError:
             return None
     return None
+
+
+def _remaining(headers: Mapping[str, str]) -> float:
+    try:
+        return float(headers.get("ratelimit-remaining", "0").strip())
+    except ValueError:
+        return 0.0
 
 
 def _retry_after_seconds(text: str, wall_now: float) -> float | None:

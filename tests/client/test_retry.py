@@ -61,6 +61,9 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     ({"retry-after": "3", "ratelimit-reset": "50"}, 3.0),
     ({"retry-after": "soon", "ratelimit-reset": "5"}, 5.0),
     ({"ratelimit-reset": "later"}, None),
+    ({"ratelimit-reset": "9", "ratelimit-remaining": "0"}, 9.0),
+    ({"ratelimit-reset": "590", "ratelimit-remaining": "4000"}, None),  # a burst, not the window
+    ({"retry-after": "2", "ratelimit-remaining": "4000"}, 2.0),
     ({}, None),
 ])
 def test_server_wait(headers: dict[str, str], expected: float | None) -> None:
