@@ -91,7 +91,7 @@ def test_deletes_in_ci_need_allow_delete(emulator: Emulator, tmp_path: Path) -> 
     ok(["apply", str(path), "--auto-approve"], emulator)
     path.write_text("stack: flows\ndeployments:\n  gh: {provider: github, description: one}\n")
     refused = run_cli(["apply", str(path), "--auto-approve"], env=env(emulator))
-    assert refused.code == 1 and "pass --allow-delete" in refused.err
+    assert refused.code == 1 and "config.gh-cfg" in refused.err and "needs --allow-delete" in refused.err
     assert len(emulator.objects("flows", status="active")) == 3
     ok(["apply", str(path), "--auto-approve", "--allow-delete"], emulator)
     assert len(emulator.objects("flows", status="active")) == 1
