@@ -37,9 +37,7 @@ def test_200_resources_converge_in_one_run_under_faults(tmp_path: Path, seed: in
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack())
     server = start_emulator(tmp_path / "db.sqlite3", "--seed", str(seed), "--error-rate", "0.10", "--drop-rate", "0.05",
-                            "--burst-429-rate", "0.02", "--burst-429-length", "3", "--latency-ms", "2", "--jitter-ms", "8",
-                            # A short window keeps each 429's RateLimit-Reset (which the client honours) near 1 s.
-                            "--rate-limit", "100000/2")
+                            "--burst-429-rate", "0.02", "--burst-429-length", "3", "--latency-ms", "2", "--jitter-ms", "8")
     try:
         env = {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
         result = run_cli(["apply", str(path), "--auto-approve", "--parallelism", "16"], env=env)
