@@ -130,8 +130,10 @@ class ApiError(MetorialApplyError):
         where = f"{self.call.method} {self.call.path}"
         if self.call.request_id:
             where += f", request {self.call.request_id}"
+        # Some servers already spell the field problems out in the message; don't repeat them.
         detail = "; ".join(
             f"{'.'.join(p.path) or '(body)'}: {p.message}" for p in self.problems
+            if p.message not in self.api_message
         )
         message = self.api_message + (f" — {detail}" if detail else "")
         return f"{status}{self.code}: {message} ({where})"
