@@ -67,6 +67,7 @@ class KindSpec:
     to_api: Callable[[Spec, Ids], dict[str, Any]]  # canonical spec → API fields (no metadata/secret)
     from_api: Callable[[dict[str, Any], Names], Spec]  # API object → canonical spec (user metadata only)
     secret_to_api: Callable[[Any], dict[str, Any]] = lambda v: {"value": v}
+    create_shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body  # create body differs from PATCH
     children: ChildSpec | None = None
     list_filters: dict[str, str] = field(default_factory=dict)
     # Which catalog JSON Schema the secret value must satisfy: "config" (the provider's config
@@ -197,6 +198,12 @@ def credentials_from_api(obj: dict[str, Any], names: Names) -> Spec:
     return common_from_api(obj) | {"provider": provider_of(obj, names), "scopes": sorted(set(scopes))}
 
 
+def credentials_create_shape(body: dict[str, Any]) -> dict[str, Any]:
+    """Create nests the OAuth client under `config`; PATCH takes the same fields at the top level."""
+    nested = {k: body.pop(k) for k in ("client_id", "client_secret", "scopes") if k in body}
+    return body | {"config": {"type": "oauth"} | nested}
+
+
 def template_provider_to_api(item: Spec, ids: Ids) -> dict[str, Any]:
     body = {
         "provider_deployment_id": ref_id(ids, "deployment", item["deployment"]),
@@ -252,6 +259,7 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         model=specs.AuthCredentialsSpec, order=3, refs={}, create_only=frozenset({"provider"}),
         patchable=COMMON_PATCHABLE | {"scopes"}, secret_fields=("client_id", "client_secret"), secret_patchable=True,
         to_api=credentials_to_api, from_api=credentials_from_api, secret_to_api=lambda v: dict(v),
+        create_shape=credentials_create_shape,
     ),
     KindSpec(
         kind="auth_config", section="auth_configs", path="/provider-auth-configs", model=specs.AuthConfigSpec,
@@ -288,7 +296,7 @@ def create_body(kind: KindSpec, spec: Spec, secret: Any, metadata: dict[str, Any
     body = {k: v for k, v in kind.to_api(spec, ids).items() if v not in (None, "")}
     if secret is not None:
         body |= kind.secret_to_api(secret)
-    return body | {"metadata": metadata}
+    return kind.create_shape(body) | {"metadata": metadata}
 
 
 # The API keys each patchable canonical field is sent as (metadata is always sent whole).

@@ -127,7 +127,9 @@ def create_auth_config(em: "Emulator", body: dict[str, Any]) -> Record:
 
 def create_auth_credentials(em: "Emulator", body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["auth_credentials"].fields, patch=False)
-    config = nested_body(body, "config", CREDENTIALS_CONFIG_RULES) or {}
+    config = nested_body(body, "config", CREDENTIALS_CONFIG_RULES)
+    if config is None:  # `config` is required on create; the credentials live inside it
+        raise invalid_field(["config"], "required", "Required")
     if config.get("type", "oauth") != "oauth":
         raise invalid_field(["config", "type"], "invalid_literal", "Expected oauth")
     provider = require_provider(em, fields["provider_id"])

@@ -64,6 +64,21 @@ configs:
     description: {desc}
     tools: {tools}
     value: {{base_url: "{base_url}"}}
+  github-from-vault:
+    deployment: github
+    vault: github-vault
+config_vaults:
+  github-vault:
+    deployment: github
+    description: {desc}
+    value: {{base_url: "{vault_url}"}}
+auth_credentials:
+  github-oauth-app:
+    provider: github
+    description: {desc}
+    client_id: "Iv1.{client}"
+    client_secret: "${{env:GITHUB_TOKEN}}"
+    scopes: {scopes}
 auth_configs:
   github-token:
     deployment: github
@@ -85,12 +100,17 @@ EDITS = {
     "metadata": dict(team="platform"),
     "tools": dict(tools="[create_issue]"),
     "config_value": dict(base_url="https://ghe.example.com/api/v3"),
-    "everything": dict(desc="all new", team="x", tools="[list_issues]", base_url="https://ghe2.example.com/api/v3"),
+    "everything": dict(desc="all new", team="x", tools="[list_issues]", base_url="https://ghe2.example.com/api/v3",
+                       vault_url="https://ghe3.example.com/api/v3", client="b2", scopes="[repo]"),
+    "vault_value": dict(vault_url="https://ghe4.example.com/api/v3"),
+    "credentials_client": dict(client="c3"),
+    "credentials_scopes": dict(scopes="[repo, read:org, user]"),
 }
 
 
 def write_stack(path: Path, **overrides: str) -> None:
-    values = dict(desc="first", team="support", tools="[create_issue, list_issues]", base_url="https://api.github.com")
+    values = dict(desc="first", team="support", tools="[create_issue, list_issues]", base_url="https://api.github.com",
+                  vault_url="https://vault.example.com/api/v3", client="a1", scopes="[repo, user]")
     path.write_text(STACK.format(**(values | overrides)))
 
 

@@ -135,3 +135,14 @@ def test_sort_key_puts_unknown_kinds_last() -> None:
     keys = sorted([Address(kind="zzz", name="a"), Address(kind="config", name="b"), Address(kind="deployment", name="c")],
                   key=kinds.sort_key)
     assert [a.kind for a in keys] == ["deployment", "config", "zzz"]
+
+
+def test_credentials_create_nests_the_oauth_client_but_patch_does_not() -> None:
+    spec, secret = canonical("auth_credentials", {"provider": "github", "client_id": "i", "client_secret": "s",
+                                                  "scopes": ["repo"]})
+    kind = kinds.KINDS["auth_credentials"]
+    body = kinds.create_body(kind, spec, secret, STAMP, FakeIds())
+    assert body["config"] == {"type": "oauth", "client_id": "i", "client_secret": "s", "scopes": ["repo"]}
+    assert not {"client_id", "client_secret", "scopes"} & set(body)
+    patch = kinds.patch_body(kind, spec, frozenset({"scopes"}), secret, STAMP, FakeIds())
+    assert patch == {"scopes": ["repo"], "client_id": "i", "client_secret": "s", "metadata": STAMP}

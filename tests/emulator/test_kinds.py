@@ -158,6 +158,8 @@ async def test_auth_credentials(client: httpx.AsyncClient) -> None:
     error(await client.post("/provider-auth-credentials", json={"provider_id": "github", "config": {"type": "saml", "client_id": "x", "client_secret": "y", "scopes": []}}), 400, "invalid_data")
     assert [c["id"] for c in (await client.get("/provider-auth-credentials", params={"origin": "custom"})).json()["items"]] == [body["id"]]
     assert (await client.get("/provider-auth-credentials", params={"origin": "managed"})).json()["items"] == []
+    missing = error(await client.post("/provider-auth-credentials", json={"provider_id": "github", "client_id": "x"}), 400, "invalid_data")
+    assert [e["path"] for e in missing["errors"]] == [["config"]]
 
 
 async def test_session_templates_and_providers(client: httpx.AsyncClient) -> None:
