@@ -68,11 +68,11 @@ class ApplyReport:
     def residual_line(self) -> str:
         return ", ".join(f"{r.marker} {r.address}" for r in self.residual())
 
-    def summary(self) -> str:
+    def summary(self, verb: str = "Apply") -> str:
         s = self.stats
         calls = f" {s.get('calls', 0)} API calls, {s.get('retries', 0)} retries, {s.get('rate_limited', 0)} × 429." if s else ""
         stopped = f" Stopped ({self.stopped})." if self.stopped else ""
-        return (f"Apply finished in {self.elapsed_s:.1f} s: {self.count(Outcome.DONE)} done, "
+        return (f"{verb} finished in {self.elapsed_s:.1f} s: {self.count(Outcome.DONE)} done, "
                 f"{self.count(Outcome.FAILED)} failed, {self.count(Outcome.SKIPPED)} skipped.{calls}{stopped}")
 
     def to_dict(self) -> dict[str, Any]:

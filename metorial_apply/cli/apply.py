@@ -156,8 +156,9 @@ def _handle(loop: asyncio.AbstractEventLoop, sig: signal.Signals, handler: Calla
         return False
 
 
-def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Journal | None) -> int:
-    lines = summary_lines(report)
+def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Journal | None,
+           verb: str = "Apply") -> int:
+    lines = summary_lines(report, verb)
     for line in lines:
         out.echo(line)
     if journal:

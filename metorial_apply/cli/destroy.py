@@ -65,7 +65,7 @@ async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
                 out.echo("Destroy cancelled; nothing was changed.")
                 return EXIT_ERROR
             report, stopped_by = await run_changes(out, plan, s, args, journal)
-        return finish(out, report, stopped_by, journal)
+        return finish(out, report, stopped_by, journal, verb="Destroy")
     finally:
         if journal:
             journal.close()

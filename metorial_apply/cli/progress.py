@@ -111,9 +111,9 @@ def make_progress(total: int, width: int, *, interactive: bool, quiet: bool, col
     return PlainProgress(width=width, quiet=quiet, color=color)
 
 
-def summary_lines(report: ApplyReport) -> list[str]:
+def summary_lines(report: ApplyReport, verb: str = "Apply") -> list[str]:
     """The final summary and, when something is left, the residual plan."""
-    lines = [report.summary()]
+    lines = [report.summary(verb)]
     if report.residual():
         lines.append(f"Left to do (run plan again after fixing): {report.residual_line()}")
     return lines

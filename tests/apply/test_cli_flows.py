@@ -106,7 +106,7 @@ def test_destroy_refuses_protected_then_deletes_everything_dependents_first(emul
     assert len(emulator.objects("flows", status="active")) == 3
     write(path)
     out = ok(["destroy", str(path), "--auto-approve", "--journal", str(journal)], emulator)
-    assert "3 done, 0 failed" in out
+    assert "Destroy finished in" in out and "3 done, 0 failed" in out
     assert emulator.objects("flows", status="active") == []
     deletes = [json.loads(x)["path"].split("/")[1] for x in journal.read_text().splitlines()
                if json.loads(x).get("method") == "DELETE"]
