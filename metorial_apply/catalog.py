@@ -68,7 +68,9 @@ def _schema(raw: Any) -> dict[str, Any] | None:
 
 def _provider(provider: dict[str, Any], detail: dict[str, Any]) -> CatalogProvider:
     versions = {v["version"]: v["id"] for v in detail.get("versions", []) if v.get("version") and v.get("id")}
-    methods = {m["key"]: m["id"] for m in detail.get("methods", []) if m.get("key") and m.get("id")}
+    listed = [m for m in detail.get("methods", []) if m.get("key") and m.get("id")]
+    methods = {m["key"]: m["id"] for m in listed}
+    schemas = {m["key"]: schema for m in listed if (schema := _schema(m.get("input_schema"))) is not None}
     return CatalogProvider(
         id=provider["id"],
         slug=provider.get("slug") or provider["id"],
@@ -78,4 +80,5 @@ def _provider(provider: dict[str, Any], detail: dict[str, Any]) -> CatalogProvid
         versions=dict(sorted(versions.items())),
         auth_methods=dict(sorted(methods.items())),
         config_schema=detail.get("schema"),
+        auth_method_schemas=dict(sorted(schemas.items())),
     )

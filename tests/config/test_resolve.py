@@ -121,11 +121,14 @@ deployments:
   notion: {provider: notion}
 configs:
   notion: {deployment: notion, value: {root_page_id: abc}}
+auth_configs:
+  notion-token: {deployment: notion, method: integration_token, value: {tokn: x}}
 """, encoding="utf-8")
     result = run_cli("validate", str(tmp_path), "--online", "--api-url", "local")
     assert result.code == 1
     assert f'Error: {tmp_path}/stack.yaml:3: deployments.slack.provider: unknown provider "slak"' in result.err
     assert 'hint: did you mean "slack"?' in result.err
     assert 'configs.notion.value: missing required key "workspace_id"' in result.err
+    assert 'auth_configs.notion-token.value: missing required key "token"' in result.err
     offline = run_cli("validate", str(tmp_path))
     assert offline.code == 0  # offline validation checks shape only
