@@ -2,7 +2,7 @@
 
 `plan_to_dict` is THE serialised form of a plan (render_json builds on it). A saved plan never
 holds a secret: changes carry redacted before/after only, and `desired_digest` is one scrypt
-over everything desired (specs and secrets together) under a per-plan salt, so a plan file
+over everything desired (specs and secrets together) under a per-stack salt, so a plan file
 does not help guess a secret offline. `apply plan.json` reloads the config, checks
 `verify_desired`, re-reads live state, checks `check_stale`, then `attach`es the resources.
 """
@@ -142,8 +142,16 @@ def _desired_material(desired: State) -> bytes:
     return hashlib.sha256(canonical_json([desired.stack, rows]).encode()).digest()
 
 
-def desired_digest(desired: State, salt: str) -> str:
-    """`scrypt:N:R:P:salt:hex` over every desired spec and secret. The salt is per plan (hex)."""
+def digest_salt(stack: str) -> str:
+    """The salt of a stack's desired digest. Derived from the stack, not random, so the same
+    inputs give a byte-identical plan file (and PR footer); scrypt still makes each guess at
+    a secret cost a full scrypt, and the salt still differs between stacks."""
+    return hashlib.sha256(b"metorial-apply/desired-digest\0" + stack.encode()).hexdigest()[:32]
+
+
+def desired_digest(desired: State, salt: str | None = None) -> str:
+    """`scrypt:N:R:P:salt:hex` over every desired spec and secret (salt: hex, default per stack)."""
+    salt = salt if salt is not None else digest_salt(desired.stack)
     raw = hashlib.scrypt(_desired_material(desired), salt=bytes.fromhex(salt), n=DIGEST_N, r=DIGEST_R,
                          p=DIGEST_P, dklen=16, maxmem=2**26)
     return f"scrypt:{DIGEST_N}:{DIGEST_R}:{DIGEST_P}:{salt}:{raw.hex()}"

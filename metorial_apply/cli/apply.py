@@ -27,7 +27,7 @@ from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.client import MetorialClient, open_client
 from metorial_apply.config import load_config
 from metorial_apply.errors import PlanError, UsageError
-from metorial_apply.fingerprint import new_salt, warm
+from metorial_apply.fingerprint import warm
 from metorial_apply.journal import Journal
 from metorial_apply.kinds import KINDS
 from metorial_apply.live import LiveRead, read_live
@@ -90,7 +90,7 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
     plan = build_plan(s.desired, s.read.state, targets=args["targets"])
-    return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired, new_salt())})
+    return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})
 
 
 def saved_plan_against(saved: Plan, s: Session) -> Plan:

@@ -23,7 +23,7 @@ from metorial_apply.cli.options import api_options, config_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.client import open_client
 from metorial_apply.config import load_config
-from metorial_apply.fingerprint import new_salt, warm
+from metorial_apply.fingerprint import warm
 from metorial_apply.kinds import KINDS
 from metorial_apply.live import LiveRead, read_live
 from metorial_apply.model import Address
@@ -92,7 +92,7 @@ async def make_plan(path: Path, args: dict[str, Any], phases: Phases) -> Planned
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
     plan = build_plan(desired, read.state, targets=args["targets"])
-    plan = plan.model_copy(update={"config_path": str(path), "desired_digest": desired_digest(desired, new_salt())})
+    plan = plan.model_copy(update={"config_path": str(path), "desired_digest": desired_digest(desired)})
     phases.lap("plan")
     return Planned(plan, desired, read, client.base_url, stats, list_calls, live_seconds)
 

@@ -220,3 +220,21 @@ async def test_replacing_a_deployment_cascades_applies_and_converges(tmp_path: P
             after = await fetch_live(client, "prod", catalog)
             assert build_plan(desired, after).actionable() == ()
         assert after.get(next(r.address for r in after if r.address.kind == "deployment")).spec["provider"] == "linear"  # type: ignore[union-attr]
+
+
+def test_same_inputs_give_byte_identical_plan_files(stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for run in ("a", "b"):
+        args = ["plan", str(stack), "--api-url", "local", "--out", str(stack / f"{run}.json"),
+                "--markdown", str(stack / f"{run}.md")]
+        code, out, err = run_cli(args, capsys)
+        assert code == 0, err
+        outputs.append(((stack / f"{run}.json").read_bytes(), (stack / f"{run}.md").read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert CANARY.encode() not in outputs[0][0] + outputs[0][1]
+    # the digest still follows the secret: another value gives another plan file
+    (stack / "stack.yaml").write_text(CONFIG.replace("${env:PLAN_TEST_TOKEN}", "another-token"))
+    code, _, err = run_cli(["plan", str(stack), "--api-url", "local", "--out", str(stack / "c.json")], capsys)
+    assert code == 0, err
+    digests = [json.loads(p.read_text())["desired_digest"] for p in (stack / "a.json", stack / "c.json")]
+    assert digests[0] != digests[1]
