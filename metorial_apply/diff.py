@@ -199,6 +199,9 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
     secret = secret_changed(desired, live)
     if secret:
         diffs.append(secret_diff(kind))
+    if desired.protect != live.protect:
+        diffs.append(FieldDiff(field="protect", before=live.protect, after=desired.protect))
+        fields.append("protect")
     stored = live.stamp.spec_hash if live.stamp else None
     live_hash = spec_hash(live_spec, sensitive)
     return Comparison(

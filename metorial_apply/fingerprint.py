@@ -103,4 +103,5 @@ def stamp_for(resource: Resource, stack: str, salt: str | None) -> Stamp:
         spec_hash=spec_hash(resource.spec, resource.sensitive),
         secret_fingerprint=fp,
         secret_salt=salt if fp else None,
+        protect=resource.protect,
     )

@@ -233,7 +233,10 @@ def template_from_api(obj: dict[str, Any], names: Names) -> Spec:
     return common_from_api(obj) | {"providers": providers}
 
 
-COMMON_PATCHABLE = frozenset({"name", "description", "metadata"})
+# Fields that travel inside `metadata` (which every update sends whole): `protect` lives in
+# our stamp, so changing it is an update that rewrites metadata only.
+METADATA_FIELDS = frozenset({"metadata", "protect"})
+COMMON_PATCHABLE = frozenset({"name", "description"}) | METADATA_FIELDS
 
 KINDS: dict[str, KindSpec] = {k.kind: k for k in [
     KindSpec(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 STAMP_PREFIX = "metorial-apply/"
-STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt")
+STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect")
 
 
 class Frozen(BaseModel):
@@ -95,9 +95,13 @@ class Stamp(Frozen):
     spec_hash: str
     secret_fingerprint: str | None = None
     secret_salt: str | None = None
+    # `protect: true` travels with the live resource, so removing the resource from the YAML
+    # (which also removes its flag) cannot delete it behind the protection's back.
+    protect: bool = False
 
     def to_metadata(self) -> dict[str, str]:
-        values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt]
+        values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
+                  "true" if self.protect else None]
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values) if v is not None}
 
     @classmethod
@@ -114,6 +118,7 @@ class Stamp(Frozen):
             spec_hash=ours["spec-hash"],
             secret_fingerprint=ours.get("secret-fingerprint") if isinstance(ours.get("secret-fingerprint"), str) else None,
             secret_salt=ours.get("secret-salt") if isinstance(ours.get("secret-salt"), str) else None,
+            protect=ours.get("protect") == "true",
         )
 
 

@@ -43,7 +43,7 @@ def test_every_kind_is_registered_once_with_consistent_fields() -> None:
         assert kinds.SECTIONS[k.section] is k
         assert not (k.create_only & k.patchable), k.kind
         assert set(k.refs.values()) <= set(kinds.KINDS)
-        assert k.patchable <= set(kinds.PATCH_KEYS) | {"metadata"}
+        assert k.patchable <= set(kinds.PATCH_KEYS) | kinds.METADATA_FIELDS
 
 
 def test_create_body_carries_everything_and_metadata_in_one_call() -> None:

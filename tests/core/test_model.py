@@ -42,7 +42,10 @@ def test_stamp_metadata_round_trip_keeps_user_keys_apart() -> None:
     assert set(metadata) == {"team", "metorial-apply/stack", "metorial-apply/address", "metorial-apply/spec-hash",
                              "metorial-apply/secret-fingerprint", "metorial-apply/secret-salt"}
     user, back = Stamp.split(metadata)
-    assert user == {"team": "support"} and back == stamp
+    assert user == {"team": "support"} and back == stamp and not back.protect
+    guarded = stamp.model_copy(update={"protect": True})
+    assert guarded.to_metadata()["metorial-apply/protect"] == "true"
+    assert Stamp.split(guarded.to_metadata())[1] == guarded
 
 
 @pytest.mark.parametrize("metadata", [None, {}, {"team": "x"}, {"metorial-apply/stack": "p"},

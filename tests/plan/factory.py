@@ -34,7 +34,7 @@ def live(resource: Resource, *, id: str | None = None, salt: str = SALT, stack: 
         children = {item[child.key]: f"stp_{resource.address.name}_{item[child.key]}" for item in resource.spec[child.field]}
     return Resource(address=address or resource.address, spec=spec if spec is not None else resource.spec,
                     id=id or f"id_{resource.address}", stamp=stamp, children=children,
-                    fingerprint=f"fp-{resource.address}-{hash(repr(spec))}")
+                    fingerprint=f"fp-{resource.address}-{hash(repr(spec))}", protect=stamp.protect)
 
 
 def state(*resources: Resource, stack: str = STACK) -> State:

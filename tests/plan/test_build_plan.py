@@ -248,6 +248,21 @@ def test_protect_is_carried_onto_changes() -> None:
     assert change.protect and change.action is Action.REPLACE
 
 
+def test_protect_flag_change_is_an_update_of_the_stamp_only() -> None:
+    on = desired("deployment", "x", {"provider": "github"}, protect=True)
+    off = desired("deployment", "x", {"provider": "github"})
+    for want, have in ((on, off), (off, on)):
+        (change,) = plan_of([want], [live(have)]).changes
+        assert (change.action, change.reason, change.fields) == (Action.UPDATE, "protect changed", ("protect",))
+        assert [(d.field, d.before, d.after) for d in change.diffs] == [("protect", have.protect, want.protect)]
+
+
+def test_protect_from_the_last_apply_guards_a_resource_removed_from_config() -> None:
+    r = desired("deployment", "x", {"provider": "github"}, protect=True)
+    (change,) = plan_of([], [live(r)]).changes
+    assert change.action is Action.DELETE and change.protect
+
+
 def test_output_is_deterministic_regardless_of_input_order() -> None:
     rs = basic()
     a = plan_of(rs, [live(r) for r in rs[:2]])
