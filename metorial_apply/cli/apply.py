@@ -114,7 +114,7 @@ def read_saved(path: Path) -> tuple[Plan, Path]:
 
 
 def show_plan(out: Output, plan: Plan, s: Session) -> None:
-    ctx = RenderContext(api_url=s.client.base_url, config_path=plan.config_path,
+    ctx = RenderContext(api_url=s.client.base_url, config_path=plan.config_path, next_step=False,
                         stats=RenderStats(kinds=len(KINDS), list_calls=s.list_calls, seconds=s.live_seconds))
     if not out.quiet:
         click.echo(render_text(plan, ctx, color=out.color), nl=False, color=out.color)

@@ -128,7 +128,7 @@ def change_text(line: FieldLine, *, kind: str = "") -> str:
 
 
 def footer_lines(view: View) -> list[str]:
-    if not view.rows:
+    if not view.rows or not view.context.next_step:
         return []
     hint = "(exit code 2 with --detailed-exitcode)"
     if view.destructive:

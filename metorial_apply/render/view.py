@@ -42,6 +42,7 @@ class RenderContext:
     full_plan_hint: str | None = None  # where the full plan is when Markdown is cut, e.g. "the plan.json artifact"
     plan_checksum: str | None = None  # "sha256:…" of the saved plan, when one was written
     saved_plan: str | None = None  # path of a saved plan: `apply` takes it instead of the config
+    next_step: bool = True  # end with "Apply with: …"; false when apply itself shows the plan
 
 
 @dataclass(frozen=True)

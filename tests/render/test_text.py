@@ -71,6 +71,11 @@ def test_apply_hint_prefers_a_saved_plan_and_quotes_paths() -> None:
     assert "Apply with: metorial-apply apply <path>" in render_text(full_plan(), replace(CONTEXT, config_path=None))
 
 
+def test_apply_showing_its_own_plan_has_no_next_step_line() -> None:
+    text = render_text(full_plan(), replace(CONTEXT, next_step=False))
+    assert "Apply with" not in text and "Plan:" in text
+
+
 def test_header_without_stats() -> None:
     text = render_text(full_plan(), replace(CONTEXT, stats=None, api_url="local"))
     assert text.startswith("metorial-apply plan · stack production · local\n\n")
