@@ -1,14 +1,17 @@
-"""Safety rules a plan must pass before it is applied. Pure: the CLI and applier call them.
+"""Safety rules a plan must pass before it is applied or destroyed: the only place they are
+written. Pure: the CLI (cli/safety.py maps its flags onto them) and plan engineers call them.
 
-Checked in this order, the first failure wins: `protect: true` (no flag overrides it; remove
-the line first), an empty config that would delete everything (--allow-empty), a mass
+apply: checked in this order, the first failure wins: `protect: true` (no flag overrides it;
+remove the line first), an empty config that would delete everything (--allow-empty), a mass
 delete/replace (--force), deletes or replaces in CI mode (--allow-delete).
+destroy: only `protect: true` in the config, again with no overriding flag.
 """
 
 from __future__ import annotations
 
 from metorial_apply.errors import SafetyError
-from metorial_apply.plan import Change, Plan
+from metorial_apply.model import Address
+from metorial_apply.plan import Action, Change, Plan
 
 MASS_SHARE = 0.30  # share of the stack a plan may delete or replace without --force
 MASS_MIN_STACK = 10  # small stacks are exempt: 1 of 3 is not a mass delete
@@ -37,7 +40,7 @@ def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow
     destructive = [c for c in plan.changes if c.destructive]
     if not destructive:
         return
-    deletes = [c for c in destructive if c.action.value == "delete"]
+    deletes = [c for c in destructive if c.action is Action.DELETE]
     if desired_count == 0 and live_count > 0 and deletes and not allow_empty:
         raise SafetyError(
             f"the configuration declares no resources, so this plan would delete all {live_count} in stack "
@@ -52,3 +55,15 @@ def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow
         raise SafetyError(
             f"this plan deletes or replaces {len(destructive)} resource{'s' if len(destructive) != 1 else ''} "
             f"({_names(destructive)}); in CI that needs --allow-delete.", flag="--allow-delete")
+
+
+def check_destroy(plan: Plan, protected: frozenset[Address]) -> None:
+    """Refuse to destroy what the config marks `protect: true`.
+
+    Only the config counts: with no config (`--stack` alone) nothing is protected, and a live
+    stamp's flag is not enough once the config dropped it, so removing the line is the override.
+    """
+    hit = [str(c.address) for c in plan.changes if c.action is Action.DELETE and c.address in protected]
+    if hit:
+        raise SafetyError(f"refusing to destroy protected resources: {', '.join(hit)} (protect: true in the config); "
+                          "remove `protect: true` from them first, or destroy the rest with apply", flag=None)

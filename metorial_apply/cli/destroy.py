@@ -20,10 +20,11 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import state_dir_for
 from metorial_apply.cli.safety import Approval, confirm
 from metorial_apply.configfiles import YAML_SUFFIXES
-from metorial_apply.errors import SafetyError, UsageError
+from metorial_apply.errors import UsageError
 from metorial_apply.journal import Journal
 from metorial_apply.model import Address
-from metorial_apply.plan import Action, Plan, build_plan
+from metorial_apply.plan import build_plan
+from metorial_apply.safety import check_destroy
 from metorial_apply.state import State
 
 
@@ -43,13 +44,6 @@ def stack_desired(path: Path, args: dict[str, Any]) -> tuple[State, frozenset[Ad
     return State.of(config.stack, []), frozenset(r.address for r in config if r.protect)
 
 
-def refuse_protected(plan: Plan, protected: frozenset[Address]) -> None:
-    hit = [str(c.address) for c in plan.changes if c.action is Action.DELETE and c.address in protected]
-    if hit:
-        raise SafetyError(f"refusing to destroy protected resources: {', '.join(hit)} (protect: true in the config); "
-                          "remove `protect: true` from them first, or destroy the rest with apply", flag=None)
-
-
 async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
     desired, protected = stack_desired(path, args)
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
@@ -60,7 +54,7 @@ async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
             if not plan.actionable():
                 out.echo(f"Nothing to destroy: stack {desired.stack!r} has no resources.")
                 return EXIT_OK
-            refuse_protected(plan, protected)
+            check_destroy(plan, protected)
             if not confirm(out, Approval(auto=args["auto_approve"], verb="destroy", plan=plan)):
                 out.echo("Destroy cancelled; nothing was changed.")
                 return EXIT_ERROR

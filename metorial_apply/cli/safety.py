@@ -1,5 +1,5 @@
-"""Safety gates before apply and destroy make a call: the planner's refusals (protect, mass
-delete, empty config, deletes in CI without --allow-delete) and the confirmation prompt.
+"""The CLI side of the safety gates before apply and destroy make a call: which flags and
+terminal the rules in metorial_apply.safety see, and the confirmation prompt.
 
 Refusals raise SafetyError naming the flag that overrides them; nothing has been sent by then.
 """
@@ -27,7 +27,7 @@ class Approval:
 
 
 def refuse_unsafe(plan: Plan, desired: State, args: dict[str, Any], out: Output) -> None:
-    """The planner's safety rules; "CI mode" means nobody at a terminal (not a TTY, or CI set)."""
+    """apply's safety rules with this run's flags; "CI mode" means nobody at a terminal (not a TTY, or CI set)."""
     live_count = sum(1 for c in plan.changes if c.live is not None)
     check_safety(plan, ci=not out.interactive, allow_delete=bool(args.get("allow_delete")),
                  force=bool(args.get("force")), allow_empty=bool(args.get("allow_empty")),

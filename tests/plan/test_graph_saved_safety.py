@@ -13,7 +13,7 @@ from metorial_apply.errors import PlanError, SafetyError, StalePlanError
 from metorial_apply.graph import check_acyclic, execution_order
 from metorial_apply.model import Address, SecretValue, Stamp
 from metorial_apply.plan import build_plan
-from metorial_apply.safety import check_safety
+from metorial_apply.safety import check_destroy, check_safety
 from metorial_apply.saved import (attach, check_stale, desired_digest, load_saved_plan, plan_to_dict, plan_to_json,
                                   verify_desired)
 from tests.plan.factory import CANARY, SALT, basic, desired, live, state
@@ -171,6 +171,15 @@ def test_protected_resource_refuses_replace_and_says_how() -> None:
     with pytest.raises(SafetyError, match=r"deployment\.x .*remove `protect: true`") as info:
         check_safety(plan, ci=False, allow_delete=True, force=True, allow_empty=True, desired_count=1, live_count=1)
     assert info.value.flag is None
+
+
+def test_destroy_refuses_only_what_the_config_protects_and_says_how() -> None:
+    rs = [desired("deployment", name, {"provider": "github"}, protect=name == "x") for name in ("x", "y")]
+    plan = build_plan(state(), state(*[live(r) for r in rs]))  # destroy: nothing desired
+    with pytest.raises(SafetyError, match=r"destroy protected resources: deployment\.x .*remove `protect: true`") as info:
+        check_destroy(plan, frozenset({A("deployment.x")}))
+    assert info.value.flag is None and "deployment.y" not in str(info.value)
+    check_destroy(plan, frozenset())  # no config: the live stamp's flag alone does not refuse
 
 
 # -- fingerprints ----------------------------------------------------------------------------
