@@ -16,6 +16,14 @@ from metorial_apply.model import Address
 from metorial_apply.report import ChangeResult
 
 
+def utc_stamp(now: float) -> str:
+    """ISO 8601 UTC with milliseconds, from ONE clock reading: `time.gmtime()` without an
+    argument reads the coarse clock, which lags `time.time()` by a tick, so pairing the two
+    dated entries just after each second boundary a whole second early."""
+    millis = int(now * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+
+
 class Journal:
     """Appends to a JSON-lines file; every line carries the run id and a UTC timestamp."""
 
@@ -37,7 +45,7 @@ class Journal:
         self._stream.close()
 
     def _write(self, entry: dict[str, Any]) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+        stamp = utc_stamp(time.time())
         line = {"ts": stamp, "run": self.run} | entry
         self._stream.write(json.dumps(line, ensure_ascii=False, sort_keys=False) + "\n")
         self._stream.flush()
