@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.apply.conftest import SECRET_KEY, Emulator, run_cli
+from tests.apply.conftest import run_cli
+from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
 STACK = """\
 stack: flows
@@ -27,17 +28,17 @@ def write(path: Path, desc: str = "one", url: str = "https://api.github.com", pr
     path.write_text(STACK.format(desc=desc, url=url, protect=", protect: true" if protect else ""))
 
 
-def env(server: Emulator) -> dict[str, str]:
+def env(server: EmulatorProcess) -> dict[str, str]:
     return {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
 
 
-def ok(args: list[str], server: Emulator) -> str:
+def ok(args: list[str], server: EmulatorProcess) -> str:
     result = run_cli(args, env=env(server))
     assert result.code == 0, result.out + result.err
     return result.out
 
 
-def test_saved_plan_applies_and_a_stale_one_is_refused_naming_the_resource(emulator: Emulator, tmp_path: Path) -> None:
+def test_saved_plan_applies_and_a_stale_one_is_refused_naming_the_resource(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
     write(path)
     ok(["apply", str(path), "--auto-approve"], emulator)
@@ -55,7 +56,7 @@ def test_saved_plan_applies_and_a_stale_one_is_refused_naming_the_resource(emula
     ok(["plan", str(path), "--detailed-exitcode"], emulator)
 
 
-def test_saved_plan_refused_when_the_config_changed(emulator: Emulator, tmp_path: Path) -> None:
+def test_saved_plan_refused_when_the_config_changed(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
     write(path)
     ok(["plan", str(path), "--out", str(saved)], emulator)
@@ -65,7 +66,7 @@ def test_saved_plan_refused_when_the_config_changed(emulator: Emulator, tmp_path
     assert emulator.objects("flows") == []
 
 
-def test_replace_creates_new_repoints_template_and_deletes_old(emulator: Emulator, tmp_path: Path) -> None:
+def test_replace_creates_new_repoints_template_and_deletes_old(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path, journal = tmp_path / "stack.yaml", tmp_path / "j.jsonl"
     write(path)
     ok(["apply", str(path), "--auto-approve"], emulator)
@@ -85,7 +86,7 @@ def test_replace_creates_new_repoints_template_and_deletes_old(emulator: Emulato
     assert [p["config"]["id"] for p in providers] == [new]  # nothing hangs on the old config
 
 
-def test_deletes_in_ci_need_allow_delete(emulator: Emulator, tmp_path: Path) -> None:
+def test_deletes_in_ci_need_allow_delete(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path = tmp_path / "stack.yaml"
     write(path)
     ok(["apply", str(path), "--auto-approve"], emulator)
@@ -97,7 +98,7 @@ def test_deletes_in_ci_need_allow_delete(emulator: Emulator, tmp_path: Path) -> 
     assert len(emulator.objects("flows", status="active")) == 1
 
 
-def test_destroy_refuses_protected_then_deletes_everything_dependents_first(emulator: Emulator, tmp_path: Path) -> None:
+def test_destroy_refuses_protected_then_deletes_everything_dependents_first(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path, journal = tmp_path / "stack.yaml", tmp_path / "j.jsonl"
     write(path, protect=True)
     ok(["apply", str(path), "--auto-approve"], emulator)

@@ -8,33 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.conftest import SECRET_KEY, Emulator, copy_example, run_cli
+from tests.apply.conftest import copy_example, run_cli
+from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
 CANARY = "ghp_canary_5b1e2d9f"
 
 
-def api(emulator: Emulator) -> dict[str, str]:
+def api(emulator: EmulatorProcess) -> dict[str, str]:
     return {"METORIAL_API_URL": emulator.url, "METORIAL_API_KEY": SECRET_KEY, "GITHUB_TOKEN": CANARY}
 
 
-def apply(path: Path, emulator: Emulator, *extra: str) -> None:
+def apply(path: Path, emulator: EmulatorProcess, *extra: str) -> None:
     result = run_cli(["apply", str(path), "--auto-approve", "--allow-delete", *extra], env=api(emulator))
     assert result.code == 0, result.out + result.err
     assert "0 failed, 0 skipped" in result.out
     assert CANARY not in result.out + result.err
 
 
-def assert_empty_plan(path: Path, emulator: Emulator, *extra: str) -> None:
+def assert_empty_plan(path: Path, emulator: EmulatorProcess, *extra: str) -> None:
     result = run_cli(["plan", str(path), "--detailed-exitcode", *extra], env=api(emulator))
     assert result.code == 0, result.out + result.err
 
 
-def assert_no_duplicates(emulator: Emulator, stack: str) -> None:
+def assert_no_duplicates(emulator: EmulatorProcess, stack: str) -> None:
     addresses = Counter(o["metadata"]["metorial-apply/address"] for o in emulator.objects(stack, status="active"))
     assert addresses and max(addresses.values()) == 1, addresses
 
 
-def test_quickstart_converges(emulator: Emulator, tmp_path: Path) -> None:
+def test_quickstart_converges(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path = copy_example("quickstart", tmp_path)
     apply(path, emulator)
     assert_empty_plan(path, emulator)
@@ -42,7 +43,7 @@ def test_quickstart_converges(emulator: Emulator, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
-def test_multi_env_converges_per_environment(emulator: Emulator, tmp_path: Path, env: str) -> None:
+def test_multi_env_converges_per_environment(emulator: EmulatorProcess, tmp_path: Path, env: str) -> None:
     base = copy_example("multi-env", tmp_path) / "base"
     var_file = base.parent / "envs" / f"{env}.yaml"
     apply(base, emulator, "--var-file", str(var_file))
@@ -115,7 +116,7 @@ def write_stack(path: Path, **overrides: str) -> None:
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_each_kind_applied_changed_and_applied_again_converges(emulator: Emulator, tmp_path: Path, edit: str) -> None:
+def test_each_kind_applied_changed_and_applied_again_converges(emulator: EmulatorProcess, tmp_path: Path, edit: str) -> None:
     path = tmp_path / "stack.yaml"
     write_stack(path)
     apply(path, emulator)
@@ -128,7 +129,7 @@ def test_each_kind_applied_changed_and_applied_again_converges(emulator: Emulato
     assert_no_duplicates(emulator, "kinds")
 
 
-def test_removing_resources_deletes_them_dependents_first(emulator: Emulator, tmp_path: Path) -> None:
+def test_removing_resources_deletes_them_dependents_first(emulator: EmulatorProcess, tmp_path: Path) -> None:
     path = tmp_path / "stack.yaml"
     write_stack(path)
     apply(path, emulator)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.conftest import SECRET_KEY, start_emulator, run_cli
+from tests.apply.conftest import run_cli
+from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
 GROUPS = 50  # × (deployment, config, auth config, session template) = 200 resources
 
@@ -36,9 +37,8 @@ def expected_addresses(groups: int = GROUPS) -> set[str]:
 def test_200_resources_converge_in_one_run_under_faults(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack())
-    server = start_emulator(tmp_path / "db.sqlite3", "--seed", str(seed), "--error-rate", "0.10", "--drop-rate", "0.05",
-                            "--burst-429-rate", "0.02", "--burst-429-length", "3", "--latency-ms", "2", "--jitter-ms", "8")
-    try:
+    with EmulatorProcess.start(tmp_path / "db.sqlite3", "--seed", str(seed), "--error-rate", "0.10", "--drop-rate", "0.05",
+                               "--burst-429-rate", "0.02", "--burst-429-length", "3", "--latency-ms", "2", "--jitter-ms", "8") as server:
         env = {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
         result = run_cli(["apply", str(path), "--auto-approve", "--parallelism", "16"], env=env)
         assert result.code == 0, result.out[-3000:] + result.err
@@ -53,5 +53,3 @@ def test_200_resources_converge_in_one_run_under_faults(tmp_path: Path, seed: in
         assert per_template and max(per_template.values()) == 1
         plan = run_cli(["plan", str(path), "--detailed-exitcode"], env=env)
         assert plan.code == 0, plan.out[-2000:] + plan.err
-    finally:
-        server.stop()

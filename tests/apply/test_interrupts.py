@@ -9,22 +9,24 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from tests.apply.conftest import SECRET_KEY, Emulator, env_for, run_cli, start_emulator
+from tests.apply.conftest import run_cli
+from tests.emulator_server import SECRET_KEY, EmulatorProcess, child_env
 from tests.apply.test_faults import big_stack, expected_addresses
 
 GROUPS = 25  # 100 resources
 
 
-def start_apply(path: Path, server: Emulator, *extra: str) -> subprocess.Popen[str]:
-    env = env_for({"CI": "1", "NO_COLOR": "1", "METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY})
+def start_apply(path: Path, server: EmulatorProcess, *extra: str) -> subprocess.Popen[str]:
+    env = child_env({"CI": "1", "NO_COLOR": "1", "METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY})
     cmd = [sys.executable, "-m", "metorial_apply", "apply", str(path), "--auto-approve", "--parallelism", "4", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def wait_for_objects(server: Emulator, stack: str, at_least: int, process: subprocess.Popen[str], timeout: float = 30) -> int:
+def wait_for_objects(server: EmulatorProcess, stack: str, at_least: int, process: subprocess.Popen[str], timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         count = len(server.objects(stack, status="active"))
@@ -35,7 +37,7 @@ def wait_for_objects(server: Emulator, stack: str, at_least: int, process: subpr
     raise AssertionError(f"fewer than {at_least} objects after {timeout} s")
 
 
-def assert_converged(path: Path, server: Emulator, stack: str) -> None:
+def assert_converged(path: Path, server: EmulatorProcess, stack: str) -> None:
     env = {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
     again = run_cli(["apply", str(path), "--auto-approve"], env=env)
     assert again.code == 0, again.out[-2000:] + again.err
@@ -47,16 +49,13 @@ def assert_converged(path: Path, server: Emulator, stack: str) -> None:
 
 
 @pytest.fixture
-def slow_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    server = start_emulator(tmp_path / "db.sqlite3", "--latency-ms", "40")
-    try:
+def slow_server(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    with EmulatorProcess.start(tmp_path / "db.sqlite3", "--latency-ms", "40") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_loses_nothing_and_rerun_converges(tmp_path: Path, slow_server: Emulator) -> None:
+def test_sigkill_mid_run_loses_nothing_and_rerun_converges(tmp_path: Path, slow_server: EmulatorProcess) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack(GROUPS, stack="killed"))
     process = start_apply(path, slow_server)
@@ -74,7 +73,7 @@ def test_sigkill_mid_run_loses_nothing_and_rerun_converges(tmp_path: Path, slow_
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_stops_scheduling_reports_and_rerun_converges(tmp_path: Path, slow_server: Emulator, sig: int, code: int) -> None:
+def test_signal_stops_scheduling_reports_and_rerun_converges(tmp_path: Path, slow_server: EmulatorProcess, sig: int, code: int) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack(GROUPS, stack="stopped"))
     journal = tmp_path / "journal.jsonl"

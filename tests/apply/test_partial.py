@@ -9,17 +9,15 @@ local copy of the schema accepts it, so only the server can refuse it).
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from metorial_apply.emulator import EmulatorSettings, create_app
-from tests.apply.conftest import SECRET_KEY, free_port, run_cli
+from metorial_apply.emulator import EmulatorSettings
+from tests.apply.conftest import run_cli
+from tests.emulator_server import SECRET_KEY, EmulatorThread
 
 CANARY = "tok_canary_91c4e7aa"
 REJECTED = {"object": "error", "ok": False, "status": 400, "code": "invalid_data",
@@ -55,20 +53,9 @@ async def _pop(replay: list[dict[str, Any]], receive: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def rejecting_server(tmp_path: Path) -> Iterator[str]:
-    app = rejecting(create_app(EmulatorSettings(db_path=str(tmp_path / "db.sqlite3"))), "/provider-auth-configs", "gh-token")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    settings = EmulatorSettings(db_path=str(tmp_path / "db.sqlite3"))
+    with EmulatorThread(settings, wrap=lambda app: rejecting(app, "/provider-auth-configs", "gh-token")) as server:
+        yield server.url
 
 
 STACK = f"""\

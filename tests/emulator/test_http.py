@@ -16,7 +16,9 @@ from click.testing import CliRunner
 from metorial_apply.emulator import DEFAULT_PUBLISHABLE_KEY, DEFAULT_SECRET_KEY, EmulatorSettings, FaultSettings
 from metorial_apply.emulator.serve import emulator_group
 
-from .conftest import SK, LiveServer
+from tests.emulator_server import EmulatorThread
+
+from .conftest import SK
 
 CURL = shutil.which("curl")
 
@@ -32,18 +34,18 @@ def curl(url: str, *args: str) -> tuple[int, dict]:
     return int(code), json.loads(body)
 
 
-def test_curl_lists_deployments_with_the_secret_key(live_server: LiveServer) -> None:
+def test_curl_lists_deployments_with_the_secret_key(live_server: EmulatorThread) -> None:
     status, body = curl(f"{live_server.url}/provider-deployments", "-H", f"Authorization: Bearer {DEFAULT_SECRET_KEY}")
     assert status == 200 and body["object"] == "list" and set(body["pagination"]) == {"has_more_before", "has_more_after"}
     assert body["items"] and body["items"][0]["object"] == "provider.deployment"
 
 
-def test_curl_wrong_key_is_401(live_server: LiveServer) -> None:
+def test_curl_wrong_key_is_401(live_server: EmulatorThread) -> None:
     status, body = curl(f"{live_server.url}/provider-deployments", "-H", "Authorization: Bearer metorial_sk_wrong")
     assert status == 401 and body["code"] == "unauthorized" and body["object"] == "error" and body["ok"] is False
 
 
-def test_curl_publishable_post_is_403(live_server: LiveServer) -> None:
+def test_curl_publishable_post_is_403(live_server: EmulatorThread) -> None:
     status, body = curl(
         f"{live_server.url}/provider-deployments", "-X", "POST", "-H", f"Authorization: Bearer {DEFAULT_PUBLISHABLE_KEY}",
         "-H", "Content-Type: application/json", "-d", '{"provider_id":"github"}',
@@ -53,7 +55,7 @@ def test_curl_publishable_post_is_403(live_server: LiveServer) -> None:
     assert body["object"] == "error" and body["ok"] is False and body["status"] == 403 and body["code"] == "forbidden"
 
 
-def test_headers_over_http(live_server: LiveServer) -> None:
+def test_headers_over_http(live_server: EmulatorThread) -> None:
     response = httpx.get(f"{live_server.url}/providers", headers={**SK, "Metorial-Version": "2026-02-01"})
     assert response.status_code == 200
     assert response.headers["metorial-version"] == "2026-02-01" and response.headers["metorial-req-id"].startswith("req_")
@@ -61,14 +63,14 @@ def test_headers_over_http(live_server: LiveServer) -> None:
     assert "retry-after" not in response.headers
 
 
-def test_admin_over_http(live_server: LiveServer) -> None:
+def test_admin_over_http(live_server: EmulatorThread) -> None:
     stats = httpx.get(f"{live_server.url}/_emulator/stats").json()
     assert stats["total_calls"] >= 0 and "calls" in stats
     assert httpx.get(f"{live_server.url}/_emulator/stats", headers=SK).status_code == 404
 
 
 def test_dropped_response_closes_the_connection() -> None:
-    with LiveServer(EmulatorSettings(faults=FaultSettings(drop_rate=1.0))) as server:
+    with EmulatorThread(EmulatorSettings(faults=FaultSettings(drop_rate=1.0))) as server:
         with httpx.Client(base_url=server.url, headers=SK, timeout=5) as client:
             with pytest.raises(httpx.RemoteProtocolError):
                 client.post("/session-templates", json={"name": "dropped", "metadata": {"stamp": "http-drop"}})
@@ -89,7 +91,7 @@ def test_concurrent_writes_over_http() -> None:
 
             return await asyncio.gather(*(one(i) for i in range(60)))
 
-    with LiveServer(EmulatorSettings(faults=FaultSettings(latency_ms=5, jitter_ms=5))) as server:
+    with EmulatorThread(EmulatorSettings(faults=FaultSettings(latency_ms=5, jitter_ms=5))) as server:
         ids = asyncio.run(run(server.url))
         assert len(set(ids)) == 60
         listed = httpx.get(f"{server.url}/session-templates", params={"limit": 100}, headers=SK).json()["items"]
@@ -98,10 +100,10 @@ def test_concurrent_writes_over_http() -> None:
 
 def test_file_database_survives_restart(tmp_path: Path) -> None:
     db = str(tmp_path / "emulator.sqlite")
-    with LiveServer(EmulatorSettings(db_path=db)) as server:
+    with EmulatorThread(EmulatorSettings(db_path=db)) as server:
         first = httpx.post(f"{server.url}/session-templates", json={"name": "kept"}, headers=SK).json()
         defaults = httpx.get(f"{server.url}/provider-deployments", headers=SK).json()["items"]
-    with LiveServer(EmulatorSettings(db_path=db)) as server:
+    with EmulatorThread(EmulatorSettings(db_path=db)) as server:
         assert httpx.get(f"{server.url}/session-templates/{first['id']}", headers=SK).json()["name"] == "kept"
         second = httpx.post(f"{server.url}/session-templates", json={"name": "next"}, headers=SK).json()
         assert second["id"] > first["id"]  # ids keep sorting in creation order across restarts
