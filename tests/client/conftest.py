@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import httpx
@@ -16,12 +17,12 @@ SECRET_KEY = "metorial_sk_test_0123456789abcdef"
 PUBLISHABLE_KEY = "metorial_pk_test_0123456789abcdef"
 
 
+@dataclass
 class FakeTime:
-    """A monotonic clock that only moves when something sleeps."""
+    """A monotonic clock that only moves when something sleeps; `slept` records each sleep."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
 
     def clock(self) -> float:
         return self.now

@@ -12,6 +12,7 @@ from metorial_apply.ratelimit import (
     parse_observation,
     reset_seconds,
 )
+from tests.client.conftest import FakeTime
 
 WALL = 1_700_000_000.0
 
@@ -142,22 +143,9 @@ def test_settings_parse() -> None:
             RateLimitSettings.parse(bad)
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.mark.anyio
 async def test_limiter_sleeps_instead_of_exceeding_the_budget() -> None:
-    t = FakeTime()
+    t = FakeTime(now=0.0)
     limiter = RateLimiter(RateLimitSettings(count=2, window_s=10, learn=False), clock=t.clock, sleep=t.sleep)
     for _ in range(6):
         seq = await limiter.acquire()
