@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import math
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this checkout on sys.path
 
 from metorial_apply.catalog import fetch_catalog
 from metorial_apply.client import MetorialClient, open_client
 from metorial_apply.kinds import KINDS
 from metorial_apply.ratelimit import RateLimitSettings
 
-KEY = "metorial_sk_local_emulator_secret_key"
 DEADLINE_S = 300.0
 REPEATS = 3
 # Share of the seeded resources per kind (sums to 1).
@@ -42,41 +39,6 @@ SHARES = {"deployment": 0.30, "config": 0.20, "config_vault": 0.10, "auth_creden
           "auth_config": 0.14, "session_template": 0.20}
 # The benchmark measures listing, not rate limiting: give the emulator (and us) ample budget.
 BUDGET = RateLimitSettings(count=1_000_000, window_s=600)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_emulator(port: int, db: Path, latency_ms: float) -> subprocess.Popen[bytes]:
-    # The main CLI's `emulator` command when it is wired in; the emulator's own entry point otherwise.
-    module = "metorial_apply" if importlib.util.find_spec("metorial_apply.cli.emulator") else "metorial_apply.emulator"
-    args = [sys.executable, "-m", module, "emulator", "serve"] if module == "metorial_apply" else \
-        [sys.executable, "-m", module, "serve"]
-    args += ["--port", str(port), "--db", str(db), "--latency-ms", str(latency_ms), "--rate-limit", "1000000/600"]
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=1.0) as http:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"emulator exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-            try:
-                if (await http.get("/_emulator/stats")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("emulator did not become ready in time")
-
-
-async def set_latency(base: str, latency_ms: float) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=5.0) as http:
-        (await http.put("/_emulator/faults", json={"latency_ms": latency_ms})).raise_for_status()
 
 
 def seed_bodies(total: int, methods: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
@@ -96,7 +58,7 @@ def seed_bodies(total: int, methods: dict[str, str]) -> list[tuple[str, dict[str
 
 
 async def seed(base: str, total: int) -> None:
-    async with open_client(base, KEY, rate_limit=BUDGET, max_concurrency=32) as client:
+    async with open_client(base, SECRET_KEY, rate_limit=BUDGET, max_concurrency=32) as client:
         github = (await fetch_catalog(client, detail_for={"github"})).find("github")
         assert github is not None
         bodies = seed_bodies(total, github.auth_methods)
@@ -105,7 +67,7 @@ async def seed(base: str, total: int) -> None:
 
 
 async def list_ours(base: str) -> tuple[float, MetorialClient, dict[str, int]]:
-    async with open_client(base, KEY, rate_limit=BUDGET) as client:
+    async with open_client(base, SECRET_KEY, rate_limit=BUDGET) as client:
         started = time.perf_counter()
         listed = await client.list_many({k.path: k.kind for k in KINDS.values()})
         elapsed = time.perf_counter() - started
@@ -115,7 +77,7 @@ async def list_ours(base: str) -> tuple[float, MetorialClient, dict[str, int]]:
 async def list_naive(base: str) -> tuple[float, int]:
     """One kind after another, pages of the default size, one request at a time."""
     calls = 0
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=30) as http:
         started = time.perf_counter()
         for kind in KINDS.values():
             after: str | None = None
@@ -133,7 +95,7 @@ KINDS_BY_PATH = {k.path: k.kind for k in KINDS.values()}
 
 async def page_service_time(base: str, samples: int = 20) -> float:
     """Median server time for one full page (100 objects) at zero latency: the emulator's own cost."""
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=30) as http:
         times = []
         for _ in range(samples):
             started = time.perf_counter()
@@ -142,13 +104,14 @@ async def page_service_time(base: str, samples: int = 20) -> float:
     return statistics.median(times)
 
 
-async def run(total: int, latency_ms: float, base: str) -> None:
-    await set_latency(base, 0)
+async def run(total: int, latency_ms: float, server: EmulatorProcess) -> None:
+    base = server.url
+    server.faults(latency_ms=0)  # seed at full speed; measure at `latency_ms`
     started = time.perf_counter()
     await seed(base, total)
     print(f"seeded {total} resources in {time.perf_counter() - started:.1f}s")
     service_s = await page_service_time(base)
-    await set_latency(base, latency_ms)
+    server.faults(latency_ms=latency_ms)
     ours = [await list_ours(base) for _ in range(REPEATS)]
     naive = [await list_naive(base) for _ in range(REPEATS)]
     wall, client, counts = sorted(ours, key=lambda r: r[0])[REPEATS // 2]
@@ -171,26 +134,12 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=5000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = start_emulator(port, Path(tmp) / "bench.sqlite3", args.latency_ms)
+    flags = ("--latency-ms", str(args.latency_ms), "--rate-limit", "1000000/600")
+    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess.start(Path(tmp) / "bench.sqlite3", *flags) as server:
         try:
-            asyncio.run(asyncio.wait_for(_main(base, proc, args.total, args.latency_ms), DEADLINE_S))
+            asyncio.run(asyncio.wait_for(run(args.total, args.latency_ms, server), DEADLINE_S))
         except asyncio.TimeoutError:
             sys.exit(f"aborted: the benchmark took longer than {DEADLINE_S:.0f}s")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-async def _main(base: str, proc: subprocess.Popen[bytes], total: int, latency_ms: float) -> None:
-    await wait_ready(base, proc)
-    await run(total, latency_ms, base)
 
 
 if __name__ == "__main__":

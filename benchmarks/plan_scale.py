@@ -13,9 +13,6 @@ import asyncio
 import math
 import os
 import resource
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -23,49 +20,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
+from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this checkout on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from metorial_apply import fingerprint
+from metorial_apply.catalog import fetch_catalog
+from metorial_apply.client import MetorialClient, open_client
+from metorial_apply.ids import IdMap
+from metorial_apply.kinds import KINDS, create_body
+from metorial_apply.live import read_live
+from metorial_apply.model import Address, Resource, SecretValue
+from metorial_apply.plan import build_plan
+from metorial_apply.ratelimit import RateLimitSettings
+from metorial_apply.state import State
 
-from metorial_apply import fingerprint  # noqa: E402
-from metorial_apply.catalog import fetch_catalog  # noqa: E402
-from metorial_apply.client import MetorialClient, open_client  # noqa: E402
-from metorial_apply.kinds import KINDS, create_body  # noqa: E402
-from metorial_apply.live import read_live  # noqa: E402
-from metorial_apply.model import Address, Catalog, Resource, SecretValue  # noqa: E402
-from metorial_apply.plan import build_plan  # noqa: E402
-from metorial_apply.ratelimit import RateLimitSettings  # noqa: E402
-from metorial_apply.state import State  # noqa: E402
-
-KEY = "metorial_sk_local_emulator_secret_key"
 STACK = "bench"
 UNLIMITED = RateLimitSettings(count=10_000_000, window_s=600, learn=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_emulator(db: Path, port: int) -> subprocess.Popen[bytes]:
-    args = ["serve", "--port", str(port), "--db", str(db), "--rate-limit", "10000000/600"]
-    cli = [sys.executable, "-m", "metorial_apply", "emulator"]
-    if subprocess.run(cli + ["--help"], capture_output=True).returncode != 0:  # command not registered yet
-        cli = [sys.executable, "-c", "import sys; from metorial_apply.emulator.serve import emulator_group as g; g(sys.argv[1:])"]
-    proc = subprocess.Popen(cli + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):  # up to 20 s
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("emulator did not start")
-
-
-def set_latency(port: int, ms: float) -> None:
-    httpx.put(f"http://127.0.0.1:{port}/_emulator/faults", json={"latency_ms": ms}, timeout=10).raise_for_status()
 
 
 def desired_resources(n: int) -> list[Resource]:
@@ -88,30 +57,8 @@ def desired_resources(n: int) -> list[Resource]:
     return out
 
 
-class SeedIds:
-    """Ids for create bodies while seeding: ours by address, catalog by slug/key."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog, self.ids = catalog, {}  # type: ignore[var-annotated]
-
-    def id_of(self, address: Address) -> str:
-        return self.ids[address]
-
-    def provider_id(self, provider: str) -> str:
-        p = self.catalog.find(provider)
-        return p.id if p else provider
-
-    def method_id(self, provider: str, method: str) -> str:
-        p = self.catalog.find(provider)
-        return p.auth_methods.get(method, method) if p else method
-
-    def version_id(self, provider: str, version: str) -> str:
-        return version
-
-
 async def seed(client: MetorialClient, resources: list[Resource]) -> None:
-    catalog = await fetch_catalog(client)
-    ids = SeedIds(catalog)
+    ids = IdMap(await fetch_catalog(client))  # the applier's own: ours by address, catalog by slug/key
     with ThreadPoolExecutor(4) as pool:  # scrypt stamps in parallel (hashlib releases the GIL)
         stamps = list(pool.map(lambda r: fingerprint.stamp_for(r, STACK, fingerprint.new_salt() if r.secret else None),
                                resources))
@@ -122,14 +69,14 @@ async def seed(client: MetorialClient, resources: list[Resource]) -> None:
         body = create_body(kind, r.spec, r.secret.reveal() if r.secret else None, stamp.to_metadata(), ids)
         async with sem:
             obj = await client.create(kind.path, body, kind=kind.kind, name=r.address.name, stamp=stamp.to_metadata())
-        ids.ids[r.address] = obj["id"]
+        ids.record(r.address, obj["id"])
 
     for kind in sorted(KINDS.values(), key=lambda k: k.order):  # refs point at earlier kinds
         await asyncio.gather(*(make(r, s) for r, s in zip(resources, stamps) if r.address.kind == kind.kind))
 
 
 async def live_read(url: str) -> tuple[State, dict[str, Any]]:
-    async with open_client(url, KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
+    async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
         t0 = time.perf_counter()
         catalog = await fetch_catalog(client, detail_for={"github", "linear"})
         catalog_calls = client.stats.calls
@@ -143,7 +90,7 @@ async def live_read(url: str) -> tuple[State, dict[str, Any]]:
 async def baseline(url: str) -> tuple[float, int, dict[str, int]]:
     """Naive read: list every kind for ids, then GET each object, 10 at a time. Also returns
     how many objects each kind lists (ours or not: the minimum pages depend on all of them)."""
-    async with open_client(url, KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
+    async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
         t0 = time.perf_counter()
         listed = await client.list_many({k.path: k.kind for k in KINDS.values()})
         sem = asyncio.Semaphore(10)
@@ -185,20 +132,20 @@ def plan_cpu(desired: State, live: State) -> dict[str, float]:
             "secrets": len(pairs), "actionable": len(plan.actionable())}
 
 
-def run(n: int, latency: float, port: int) -> None:
-    url = f"http://127.0.0.1:{port}"
-    httpx.post(f"{url}/_emulator/reset", timeout=30).raise_for_status()
-    set_latency(port, 0)
+def run(n: int, latency: float, server: EmulatorProcess) -> None:
+    url = server.url
+    server.reset()
+    server.faults(latency_ms=0)  # seed at full speed; measure at `latency`
     resources = desired_resources(n)
     t0 = time.perf_counter()
 
     async def seeding() -> None:
-        async with open_client(url, KEY, rate_limit=UNLIMITED, max_concurrency=16) as client:
+        async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=16) as client:
             await seed(client, resources)
 
     asyncio.run(seeding())
     print(f"\n== {len(resources)} resources (seeded in {time.perf_counter() - t0:.1f} s), latency {latency:.0f} ms ==")
-    set_latency(port, latency)
+    server.faults(latency_ms=latency)
     live, info = asyncio.run(live_read(url))
     base_s, base_calls, listed = asyncio.run(baseline(url))
     # An empty kind still costs one call; a full last page costs one more to learn it was the last.
@@ -207,7 +154,7 @@ def run(n: int, latency: float, port: int) -> None:
           f"{sum(listed.values())} listed objects), catalog {info['catalog_calls']} calls; {info['live_s']:.2f} s")
     print(f"baseline (list ids + GET each, parallelism 10): {base_calls} calls, {base_s:.2f} s "
           f"→ ours is {base_s / info['live_s']:.1f}× faster, {base_calls / info['live_calls']:.0f}× fewer calls")
-    set_latency(port, 0)
+    server.faults(latency_ms=0)
     desired = State.of(STACK, edited(resources))
     cpu = plan_cpu(desired, live)
     count = len(resources)
@@ -230,18 +177,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = start_emulator(Path(tmp) / "bench.sqlite3", port)
-        try:
-            for n in (int(x) for x in args.sizes.split(",")):
-                run(n, args.latency_ms, port)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with (tempfile.TemporaryDirectory() as tmp,
+          EmulatorProcess.start(Path(tmp) / "bench.sqlite3", "--rate-limit", "10000000/600") as server):
+        for n in (int(x) for x in args.sizes.split(",")):
+            run(n, args.latency_ms, server)
 
 
 if __name__ == "__main__":
