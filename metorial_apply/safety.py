@@ -4,7 +4,10 @@ written. Pure: the CLI (cli/safety.py maps its flags onto them) and plan enginee
 apply: checked in this order, the first failure wins: `protect: true` (no flag overrides it;
 remove the line first), an empty config that would delete everything (--allow-empty), a mass
 delete/replace (--force), deletes or replaces in CI mode (--allow-delete).
-destroy: only `protect: true` in the config, again with no overriding flag.
+destroy: `protect: true`, again with no overriding flag.
+
+Protection is read from the config while a resource is in it, and from its live stamp (where
+apply stores the flag) once it is gone, so deleting a line cannot bypass it.
 """
 
 from __future__ import annotations
@@ -23,14 +26,24 @@ def _names(changes: list[Change], limit: int = 5) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+UNPROTECT_IN_CONFIG = "remove `protect: true` from the resource first, then plan again"
+UNPROTECT_LIVE = ("it was applied with `protect: true`: put it back in the config with `protect: false`, "
+                  "apply, then remove it")
+
+
+def _refuse_protected(protected: list[Change]) -> None:
+    what = ", ".join(f"{c.address} ({c.action.value}: {c.reason})" for c in protected)
+    deletes_only = all(c.action is Action.DELETE for c in protected)
+    raise SafetyError(
+        f"refusing to {'delete or replace' if len(protected) > 1 else protected[0].action.value} "
+        f"protected resource{'s' if len(protected) > 1 else ''}: {what}. "
+        f"To allow it: {UNPROTECT_LIVE if deletes_only else UNPROTECT_IN_CONFIG}.")
+
+
 def check_protected(plan: Plan) -> None:
     protected = [c for c in plan.changes if c.destructive and c.protect]
     if protected:
-        what = ", ".join(f"{c.address} ({c.action.value}: {c.reason})" for c in protected)
-        raise SafetyError(
-            f"refusing to {'delete or replace' if len(protected) > 1 else protected[0].action.value} "
-            f"protected resource{'s' if len(protected) > 1 else ''}: {what}. "
-            "To allow it, remove `protect: true` from the resource first, then plan again.")
+        _refuse_protected(protected)
 
 
 def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empty: bool,
@@ -58,12 +71,10 @@ def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow
 
 
 def check_destroy(plan: Plan, protected: frozenset[Address]) -> None:
-    """Refuse to destroy what the config marks `protect: true`.
-
-    Only the config counts: with no config (`--stack` alone) nothing is protected, and a live
-    stamp's flag is not enough once the config dropped it, so removing the line is the override.
-    """
-    hit = [str(c.address) for c in plan.changes if c.action is Action.DELETE and c.address in protected]
+    """Refuse to destroy what the config marks `protect: true`, or what was applied with it
+    (its live stamp says so), so `destroy --stack NAME` without a config is guarded too."""
+    hit = [str(c.address) for c in plan.changes
+           if c.action is Action.DELETE and (c.address in protected or c.protect)]
     if hit:
-        raise SafetyError(f"refusing to destroy protected resources: {', '.join(hit)} (protect: true in the config); "
-                          "remove `protect: true` from them first, or destroy the rest with apply", flag=None)
+        raise SafetyError(f"refusing to destroy protected resources: {', '.join(hit)} (protect: true); "
+                          "set `protect: false` on them and apply first, or destroy the rest with apply", flag=None)

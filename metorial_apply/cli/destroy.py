@@ -1,9 +1,10 @@
 """`metorial-apply destroy [PATH]`: delete every resource of the stack, dependents first.
 
 The stack comes from `--stack` or the config's `stack:`. Resources marked `protect: true` in
-the config refuse: remove the flag from the config to destroy them (there is deliberately no
-override flag, as with Terraform's prevent_destroy). With `--stack` and a directory holding
-no YAML, there is no config to read protect flags from: everything in the stack is deleted.
+the config, or applied with it (the flag is kept in their stamp), refuse: set `protect: false`
+and apply to destroy them. There is deliberately no override flag, as with Terraform's
+prevent_destroy; unlike it, deleting the line cannot bypass the protection, and `--stack`
+without a config is guarded too.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
 def command(ctx: click.Context, path: Path, **args: Any) -> None:
     """Delete every resource of the stack (from `--stack` or the config at PATH), dependents first.
 
-    Resources with `protect: true` in the config refuse; remove the flag to destroy them.
+    Resources with `protect: true` (in the config, or as last applied) refuse; set
+    `protect: false` and apply to destroy them.
     """
     out = prepare(ctx, args)
     ctx.exit(asyncio.run(destroy_path(out, path, args)))

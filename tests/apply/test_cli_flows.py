@@ -106,6 +106,10 @@ def test_destroy_refuses_protected_then_deletes_everything_dependents_first(emul
     assert refused.code == 1 and "config.gh-cfg" in refused.err and "protect: true" in refused.err
     assert len(emulator.objects("flows", status="active")) == 3
     write(path)
+    (tmp_path / "empty").mkdir()
+    refused = run_cli(["destroy", str(tmp_path / "empty"), "--stack", "flows", "--auto-approve"], env=env(emulator))
+    assert refused.code == 1 and "config.gh-cfg" in refused.err  # the applied flag still guards it
+    ok(["apply", str(path), "--auto-approve"], emulator)  # protect: false lands in the stamps
     out = ok(["destroy", str(path), "--auto-approve", "--journal", str(journal)], emulator)
     assert "Destroy finished in" in out and "3 done, 0 failed" in out
     assert emulator.objects("flows", status="active") == []

@@ -173,13 +173,25 @@ def test_protected_resource_refuses_replace_and_says_how() -> None:
     assert info.value.flag is None
 
 
-def test_destroy_refuses_only_what_the_config_protects_and_says_how() -> None:
-    rs = [desired("deployment", name, {"provider": "github"}, protect=name == "x") for name in ("x", "y")]
+def test_destroy_refuses_what_the_config_or_the_live_stamp_protects_and_says_how() -> None:
+    rs = [desired("deployment", name, {"provider": "github"}, protect=name == "x") for name in ("x", "y", "z")]
     plan = build_plan(state(), state(*[live(r) for r in rs]))  # destroy: nothing desired
-    with pytest.raises(SafetyError, match=r"destroy protected resources: deployment\.x .*remove `protect: true`") as info:
-        check_destroy(plan, frozenset({A("deployment.x")}))
+    with pytest.raises(SafetyError, match=r"destroy protected resources: deployment\.x, deployment\.z .*"
+                                          r"set `protect: false` on them and apply first") as info:
+        check_destroy(plan, frozenset({A("deployment.z")}))  # x: applied protected; z: protected in config
     assert info.value.flag is None and "deployment.y" not in str(info.value)
-    check_destroy(plan, frozenset())  # no config: the live stamp's flag alone does not refuse
+    with pytest.raises(SafetyError, match=r"deployment\.x"):
+        check_destroy(plan, frozenset())  # no config (--stack alone): the live stamp still guards x
+    unguarded = build_plan(state(), state(live(rs[1])))
+    check_destroy(unguarded, frozenset())
+
+
+def test_removing_a_protected_resource_from_config_is_refused_with_the_way_out() -> None:
+    r = desired("deployment", "x", {"provider": "github"}, protect=True)
+    plan = build_plan(state(), state(live(r), live(desired("deployment", "y", {"provider": "github"}))))
+    with pytest.raises(SafetyError, match=r"delete protected resource: deployment\.x \(delete: not in config\)\. "
+                                          r"To allow it: it was applied with `protect: true`: put it back"):
+        check_safety(plan, ci=False, allow_delete=True, force=True, allow_empty=True, desired_count=1, live_count=2)
 
 
 # -- fingerprints ----------------------------------------------------------------------------
