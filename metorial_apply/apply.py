@@ -162,7 +162,7 @@ async def apply_plan(
     executor.prepare(sorted(graph, key=Step.order))
     try:
         await run_graph(graph, executor.run, parallelism=parallelism, fail_fast=fail_fast, cancel=cancel,
-                        order=Step.order, on_start=tracker.start, on_result=tracker.finish)
+                        order=Step.order, gate=executor.gate, on_start=tracker.start, on_result=tracker.finish)
     finally:
         executor.discard()
     order = {c.address: i for i, c in enumerate(plan.changes)}

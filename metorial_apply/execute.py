@@ -36,18 +36,24 @@ class Executor:
     ready: dict[Address, "asyncio.Future[Stamp]"] = field(default_factory=dict)  # stamps computed ahead
 
     def prepare(self, steps: list[Step], threads: int = 2) -> None:
-        """Start computing the stamps of secret-holding creates in background threads, so their
-        scrypt cost overlaps API waits instead of holding a parallelism slot."""
+        """Start computing the stamps of secret-holding creates and updates in background
+        threads, so their scrypt cost overlaps API waits; `gate` keeps a step out of the
+        parallelism slots until its stamp is ready, so no slot idles on a fingerprint."""
         gate = asyncio.Semaphore(threads)
 
-        async def one(resource: Resource) -> Stamp:
+        async def one(resource: Resource, reuse: Stamp | None) -> Stamp:
             async with gate:
-                return await self.stamp(resource)
+                return await self.stamp(resource, reuse)
 
         for step in steps:
             resource = step.change.desired
-            if step.phase == "up" and step.action == "create" and resource is not None and resource.secret is not None:
-                self.ready[resource.address] = asyncio.ensure_future(one(resource))
+            if step.phase == "up" and resource is not None and resource.secret is not None:
+                reuse = _reusable_stamp(step.change) if step.action == "update" else None
+                self.ready[resource.address] = asyncio.ensure_future(one(resource, reuse))
+
+    def gate(self, step: Step) -> "asyncio.Future[Stamp] | None":
+        """What `step` waits for before it may take a parallelism slot (its stamp, if pending)."""
+        return self.ready.get(step.address) if step.phase == "up" else None
 
     def discard(self) -> None:
         for future in self.ready.values():
@@ -95,8 +101,9 @@ class Executor:
         if kind.children:
             await self.update_children(kind, change, id)
         fields = _changed_fields(kind, change)
-        secret_changed = bool(set(kind.secret_fields) & fields) or any(d.secret for d in change.diffs)
-        stamp = await self.stamp(resource, reuse=None if secret_changed else (live.stamp if live else None))
+        secret_changed = _secret_changed(kind, change, fields)
+        pending = self.ready.pop(resource.address, None)
+        stamp = await pending if pending is not None else await self.stamp(resource, _reusable_stamp(change))
         if step.repoint and not fields and live is not None and live.stamp == stamp:
             return StepDone(id, "repointed")
         secret = resource.secret.reveal() if secret_changed and resource.secret is not None else None
@@ -122,6 +129,19 @@ def _desired(change: Change) -> Resource:
     if change.desired is None:
         raise ValueError(f"{change.address}: a {change.action.value} needs the desired resource")
     return change.desired
+
+
+def _secret_changed(kind: KindSpec, change: Change, fields: set[str]) -> bool:
+    return bool(set(kind.secret_fields) & fields) or any(d.secret for d in change.diffs)
+
+
+def _reusable_stamp(change: Change) -> Stamp | None:
+    """The live stamp whose salt an update keeps: only while the secret is unchanged, so its
+    fingerprint stays stable (a changed secret gets a fresh salt)."""
+    kind = KINDS[change.address.kind]
+    if _secret_changed(kind, change, _changed_fields(kind, change)) or change.live is None:
+        return None
+    return change.live.stamp
 
 
 def _changed_fields(kind: KindSpec, change: Change) -> set[str]:
