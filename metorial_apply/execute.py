@@ -8,6 +8,7 @@ it; updates PATCH only the changed patchable fields plus metadata sent whole; de
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from metorial_apply.calls import ApiClient, delete_quietly, recover_create
@@ -15,7 +16,7 @@ from metorial_apply.children import child_changes, run_child_changes
 from metorial_apply.errors import OutcomeUnknownError
 from metorial_apply.ids import IdMap
 from metorial_apply.kinds import KINDS, KindSpec, create_body, patch_body
-from metorial_apply.fingerprint import new_salt, stamp_for
+from metorial_apply.fingerprint import background_pool, new_salt, stamp_for
 from metorial_apply.model import Address, Resource, Stamp
 from metorial_apply.plan import Action, Change
 from metorial_apply.steps import Step
@@ -34,22 +35,18 @@ class Executor:
     ids: IdMap
     stack: str
     ready: dict[Address, "asyncio.Future[Stamp]"] = field(default_factory=dict)  # stamps computed ahead
+    pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
 
     def prepare(self, steps: list[Step], threads: int = 2) -> None:
-        """Start computing the stamps of secret-holding creates and updates in background
-        threads, so their scrypt cost overlaps API waits; `gate` keeps a step out of the
-        parallelism slots until its stamp is ready, so no slot idles on a fingerprint."""
-        gate = asyncio.Semaphore(threads)
-
-        async def one(resource: Resource, reuse: Stamp | None) -> Stamp:
-            async with gate:
-                return await self.stamp(resource, reuse)
-
+        """Start computing the stamps of secret-holding creates and updates in low-priority
+        background threads, so their scrypt cost overlaps API waits; `gate` keeps a step out
+        of the parallelism slots until its stamp is ready, so no slot idles on a fingerprint."""
+        self.pool = background_pool(threads)
         for step in steps:
             resource = step.change.desired
             if step.phase == "up" and resource is not None and resource.secret is not None:
                 reuse = _reusable_stamp(step.change) if step.action == "update" else None
-                self.ready[resource.address] = asyncio.ensure_future(one(resource, reuse))
+                self.ready[resource.address] = asyncio.ensure_future(self.stamp(resource, reuse))
 
     def gate(self, step: Step) -> "asyncio.Future[Stamp] | None":
         """What `step` waits for before it may take a parallelism slot (its stamp, if pending)."""
@@ -58,6 +55,9 @@ class Executor:
     def discard(self) -> None:
         for future in self.ready.values():
             future.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
 
     async def run(self, step: Step) -> StepDone:
         """Do the API work of one step."""
@@ -74,7 +74,7 @@ class Executor:
             return stamp_for(resource, self.stack, None)
         salt = reuse.secret_salt if reuse and reuse.secret_salt else new_salt()
         # scrypt is deliberately slow; hashlib releases the GIL, so a thread keeps the loop free.
-        return await asyncio.to_thread(stamp_for, resource, self.stack, salt)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, stamp_for, resource, self.stack, salt)
 
     async def create(self, step: Step) -> StepDone:
         resource = _desired(step.change)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Iterable
@@ -85,6 +87,23 @@ def warm(pairs: Iterable[tuple[SecretValue, Stamp | None]], *, workers: int = 4)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda pair: matches(*pair), todo))
+
+
+def background_pool(workers: int) -> ThreadPoolExecutor:
+    """Threads for fingerprints computed ahead of need, at the lowest CPU priority: scrypt is
+    CPU-bound by design, and where cores are few it must not slow the event loop driving the
+    API calls (nor, on one machine, the API server), only use the CPU they leave idle."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fingerprint", initializer=_lowest_priority)
+
+
+def _lowest_priority() -> None:
+    # Linux keeps a nice value per thread, so this lowers the pool's own threads only; other
+    # systems read the id as a process id, so they keep the normal priority.
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass  # not permitted here: a normal priority is still correct, only less polite
 
 
 def stamp_for(resource: Resource, stack: str, salt: str | None) -> Stamp:
