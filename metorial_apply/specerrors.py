@@ -131,6 +131,8 @@ def _message(item: Located, entry: Entry, data: Any) -> tuple[str, str | None]:
         return f"expected {TYPE_WORDS[item.type]}, got {got}", quote
     if item.type == "value_error":
         return item.message.removeprefix("Value error, "), None
+    if item.type == "string_too_short" and item.message.endswith("at least 1 character"):
+        return "must not be empty (the API rejects an empty string)", None
     return item.message, None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from metorial_apply.model import Frozen
 
@@ -30,6 +30,14 @@ class ToolRule(Frozen):
     resource_regex: str | None = None
     prompt_keys: list[str] | None = None
     prompt_regex: str | None = None
+
+    @field_validator("tool_regex", "resource_regex", "prompt_regex")
+    @classmethod
+    def _pattern_not_empty(cls, value: str | None) -> str | None:
+        # The API rejects an empty pattern: refuse it before anything is sent.
+        if value is not None and not value:
+            raise ValueError("a regex pattern cannot be empty (the API rejects it)")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "ToolRule":
@@ -150,8 +158,9 @@ class AuthConfigSpec(Common):
 
 class AuthCredentialsSpec(Common):
     provider: str
-    client_id: str = Field(description="OAuth client id (write-only).")
-    client_secret: str = Field(description="OAuth client secret (secret, write-only).")
+    # The API rejects empty ones, so they are refused here rather than at apply time.
+    client_id: str = Field(min_length=1, description="OAuth client id (write-only).")
+    client_secret: str = Field(min_length=1, description="OAuth client secret (secret, write-only).")
     scopes: list[str] = Field(default_factory=list)
 
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:
