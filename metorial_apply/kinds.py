@@ -104,7 +104,7 @@ def common_from_api(obj: dict[str, Any]) -> Spec:
 def rules_from_api(tool_filter: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not tool_filter or tool_filter.get("type") != "filter":
         return []
-    return [dict(r) for r in tool_filter.get("filters") or []]
+    return specs.canonical_rules(dict(r) for r in tool_filter.get("filters") or [])
 
 
 def ref_name(names: Names, kind: str, preview: dict[str, Any] | None) -> str | None:

@@ -6,7 +6,8 @@ validated model into the JSON-only dict kept in `Resource.spec` plus the write-o
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Iterable
 
 from pydantic import Field, field_validator, model_validator
 
@@ -54,14 +55,34 @@ class ToolRule(Frozen):
 Tools = list[str | ToolRule] | None
 
 
+def canonical_rules(rules: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool rules as the set they mean: a rule matches when any of its keys or uris does, and a
+    filter when any of its rules does, so order and repeats carry no meaning. Sorting and
+    de-duplicating both lists lets `[b, a, a]` in the YAML equal `[a, b]` stored by the API.
+    Rules are never merged: how the API combines two rules of one type is not documented."""
+    out: list[dict[str, Any]] = []
+    for rule in rules:
+        rule = {k: sorted(set(v)) if isinstance(v, list) and all(isinstance(x, str) for x in v) else v
+                for k, v in rule.items()}
+        if rule not in out:
+            out.append(rule)
+    return sorted(out, key=_rule_order)
+
+
+def _rule_order(rule: dict[str, Any]) -> tuple[int, str]:
+    kind = rule.get("type")
+    rank = RULE_TYPES.index(kind) if kind in RULE_TYPES else len(RULE_TYPES)
+    return rank, json.dumps(rule, sort_keys=True, ensure_ascii=False)
+
+
 def tool_filters(tools: Tools) -> list[dict[str, Any]]:
-    """YAML `tools:` → canonical API rules. Bare strings merge into one leading tool_keys rule;
+    """YAML `tools:` → canonical API rules. Bare strings merge into one tool_keys rule;
     absent or empty means allow all (`[]`)."""
     if not tools:
         return []
     keys = [t for t in tools if isinstance(t, str)]
     rules = [t.api_rule() for t in tools if isinstance(t, ToolRule)]
-    return ([{"type": "tool_keys", "keys": keys}] if keys else []) + rules
+    return canonical_rules(([{"type": "tool_keys", "keys": keys}] if keys else []) + rules)
 
 
 class Common(Frozen):

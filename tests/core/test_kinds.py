@@ -146,3 +146,17 @@ def test_credentials_create_nests_the_oauth_client_but_patch_does_not() -> None:
     assert not {"client_id", "client_secret", "scopes"} & set(body)
     patch = kinds.patch_body(kind, spec, frozenset({"scopes"}), secret, STAMP, FakeIds())
     assert patch == {"scopes": ["repo"], "client_id": "i", "client_secret": "s", "metadata": STAMP}
+
+
+def test_tool_rules_compare_as_sets_on_both_sides() -> None:
+    # Found by tests/plan/test_converge_property.py: `tools: [b, a, a]` after the API stored
+    # `[a, b]` (or the YAML was reordered) planned "tools changed" forever.
+    written = canonical("deployment", {"provider": "github", "tools": [
+        "list_issues", {"tool_regex": "^get_"}, "create_issue", "list_issues", {"resource_uris": ["b", "a", "b"]}]})[0]
+    stored = {"type": "filter", "ignore_parent_filters": False, "filters": [
+        {"type": "resource_uris", "uris": ["a", "b"]}, {"type": "tool_regex", "pattern": "^get_"},
+        {"type": "tool_keys", "keys": ["create_issue", "list_issues", "create_issue"]}, {"type": "tool_regex", "pattern": "^get_"}]}
+    live = kinds.deployment_from_api({"provider_id": "pro-github", "name": "x", "tool_filter": stored}, FakeNames())
+    assert written["tool_filters"] == live["tool_filters"] == [
+        {"type": "tool_keys", "keys": ["create_issue", "list_issues"]}, {"type": "tool_regex", "pattern": "^get_"},
+        {"type": "resource_uris", "uris": ["a", "b"]}]

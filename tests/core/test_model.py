@@ -82,7 +82,7 @@ def test_tools_shorthand_becomes_api_rules() -> None:
     d = specs.DeploymentSpec(provider="github", tools=["create_issue", {"tool_regex": "^list_"}, "close_issue"])
     spec, secret = d.canonical("gh")
     assert secret is None
-    assert spec["tool_filters"] == [{"type": "tool_keys", "keys": ["create_issue", "close_issue"]},
+    assert spec["tool_filters"] == [{"type": "tool_keys", "keys": ["close_issue", "create_issue"]},
                                     {"type": "tool_regex", "pattern": "^list_"}]
     assert specs.DeploymentSpec(provider="github").canonical("gh")[0]["tool_filters"] == []
 
