@@ -19,6 +19,7 @@ from metorial_apply.yamlsource import YamlPath
 
 Refs = dict[Address, list[tuple[YamlPath, Address]]]
 PROVIDER_ID_PREFIX = "pro_"  # ids and slugs only compare after catalog resolution
+IDENTIFIER_SEPARATORS = "-/_.:"  # an identifier namespaces the slug: metorial-github, metorial/github
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,14 @@ def dependency_order(addresses: Iterable[Address], refs: Refs) -> tuple[list[Add
 
 
 def same_provider(a: str, b: str, canonical: bool) -> bool:
-    """Offline, an id and a slug cannot be compared, so they are assumed to agree."""
-    if not canonical and (a.startswith(PROVIDER_ID_PREFIX) or b.startswith(PROVIDER_ID_PREFIX)):
+    """Offline, an id and a slug cannot be compared, so they are assumed to agree; nor can an
+    identifier and the slug it ends with ("metorial-github", "github"). After catalog
+    resolution (`canonical`) both are slugs and compare exactly."""
+    if canonical or a == b:
+        return a == b
+    if a.startswith(PROVIDER_ID_PREFIX) or b.startswith(PROVIDER_ID_PREFIX):
         return True
-    return a == b
+    return any(x.endswith(sep + y) for x, y in ((a, b), (b, a)) for sep in IDENTIFIER_SEPARATORS)
 
 
 def _provider(resource: Resource | None) -> str | None:

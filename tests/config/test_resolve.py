@@ -132,3 +132,20 @@ auth_configs:
     assert 'auth_configs.notion-token.value: missing required key "token"' in result.err
     offline = run_cli("validate", str(tmp_path))
     assert offline.code == 0  # offline validation checks shape only
+
+
+def test_an_identifier_and_its_slug_are_one_provider(tmp_path: Path) -> None:
+    # Found by tests/plan/test_converge_property.py: offline, `provider: metorial-github` beside a
+    # vault of provider github was refused as a mismatch although both name one provider.
+    text = """deployments:
+  a: {provider: github}
+config_vaults:
+  v: {provider: github, value: {}}
+configs:
+  c: {vault: v, provider: metorial-github}
+  d: {deployment: a, provider: metorial-github, value: {}}
+"""
+    state = resolve_names(load(tmp_path, text), CATALOG)
+    assert {r.spec["provider"] for r in state} == {"github"}
+    with pytest.raises(ConfigError, match='uses provider "github", but this config has provider "metorial-slack"'):
+        load(tmp_path, text.replace("c: {vault: v, provider: metorial-github}", "c: {vault: v, provider: metorial-slack}"))
