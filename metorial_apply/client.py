@@ -357,9 +357,12 @@ def open_client(api_url: str, api_key: str | None, *, state_dir: Path | None = N
     else:
         base = str(check_api_url(api_url)).rstrip("/")
     key = check_api_key(api_key)
+    # One kept-alive connection per concurrent request: httpx keeps only 20 by default, so at
+    # a higher --parallelism every call beyond 20 would open (and close) a connection of its own.
+    limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
     http = httpx.AsyncClient(
         base_url=base, headers=_headers(key), transport=transport, follow_redirects=False,
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)), limits=limits,
     )
     limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
     return MetorialClient(http, key, base_url=base if api_url != LOCAL else LOCAL, limiter=limiter,
