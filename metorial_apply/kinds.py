@@ -98,7 +98,7 @@ def common_to_api(spec: Spec) -> dict[str, Any]:
 
 def common_from_api(obj: dict[str, Any]) -> Spec:
     user, _ = Stamp.split(obj.get("metadata"))
-    return {"name": (obj.get("name") or "").strip(), "description": (obj.get("description") or "").strip() or None, "metadata": user}
+    return {"name": specs.trim(obj.get("name")), "description": specs.trim(obj.get("description")) or None, "metadata": user}
 
 
 def rules_from_api(tool_filter: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -85,6 +85,16 @@ def tool_filters(tools: Tools) -> list[dict[str, Any]]:
     return canonical_rules(([{"type": "tool_keys", "keys": keys}] if keys else []) + rules)
 
 
+# What any server might trim: Python's white space plus JavaScript's (String.prototype.trim also
+# drops U+FEFF). Trimming the union here makes a name the server trims its own way arrive
+# already trimmed, so desired and live agree whichever definition the API uses.
+TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "\ufeff"
+
+
+def trim(text: str | None) -> str:
+    return (text or "").strip(TRIMMED)
+
+
 class Common(Frozen):
     """Fields every managed kind shares."""
 
@@ -102,8 +112,8 @@ class Common(Frozen):
 
     def common(self, key: str) -> dict[str, Any]:
         return {
-            "name": (self.name or key).strip() or key,
-            "description": (self.description or "").strip() or None,
+            "name": trim(self.name) or key,
+            "description": trim(self.description) or None,
             "metadata": dict(self.metadata),
         }
 

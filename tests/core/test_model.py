@@ -6,7 +6,7 @@ import pickle
 import pytest
 from pydantic import ValidationError
 
-from metorial_apply import specs
+from metorial_apply import kinds, specs
 from metorial_apply.model import Address, Catalog, CatalogProvider, Resource, SecretValue, Stamp, spec_hash
 from metorial_apply.state import State
 
@@ -91,6 +91,17 @@ def test_common_fields_normalise_name_and_description() -> None:
     spec, _ = specs.DeploymentSpec(provider="github", description="  ", name=" GH ").canonical("gh")
     assert (spec["name"], spec["description"]) == ("GH", None)
     assert specs.DeploymentSpec(provider="github").canonical("gh")[0]["name"] == "gh"
+
+
+@pytest.mark.parametrize("pad", ["\ufeff", "\x1c", "\x85", "\u3000", " \ufeff\t"])
+def test_names_are_trimmed_whichever_way_the_api_trims(pad: str) -> None:
+    # Found by tests/plan/test_converge_property.py: the API trims as JavaScript does, which drops
+    # U+FEFF but keeps U+001C; trimming only as Python does planned `description: 'x' -> '\ufeffx'`
+    # forever, and a template named "\ufeff" was sent as a name the API trims to nothing (400).
+    spec, _ = specs.SessionTemplateSpec(name=pad, description=f"{pad}x{pad}").canonical("bot")
+    assert (spec["name"], spec["description"]) == ("bot", "x")
+    live = kinds.template_from_api({"name": f"{pad}bot", "description": f"x{pad}"}, None)  # type: ignore[arg-type]
+    assert (live["name"], live["description"]) == ("bot", "x")
 
 
 @pytest.mark.parametrize("model, data", [
