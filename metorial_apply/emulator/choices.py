@@ -17,6 +17,13 @@ ID_SUFFIX_WIDTH = 6
 # ASCII-ordered alphabet so that byte-wise (SQLite BINARY) comparison matches numeric order.
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
+# --- Text ----------------------------------------------------------------------------------
+# `name` and `description` are trimmed as the platform's TypeScript trims (String.prototype.trim:
+# JavaScript's white space and line terminators). It is not Python's str.strip(): U+FEFF is
+# trimmed, while U+001C-U+001F and U+0085 are kept.
+TRIM_CHARACTERS = ("\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+                   + "\u2028\u2029\u202f\u205f\u3000\ufeff")
+
 # --- PATCH ---------------------------------------------------------------------------------
 # A missing or null field leaves the value unchanged; an empty string clears it (to null).
 PATCH_EMPTY_STRING_CLEARS = True

@@ -12,7 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .choices import PATCH_EMPTY_STRING_CLEARS
+from .choices import PATCH_EMPTY_STRING_CLEARS, TRIM_CHARACTERS
 from .errors import field_problem, invalid_data
 from .toolfilters import check_tool_filters
 
@@ -58,7 +58,7 @@ def _check_value(rule: FieldRule, value: Any, path: list[Any]) -> tuple[Any, lis
         return None, [field_problem(path, "invalid_type", "Expected array of strings")]
     if rule.type == "text":
         # Trimmed; empty means unset on create and clear on PATCH (choices.PATCH_EMPTY_STRING_CLEARS).
-        return (value.strip() or None), []
+        return (value.strip(TRIM_CHARACTERS) or None), []
     if rule.type == "id" and not value:
         return None, [field_problem(path, "too_small", "Expected a non-empty id")]
     return value, []

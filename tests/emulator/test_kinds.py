@@ -51,6 +51,14 @@ async def test_deployment_create_get_update_delete(client: httpx.AsyncClient) ->
     error(await client.delete(f"/provider-deployments/{body['id']}"), 410, "gone")
 
 
+async def test_names_are_trimmed_as_javascript_trims(client: httpx.AsyncClient) -> None:
+    # choices.TRIM_CHARACTERS: U+FEFF is trimmed (it is JavaScript white space), U+001C and U+0085 are not.
+    body = await create(client, "/provider-deployments", {"provider_id": "github", "name": "\ufeff\u3000n\x1c", "description": "\x85d\u2028"})
+    assert (body["name"], body["description"]) == ("n\x1c", "\x85d")
+    response = await client.post("/session-templates", json={"name": "\ufeff "})
+    assert error(response, 400, "invalid_data")["errors"][0]["path"] == ["name"]
+
+
 async def test_deployment_locked_version(client: httpx.AsyncClient) -> None:
     versions = (await client.get("/provider-versions", params={"provider_id": "github"})).json()["items"]
     old = next(v for v in versions if not v["is_current"])
