@@ -8,12 +8,13 @@ Ctrl-C or SIGTERM stops scheduling, lets in-flight calls finish, reports, and ex
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import click
 
@@ -139,13 +140,25 @@ async def run_changes(out: Output, plan: Plan, s: Session, args: dict[str, Any],
 
     handled = [sig for sig in (signal.SIGINT, signal.SIGTERM) if _handle(loop, sig, on_signal)]
     try:
-        with progress:
+        with _heap_frozen(), progress:
             report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
                                       fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel)
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
     return report, (received[0] if received else None)
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep what exists before the changes run (plan, catalog, live state, all alive until
+    the end) out of the cyclic collector meanwhile: a full collection walking it stalled the
+    event loop, and with it every call in flight, for 30-100 ms at a time at 1,000 resources."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _handle(loop: asyncio.AbstractEventLoop, sig: signal.Signals, handler: Callable[[str], None]) -> bool:
