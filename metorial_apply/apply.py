@@ -7,6 +7,7 @@ optional journal, and the outcome comes back as an ApplyReport.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from graphlib import CycleError
@@ -159,7 +160,9 @@ async def apply_plan(
     cancel = cancel or asyncio.Event()
     began = time.monotonic()
     calls_before = _stats(client)
-    executor.prepare(sorted(graph, key=Step.order))
+    # One fingerprint thread per core (they run at the lowest priority): at a high parallelism,
+    # two threads' scrypt throughput, not the API, bounded how fast secret creates could start.
+    executor.prepare(sorted(graph, key=Step.order), threads=max(2, min(parallelism, os.cpu_count() or 2)))
     try:
         await run_graph(graph, executor.run, parallelism=parallelism, fail_fast=fail_fast, cancel=cancel,
                         order=Step.order, gate=executor.gate, on_start=tracker.start, on_result=tracker.finish)
