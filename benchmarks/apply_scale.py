@@ -15,51 +15,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+from emulator_process import SECRET_KEY as KEY, EmulatorProcess, child_env
 
-REPO = Path(__file__).resolve().parents[1]
-KEY = "metorial_sk_local_emulator_secret_key"
 DEPTH = 3  # deployment → config/auth config → session template
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("METORIAL_")}
-    return out | {"PYTHONPATH": str(REPO), "CI": "1", "NO_COLOR": "1"}
-
-
-def serve(db: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`metorial-apply emulator serve` (or the emulator's own module entry when the main CLI lacks it)."""
-    port = free_port()
-    from metorial_apply.cli import cli
-
-    entry = ["-m", "metorial_apply", "emulator"] if "emulator" in cli.commands else ["-m", "metorial_apply.emulator"]
-    cmd = [sys.executable, *entry, "serve", "--port", str(port), "--db", str(db), *flags]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            httpx.get(f"{url}/_emulator/stats", timeout=1).raise_for_status()
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("emulator did not start")
+    return child_env({"CI": "1", "NO_COLOR": "1"})
 
 
 def stack(groups: int, name: str) -> str:
@@ -99,13 +68,9 @@ def span(calls: list[dict[str, Any]]) -> float:
 
 def latency_case(work: Path, n: int, sample: int, parallelism: int) -> None:
     latency = 0.050
-    process, url = serve(work / "latency.sqlite3", "--latency-ms", str(latency * 1000))
-    try:
-        ours = apply(work, url, n // 4, "scale", "--parallelism", str(parallelism))
-        naive = apply(work, url, max(1, sample // 4), "naive", "--parallelism", "1")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with EmulatorProcess.start(work / "latency.sqlite3", "--latency-ms", str(latency * 1000)) as server:
+        ours = apply(work, server.url, n // 4, "scale", "--parallelism", str(parallelism))
+        naive = apply(work, server.url, max(1, sample // 4), "naive", "--parallelism", "1")
     bound = max(DEPTH * latency, ours["calls"] * latency / parallelism)
     naive_scaled = naive["wall"] * ours["calls"] / naive["calls"]
     print(f"== {n} resources, {latency * 1000:.0f} ms latency, parallelism {parallelism}")
@@ -122,13 +87,10 @@ def latency_case(work: Path, n: int, sample: int, parallelism: int) -> None:
 
 def rate_case(work: Path, n: int, parallelism: int) -> None:
     count, window = 500, 10.0
-    process, url = serve(work / "rate.sqlite3", "--rate-limit", f"{count}/{int(window)}")
-    try:
-        ours = apply(work, url, n // 4, "rated", "--parallelism", str(parallelism), "--rate-limit", f"{count}/{int(window)}")
-        stats = httpx.get(f"{url}/_emulator/stats", timeout=5).json()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with EmulatorProcess.start(work / "rate.sqlite3", "--rate-limit", f"{count}/{int(window)}") as server:
+        ours = apply(work, server.url, n // 4, "rated", "--parallelism", str(parallelism),
+                     "--rate-limit", f"{count}/{int(window)}")
+        stats = server.stats()
     calls, rate = ours["all_calls"], count / window
     window_bound = window * ((calls - 1) // count)  # the last slot frees W after the one it reuses
     print(f"== {n} resources, emulator and client limited to {count}/{window:.0f} s ({rate:.0f} requests/s)")
@@ -154,5 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     main()
