@@ -7,7 +7,7 @@ validated model into the JSON-only dict kept in `Resource.spec` plus the write-o
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 from pydantic import Field, field_validator, model_validator
 
@@ -151,33 +151,33 @@ class ConfigSpec(Common):
         return spec, self.value
 
 
-class ConfigVaultSpec(Common):
+class DeploymentScoped(Common):
+    """A kind that belongs to a deployment or, without one, names its provider directly."""
+
+    label: ClassVar[str]
     deployment: str | None = None
     provider: str | None = Field(None, description="Provider slug or id; defaults to the deployment's provider.")
-    value: dict[str, JSON] = Field(description="Config value stored in the vault (secret, write-only).")
 
     @model_validator(mode="after")
-    def _provider_known(self) -> "ConfigVaultSpec":
+    def _provider_known(self) -> "DeploymentScoped":
         if self.deployment is None and self.provider is None:
-            raise ValueError("a config vault needs a deployment or a provider")
+            raise ValueError(f"{self.label} needs a deployment or a provider")
         return self
+
+
+class ConfigVaultSpec(DeploymentScoped):
+    label = "a config vault"
+    value: dict[str, JSON] = Field(description="Config value stored in the vault (secret, write-only).")
 
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:
         return self.common(key) | {"deployment": self.deployment, "provider": self.provider}, self.value
 
 
-class AuthConfigSpec(Common):
-    deployment: str | None = None
-    provider: str | None = Field(None, description="Provider slug or id; defaults to the deployment's provider.")
+class AuthConfigSpec(DeploymentScoped):
+    label = "an auth config"
     method: str = Field(description="Auth method key (e.g. oauth) or id.")
     value: dict[str, JSON] = Field(description="Auth input (secret, write-only), checked against the method's input schema.")
     tools: Tools = None
-
-    @model_validator(mode="after")
-    def _provider_known(self) -> "AuthConfigSpec":
-        if self.deployment is None and self.provider is None:
-            raise ValueError("an auth config needs a deployment or a provider")
-        return self
 
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:
         spec = self.common(key) | {
