@@ -3,8 +3,8 @@
 - `EmulatorThread`: uvicorn in a daemon thread of the test process, so a test can also reach
   the app in-process (`.emulator`) or wrap it (`wrap=`) to fake what the server cannot do.
 - `EmulatorProcess`: a real `emulator serve` child with its own SQLite file, for the CLI run as
-  users run it; it dies with the test run. It is the benchmarks' (benchmarks/emulator_process.py),
-  so tests and benchmarks start, wait for and stop emulators one way.
+  users run it; it dies with the test run. It is metorial_apply/emulator/process.py's, which
+  the benchmarks use too, so tests and benchmarks start, wait for and stop emulators one way.
 
 The fixtures (`live_server`, `emulator`) are in tests/conftest.py.
 """
@@ -16,7 +16,7 @@ import time
 from types import TracebackType
 from typing import Any, Callable
 
-from benchmarks.emulator_process import HOST, SECRET_KEY, EmulatorAdmin, EmulatorProcess, child_env, free_port
+from metorial_apply.emulator.process import HOST, SECRET_KEY, EmulatorAdmin, EmulatorProcess, child_env, free_port
 from metorial_apply.emulator import Emulator, EmulatorSettings, emulator_of
 from metorial_apply.emulator.serve import build_server
 
