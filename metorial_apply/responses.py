@@ -73,10 +73,19 @@ def transport_message(exc: httpx.HTTPError) -> tuple[str, str]:
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", f"the request timed out ({type(exc).__name__})"
     if isinstance(exc, httpx.ConnectError):
-        return "connection_failed", "could not connect to the API"
+        return "connection_failed", f"could not connect to {_origin(exc) or 'the API'}"
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         return "connection_lost", "the connection was closed before a response arrived"
     return "transport_error", f"the request failed ({type(exc).__name__})"
+
+
+def _origin(exc: httpx.HTTPError) -> str | None:
+    """scheme://host[:port] of the failed request: names the server, never user info or path."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an exception raised without a request
+        return None
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
 
 
 def transport_error(call: ApiCall, exc: httpx.HTTPError) -> ApiError:

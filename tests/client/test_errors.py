@@ -90,7 +90,11 @@ async def test_transport_errors_are_wrapped_after_retries(api: respx.MockRouter,
     assert route.call_count == 3
     assert caught.value.status is None and caught.value.code == code
     assert caught.value.__cause__ is None and caught.value.__context__ is None  # no httpx object rides along
-    assert "api.test" not in str(caught.value)
+    # Only a failed connection names the server (its origin, as configured); nothing quotes a
+    # path or query, and no other transport error repeats the URL.
+    origin = "https://api.test" if code == "connection_failed" else None
+    assert caught.value.api_message.endswith(f"could not connect to {origin}") if origin else "api.test" not in str(caught.value)
+    assert "/provider-deployments?" not in str(caught.value) and "limit=" not in str(caught.value)
 
 
 async def test_invalid_json_on_success(api: respx.MockRouter, make_client: Any) -> None:
