@@ -54,10 +54,6 @@ class Resolved:
         return f"Resolved(sensitive={self.sensitive})"
 
 
-def has_interpolation(text: str) -> bool:
-    return "${" in text
-
-
 def interpolate(text: str, sources: Sources) -> Resolved:
     """Replace every `${…}` in `text`; raises InterpolationError for the first bad reference."""
     out: list[str] = []

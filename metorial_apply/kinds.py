@@ -7,7 +7,7 @@ client, live, plan and apply stay generic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from pydantic import BaseModel
@@ -69,7 +69,6 @@ class KindSpec:
     secret_to_api: Callable[[Any], dict[str, Any]] = lambda v: {"value": v}
     create_shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body  # create body differs from PATCH
     children: ChildSpec | None = None
-    list_filters: dict[str, str] = field(default_factory=dict)
     # Which catalog JSON Schema the secret value must satisfy: "config" (the provider's config
     # schema) or "auth_method" (the input schema of the spec's `method`); None: not checked.
     value_schema: str | None = None

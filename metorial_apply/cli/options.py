@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import click
 
+from metorial_apply.client import DEFAULT_API_URL
+
 F = Callable[..., Any]
 
 
@@ -17,7 +19,7 @@ def api_options(f: F) -> F:
         help="Secret API key (metorial_sk_…). Defaults to the emulator's local key with --api-url local.",
     )(f)
     f = click.option(
-        "--api-url", envvar="METORIAL_API_URL", default="https://api.metorial.com", show_default=True,
+        "--api-url", envvar="METORIAL_API_URL", default=DEFAULT_API_URL, show_default=True,
         show_envvar=True, help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
     )(f)
     return f
