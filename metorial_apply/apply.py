@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol
 from metorial_apply.calls import ApiClient
 from metorial_apply.errors import MetorialApplyError, PlanError
 from metorial_apply.execute import Executor, StepDone
+from metorial_apply.fingerprint import FingerprintKey
 from metorial_apply.ids import IdMap
 from metorial_apply.model import Address, Catalog
 from metorial_apply.plan import Plan
@@ -140,19 +141,19 @@ async def apply_plan(
     client: ApiClient,
     *,
     catalog: Catalog | None = None,
-    parallelism: int = 8,
-    fail_fast: bool = False,
+    parallelism: int = 8, fail_fast: bool = False,
     journal: JournalSink | None = None,
     on_event: Callable[[ApplyEvent], None] | None = None,
     cancel: asyncio.Event | None = None,
+    fingerprint_key: FingerprintKey | None = None,
 ) -> ApplyReport:
     """Make the plan's API calls in dependency order, at most `parallelism` at a time.
 
     Never raises for a failed change (the report carries it); raises PlanError for a plan that
-    cannot be ordered. Setting `cancel` stops scheduling; in-flight calls finish.
-    """
+    cannot be ordered. `cancel` stops scheduling (in-flight calls finish); `fingerprint_key`
+    makes new secret stamps keyed (hmac) instead of scrypt."""
     graph = execution_graph(plan)
-    executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack)
+    executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack, key=fingerprint_key)
     by_address: dict[Address, list[Step]] = {}
     for step in sorted(graph, key=Step.order):
         by_address.setdefault(step.address, []).append(step)

@@ -174,11 +174,12 @@ def child_changes(kind: KindSpec, desired: dict[str, Any], live: dict[str, Any],
     return diffs, changes
 
 
-def secret_changed(desired: Resource, live: Resource) -> bool:
-    """Compare the desired secret with the live stamp's fingerprint (using the live salt)."""
+def secret_changed(desired: Resource, live: Resource, key: fingerprint.FingerprintKey | None = None) -> bool:
+    """Compare the desired secret with the live stamp's fingerprint (using the live salt, and
+    `key` for a keyed fingerprint)."""
     if desired.secret is None:
         return False
-    return not fingerprint.matches(desired.secret, live.stamp)
+    return not fingerprint.matches(desired.secret, live.stamp, key)
 
 
 def secret_diff(kind: KindSpec) -> FieldDiff:
@@ -186,9 +187,9 @@ def secret_diff(kind: KindSpec) -> FieldDiff:
 
 
 def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozenset[Address] = frozenset(),
-            owned: frozenset[Address] = frozenset()) -> Comparison:
+            owned: frozenset[Address] = frozenset(), key: fingerprint.FingerprintKey | None = None) -> Comparison:
     """Compare one pair. `replaced` names addresses being replaced (their children repoint);
-    `owned` is every live address of the stack."""
+    `owned` is every live address of the stack; `key` checks keyed secret fingerprints."""
     live_spec = project_live(kind, desired.spec, live.spec, owned)
     child_field = kind.children.field if kind.children else None
     sensitive = desired.sensitive
@@ -196,7 +197,7 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
     more, children = child_changes(kind, desired.spec, live_spec, live.children, replaced)
     if child_field in sensitive:
         more = [FieldDiff(field=d.field, before=REDACTED, after=REDACTED, secret=True) for d in more]
-    secret = secret_changed(desired, live)
+    secret = secret_changed(desired, live, key)
     if secret:
         diffs.append(secret_diff(kind))
     if desired.protect != live.protect:

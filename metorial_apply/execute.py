@@ -16,7 +16,7 @@ from metorial_apply.children import child_changes, run_child_changes
 from metorial_apply.errors import OutcomeUnknownError
 from metorial_apply.ids import IdMap
 from metorial_apply.kinds import KINDS, KindSpec, create_body, patch_body
-from metorial_apply.fingerprint import background_pool, new_salt, stamp_for
+from metorial_apply.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
 from metorial_apply.model import Address, Resource, Stamp
 from metorial_apply.plan import Action, Change
 from metorial_apply.steps import Step
@@ -36,6 +36,7 @@ class Executor:
     stack: str
     ready: dict[Address, "asyncio.Future[Stamp]"] = field(default_factory=dict)  # stamps computed ahead
     pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
+    key: FingerprintKey | None = field(default=None, repr=False)  # keyed (hmac) stamps when set
 
     def prepare(self, steps: list[Step], threads: int = 2) -> None:
         """Start computing the stamps of secret-holding creates and updates in low-priority
@@ -73,6 +74,8 @@ class Executor:
         if resource.secret is None:
             return stamp_for(resource, self.stack, None)
         salt = reuse.secret_salt if reuse and reuse.secret_salt else new_salt()
+        if self.key is not None:  # hmac costs microseconds: no thread needed
+            return stamp_for(resource, self.stack, salt, self.key)
         # scrypt is deliberately slow; hashlib releases the GIL, so a thread keeps the loop free.
         return await asyncio.get_running_loop().run_in_executor(self.pool, stamp_for, resource, self.stack, salt)
 

@@ -9,6 +9,7 @@ from pydantic import ConfigDict
 from metorial_apply.action import Action, ChildChange, FieldDiff
 from metorial_apply.diff import Comparison, compare, label, redacted_view, secret_diff
 from metorial_apply.errors import PlanError
+from metorial_apply.fingerprint import FingerprintKey, check_key
 from metorial_apply.graph import check_acyclic, closure, edges, execution_order
 from metorial_apply.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.model import Address, Frozen, Resource
@@ -176,18 +177,22 @@ def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
 
 
 def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
-                 replaced: frozenset[Address]) -> dict[Address, Comparison]:
+                 replaced: frozenset[Address], key: FingerprintKey | None) -> dict[Address, Comparison]:
     owned = frozenset(have)
-    return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned) for a in want.keys() & have.keys()}
+    both = want.keys() & have.keys()
+    # One error naming every resource whose keyed fingerprint cannot be checked, before any compare.
+    check_key((have[a].stamp for a in both if want[a].secret is not None), key)
+    return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key) for a in both}
 
 
-def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]]) -> dict[Address, Change]:
+def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
+             key: FingerprintKey | None) -> dict[Address, Change]:
     want, have = desired.by_address(), live.by_address()
-    pairs = _compare_all(want, have, frozenset())
+    pairs = _compare_all(want, have, frozenset(), key)
     replaced = _cascade(want, pairs)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
-        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned)
+        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned, key)
                   for a in pairs if KINDS[a.kind].children and refs[a] & gone}
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
     for a in want.keys() ^ have.keys():
@@ -222,14 +227,16 @@ def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Ad
     return [c for c in changes if c.address in keep]
 
 
-def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = ()) -> Plan:
+def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
+               key: FingerprintKey | None = None) -> Plan:
     """Diff desired against live into an ordered, immutable plan. Pure.
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
-    replace or delete of theirs forces (without those the old object could not be removed)."""
+    replace or delete of theirs forces (without those the old object could not be removed).
+    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError."""
     refs = _refs(desired)
     check_acyclic(refs)
-    ordered = _with_edges(_changes(desired, live, refs), refs, live)
+    ordered = _with_edges(_changes(desired, live, refs, key), refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
         known = set(desired.by_address()) | set(live.by_address())

@@ -20,7 +20,7 @@ import click
 
 from metorial_apply.apply import apply_plan
 from metorial_apply.catalog import fetch_catalog
-from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import detail_for, parse_targets, state_dir_for
 from metorial_apply.cli.progress import make_progress, summary_lines
@@ -90,7 +90,7 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     want, have = s.desired.by_address(), s.read.state.by_address()
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
-    plan = build_plan(s.desired, s.read.state, targets=args["targets"])
+    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"))
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})
 
 
@@ -142,7 +142,8 @@ async def run_changes(out: Output, plan: Plan, s: Session, args: dict[str, Any],
     try:
         with _heap_frozen(), progress:
             report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
-                                      fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel)
+                                      fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel,
+                                      fingerprint_key=args.get("fingerprint_key"))
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -226,6 +227,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
         out = Output(verbose=out.verbose, quiet=True, color=out.color, debug=out.debug, interactive=out.interactive)
     args["variables"] = parse_vars(args["variables"])
     args["rate_limit"] = parse_rate_limit(args["rate_limit"])
+    args["fingerprint_key"] = fingerprint_key()  # before any network: a bad key fails fast
     return out
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
 from metorial_apply.client import DEFAULT_API_URL
+from metorial_apply.fingerprint import KEY_ENV, FingerprintKey
 
 F = Callable[..., Any]
 
@@ -44,3 +46,10 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected NAME=VALUE, got {name!r}", param_hint="--var")
         out[name.strip()] = value
     return out
+
+
+def fingerprint_key() -> FingerprintKey | None:
+    """The keyed-fingerprint key from the environment only: a flag would land in shell history.
+    Empty counts as unset (a pipeline's missing secret often arrives as an empty variable)."""
+    text = os.environ.get(KEY_ENV, "")
+    return FingerprintKey.parse(text) if text else None

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from metorial_apply.catalog import fetch_catalog
-from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.client import open_client
 from metorial_apply.config import load_config
@@ -91,7 +91,7 @@ async def make_plan(path: Path, args: dict[str, Any], phases: Phases) -> Planned
     want, have = desired.by_address(), read.state.by_address()
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
-    plan = build_plan(desired, read.state, targets=args["targets"])
+    plan = build_plan(desired, read.state, targets=args["targets"], key=args.get("fingerprint_key"))
     plan = plan.model_copy(update={"config_path": str(path), "desired_digest": desired_digest(desired)})
     phases.lap("plan")
     return Planned(plan, desired, read, client.base_url, stats, list_calls, live_seconds)
@@ -193,6 +193,7 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     args["variables"] = parse_vars(args["variables"])
     args["targets"] = parse_targets(args["targets"])
+    args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
     run = asyncio.run(make_plan(path, args, phases))
     emit(out, run, args, phases)
