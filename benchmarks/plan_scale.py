@@ -1,5 +1,6 @@
 """Plan at scale: live read calls and wall time vs the minimum and a per-resource-GET baseline,
-build_plan CPU per resource (with and without scrypt), and peak memory.
+build_plan CPU per resource (with scrypt, with keyed hmac fingerprints, and without either),
+and peak memory.
 
 Starts its own `metorial-apply emulator serve` on a free 127.0.0.1 port (SQLite in a temp
 dir), seeds N stamped resources with latency 0, then measures with 50 ms latency per request.
@@ -35,6 +36,7 @@ from metorial_apply.state import State
 
 STACK = "bench"
 UNLIMITED = RateLimitSettings(count=10_000_000, window_s=600, learn=False)
+BENCH_KEY = fingerprint.FingerprintKey(b"benchmark-only-fingerprint-key-0123456789")  # not a secret
 
 
 def desired_resources(n: int) -> list[Resource]:
@@ -132,6 +134,25 @@ def plan_cpu(desired: State, live: State) -> dict[str, float]:
             "secrets": len(pairs), "actionable": len(plan.actionable())}
 
 
+def keyed_live(live: State, seeded: list[Resource]) -> State:
+    """Live as if applied with BENCH_KEY: the same salts, hmac fingerprints instead of scrypt."""
+    by = {r.address: r for r in seeded}
+    out = []
+    for r in live:
+        mine = by.get(r.address)
+        if r.stamp and r.stamp.secret_salt and mine is not None and mine.secret is not None:
+            r = r.model_copy(update={"stamp": fingerprint.stamp_for(mine, STACK, r.stamp.secret_salt, BENCH_KEY)})
+        out.append(r)
+    return State.of(live.stack, out)
+
+
+def keyed_cpu(desired: State, live: State) -> tuple[float, int]:
+    """build_plan CPU with every secret's fingerprint keyed (nothing cached: hmac is not)."""
+    t0 = time.process_time()
+    plan = build_plan(desired, live, key=BENCH_KEY)
+    return time.process_time() - t0, len(plan.actionable())
+
+
 def run(n: int, latency: float, server: EmulatorProcess) -> None:
     url = server.url
     server.reset()
@@ -162,6 +183,9 @@ def run(n: int, latency: float, server: EmulatorProcess) -> None:
           f"({cpu['cold_cpu']:.2f} s); {cpu['plan_only_cpu'] * 1000 / count:.3f} ms/resource without scrypt "
           f"(target < 0.2); scrypt prefetch in threads: {cpu['threaded_scrypt_wall']:.2f} s wall; "
           f"{cpu['actionable']} changes")
+    hmac_cpu, hmac_changes = keyed_cpu(desired, keyed_live(live, resources))
+    print(f"build_plan CPU keyed: {hmac_cpu * 1000 / count:.3f} ms/resource incl. hmac-sha256 for {cpu['secrets']} "
+          f"secrets ({hmac_cpu:.2f} s, METORIAL_APPLY_FINGERPRINT_KEY set); {hmac_changes} changes")
     tracemalloc.start()
     fingerprint._scrypt.cache_clear()
     live2, _ = asyncio.run(live_read(url))
