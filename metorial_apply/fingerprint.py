@@ -27,7 +27,6 @@ from functools import lru_cache
 from typing import Iterable
 
 from metorial_apply.errors import PlanError, UsageError
-
 from metorial_apply.model import Resource, SecretValue, Stamp, spec_hash
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**12, 8, 1
