@@ -148,10 +148,17 @@ def config_to_api(spec: Spec, ids: Ids) -> dict[str, Any]:
     }
 
 
-def config_from_api(obj: dict[str, Any], names: Names) -> Spec:
+def scoped_from_api(obj: dict[str, Any], names: Names) -> Spec:
+    """The fields of a kind that belongs to a deployment (specs.DeploymentScoped): config
+    vaults as they are, configs and auth configs with their own fields added."""
     return common_from_api(obj) | {
         "deployment": ref_name(names, "deployment", obj.get("deployment")),
         "provider": provider_of(obj, names),
+    }
+
+
+def config_from_api(obj: dict[str, Any], names: Names) -> Spec:
+    return scoped_from_api(obj, names) | {
         "vault": ref_name(names, "config_vault", obj.get("from_vault")),
         "tool_filters": rules_from_api(obj.get("tool_filter")),
     }
@@ -164,13 +171,6 @@ def vault_to_api(spec: Spec, ids: Ids) -> dict[str, Any]:
     }
 
 
-def vault_from_api(obj: dict[str, Any], names: Names) -> Spec:
-    return common_from_api(obj) | {
-        "deployment": ref_name(names, "deployment", obj.get("deployment")),
-        "provider": provider_of(obj, names),
-    }
-
-
 def auth_config_to_api(spec: Spec, ids: Ids) -> dict[str, Any]:
     return common_to_api(spec) | {
         "provider_auth_method_id": ids.method_id(spec["provider"], spec["method"]),
@@ -180,9 +180,7 @@ def auth_config_to_api(spec: Spec, ids: Ids) -> dict[str, Any]:
 
 
 def auth_config_from_api(obj: dict[str, Any], names: Names) -> Spec:
-    return common_from_api(obj) | {
-        "deployment": ref_name(names, "deployment", obj.get("deployment")),
-        "provider": provider_of(obj, names),
+    return scoped_from_api(obj, names) | {
         "method": (obj.get("auth_method") or {}).get("key"),
         "tool_filters": rules_from_api(obj.get("tool_filter")),
     }
@@ -247,7 +245,7 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         kind="config_vault", section="config_vaults", path="/provider-config-vaults", model=specs.ConfigVaultSpec,
         order=1, refs={"deployment": "deployment"}, create_only=frozenset({"provider", "deployment"}),
         patchable=COMMON_PATCHABLE, secret_fields=("value",), secret_patchable=False,
-        to_api=vault_to_api, from_api=vault_from_api, value_schema="config",
+        to_api=vault_to_api, from_api=scoped_from_api, value_schema="config",
     ),
     KindSpec(
         kind="config", section="configs", path="/provider-configs", model=specs.ConfigSpec, order=2,
