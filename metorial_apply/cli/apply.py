@@ -10,51 +10,30 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import time
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
 from metorial_apply.apply import apply_plan
-from metorial_apply.catalog import fetch_catalog
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.plan import detail_for, parse_targets, state_dir_for
+from metorial_apply.cli.plan import parse_targets
 from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
-from metorial_apply.client import MetorialClient, open_client
-from metorial_apply.config import load_config
+from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.errors import PlanError, UsageError
-from metorial_apply.fingerprint import warm
 from metorial_apply.journal import Journal
 from metorial_apply.kinds import KINDS
-from metorial_apply.live import LiveRead, read_live
-from metorial_apply.model import Catalog
-from metorial_apply.plan import Plan, build_plan
+from metorial_apply.plan import Plan
 from metorial_apply.ratelimit import RateLimitSettings
 from metorial_apply.render import RenderContext, RenderStats, render_text
 from metorial_apply.report import ApplyReport
-from metorial_apply.resolve import resolve_names
-from metorial_apply.saved import attach, check_stale, desired_digest, load_saved_plan, verify_desired
-from metorial_apply.state import State
+from metorial_apply.saved import attach, check_stale, load_saved_plan, verify_desired
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
-
-
-@dataclass
-class Session:
-    """An open API session for one command: the client, the catalog and what was read."""
-
-    client: MetorialClient
-    catalog: Catalog
-    desired: State
-    read: LiveRead
-    live_seconds: float
-    list_calls: int
 
 
 def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
@@ -64,34 +43,6 @@ def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
         return RateLimitSettings.parse(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
-
-
-def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None) -> State:
-    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"])
-
-
-@asynccontextmanager
-async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call: Callable[[Any], None] | None,
-                  *, resolve: bool = True) -> AsyncIterator[Session]:
-    """Open the client, read the catalog (resolving the config's names) and live state; close on exit."""
-    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
-                           rate_limit=args["rate_limit"], on_call=on_call,
-                           max_concurrency=args["parallelism"]) as client:
-        client.require_secret_key()
-        catalog = await fetch_catalog(client, detail_for=detail_for(desired))
-        if resolve:
-            desired = resolve_names(desired, catalog)
-        started, pages = time.perf_counter(), client.stats.pages
-        read = await read_live(client, desired.stack, catalog)
-        yield Session(client, catalog, desired, read, time.perf_counter() - started, client.stats.pages - pages)
-
-
-def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
-    want, have = s.desired.by_address(), s.read.state.by_address()
-    warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
-         workers=args["parallelism"])
-    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"))
-    return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})
 
 
 def saved_plan_against(saved: Plan, s: Session) -> Plan:
@@ -249,4 +200,4 @@ def command(ctx: click.Context, path: Path, **args: Any) -> None:
     ctx.exit(asyncio.run(apply_path(out, path, args)))
 
 
-__all__ = ["command", "common_options", "prepare", "run_changes", "finish", "session", "show_plan", "load_desired"]
+__all__ = ["command", "common_options", "prepare", "run_changes", "finish", "show_plan"]

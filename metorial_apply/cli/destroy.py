@@ -15,10 +15,10 @@ from typing import Any
 
 import click
 
-from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, load_desired, prepare, run_changes, session, show_plan
+from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, run_changes, show_plan
 from metorial_apply.cli.options import api_options, config_options
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.plan import state_dir_for
+from metorial_apply.cli.session import load_desired, session, state_dir_for
 from metorial_apply.cli.safety import Approval, confirm
 from metorial_apply.configfiles import YAML_SUFFIXES
 from metorial_apply.errors import UsageError

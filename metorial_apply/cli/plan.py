@@ -18,28 +18,18 @@ from typing import Any
 
 import click
 
-from metorial_apply.catalog import fetch_catalog
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
-from metorial_apply.client import open_client
-from metorial_apply.config import load_config
-from metorial_apply.fingerprint import warm
+from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.kinds import KINDS
-from metorial_apply.live import LiveRead, read_live
+from metorial_apply.live import LiveRead
 from metorial_apply.model import Address
-from metorial_apply.plan import Action, Plan, build_plan
+from metorial_apply.plan import Action, Plan
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
-from metorial_apply.resolve import resolve_names
-from metorial_apply.saved import desired_digest, plan_to_dict, plan_to_json
+from metorial_apply.saved import plan_to_dict, plan_to_json
 from metorial_apply.state import State
 
 EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
-STATE_DIR = ".metorial-apply"
-
-
-def state_dir_for(path: Path) -> Path:
-    """Where `--api-url local` keeps the emulator's SQLite: beside the config."""
-    return (path if path.is_dir() else path.parent) / STATE_DIR
 
 
 @dataclass
@@ -68,33 +58,13 @@ class Planned:
     live_seconds: float
 
 
-def detail_for(desired: State) -> set[str]:
-    """Providers the config names: only those need versions, methods and schemas."""
-    return {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
-
-
 async def make_plan(path: Path, args: dict[str, Any], phases: Phases) -> Planned:
-    desired = load_config(path, stack=args["stack"], variables=args["variables"], var_files=args["var_files"])
+    desired = load_desired(path, args)
     phases.lap("load")
-    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir_for(path),
-                           max_concurrency=args["parallelism"]) as client:
-        client.require_secret_key()
-        catalog = await fetch_catalog(client, detail_for=detail_for(desired))
-        desired = resolve_names(desired, catalog)
-        phases.lap("catalog")
-        pages, started = client.stats.pages, time.perf_counter()
-        read = await read_live(client, desired.stack, catalog)
-        live_seconds = time.perf_counter() - started
-        list_calls = client.stats.pages - pages
-        phases.lap("live read")
-    stats = client.stats.as_dict()
-    want, have = desired.by_address(), read.state.by_address()
-    warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
-         workers=args["parallelism"])
-    plan = build_plan(desired, read.state, targets=args["targets"], key=args.get("fingerprint_key"))
-    plan = plan.model_copy(update={"config_path": str(path), "desired_digest": desired_digest(desired)})
-    phases.lap("plan")
-    return Planned(plan, desired, read, client.base_url, stats, list_calls, live_seconds)
+    async with session(desired, state_dir_for(path), args, None, on_phase=phases.lap) as s:
+        plan = fresh_plan(s, args, path)
+        phases.lap("plan")
+    return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds)
 
 
 def write_atomic(target: Path, text: str) -> None:
@@ -200,4 +170,4 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
 
 
-__all__ = ["command", "state_dir_for", "make_plan", "exit_code"]
+__all__ = ["command", "make_plan", "exit_code"]

@@ -15,7 +15,6 @@ from metorial_apply.configfiles import config_files
 from metorial_apply.config import load_config
 from metorial_apply.state import State
 
-STATE_DIR = ".metorial-apply"
 
 
 def _files_text(path: Path) -> str:
@@ -27,12 +26,11 @@ async def _online(desired: State, path: Path, api_url: str, api_key: str | None)
     # Imported here: offline validation must work without touching the client stack.
     from metorial_apply.catalog import fetch_catalog
     from metorial_apply.client import open_client
+    from metorial_apply.cli.session import detail_for, state_dir_for
     from metorial_apply.resolve import resolve_names
 
-    state_dir = (path if path.is_dir() else path.parent) / STATE_DIR
-    providers = {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
-    async with open_client(api_url, api_key, state_dir=state_dir) as client:
-        catalog = await fetch_catalog(client, detail_for=providers)
+    async with open_client(api_url, api_key, state_dir=state_dir_for(path)) as client:
+        catalog = await fetch_catalog(client, detail_for=detail_for(desired))
     return resolve_names(desired, catalog)
 
 

@@ -1,0 +1,78 @@
+"""One API session per command, shared by plan, apply and destroy: load the config, open the
+client, read the catalog (resolving the config's names) and live state, and build a plan."""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from metorial_apply.catalog import fetch_catalog
+from metorial_apply.client import MetorialClient, open_client
+from metorial_apply.config import load_config
+from metorial_apply.fingerprint import warm
+from metorial_apply.live import LiveRead, read_live
+from metorial_apply.model import Catalog
+from metorial_apply.plan import Plan, build_plan
+from metorial_apply.resolve import resolve_names
+from metorial_apply.saved import desired_digest
+from metorial_apply.state import State
+
+STATE_DIR = ".metorial-apply"
+
+
+def state_dir_for(path: Path) -> Path:
+    """Where `--api-url local` keeps the emulator's SQLite: beside the config."""
+    return (path if path.is_dir() else path.parent) / STATE_DIR
+
+
+def detail_for(desired: State) -> set[str]:
+    """Providers the config names: only those need versions, methods and schemas."""
+    return {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
+
+
+def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None) -> State:
+    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"])
+
+
+@dataclass
+class Session:
+    """An open API session for one command: the client, the catalog and what was read."""
+
+    client: MetorialClient
+    catalog: Catalog
+    desired: State
+    read: LiveRead
+    live_seconds: float
+    list_calls: int
+
+
+@asynccontextmanager
+async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call: Callable[[Any], None] | None,
+                  *, resolve: bool = True, on_phase: Callable[[str], None] | None = None) -> AsyncIterator[Session]:
+    """Open the client, read the catalog (resolving the config's names) and live state; close on
+    exit. `on_phase` hears "catalog" and "live read" as each is done (plan --stats)."""
+    lap = on_phase or (lambda name: None)
+    async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
+                           rate_limit=args.get("rate_limit"), on_call=on_call,
+                           max_concurrency=args["parallelism"]) as client:
+        client.require_secret_key()
+        catalog = await fetch_catalog(client, detail_for=detail_for(desired))
+        if resolve:
+            desired = resolve_names(desired, catalog)
+        lap("catalog")
+        started, pages = time.perf_counter(), client.stats.pages
+        read = await read_live(client, desired.stack, catalog)
+        lap("live read")
+        yield Session(client, catalog, desired, read, time.perf_counter() - started, client.stats.pages - pages)
+
+
+def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
+    """Plan desired against what the session read; secret fingerprints are warmed in threads first."""
+    want, have = s.desired.by_address(), s.read.state.by_address()
+    warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
+         workers=args["parallelism"])
+    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"))
+    return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})
