@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this checkout on sys.path
 
-from metorial_apply.catalog import fetch_catalog
-from metorial_apply.client import MetorialClient, open_client
-from metorial_apply.kinds import KINDS
-from metorial_apply.ratelimit import RateLimitSettings
+from metorial_apply.api.catalog import fetch_catalog
+from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.api.ratelimit import RateLimitSettings
 
 DEADLINE_S = 300.0
 REPEATS = 3

@@ -23,16 +23,16 @@ from typing import Any
 
 from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this checkout on sys.path
 
-from metorial_apply import fingerprint
-from metorial_apply.catalog import fetch_catalog
-from metorial_apply.client import MetorialClient, open_client
-from metorial_apply.ids import IdMap
-from metorial_apply.kinds import KINDS, create_body
-from metorial_apply.live import read_live
-from metorial_apply.model import Address, Resource, SecretValue
-from metorial_apply.plan import build_plan
-from metorial_apply.ratelimit import RateLimitSettings
-from metorial_apply.state import State
+from metorial_apply.core import fingerprint
+from metorial_apply.api.catalog import fetch_catalog
+from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.apply.ids import IdMap
+from metorial_apply.core.kinds import KINDS, create_body
+from metorial_apply.api.live import read_live
+from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.planning.plan import build_plan
+from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.core.state import State
 
 STACK = "bench"
 UNLIMITED = RateLimitSettings(count=10_000_000, window_s=600, learn=False)

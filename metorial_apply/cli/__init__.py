@@ -14,7 +14,7 @@ import click
 
 from metorial_apply import __version__
 from metorial_apply.cli.output import Output, report_error
-from metorial_apply.errors import MetorialApplyError
+from metorial_apply.core.errors import MetorialApplyError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130

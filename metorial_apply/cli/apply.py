@@ -16,21 +16,21 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from metorial_apply.apply import apply_plan
+from metorial_apply.apply.run import apply_plan
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import parse_targets
 from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
-from metorial_apply.errors import PlanError, UsageError
-from metorial_apply.journal import Journal
-from metorial_apply.kinds import KINDS
-from metorial_apply.plan import Plan
-from metorial_apply.ratelimit import RateLimitSettings
+from metorial_apply.core.errors import PlanError, UsageError
+from metorial_apply.apply.journal import Journal
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.planning.plan import Plan
+from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.render import RenderContext, RenderStats, render_text
-from metorial_apply.report import ApplyReport
-from metorial_apply.saved import attach, check_stale, load_saved_plan, verify_desired
+from metorial_apply.apply.report import ApplyReport
+from metorial_apply.planning.saved import attach, check_stale, load_saved_plan, verify_desired
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}

@@ -20,13 +20,13 @@ from metorial_apply.cli.options import api_options, config_options
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import load_desired, session, state_dir_for
 from metorial_apply.cli.safety import Approval, confirm
-from metorial_apply.configfiles import YAML_SUFFIXES
-from metorial_apply.errors import UsageError
-from metorial_apply.journal import Journal
-from metorial_apply.model import Address
-from metorial_apply.plan import build_plan
-from metorial_apply.safety import check_destroy
-from metorial_apply.state import State
+from metorial_apply.config.files import YAML_SUFFIXES
+from metorial_apply.core.errors import UsageError
+from metorial_apply.apply.journal import Journal
+from metorial_apply.core.model import Address
+from metorial_apply.planning.plan import build_plan
+from metorial_apply.planning.safety import check_destroy
+from metorial_apply.core.state import State
 
 
 def has_config(path: Path) -> bool:

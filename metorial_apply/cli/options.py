@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import click
 
-from metorial_apply.client import DEFAULT_API_URL
-from metorial_apply.fingerprint import KEY_ENV, FingerprintKey
+from metorial_apply.api.client import DEFAULT_API_URL
+from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
 
 F = Callable[..., Any]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import click
 
-from metorial_apply.errors import ApiError, ConfigError, MetorialApplyError
+from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError
 
 
 @dataclass(frozen=True)

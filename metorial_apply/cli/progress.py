@@ -12,9 +12,9 @@ from typing import IO, Any
 
 import click
 
-from metorial_apply.apply import ApplyEvent, ChangeFinished, ChangeStarted
-from metorial_apply.report import ApplyReport, ChangeResult
-from metorial_apply.schedule import Outcome
+from metorial_apply.apply.run import ApplyEvent, ChangeFinished, ChangeStarted
+from metorial_apply.apply.report import ApplyReport, ChangeResult
+from metorial_apply.apply.schedule import Outcome
 
 STYLE = {Outcome.DONE: "green", Outcome.FAILED: "red", Outcome.SKIPPED: "yellow"}
 

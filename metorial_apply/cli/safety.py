@@ -1,5 +1,5 @@
 """The CLI side of the safety gates before apply and destroy make a call: which flags and
-terminal the rules in metorial_apply.safety see, and the confirmation prompt.
+terminal the rules in metorial_apply.planning.safety see, and the confirmation prompt.
 
 Refusals raise SafetyError naming the flag that overrides them; nothing has been sent by then.
 """
@@ -13,10 +13,10 @@ from typing import Any
 import click
 
 from metorial_apply.cli.output import Output
-from metorial_apply.errors import SafetyError
-from metorial_apply.plan import Action, Plan
-from metorial_apply.safety import check_safety
-from metorial_apply.state import State
+from metorial_apply.core.errors import SafetyError
+from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.planning.safety import check_safety
+from metorial_apply.core.state import State
 
 
 @dataclass(frozen=True)

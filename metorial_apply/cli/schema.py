@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from metorial_apply.cli.output import Output
-from metorial_apply.docschema import render_schema, schema_is_current
+from metorial_apply.config.schema import render_schema, schema_is_current
 
 
 def _write(path: Path, text: str) -> None:

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
-from metorial_apply.catalog import fetch_catalog
-from metorial_apply.client import MetorialClient, open_client
-from metorial_apply.config import load_config
-from metorial_apply.fingerprint import warm
-from metorial_apply.live import LiveRead, read_live
-from metorial_apply.model import Catalog
-from metorial_apply.plan import Plan, build_plan
-from metorial_apply.resolve import resolve_names
-from metorial_apply.saved import desired_digest
-from metorial_apply.state import State
+from metorial_apply.api.catalog import fetch_catalog
+from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.config.load import load_config
+from metorial_apply.core.fingerprint import warm
+from metorial_apply.api.live import LiveRead, read_live
+from metorial_apply.core.model import Catalog
+from metorial_apply.planning.plan import Plan, build_plan
+from metorial_apply.config.resolve import resolve_names
+from metorial_apply.planning.saved import desired_digest
+from metorial_apply.core.state import State
 
 STATE_DIR = ".metorial-apply"
 

@@ -11,9 +11,9 @@ import click
 
 from metorial_apply.cli.options import api_options, config_options, parse_vars
 from metorial_apply.cli.output import Output
-from metorial_apply.configfiles import config_files
-from metorial_apply.config import load_config
-from metorial_apply.state import State
+from metorial_apply.config.files import config_files
+from metorial_apply.config.load import load_config
+from metorial_apply.core.state import State
 
 
 
@@ -24,10 +24,10 @@ def _files_text(path: Path) -> str:
 
 async def _online(desired: State, path: Path, api_url: str, api_key: str | None) -> State:
     # Imported here: offline validation must work without touching the client stack.
-    from metorial_apply.catalog import fetch_catalog
-    from metorial_apply.client import open_client
+    from metorial_apply.api.catalog import fetch_catalog
+    from metorial_apply.api.client import open_client
     from metorial_apply.cli.session import detail_for, state_dir_for
-    from metorial_apply.resolve import resolve_names
+    from metorial_apply.config.resolve import resolve_names
 
     async with open_client(api_url, api_key, state_dir=state_dir_for(path)) as client:
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))

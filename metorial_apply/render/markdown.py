@@ -9,7 +9,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from metorial_apply.plan import Action, Plan
+from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.values import SECRET, SECRET_CHANGED, format_value
 from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 
-from metorial_apply.plan import Action, Plan
+from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value
 from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
 

@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any, Literal
 
-from metorial_apply.kinds import KINDS
-from metorial_apply.specs import RULE_FIELDS, RULE_TYPES
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.specs import RULE_FIELDS, RULE_TYPES
 
 Shape = Literal["plain", "tools", "children", "child"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from metorial_apply import __version__
-from metorial_apply.kinds import KINDS, kind_order
-from metorial_apply.model import SecretValue
-from metorial_apply.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.core.kinds import KINDS, kind_order
+from metorial_apply.core.model import SecretValue
+from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render.values import SECRET, Shape, display_field, shape_of
 
 ACTION_ORDER = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.NOOP)

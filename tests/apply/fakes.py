@@ -7,9 +7,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from metorial_apply.errors import ApiCall, BadRequestError, GoneError, NotFoundError, OutcomeUnknownError
-from metorial_apply.model import Address, Resource, SecretValue, Stamp
-from metorial_apply.plan import Action, Change, Plan
+from metorial_apply.core.errors import ApiCall, BadRequestError, GoneError, NotFoundError, OutcomeUnknownError
+from metorial_apply.core.model import Address, Resource, SecretValue, Stamp
+from metorial_apply.planning.plan import Action, Change, Plan
 
 PREFIX = {"/provider-deployments": "pde", "/provider-configs": "pcf", "/provider-auth-configs": "pac",
           "/session-templates": "set", "/session-template-providers": "stp", "/provider-config-vaults": "pcvt"}
@@ -60,7 +60,7 @@ class FakeApi:
         await self._enter(Call("GET", path, None, None, kind, None))
         if self.list_failures:
             self.list_failures -= 1
-            from metorial_apply.errors import ServerError
+            from metorial_apply.core.errors import ServerError
             raise ServerError(ApiCall("GET", path, kind), 503, "unavailable", "try later")
         items = self.active(path)
         for key, value in (params or {}).items():

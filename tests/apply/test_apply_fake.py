@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from metorial_apply.apply import ChangeFinished, ChangeStarted, apply_plan
-from metorial_apply.fingerprint import matches
-from metorial_apply.journal import Journal
-from metorial_apply.model import Stamp
-from metorial_apply.plan import Action, ChildChange
-from metorial_apply.schedule import Outcome
+from metorial_apply.apply.run import ChangeFinished, ChangeStarted, apply_plan
+from metorial_apply.core.fingerprint import matches
+from metorial_apply.apply.journal import Journal
+from metorial_apply.core.model import Stamp
+from metorial_apply.planning.plan import Action, ChildChange
+from metorial_apply.apply.schedule import Outcome
 from tests.apply.fakes import (
     FakeApi, addr, change, config, deployment, desired, item, live, plan, template,
 )
@@ -57,7 +57,7 @@ async def test_create_carries_user_metadata_and_full_stamp_in_the_same_call() ->
     assert cfg_body["value"] == {"token": CANARY}  # the secret goes to the API, once
     _, cstamp = Stamp.split(cfg_body["metadata"])
     assert cstamp and cstamp.secret_fingerprint and cstamp.secret_salt
-    from metorial_apply.model import SecretValue
+    from metorial_apply.core.model import SecretValue
     assert matches(SecretValue({"token": CANARY}), cstamp)
     assert CANARY not in json.dumps(cfg_body["metadata"])
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from metorial_apply.fingerprint import background_pool
+from metorial_apply.core.fingerprint import background_pool
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")

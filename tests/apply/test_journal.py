@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from metorial_apply.journal import utc_stamp
+from metorial_apply.apply.journal import utc_stamp
 
 
 def test_stamp_just_after_a_second_boundary_keeps_its_second() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from metorial_apply.execute import Executor
-from metorial_apply.fingerprint import FingerprintKey, matches
+from metorial_apply.apply.execute import Executor
+from metorial_apply.core.fingerprint import FingerprintKey, matches
 from tests.plan.factory import CANARY, SALT, STACK, desired, live
 
 KEY_TEXT = "canary-fingerprint-key-0123456789abcdef"

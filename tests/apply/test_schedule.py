@@ -7,7 +7,7 @@ from graphlib import CycleError
 
 import pytest
 
-from metorial_apply.schedule import Outcome, descendants, dependents_of, run_graph
+from metorial_apply.apply.schedule import Outcome, descendants, dependents_of, run_graph
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from metorial_apply.schedule import Outcome, run_graph
+from metorial_apply.apply.schedule import Outcome, run_graph
 
 pytestmark = pytest.mark.anyio
 

@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from metorial_apply.apply import execution_graph
-from metorial_apply.plan import Action, Plan, build_plan
-from metorial_apply.schedule import run_graph
-from metorial_apply.steps import Step, refs
+from metorial_apply.apply.run import execution_graph
+from metorial_apply.planning.plan import Action, Plan, build_plan
+from metorial_apply.apply.schedule import run_graph
+from metorial_apply.apply.steps import Step, refs
 from tests.plan.factory import basic, desired, live, state
 
 pytestmark = pytest.mark.anyio

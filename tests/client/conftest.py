@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from metorial_apply.client import MetorialClient, open_client
-from metorial_apply.retry import RetryPolicy
+from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.api.retry import RetryPolicy
 
 BASE = "https://api.test"
 SECRET_KEY = "metorial_sk_test_0123456789abcdef"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import respx
 
-from metorial_apply.catalog import fetch_catalog
+from metorial_apply.api.catalog import fetch_catalog
 from tests.client.conftest import page
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from metorial_apply import errors
+from metorial_apply.core import errors
 from tests.client.conftest import FakeTime, error
 
 pytestmark = pytest.mark.anyio

@@ -6,11 +6,11 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from metorial_apply import errors
-from metorial_apply.client import MetorialClient, open_client
+from metorial_apply.core import errors
+from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.emulator import EmulatorSettings, asgi_transport, create_app, emulator_of
-from metorial_apply.kinds import KINDS
-from metorial_apply.retry import RetryPolicy
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.api.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
 

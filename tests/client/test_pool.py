@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from metorial_apply.client import open_client
+from metorial_apply.api.client import open_client
 from metorial_apply.emulator import DEFAULT_SECRET_KEY
 from tests.emulator_server import EmulatorThread
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metorial_apply.ratelimit import (
+from metorial_apply.api.ratelimit import (
     Observation,
     RateLimiter,
     RateLimitSettings,

@@ -10,9 +10,11 @@ import httpx
 import pytest
 import respx
 
-from metorial_apply import __version__, errors
-from metorial_apply.client import CallRecord, check_api_key, check_api_url, open_client
-from metorial_apply.ratelimit import RateLimitSettings
+from metorial_apply import __version__
+
+from metorial_apply.core import errors
+from metorial_apply.api.client import CallRecord, check_api_key, check_api_url, open_client
+from metorial_apply.api.ratelimit import RateLimitSettings
 from tests.client.conftest import BASE, SECRET_KEY, error, page
 
 CANARY = "canary-s3cr3t-5f9d1c"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from metorial_apply.errors import ConfigError
-from metorial_apply.interpolate import InterpolationError, Sources, Variable, interpolate
-from metorial_apply.model import Address, Resource
-from metorial_apply.references import dependency_order, fill_providers, parse_spec_path
-from metorial_apply.yamlsource import MAX_VALUES, Pos, format_path, parse_yaml
+from metorial_apply.core.errors import ConfigError
+from metorial_apply.config.interpolate import InterpolationError, Sources, Variable, interpolate
+from metorial_apply.core.model import Address, Resource
+from metorial_apply.config.references import dependency_order, fill_providers, parse_spec_path
+from metorial_apply.config.yamlsource import MAX_VALUES, Pos, format_path, parse_yaml
 
 
 def no_file(path: str) -> str:

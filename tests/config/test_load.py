@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.config import load_config
-from metorial_apply.errors import ConfigError
-from metorial_apply.model import Address, SecretValue
+from metorial_apply.config.load import load_config
+from metorial_apply.core.errors import ConfigError
+from metorial_apply.core.model import Address, SecretValue
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from metorial_apply.cli import main
 from metorial_apply.cli.output import report_error
-from metorial_apply.config import load_config
-from metorial_apply.errors import ConfigError
-from metorial_apply.kinds import SECTIONS
+from metorial_apply.config.load import load_config
+from metorial_apply.core.errors import ConfigError
+from metorial_apply.core.kinds import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))

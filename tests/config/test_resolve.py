@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.config import load_config, resolve_names
-from metorial_apply.errors import ConfigError
-from metorial_apply.model import Address, Catalog, CatalogProvider
+from metorial_apply.config.load import load_config, resolve_names
+from metorial_apply.core.errors import ConfigError
+from metorial_apply.core.model import Address, Catalog, CatalogProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from metorial_apply.docschema import SCHEMA_PATH, document_schema, render_schema, schema_is_current
+from metorial_apply.config.schema import SCHEMA_PATH, document_schema, render_schema, schema_is_current
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / SCHEMA_PATH

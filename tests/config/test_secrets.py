@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.config import load_config, resolve_names
-from metorial_apply.errors import ConfigError
-from metorial_apply.model import Catalog, CatalogProvider
+from metorial_apply.config.load import load_config, resolve_names
+from metorial_apply.core.errors import ConfigError
+from metorial_apply.core.model import Catalog, CatalogProvider
 
 ENV_CANARY = "canary-env-7f3a9c1e5b"
 FILE_CANARY = "canary-file-2d8e4b6a90"

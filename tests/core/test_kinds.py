@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from metorial_apply import kinds, specs
-from metorial_apply.model import Address, Stamp
+from metorial_apply.core import kinds, specs
+from metorial_apply.core.model import Address, Stamp
 
 STAMP = Stamp(stack="prod", address="deployment.gh", spec_hash="sha256:1").to_metadata()
 

@@ -6,9 +6,9 @@ import pickle
 import pytest
 from pydantic import ValidationError
 
-from metorial_apply import kinds, specs
-from metorial_apply.model import Address, Catalog, CatalogProvider, Resource, SecretValue, Stamp, spec_hash
-from metorial_apply.state import State
+from metorial_apply.core import kinds, specs
+from metorial_apply.core.model import Address, Catalog, CatalogProvider, Resource, SecretValue, Stamp, spec_hash
+from metorial_apply.core.state import State
 
 CANARY = "canary-7f3a9c-never-print"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from metorial_apply.fingerprint import stamp_for
-from metorial_apply.kinds import KINDS
-from metorial_apply.model import Address, Resource, SecretValue
-from metorial_apply.state import State
+from metorial_apply.core.fingerprint import stamp_for
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.core.state import State
 
 STACK = "prod"
 SALT = "00112233445566778899aabbccddeeff"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from metorial_apply.errors import PlanError
-from metorial_apply.model import Address, Resource
-from metorial_apply.plan import Action, Change, Plan, build_plan
+from metorial_apply.core.errors import PlanError
+from metorial_apply.core.model import Address, Resource
+from metorial_apply.planning.plan import Action, Change, Plan, build_plan
 from tests.plan.factory import CANARY, SALT, basic, desired, live, state
 
 A = Address.parse

@@ -20,14 +20,14 @@ import anyio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metorial_apply.apply import apply_plan
-from metorial_apply.catalog import fetch_catalog
-from metorial_apply.client import MetorialClient, open_client
-from metorial_apply.config import load_config
-from metorial_apply.live import fetch_live
-from metorial_apply.model import Catalog
-from metorial_apply.plan import Plan, build_plan
-from metorial_apply.resolve import resolve_names
+from metorial_apply.apply.run import apply_plan
+from metorial_apply.api.catalog import fetch_catalog
+from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.config.load import load_config
+from metorial_apply.api.live import fetch_live
+from metorial_apply.core.model import Catalog
+from metorial_apply.planning.plan import Plan, build_plan
+from metorial_apply.config.resolve import resolve_names
 from tests.apply.conftest import run_cli
 from tests.plan.yamlgen import ENV, STACK, CatalogIds, configs, dump, equivalent, unprotected
 

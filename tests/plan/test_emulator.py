@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from metorial_apply.apply import apply_plan
-from metorial_apply.catalog import fetch_catalog
+from metorial_apply.apply.run import apply_plan
+from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.cli import main
-from metorial_apply.client import open_client
-from metorial_apply.config import load_config
-from metorial_apply.fingerprint import new_salt, stamp_for
-from metorial_apply.live import fetch_live, read_live
-from metorial_apply.model import Stamp
-from metorial_apply.plan import Action, build_plan
-from metorial_apply.resolve import resolve_names
-from metorial_apply.saved import load_saved_plan
+from metorial_apply.api.client import open_client
+from metorial_apply.config.load import load_config
+from metorial_apply.core.fingerprint import new_salt, stamp_for
+from metorial_apply.api.live import fetch_live, read_live
+from metorial_apply.core.model import Stamp
+from metorial_apply.planning.plan import Action, build_plan
+from metorial_apply.config.resolve import resolve_names
+from metorial_apply.planning.saved import load_saved_plan
 
 CANARY = "canary-Zq9Xw7-plan-secret"
 ROOT = Path(__file__).resolve().parents[2]

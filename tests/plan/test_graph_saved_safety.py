@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from metorial_apply import fingerprint
-from metorial_apply.action import Action
-from metorial_apply.errors import PlanError, SafetyError, StalePlanError
-from metorial_apply.graph import check_acyclic, execution_order
-from metorial_apply.model import Address, SecretValue, Stamp
-from metorial_apply.plan import build_plan
-from metorial_apply.safety import check_destroy, check_safety
-from metorial_apply.saved import (attach, check_stale, desired_digest, load_saved_plan, plan_to_dict, plan_to_json,
+from metorial_apply.core import fingerprint
+from metorial_apply.planning.action import Action
+from metorial_apply.core.errors import PlanError, SafetyError, StalePlanError
+from metorial_apply.planning.graph import check_acyclic, execution_order
+from metorial_apply.core.model import Address, SecretValue, Stamp
+from metorial_apply.planning.plan import build_plan
+from metorial_apply.planning.safety import check_destroy, check_safety
+from metorial_apply.planning.saved import (attach, check_stale, desired_digest, load_saved_plan, plan_to_dict, plan_to_json,
                                   verify_desired)
 from tests.plan.factory import CANARY, SALT, basic, desired, live, state
 

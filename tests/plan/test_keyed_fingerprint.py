@@ -8,11 +8,11 @@ import hmac
 
 import pytest
 
-from metorial_apply import fingerprint
-from metorial_apply.errors import PlanError, UsageError
-from metorial_apply.fingerprint import FingerprintKey, keyed_fingerprint, matches, stamp_for
-from metorial_apply.model import Resource, SecretValue
-from metorial_apply.plan import Action, build_plan
+from metorial_apply.core import fingerprint
+from metorial_apply.core.errors import PlanError, UsageError
+from metorial_apply.core.fingerprint import FingerprintKey, keyed_fingerprint, matches, stamp_for
+from metorial_apply.core.model import Resource, SecretValue
+from metorial_apply.planning.plan import Action, build_plan
 from tests.plan.factory import CANARY, SALT, STACK, desired, live, state
 
 KEY_TEXT = "canary-fingerprint-key-0123456789abcdef"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metorial_apply.model import Address, Resource, SecretValue
-from metorial_apply.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render import RenderContext, RenderStats
 
 CANARY = "canary-5f3e9d1c-never-print-me"

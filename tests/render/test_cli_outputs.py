@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from metorial_apply.cli import cli
-from metorial_apply.saved import load_saved_plan
+from metorial_apply.planning.saved import load_saved_plan
 
 TOKEN_1 = "canary-token-one-7d1e5f"
 TOKEN_2 = "canary-token-two-9a3b2c"

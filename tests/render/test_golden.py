@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from metorial_apply.plan import Plan
+from metorial_apply.planning.plan import Plan
 from metorial_apply.render import render_json, render_markdown, render_text
 from tests.render.golden_files import check_golden
 from tests.render.plans import CONTEXT, empty_plan, full_plan

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from metorial_apply.render import render_json
-from metorial_apply.saved import checksum, load_saved_plan
+from metorial_apply.planning.saved import checksum, load_saved_plan
 from tests.render.plans import CONTEXT, empty_plan, full_plan
 
 
@@ -42,7 +42,7 @@ def test_no_changes_exit_code_0() -> None:
 
 def test_render_is_pure_of_network_cli_and_apply() -> None:
     code = ("import sys, metorial_apply.render; "
-            "bad = [m for m in ('httpx', 'click', 'rich', 'metorial_apply.client', 'metorial_apply.live', "
-            "'metorial_apply.apply', 'metorial_apply.cli') if m in sys.modules]; print(','.join(bad))")
+            "bad = [m for m in ('httpx', 'click', 'rich', 'metorial_apply.api.client', 'metorial_apply.api.live', "
+            "'metorial_apply.apply.run', 'metorial_apply.cli') if m in sys.modules]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""

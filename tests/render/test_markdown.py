@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from metorial_apply.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render import render_markdown
 from metorial_apply.render.markdown import code_span, md_text
 from tests.render.plans import CONTEXT, addr, big_plan, full_plan

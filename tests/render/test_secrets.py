@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metorial_apply.model import SecretValue
-from metorial_apply.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.core.model import SecretValue
+from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render import render_json, render_markdown, render_text
 from tests.render.plans import CANARY, CANARY_ENV, CONTEXT, addr, full_plan, resource
 

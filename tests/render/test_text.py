@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from metorial_apply.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render import render_text
 from tests.render.plans import CONTEXT, addr, empty_plan, full_plan
 

@@ -1,0 +1,146 @@
+"""fetch_live: read every managed kind with one paginated list each (concurrently), keep what our
+stack's stamp claims, and turn it into the same State type as desired.
+
+Ownership is the stamp alone (names are not unique, there is no idempotency key). Two odd
+cases, both possible only after a crash or a hand edit:
+- two live objects stamped with one address (a create whose response was lost, then sent
+  again by something that did not re-list first): the oldest (created_at, then id) keeps the
+  address; each extra one gets the address `<name>~<id>` and so plans as a delete, with the
+  reason "duplicate of <address>" (build_plan reads the stamp). Keeping the oldest keeps the
+  object dependents were most likely pointed at.
+- an object stamped for our stack with an address of another kind, or an unparseable one: our
+  applier never writes such a stamp, so it was copied by hand; it is never touched, and
+  reported in `LiveRead.ignored` for the CLI to warn about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from metorial_apply.api.client import MetorialClient
+from metorial_apply.core.kinds import CHILD_REFS, KINDS, KindSpec, ref_name
+from metorial_apply.core.model import Address, Catalog, Resource, Stamp
+from metorial_apply.core.state import State
+
+log = logging.getLogger(__name__)
+
+Raw = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LiveNames:
+    """Names for ids in API objects: our resources by stamp, providers by catalog slug."""
+
+    ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, id) → name
+    slugs: dict[str, str] = field(default_factory=dict)  # provider id → slug
+
+    def name_of(self, kind: str, id: str) -> str:
+        return self.ids.get((kind, id), id)
+
+    def provider_slug(self, provider_id: str) -> str:
+        return self.slugs.get(provider_id, provider_id)
+
+
+@dataclass(frozen=True)
+class LiveRead:
+    """The live State plus what was seen but deliberately left alone."""
+
+    state: State
+    ignored: tuple[str, ...] = ()
+    objects: int = 0  # objects listed across kinds (ours or not)
+
+
+def object_fingerprint(obj: Raw) -> str:
+    """sha256 of the canonical JSON of an API object: any change to it moves the fingerprint."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Owned:
+    """One live object our stack's stamp claims, with the address it gets in live state."""
+
+    address: Address
+    stamp: Stamp
+    obj: Raw
+
+
+def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) -> list[Owned]:
+    """Objects of one kind stamped for `stack`, duplicates renamed `<name>~<id>` (oldest wins)."""
+    groups: dict[str, list[tuple[Stamp, Raw]]] = {}
+    for obj in objects:
+        _, stamp = Stamp.split(obj.get("metadata") if isinstance(obj.get("metadata"), dict) else None)
+        if stamp is None or stamp.stack != stack or not isinstance(obj.get("id"), str):
+            continue
+        try:
+            address = Address.parse(stamp.address)
+        except ValueError:
+            address = None
+        if address is None or address.kind != kind.kind:
+            ignored.append(f"{obj['id']} in {kind.path} is stamped {stamp.address!r} for stack {stack!r}, "
+                           f"which is not a {kind.kind} address: left alone")
+            continue
+        groups.setdefault(stamp.address, []).append((stamp, obj))
+    out: list[Owned] = []
+    for text, members in groups.items():
+        members.sort(key=lambda m: (str(m[1].get("created_at") or ""), m[1]["id"]))
+        address = Address.parse(text)
+        out.append(Owned(address, members[0][0], members[0][1]))
+        out += [Owned(Address(kind=address.kind, name=f"{address.name}~{obj['id']}"), stamp, obj)
+                for stamp, obj in members[1:]]
+    return out
+
+
+def _children(kind: KindSpec, obj: Raw, names: LiveNames) -> dict[str, str]:
+    """Sub-resource ids by key (template providers: deployment name → stp id), active only."""
+    child = kind.children
+    if child is None:
+        return {}
+    out: dict[str, str] = {}
+    for item in obj.get(child.field) or []:
+        key = ref_name(names, CHILD_REFS.get(child.key, child.key), item.get(child.key))
+        if key and isinstance(item.get("id"), str) and item.get("status", "active") == "active":
+            out[key] = item["id"]
+    return out
+
+
+def to_resource(owned: Owned, names: LiveNames) -> Resource:
+    kind = KINDS[owned.address.kind]
+    return Resource(
+        address=owned.address, spec=kind.from_api(owned.obj, names), id=owned.obj["id"], stamp=owned.stamp,
+        fingerprint=object_fingerprint(owned.obj), children=_children(kind, owned.obj, names),
+        protect=owned.stamp.protect,
+    )
+
+
+def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]]) -> LiveRead:
+    """Pure core of fetch_live: listed objects per kind → our stack's live State."""
+    ignored: list[str] = []
+    owned = [o for kind in KINDS.values() for o in _claims(kind, listed.get(kind.kind, []), stack, ignored)]
+    names = LiveNames(
+        ids={(o.address.kind, o.obj["id"]): o.address.name for o in owned},
+        slugs={p.id: p.slug for p in catalog.providers},
+    )
+    resources = [to_resource(o, names) for o in owned]
+    total = sum(len(v) for v in listed.values())
+    return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(ignored)), objects=total)
+
+
+async def read_live(client: MetorialClient, stack: str, catalog: Catalog) -> LiveRead:
+    """One paginated list per kind, all kinds concurrently; never one GET per resource."""
+    paths = {kind.path: kind.kind for kind in KINDS.values()}
+    by_path = await client.list_many(paths)
+    listed = {paths[p]: items for p, items in by_path.items()}
+    read = live_state(stack, catalog, listed)
+    log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",
+              read.objects, len(read.state), stack, len(read.ignored))
+    return read
+
+
+async def fetch_live(client: MetorialClient, stack: str, catalog: Catalog) -> State:
+    """Our stack's live State (see `read_live` for what is left alone and why)."""
+    return (await read_live(client, stack, catalog)).state

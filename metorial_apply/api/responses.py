@@ -1,0 +1,123 @@
+"""HTTP responses and transport failures → JSON values or typed ApiErrors.
+
+Nothing built here ever holds a request body, a header, a query value or an httpx object:
+errors carry the method, the path, the API's code/message/hint/field problems and the
+request id, so they are safe to print, log and pickle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from metorial_apply.core.errors import (
+    ApiCall,
+    ApiError,
+    FieldProblem,
+    OutcomeUnknownError,
+    error_class_for,
+)
+
+MAX_MESSAGE_CHARS = 500  # an API message is shown to people; a runaway one is cut
+MAX_PROBLEMS = 50
+REQUEST_ID_HEADER = "metorial-req-id"
+
+
+def _text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _problems(raw: Any) -> tuple[FieldProblem, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for item in raw[:MAX_PROBLEMS]:
+        if isinstance(item, dict):
+            path = item.get("path") if isinstance(item.get("path"), list) else []
+            out.append(FieldProblem(path=tuple(str(p) for p in path), code=_text(item.get("code"), 100),
+                                    message=_text(item.get("message"))))
+    return tuple(out)
+
+
+def error_body(response: httpx.Response) -> dict[str, Any]:
+    """The API's error object, or {} when the body is not one (a proxy's HTML page, say)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def with_request_id(call: ApiCall, response: httpx.Response | None) -> ApiCall:
+    request_id = response.headers.get(REQUEST_ID_HEADER) if response is not None else None
+    if not request_id:
+        return call
+    return ApiCall(method=call.method, path=call.path, kind=call.kind, name=call.name, request_id=_text(request_id, 100))
+
+
+def status_error(call: ApiCall, response: httpx.Response) -> ApiError:
+    """A typed error for a non-2xx response, with the API's code, message, hint and field problems."""
+    body = error_body(response)
+    status = response.status_code
+    code = _text(body.get("code"), 100) or f"http_{status}"
+    message = _text(body.get("message")) or response.reason_phrase or "request failed"
+    hint = _text(body.get("hint")) or None
+    cls = error_class_for(status)
+    return cls(with_request_id(call, response), status, code, message, hint=hint, problems=_problems(body.get("errors")))
+
+
+def transport_message(exc: httpx.HTTPError) -> tuple[str, str]:
+    """(code, message) for a transport failure, without httpx's text (which may quote the URL)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", f"the request timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection_failed", f"could not connect to {_origin(exc) or 'the API'}"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return "connection_lost", "the connection was closed before a response arrived"
+    return "transport_error", f"the request failed ({type(exc).__name__})"
+
+
+def _origin(exc: httpx.HTTPError) -> str | None:
+    """scheme://host[:port] of the failed request: names the server, never user info or path."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an exception raised without a request
+        return None
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+
+
+def transport_error(call: ApiCall, exc: httpx.HTTPError) -> ApiError:
+    code, message = transport_message(exc)
+    return error_class_for(None)(call, None, code, message)
+
+
+def outcome_unknown(call: ApiCall, stamp: dict[str, str], *, response: httpx.Response | None = None,
+                    exc: httpx.HTTPError | None = None) -> OutcomeUnknownError:
+    """A create that may or may not have happened; the stamp lets the caller look it up."""
+    if response is not None:
+        body = error_body(response)
+        code = _text(body.get("code"), 100) or f"http_{response.status_code}"
+        detail = _text(body.get("message")) or response.reason_phrase or "server error"
+        return OutcomeUnknownError(with_request_id(call, response), response.status_code, code,
+                                   f"{detail}; the create may have happened", stamp=stamp)
+    code, message = transport_message(exc) if exc is not None else ("unknown", "no response")
+    return OutcomeUnknownError(call, None, code, f"{message}; the create may have happened", stamp=stamp)
+
+
+def invalid_response(call: ApiCall, response: httpx.Response | None, what: str) -> ApiError:
+    """A 2xx whose body is not what the contract promises."""
+    status = response.status_code if response is not None else None
+    return ApiError(with_request_id(call, response), status, "invalid_response", what)
+
+
+def json_object(call: ApiCall, response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a 2xx response, or an `invalid_response` ApiError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise invalid_response(call, response, "the API answered with something other than a JSON object")
+    return body

@@ -1,0 +1,87 @@
+"""API calls with the applier's semantics on top of the client: a delete of something already
+gone is done, and a create whose response was lost is resolved by its ownership stamp, never
+re-sent blindly (the API has no idempotency keys and names are not unique).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any, Awaitable, Callable, Protocol
+
+from metorial_apply.core.errors import (
+    GoneError, NotFoundError, OutcomeUnknownError, RateLimitedError, ServerError, TransportError,
+)
+from metorial_apply.core.kinds import KindSpec
+from metorial_apply.core.model import Address, Stamp
+
+LIST_ATTEMPTS = 4  # a recovery listing is retried on transient errors, a bounded number of times
+CREATE_ATTEMPTS = 6  # a create is sent at most this often, each after a listing proved it absent
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class ApiClient(Protocol):
+    """The slice of `client.MetorialClient` the applier uses (fakes implement it in tests)."""
+
+    async def list_all(self, path: str, params: dict[str, Any] | None = None, *, kind: str | None = None) -> list[dict[str, Any]]: ...
+
+    async def create(self, path: str, body: dict[str, Any], *, kind: str, name: str, stamp: dict[str, str]) -> dict[str, Any]: ...
+
+    async def update(self, path: str, id: str, body: dict[str, Any], *, kind: str, name: str) -> dict[str, Any]: ...
+
+    async def delete(self, path: str, id: str, *, kind: str, name: str) -> dict[str, Any]: ...
+
+
+async def delete_quietly(client: ApiClient, path: str, id: str, *, kind: str, name: str) -> str:
+    """DELETE; 404 or 410 means someone (often an archive cascade) already did it."""
+    try:
+        await client.delete(path, id, kind=kind, name=name)
+    except (NotFoundError, GoneError):
+        return "already gone"
+    return ""
+
+
+async def list_with_retries(client: ApiClient, path: str, params: dict[str, Any] | None, *, kind: str,
+                            sleep: Sleep = asyncio.sleep) -> list[dict[str, Any]]:
+    """List, retrying transient failures a bounded number of times (on top of the client's own)."""
+    for attempt in range(LIST_ATTEMPTS):
+        try:
+            return await client.list_all(path, params, kind=kind)
+        except (TransportError, ServerError, RateLimitedError):
+            if attempt == LIST_ATTEMPTS - 1:
+                raise
+            await sleep(0.2 * 2 ** attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def stamped(items: list[dict[str, Any]], stack: str, address: Address, exclude: set[str]) -> list[dict[str, Any]]:
+    """Active objects carrying our stamp for `address`, newest first."""
+    def ours(obj: dict[str, Any]) -> bool:
+        _, stamp = Stamp.split(obj.get("metadata"))
+        return stamp is not None and stamp.stack == stack and stamp.address == str(address)
+
+    found = [o for o in items if o.get("status", "active") == "active" and o.get("id") not in exclude and ours(o)]
+    return sorted(found, key=lambda o: (o.get("created_at") or "", o.get("id") or ""), reverse=True)
+
+
+async def recover_create(client: ApiClient, kind: KindSpec, address: Address, stack: str, body: dict[str, Any],
+                         stamp: dict[str, str], exclude: set[str], *, sleep: Sleep = asyncio.sleep) -> tuple[dict[str, Any], str]:
+    """Resolve a create whose outcome is unknown: adopt what landed (deleting any extras, so one
+    address never has two objects), or create it once more; `exclude` holds ids that were
+    already ours before this create (the old half of a replace)."""
+    last: OutcomeUnknownError | None = None
+    for _ in range(CREATE_ATTEMPTS):
+        found = stamped(await list_with_retries(client, kind.path, None, kind=kind.kind, sleep=sleep), stack, address, exclude)
+        if found:
+            for extra in found[1:]:
+                await delete_quietly(client, kind.path, extra["id"], kind=kind.kind, name=address.name)
+            extras = f", {len(found) - 1} duplicate(s) removed" if len(found) > 1 else ""
+            return found[0], "adopted after a lost response" + extras
+        try:
+            obj = await client.create(kind.path, body, kind=kind.kind, name=address.name, stamp=stamp)
+            return obj, "created again after a lost response"
+        except OutcomeUnknownError as exc:
+            last = exc
+    assert last is not None
+    raise last

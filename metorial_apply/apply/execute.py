@@ -1,0 +1,157 @@
+"""Executing one step of the execution graph against the API, generically over KINDS.
+
+Creates carry the full ownership stamp in the same call, so a resource never exists without
+it; updates PATCH only the changed patchable fields plus metadata sent whole; deletes treat
+404/410 as already done. A create whose outcome is unknown is resolved by `calls.recover_create`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from metorial_apply.apply.calls import ApiClient, delete_quietly, recover_create
+from metorial_apply.apply.children import child_changes, run_child_changes
+from metorial_apply.core.errors import OutcomeUnknownError
+from metorial_apply.apply.ids import IdMap
+from metorial_apply.core.kinds import KINDS, KindSpec, create_body, patch_body
+from metorial_apply.core.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
+from metorial_apply.core.model import Address, Resource, Stamp
+from metorial_apply.planning.plan import Action, Change
+from metorial_apply.apply.steps import Step
+
+@dataclass(frozen=True)
+class StepDone:
+    """What a finished step did: the id it created, updated or deleted, and a note for the report."""
+
+    id: str | None
+    note: str = ""  # e.g. "adopted after a lost response", "already gone"
+
+
+@dataclass
+class Executor:
+    client: ApiClient
+    ids: IdMap
+    stack: str
+    ready: dict[Address, "asyncio.Future[Stamp]"] = field(default_factory=dict)  # stamps computed ahead
+    pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
+    key: FingerprintKey | None = field(default=None, repr=False)  # keyed (hmac) stamps when set
+
+    def prepare(self, steps: list[Step], threads: int = 2) -> None:
+        """Start computing the stamps of secret-holding creates and updates in low-priority
+        background threads, so their scrypt cost overlaps API waits; `gate` keeps a step out
+        of the parallelism slots until its stamp is ready, so no slot idles on a fingerprint."""
+        self.pool = background_pool(threads)
+        for step in steps:
+            resource = step.change.desired
+            if step.phase == "up" and resource is not None and resource.secret is not None:
+                reuse = _reusable_stamp(step.change) if step.action == "update" else None
+                self.ready[resource.address] = asyncio.ensure_future(self.stamp(resource, reuse))
+
+    def gate(self, step: Step) -> "asyncio.Future[Stamp] | None":
+        """What `step` waits for before it may take a parallelism slot (its stamp, if pending)."""
+        return self.ready.get(step.address) if step.phase == "up" else None
+
+    def discard(self) -> None:
+        for future in self.ready.values():
+            future.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+    async def run(self, step: Step) -> StepDone:
+        """Do the API work of one step."""
+        if step.phase == "down":
+            return await self.delete(step)
+        if step.action == "create":
+            return await self.create(step)
+        return await self.update(step)
+
+    async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
+        """A fresh stamp. The live salt is kept when the secret did not change (the fingerprint
+        then stays stable); a changed or new secret gets a fresh salt."""
+        if resource.secret is None:
+            return stamp_for(resource, self.stack, None)
+        salt = reuse.secret_salt if reuse and reuse.secret_salt else new_salt()
+        if self.key is not None:  # hmac costs microseconds: no thread needed
+            return stamp_for(resource, self.stack, salt, self.key)
+        # scrypt is deliberately slow; hashlib releases the GIL, so a thread keeps the loop free.
+        return await asyncio.get_running_loop().run_in_executor(self.pool, stamp_for, resource, self.stack, salt)
+
+    async def create(self, step: Step) -> StepDone:
+        resource = _desired(step.change)
+        kind = KINDS[resource.address.kind]
+        pending = self.ready.pop(resource.address, None)
+        stamp = (await pending if pending is not None else await self.stamp(resource)).to_metadata()
+        metadata = dict(resource.spec.get("metadata") or {}) | stamp
+        secret = resource.secret.reveal() if resource.secret is not None else None
+        body = create_body(kind, resource.spec, secret, metadata, self.ids)
+        note = ""
+        try:
+            obj = await self.client.create(kind.path, body, kind=kind.kind, name=resource.address.name, stamp=stamp)
+        except OutcomeUnknownError:
+            old = {i for i in (step.change.id, step.change.live.id if step.change.live else None) if i}
+            obj, note = await recover_create(self.client, kind, resource.address, self.stack, body, stamp, old)
+        self.ids.record(resource.address, obj["id"], replaced=step.change.action is Action.REPLACE)
+        return StepDone(obj["id"], note)
+
+    async def update(self, step: Step) -> StepDone:
+        change = step.change
+        resource, live = _desired(change), change.live
+        kind = KINDS[resource.address.kind]
+        id = self.ids.id_of(resource.address)
+        if kind.children:
+            await self.update_children(kind, change, id)
+        fields = _changed_fields(kind, change)
+        secret_changed = _secret_changed(kind, change, fields)
+        pending = self.ready.pop(resource.address, None)
+        stamp = await pending if pending is not None else await self.stamp(resource, _reusable_stamp(change))
+        if step.repoint and not fields and live is not None and live.stamp == stamp:
+            return StepDone(id, "repointed")
+        secret = resource.secret.reveal() if secret_changed and resource.secret is not None else None
+        metadata = dict(resource.spec.get("metadata") or {}) | stamp.to_metadata()
+        body = patch_body(kind, resource.spec, frozenset(fields), secret, metadata, self.ids)
+        await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
+        return StepDone(id)
+
+    async def update_children(self, kind: KindSpec, change: Change, parent_id: str) -> None:
+        todo = child_changes(kind, change, self.ids)
+        await run_child_changes(self.client, kind, change.address, parent_id, todo, self.ids)
+
+    async def delete(self, step: Step) -> StepDone:
+        change = step.change
+        kind = KINDS[change.address.kind]
+        id = change.id or (change.live.id if change.live else None)
+        if id is None:
+            return StepDone(None, "nothing to delete")
+        return StepDone(id, await delete_quietly(self.client, kind.path, id, kind=kind.kind, name=change.address.name))
+
+
+def _desired(change: Change) -> Resource:
+    if change.desired is None:
+        raise ValueError(f"{change.address}: a {change.action.value} needs the desired resource")
+    return change.desired
+
+
+def _secret_changed(kind: KindSpec, change: Change, fields: set[str]) -> bool:
+    return bool(set(kind.secret_fields) & fields) or any(d.secret for d in change.diffs)
+
+
+def _reusable_stamp(change: Change) -> Stamp | None:
+    """The live stamp whose salt an update keeps: only while the secret is unchanged, so its
+    fingerprint stays stable (a changed secret gets a fresh salt)."""
+    kind = KINDS[change.address.kind]
+    if _secret_changed(kind, change, _changed_fields(kind, change)) or change.live is None:
+        return None
+    return change.live.stamp
+
+
+def _changed_fields(kind: KindSpec, change: Change) -> set[str]:
+    """Canonical fields to PATCH: the plan's list, plus any patchable field that differs
+    (drift the plan may have described only in YAML words)."""
+    fields = set(change.fields)
+    desired, live = change.desired, change.live
+    if desired is not None and live is not None:
+        fields |= {f for f in kind.patchable if f != "metadata" and desired.spec.get(f) != live.spec.get(f)}
+    return fields

@@ -1,0 +1,94 @@
+"""Which files make up a configuration, and reading the files `${file:…}` points at.
+
+A configuration is one YAML file or a directory of `*.yaml`/`*.yml` files (recursive, sorted,
+hidden files and directories skipped). `${file:path}` is relative to the YAML file that
+contains it and must stay inside the configuration's directory tree, so a config reviewed in
+a pull request cannot read arbitrary files through `../`; absolute paths (and `~/…`) are
+allowed for secrets mounted outside the repository, e.g. `${file:/run/secrets/github_token}`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from metorial_apply.core.errors import ConfigError, Diagnostic
+from metorial_apply.config.interpolate import InterpolationError
+
+YAML_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 1 << 20  # a ${file:} secret larger than 1 MiB is a mistake (or /dev/zero)
+
+
+@dataclass(frozen=True)
+class ConfigFiles:
+    """The root directory of a configuration and its YAML files (real path, display name)."""
+
+    root: Path
+    files: tuple[tuple[Path, str], ...]
+
+    def displays(self) -> list[str]:
+        return [display for _, display in self.files]
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def config_files(path: Path) -> ConfigFiles:
+    """The YAML files of a configuration at `path` (a file or a directory)."""
+    if path.is_file():
+        return ConfigFiles(root=path.resolve().parent, files=((path, str(path)),))
+    if not path.exists():
+        raise ConfigError([Diagnostic("no such file or directory", file=str(path),
+                                      hint="pass a YAML file or a directory of *.yaml files")])
+    if not path.is_dir():
+        raise ConfigError([Diagnostic("not a regular file or directory", file=str(path))])
+    found = sorted(
+        p.relative_to(path) for p in path.rglob("*")
+        if p.suffix in YAML_SUFFIXES and p.is_file() and not _hidden(p.relative_to(path))
+    )
+    if not found:
+        raise ConfigError([Diagnostic("no *.yaml or *.yml files in this directory", file=str(path))])
+    return ConfigFiles(root=path.resolve(), files=tuple((path / rel, str(path / rel)) for rel in found))
+
+
+def _inside(child: Path, root: Path) -> bool:
+    try:
+        child.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def file_reader(yaml_file: Path, root: Path) -> Callable[[str], str]:
+    """A `read_file` for interpolation.Sources, resolving paths relative to `yaml_file`."""
+
+    def read(written: str) -> str:
+        expanded = Path(os.path.expanduser(written))
+        target = (expanded if expanded.is_absolute() else yaml_file.resolve().parent / expanded).resolve()
+        if not expanded.is_absolute() and not _inside(target, root):
+            raise InterpolationError(f"${{file:{written}}} points outside the configuration directory",
+                                     "use a path inside the config directory, or an absolute path")
+        return _read_text(target, written)
+
+    return read
+
+
+def _read_text(target: Path, written: str) -> str:
+    try:
+        with open(target, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise InterpolationError(f"${{file:{written}}} is a directory") from None
+    except OSError as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or "cannot read it")
+        raise InterpolationError(f"${{file:{written}}}: {reason}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InterpolationError(f"${{file:{written}}} is larger than 1 MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InterpolationError(f"${{file:{written}}} is not UTF-8 text") from None
+    return text.rstrip("\r\n")

@@ -1,0 +1,69 @@
+"""The JSON Schema of one config file, generated from the spec models in the kinds registry.
+
+Every field is optional at the top level because a configuration may be split over files
+(`stack:` in one, sections in others). Editors pick the schema up from a comment:
+`# yaml-language-server: $schema=../../schemas/metorial-apply.schema.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from metorial_apply.core.kinds import SECTIONS
+
+SCHEMA_PATH = Path("schemas") / "metorial-apply.schema.json"
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+STACK_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,63}|.*\$\{.*)$"  # a name, or one built with ${var.…}
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+
+def document_model() -> type[BaseModel]:
+    """A pydantic model of one config file: `stack`, `variables` and one mapping per section."""
+    fields: dict[str, Any] = {
+        "stack": (str | None, Field(None, pattern=STACK_PATTERN,
+                                    description="Ownership scope written into every resource's metadata.")),
+        "variables": (dict[Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)], str | int | float | bool] | None,
+                      Field(None, description="Values for ${var.NAME}; --var-file and --var override them.")),
+    }
+    for section, kind in SECTIONS.items():
+        fields[section] = (dict[Name, kind.model] | None,
+                           Field(None, description=f"{kind.kind} resources by name."))
+    return create_model("MetorialApplyConfig", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _name_keys(schema: dict[str, Any], pattern: str) -> None:
+    """Pydantic drops key constraints of dicts; put them back as `propertyNames`."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "object":
+            branch["propertyNames"] = {"pattern": pattern}
+
+
+def document_schema() -> dict[str, Any]:
+    schema = document_model().model_json_schema()
+    for key, prop in schema["properties"].items():
+        _name_keys(prop, VARIABLE_PATTERN if key == "variables" else NAME_PATTERN)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "metorial-apply configuration",
+        "description": "One YAML file of a metorial-apply configuration. Strings may use ${env:NAME}, "
+                       "${env:NAME:-default}, ${var.NAME} and ${file:PATH}; $${ is a literal ${.",
+    } | {k: v for k, v in schema.items() if k != "title"}
+
+
+def render_schema() -> str:
+    """The schema as stable text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(document_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def schema_is_current(path: Path) -> bool:
+    """True when the file at `path` holds exactly the schema generated from the models."""
+    try:
+        return path.read_text(encoding="utf-8") == render_schema()
+    except OSError:
+        return False

@@ -1,0 +1,198 @@
+"""Salted scrypt fingerprints of write-only secrets, and the ownership stamp built from them.
+
+The API never returns a secret, so the stamp keeps a fingerprint of the value last applied.
+Metadata is readable by every secret key of the organisation, so a plain hash would let anyone
+guess weak secrets offline at GPU speed. scrypt with n=2**12, r=8, p=1 costs ~6 ms and 4 MiB
+per guess (measured: 2**11 ≈ 3 ms, 2**13 ≈ 13 ms, 2**14 ≈ 26 ms on one core): slow and
+memory-hard enough to make guessing expensive, fast enough that a plan over thousands of
+secrets stays in seconds (fingerprints run in parallel threads: hashlib releases the GIL).
+The parameters are written into every fingerprint, so they can be raised later without
+breaking comparisons with fingerprints already stored.
+
+Keyed mode (`FingerprintKey`): `hmac-sha256:<key_id>:<hex>` costs microseconds and cannot be
+guessed offline without the key, which never leaves this process. Stored scrypt fingerprints
+keep comparing by scrypt; an hmac one is never guessed at without its key (`check_key`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable
+
+from metorial_apply.core.errors import PlanError, UsageError
+from metorial_apply.core.model import Resource, SecretValue, Stamp, spec_hash
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**12, 8, 1
+SALT_BYTES = 16
+DKLEN = 16
+SCHEME = "scrypt"
+HMAC_SCHEME = "hmac-sha256"
+KEY_ENV = "METORIAL_APPLY_FINGERPRINT_KEY"
+MIN_KEY_CHARS = 32
+NAMED = 10  # addresses an error lists before "and N more"
+
+
+@dataclass(frozen=True)
+class FingerprintKey:
+    """The secret key of keyed fingerprints. repr/str are redacted so the key cannot reach
+    output, logs or tracebacks by accident; only `key_id` (not secret) is ever shown."""
+
+    material: bytes = field(repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> "FingerprintKey":
+        # The message names the variable and the length rule, never the value.
+        if len(text) < MIN_KEY_CHARS:
+            raise UsageError(f"{KEY_ENV} is too short: use at least {MIN_KEY_CHARS} characters (a random key)")
+        return cls(text.encode("utf-8"))
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(b"metorial-apply/key-id\0" + self.material).hexdigest()[:8]
+
+    def __repr__(self) -> str:
+        return f"FingerprintKey(key_id={self.key_id}, <redacted>)"
+
+    __str__ = __repr__
+
+
+def new_salt() -> str:
+    """A fresh random salt (hex). Impure: only the applier (and the saved-plan digest) call it."""
+    return os.urandom(SALT_BYTES).hex()
+
+
+@lru_cache(maxsize=65536)
+def _scrypt(material: bytes, salt: str, n: int, r: int, p: int) -> str:
+    # Cached so a secret compared twice in one process (plan then apply) costs one scrypt.
+    return hashlib.scrypt(material, salt=bytes.fromhex(salt), n=n, r=r, p=p, dklen=DKLEN, maxmem=2**26).hex()
+
+
+def fingerprint(secret: SecretValue, salt: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """`scrypt:N:R:P:hex` of the secret's canonical JSON under `salt` (hex)."""
+    return f"{SCHEME}:{n}:{r}:{p}:{_scrypt(secret.canonical(), salt, n, r, p)}"
+
+
+def keyed_fingerprint(secret: SecretValue, salt: str, key: FingerprintKey) -> str:
+    """`hmac-sha256:<key_id>:<hex>` of the salt bytes followed by the secret's canonical JSON."""
+    digest = hmac.new(key.material, bytes.fromhex(salt) + secret.canonical(), hashlib.sha256).hexdigest()
+    return f"{HMAC_SCHEME}:{key.key_id}:{digest}"
+
+
+def _hmac_key_id(stored: str) -> str | None:
+    """The key id of a well-formed hmac fingerprint, else None."""
+    parts = stored.split(":")
+    if len(parts) != 3 or parts[0] != HMAC_SCHEME or len(parts[1]) != 8 or len(parts[2]) != 64:
+        return None
+    return parts[1] if all(c in "0123456789abcdef" for c in parts[1] + parts[2]) else None
+
+
+def _needs_other_key(stamp: Stamp, key: FingerprintKey | None) -> bool:
+    fp = stamp.secret_fingerprint
+    key_id = _hmac_key_id(fp) if fp else None
+    return key_id is not None and (key is None or key.key_id != key_id)
+
+
+def check_key(stamps: Iterable[Stamp | None], key: FingerprintKey | None) -> None:
+    """Refuse to compare hmac fingerprints without their key: guessing "changed" would plan a
+    replace of every keyed secret, guessing "unchanged" would hide real changes."""
+    bad = sorted(st.address for st in stamps if st is not None and _needs_other_key(st, key))
+    if not bad:
+        return
+    names = ", ".join(bad[:NAMED]) + (f" and {len(bad) - NAMED} more" if len(bad) > NAMED else "")
+    why = "no fingerprint key is set" if key is None else f"the fingerprint key set has key id {key.key_id}"
+    raise PlanError(f"cannot compare the keyed secret fingerprints of {names}: {why}; set {KEY_ENV} to the key "
+                    f"the stack was applied with (a lost key means re-creating those resources)")
+
+
+def _params(stored: str) -> tuple[int, int, int] | None:
+    parts = stored.split(":")
+    if len(parts) != 5 or parts[0] != SCHEME or not all(x.isdigit() for x in parts[1:4]):
+        return None
+    n, r, p = (int(x) for x in parts[1:4])
+    # Refuse absurd costs from a tampered stamp rather than hanging or exhausting memory.
+    if not (2 <= n <= 2**16 and n & (n - 1) == 0 and 1 <= r <= 16 and 1 <= p <= 4):
+        return None
+    return n, r, p
+
+
+def _valid_salt(salt: str | None) -> bool:
+    if not salt or len(salt) > 128:
+        return False
+    try:
+        bytes.fromhex(salt)
+    except ValueError:
+        return False
+    return True
+
+
+def matches(secret: SecretValue, stamp: Stamp | None, key: FingerprintKey | None = None) -> bool:
+    """True when the stamp's stored fingerprint is that of `secret` (with the stored salt and
+    parameters, or `key` for an hmac one). A missing or malformed fingerprint never matches:
+    the value is unknown. An hmac fingerprint without its key raises PlanError (`check_key`)."""
+    if stamp is None or not stamp.secret_fingerprint or not _valid_salt(stamp.secret_salt):
+        return False
+    if _hmac_key_id(stamp.secret_fingerprint) is not None:
+        check_key([stamp], key)
+        assert key is not None
+        return hmac.compare_digest(keyed_fingerprint(secret, stamp.secret_salt or "", key), stamp.secret_fingerprint)
+    params = _params(stamp.secret_fingerprint)
+    if params is None:
+        return False
+    n, r, p = params
+    mine = fingerprint(secret, stamp.secret_salt or "", n=n, r=r, p=p)
+    return hmac.compare_digest(mine, stamp.secret_fingerprint)
+
+
+def warm(pairs: Iterable[tuple[SecretValue, Stamp | None]], *, workers: int = 4) -> None:
+    """Compute the fingerprints `matches` will need, in parallel threads, so a later pure
+    `build_plan` finds them cached. Pure in effect: it only fills the in-process cache."""
+    # Only scrypt needs warming: an hmac fingerprint costs microseconds (and may lack its key).
+    todo = [(s, st) for s, st in pairs if st is not None and _params(st.secret_fingerprint or "") is not None]
+    if len(todo) < 2 or workers < 2:
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda pair: matches(*pair), todo))
+
+
+def background_pool(workers: int) -> ThreadPoolExecutor:
+    """Threads for fingerprints computed ahead of need, at the lowest CPU priority: scrypt is
+    CPU-bound by design, and where cores are few it must not slow the event loop driving the
+    API calls (nor, on one machine, the API server), only use the CPU they leave idle."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fingerprint", initializer=_lowest_priority)
+
+
+def _lowest_priority() -> None:
+    # Linux keeps a nice value per thread, so this lowers the pool's own threads only; other
+    # systems read the id as a process id, so they keep the normal priority.
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass  # not permitted here: a normal priority is still correct, only less polite
+
+
+def stamp_for(resource: Resource, stack: str, salt: str | None, key: FingerprintKey | None = None) -> Stamp:
+    """The ownership stamp the applier writes with every create and update of `resource`.
+
+    `salt` is required when the resource has a secret (use `new_salt()`, or the live salt to
+    keep an unchanged fingerprint stable). With `key` the fingerprint is hmac, else scrypt."""
+    fp = None
+    if resource.secret is not None:
+        if not _valid_salt(salt):
+            raise ValueError(f"{resource.address}: a secret needs a hex salt for its fingerprint")
+        fp = keyed_fingerprint(resource.secret, salt or "", key) if key else fingerprint(resource.secret, salt or "")
+    return Stamp(
+        stack=stack,
+        address=str(resource.address),
+        spec_hash=spec_hash(resource.spec, resource.sensitive),
+        secret_fingerprint=fp,
+        secret_salt=salt if fp else None,
+        protect=resource.protect,
+    )

@@ -1,0 +1,41 @@
+"""State: an immutable set of resources keyed by address, the same type for desired and live."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from pydantic import ConfigDict
+
+from metorial_apply.core.kinds import sort_key
+from metorial_apply.core.model import Address, Frozen, Resource
+
+
+class State(Frozen):
+    """Resources of one stack. `resources` is sorted by (kind order, name) and unique by address."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    stack: str
+    resources: tuple[Resource, ...] = ()
+
+    @classmethod
+    def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...]) -> "State":
+        ordered = sorted(resources, key=lambda r: sort_key(r.address))
+        seen: set[Address] = set()
+        for r in ordered:
+            if r.address in seen:
+                raise ValueError(f"duplicate address in state: {r.address}")
+            seen.add(r.address)
+        return cls(stack=stack, resources=tuple(ordered))
+
+    def by_address(self) -> dict[Address, Resource]:
+        return {r.address: r for r in self.resources}
+
+    def get(self, address: Address) -> Resource | None:
+        return self.by_address().get(address)
+
+    def __iter__(self) -> Iterator[Resource]:  # type: ignore[override]
+        return iter(self.resources)
+
+    def __len__(self) -> int:
+        return len(self.resources)

@@ -1,0 +1,245 @@
+"""The plan: an immutable, ordered list of changes from live to desired. Pure: no I/O."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Literal
+
+from pydantic import ConfigDict
+
+from metorial_apply.planning.action import Action, ChildChange, FieldDiff
+from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.core.errors import PlanError
+from metorial_apply.core.fingerprint import FingerprintKey, check_key
+from metorial_apply.planning.graph import check_acyclic, closure, edges, execution_order
+from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
+from metorial_apply.core.model import Address, Frozen, Resource
+from metorial_apply.core.state import State
+
+__all__ = ["Action", "Change", "ChildChange", "FieldDiff", "Plan", "FORMAT_VERSION", "build_plan"]
+
+FORMAT_VERSION = 1
+
+
+class Change(Frozen):
+    """One action on one address, with why. `desired`/`live` carry the full resources for
+    apply (never serialised: they may hold secrets); `before`/`after` are the redacted specs.
+
+    `diffs` speak the user's YAML vocabulary (field `tools`, values as written in YAML);
+    `fields` lists the canonical spec fields that changed (what an update PATCHes).
+    Ordering contract for the applier: a change waits for every address in `depends_on`
+    (when that address is a replace, only for its create-new step, which yields the new id).
+    A replace runs create-new, then waits for every address in `delete_after` to finish
+    entirely (dependents repointed or removed), then deletes the old object.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    action: Action
+    address: Address
+    reason: str
+    drift: bool = False  # live was changed outside metorial-apply
+    diffs: tuple[FieldDiff, ...] = ()
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    id: str | None = None  # live id (update, replace, delete)
+    depends_on: tuple[Address, ...] = ()  # addresses whose changes must finish first
+    replace_mode: Literal["create_first", "delete_first"] | None = None
+    fields: tuple[str, ...] = ()  # canonical spec fields changed
+    children: tuple[ChildChange, ...] = ()  # sub-resource actions of an update
+    delete_after: tuple[Address, ...] = ()  # replace: finish these before deleting the old object
+    protect: bool = False  # `protect: true` in config: refuse delete/replace
+    desired: Resource | None = None
+    live: Resource | None = None
+
+    @property
+    def destructive(self) -> bool:
+        return self.action in (Action.DELETE, Action.REPLACE)
+
+
+class Plan(Frozen):
+    """Every change for one stack, in a valid execution order (noops included, for display).
+
+    `live_fingerprints` (address → digest of the live object read) and `desired_digest` let a
+    saved plan be checked for staleness before it is applied.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    format_version: int = FORMAT_VERSION
+    stack: str
+    changes: tuple[Change, ...] = ()
+    live_fingerprints: dict[str, str] = {}
+    desired_digest: str = ""
+    config_path: str | None = None  # what `apply plan.json` reloads secrets from
+
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    def counts(self) -> dict[Action, int]:
+        return {a: sum(1 for c in self.changes if c.action is a) for a in Action}
+
+    @property
+    def destructive(self) -> bool:
+        return any(c.destructive for c in self.changes)
+
+
+# -- building a plan -----------------------------------------------------------------------
+# Pairing is by address. Top-level replaces are always create-first (create the new object,
+# repoint dependents, delete the old): names are not unique in this API, so no name collision
+# ever forces delete-first. Sub-resources whose identity is their parent plus a key (template
+# providers: template + deployment) are the exception: two must never coexist, so they are
+# re-created delete-first inside their parent's update (see ChildChange).
+
+
+def _refs(state: State) -> dict[Address, frozenset[Address]]:
+    return {r.address: frozenset(a for _, a in KINDS[r.address.kind].references(r.spec)) for r in state}
+
+
+def _needs_replace(kind: KindSpec, c: Comparison) -> bool:
+    return bool(c.create_only) or (c.secret_changed and not kind.secret_patchable)
+
+
+def _replace_reason(kind: KindSpec, c: Comparison) -> str:
+    parts = []
+    if c.secret_changed and not kind.secret_patchable:
+        parts.append(f"{secret_diff(kind).field} changed (secret)")
+    if c.create_only:
+        names = ", ".join(label(f) for f in c.create_only)
+        parts.append(f"{names} {'is' if len(c.create_only) == 1 else 'are'} create-only")
+    return "; ".join(parts)
+
+
+def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> dict[Address, str]:
+    """Address → reason for every replace, including dependents whose create-only ref points
+    at something replaced (the new object gets a new id, which they cannot be repointed to)."""
+    reasons = {a: _replace_reason(KINDS[a.kind], c) for a, c in pairs.items() if _needs_replace(KINDS[a.kind], c)}
+    for _ in range(len(pairs) + 1):  # each pass adds at least one, or stops
+        added = False
+        for a in sorted(pairs.keys() - reasons.keys(), key=sort_key):
+            kind = KINDS[a.kind]
+            hits = [(f, ref) for f, ref in kind.references(want[a].spec) if f in kind.create_only and ref in reasons]
+            if hits:
+                f, ref = hits[0]
+                reasons[a] = f"{ref} is replaced ({label(f)} is create-only)"
+                added = True
+        if not added:
+            break
+    return reasons
+
+
+def _update_reason(kind: KindSpec, c: Comparison) -> str:
+    if not c.fields and c.children and all(ch.reason.startswith("repoint") for ch in c.children):
+        return "; ".join(sorted({ch.reason for ch in c.children}))
+    parts = [label(f) for f in c.fields] + ([kind.children.field] if c.children and kind.children else [])
+    text = ", ".join(parts) + " changed" if parts else ""
+    if c.secret_changed:
+        text = "; ".join(x for x in (text, f"{secret_diff(kind).field} changed (secret)") if x)
+    if c.drift:
+        return "changed outside metorial-apply" if not c.config_changed else f"{text}; also changed outside metorial-apply"
+    return text
+
+
+def _cascade_diffs(kind: KindSpec, spec: dict[str, Any], replaced: dict[Address, str]) -> tuple[FieldDiff, ...]:
+    return tuple(FieldDiff(field=label(f), before=f"{ref.name} (old)", after=f"{ref.name} (new)")
+                 for f, ref in kind.references(spec) if f in kind.create_only and ref in replaced)
+
+
+def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict[Address, str]) -> Change:
+    kind = KINDS[a.kind]
+    secret_fields = kind.secret_fields if c.secret_changed else ()
+    common: dict[str, Any] = dict(
+        address=a, id=lv.id, protect=d.protect, desired=d, live=lv, drift=c.drift and bool(c.fields or c.children),
+        fields=tuple(c.fields) + tuple(secret_fields),
+    )
+    if not c.changed and a not in replaced:
+        return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
+    common |= dict(
+        before=redacted_view(kind, c.live_spec, d.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)),
+        after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
+    )
+    if a in replaced:
+        diffs = c.diffs or _cascade_diffs(kind, d.spec, replaced)
+        return Change(action=Action.REPLACE, reason=replaced[a], diffs=diffs, replace_mode="create_first", **common)
+    return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
+
+
+def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
+    kind = KINDS[a.kind]
+    if d is not None:
+        return Change(action=Action.CREATE, address=a, reason="not in live state", protect=d.protect, desired=d,
+                      after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None))
+    assert lv is not None
+    reason = "not in config"
+    if lv.stamp is not None and lv.stamp.address != str(a):
+        reason = f"duplicate of {lv.stamp.address}"
+    return Change(action=Action.DELETE, address=a, reason=reason, id=lv.id, protect=lv.protect, live=lv,
+                  before=redacted_view(kind, lv.spec, lv.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)))
+
+
+def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
+                 replaced: frozenset[Address], key: FingerprintKey | None) -> dict[Address, Comparison]:
+    owned = frozenset(have)
+    both = want.keys() & have.keys()
+    # One error naming every resource whose keyed fingerprint cannot be checked, before any compare.
+    check_key((have[a].stamp for a in both if want[a].secret is not None), key)
+    return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key) for a in both}
+
+
+def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
+             key: FingerprintKey | None) -> dict[Address, Change]:
+    want, have = desired.by_address(), live.by_address()
+    pairs = _compare_all(want, have, frozenset(), key)
+    replaced = _cascade(want, pairs)
+    if replaced:  # children that point at a replaced address must be repointed
+        gone, owned = frozenset(replaced), frozenset(have)
+        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned, key)
+                  for a in pairs if KINDS[a.kind].children and refs[a] & gone}
+    out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
+    for a in want.keys() ^ have.keys():
+        out[a] = _single(a, want.get(a), have.get(a))
+    return out
+
+
+def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, frozenset[Address]],
+                live: State) -> list[Change]:
+    actions = {a: c.action for a, c in changes.items()}
+    depends, after = edges(actions, desired_refs, _refs(live))
+    out = []
+    for a in execution_order(actions, depends):
+        c = changes[a]
+        if a not in depends and a not in after:
+            out.append(c)
+            continue
+        extra: dict[str, Any] = {"depends_on": depends.get(a, ()), "delete_after": after.get(a, ())}
+        users = sum(1 for y in after.get(a, ()) if actions[y] is not Action.DELETE)
+        if c.action is Action.REPLACE and users:
+            extra["reason"] = f"{c.reason}: create new, repoint {users} dependent{'s' if users != 1 else ''}, delete old"
+        out.append(c.model_copy(update=extra))
+    return out
+
+
+def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Address]) -> list[Change]:
+    missing = [str(t) for t in targets if t not in known]
+    if missing:
+        raise PlanError(f"--target names no resource in config or live state: {', '.join(missing)}")
+    index = {c.address: c for c in changes}
+    keep = closure(targets, lambda a: (*index[a].depends_on, *index[a].delete_after) if a in index else ())
+    return [c for c in changes if c.address in keep]
+
+
+def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
+               key: FingerprintKey | None = None) -> Plan:
+    """Diff desired against live into an ordered, immutable plan. Pure.
+
+    `targets` limits the plan to those addresses, what they depend on, and the dependents a
+    replace or delete of theirs forces (without those the old object could not be removed).
+    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError."""
+    refs = _refs(desired)
+    check_acyclic(refs)
+    ordered = _with_edges(_changes(desired, live, refs, key), refs, live)
+    wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
+    if wanted:
+        known = set(desired.by_address()) | set(live.by_address())
+        ordered = _targeted(ordered, wanted, known)
+    return Plan(stack=desired.stack, changes=tuple(ordered),
+                live_fingerprints={str(r.address): r.fingerprint or "" for r in live})
