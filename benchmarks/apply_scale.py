@@ -22,7 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emulator_process import SECRET_KEY as KEY, EmulatorProcess, child_env
+from emulator_process import SECRET_KEY as KEY
+from emulator_process import EmulatorProcess, child_env
 
 DEPTH = 3  # deployment → config/auth config → session template
 
@@ -34,8 +35,12 @@ def env() -> dict[str, str]:
 def stack(groups: int, name: str) -> str:
     """groups × (deployment, config, auth config, session template)."""
     lines = [f"stack: {name}", "deployments:"] + [f"  d{i}: {{provider: github}}" for i in range(groups)]
-    lines += ["configs:"] + [f"  c{i}: {{deployment: d{i}, value: {{base_url: 'https://api.github.com'}}}}" for i in range(groups)]
-    lines += ["auth_configs:"] + [f"  a{i}: {{deployment: d{i}, method: token, value: {{token: 't{i}'}}}}" for i in range(groups)]
+    lines += ["configs:"] + [
+        f"  c{i}: {{deployment: d{i}, value: {{base_url: 'https://api.github.com'}}}}" for i in range(groups)
+    ]
+    lines += ["auth_configs:"] + [
+        f"  a{i}: {{deployment: d{i}, method: token, value: {{token: 't{i}'}}}}" for i in range(groups)
+    ]
     lines += ["session_templates:"]
     lines += [f"  t{i}: {{providers: [{{deployment: d{i}, config: c{i}, auth_config: a{i}}}]}}" for i in range(groups)]
     return "\n".join(lines) + "\n"
@@ -78,9 +83,12 @@ def latency_case(work: Path, n: int, sample: int, parallelism: int) -> None:
     print(f"   apply phase: {ours['wall']:.2f} s for {ours['calls']} calls; lower bound {bound:.2f} s "
           f"→ {ours['wall'] / bound:.2f}× the bound (target ≤ 1.20×)")
     mean = ours["busy"] / ours["calls"]
-    print(f"   measured mean call time under load {mean * 1000:.1f} ms (server latency {latency * 1000:.0f} ms + processing); "
-          f"bound at that call time {ours['busy'] / parallelism:.2f} s → scheduling efficiency "
-          f"{ours['busy'] / parallelism / ours['wall']:.0%}")
+    print(
+        f"   measured mean call time under load {mean * 1000:.1f} ms "
+        f"(server latency {latency * 1000:.0f} ms + processing); "
+        f"bound at that call time {ours['busy'] / parallelism:.2f} s → scheduling efficiency "
+        f"{ours['busy'] / parallelism / ours['wall']:.0%}"
+    )
     print(f"   naive (one change at a time): {naive['wall']:.2f} s for {naive['calls']} calls, "
           f"scaled to {ours['calls']} calls: {naive_scaled:.1f} s → ours is {naive_scaled / ours['wall']:.1f}× faster")
 

@@ -13,7 +13,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from metorial_apply.emulator.process import (  # noqa: E402
-    HOST, SECRET_KEY, EmulatorAdmin, EmulatorProcess, child_env, free_port,
+    HOST,
+    SECRET_KEY,
+    EmulatorAdmin,
+    EmulatorProcess,
+    child_env,
+    free_port,
 )
 
 __all__ = ["HOST", "REPO", "SECRET_KEY", "EmulatorAdmin", "EmulatorProcess", "child_env", "free_port"]

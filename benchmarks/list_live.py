@@ -29,8 +29,8 @@ from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this 
 
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
-from metorial_apply.core.kinds import KINDS
 from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.core.kinds import KINDS
 
 DEADLINE_S = 300.0
 REPEATS = 3
@@ -49,9 +49,16 @@ def seed_bodies(total: int, methods: dict[str, str]) -> list[tuple[str, dict[str
         "deployment": lambda i: {"provider_id": "github", "name": f"bench-{i}"},
         "config": lambda i: {"provider_id": "github", "name": f"bench-{i}", "value": {"base_url": f"https://gh{i}"}},
         "config_vault": lambda i: {"provider_id": "github", "name": f"bench-{i}", "value": {}},
-        "auth_credentials": lambda i: {"provider_id": "github", "name": f"bench-{i}",
-                                       "config": {"type": "oauth", "client_id": f"c{i}", "client_secret": "s", "scopes": []}},
-        "auth_config": lambda i: {"provider_auth_method_id": methods["token"], "name": f"bench-{i}", "value": {"token": "t"}},
+        "auth_credentials": lambda i: {
+            "provider_id": "github",
+            "name": f"bench-{i}",
+            "config": {"type": "oauth", "client_id": f"c{i}", "client_secret": "s", "scopes": []},
+        },
+        "auth_config": lambda i: {
+            "provider_auth_method_id": methods["token"],
+            "name": f"bench-{i}",
+            "value": {"token": "t"},
+        },
         "session_template": lambda i: {"name": f"bench-{i}"},
     }
     return [(kind, make[kind](i) | {"metadata": {"bench": "1"}}) for kind, n in counts.items() for i in range(n)]
@@ -125,7 +132,10 @@ async def run(total: int, latency_ms: float, server: EmulatorProcess) -> None:
           f"   (naive {naive_s:.3f}s → {naive_s / bound_s:.2f}×; ours is {naive_s / wall:.1f}× faster)")
     # The emulator serves one request at a time, so its own time per page bounds us too.
     served_s = max(max(pages.values()) * (latency_ms / 1000 + service_s), sum(pages.values()) * service_s)
-    print(f"        vs bound with the emulator's {service_s * 1000:.1f} ms per page {served_s:.3f}s → {wall / served_s:.2f}×")
+    print(
+        f"        vs bound with the emulator's {service_s * 1000:.1f} ms per page {served_s:.3f}s "
+        f"→ {wall / served_s:.2f}×"
+    )
     print(f"429s: {client.stats.rate_limited}, retries: {client.stats.retries}  (median of {REPEATS} runs)")
 
 
@@ -138,7 +148,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess.start(Path(tmp) / "bench.sqlite3", *flags) as server:
         try:
             asyncio.run(asyncio.wait_for(run(args.total, args.latency_ms, server), DEADLINE_S))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             sys.exit(f"aborted: the benchmark took longer than {DEADLINE_S:.0f}s")
 
 

@@ -23,16 +23,16 @@ from typing import Any
 
 from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this checkout on sys.path
 
-from metorial_apply.core import fingerprint
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
-from metorial_apply.apply.ids import IdMap
-from metorial_apply.core.kinds import KINDS, create_body
 from metorial_apply.api.live import read_live
-from metorial_apply.core.model import Address, Resource, SecretValue
-from metorial_apply.planning.plan import build_plan
 from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.apply.ids import IdMap
+from metorial_apply.core import fingerprint
+from metorial_apply.core.kinds import KINDS, create_body
+from metorial_apply.core.model import Address, Resource, SecretValue
 from metorial_apply.core.state import State
+from metorial_apply.planning.plan import build_plan
 
 STACK = "bench"
 UNLIMITED = RateLimitSettings(count=10_000_000, window_s=600, learn=False)
@@ -48,9 +48,16 @@ def desired_resources(n: int) -> list[Resource]:
         rows = [
             ("deployment", f"d{i}", {"provider": provider, "description": f"deployment {i}", "tools": ["a", "b"]}),
             ("config", f"c{i}", {"deployment": f"d{i}", "provider": provider, "value": value}),
-            ("auth_config", f"a{i}", {"deployment": f"d{i}", "provider": provider, "method": method,
-                                      "value": {key: f"secret-{i}"}}),
-            ("session_template", f"t{i}", {"providers": [{"deployment": f"d{i}", "config": f"c{i}", "auth_config": f"a{i}"}]}),
+            (
+                "auth_config",
+                f"a{i}",
+                {"deployment": f"d{i}", "provider": provider, "method": method, "value": {key: f"secret-{i}"}},
+            ),
+            (
+                "session_template",
+                f"t{i}",
+                {"providers": [{"deployment": f"d{i}", "config": f"c{i}", "auth_config": f"a{i}"}]},
+            ),
         ]
         for kind, name, data in rows:
             spec, secret = KINDS[kind].model.model_validate(data).canonical(name)
@@ -74,7 +81,9 @@ async def seed(client: MetorialClient, resources: list[Resource]) -> None:
         ids.record(r.address, obj["id"])
 
     for kind in sorted(KINDS.values(), key=lambda k: k.order):  # refs point at earlier kinds
-        await asyncio.gather(*(make(r, s) for r, s in zip(resources, stamps) if r.address.kind == kind.kind))
+        await asyncio.gather(
+            *(make(r, s) for r, s in zip(resources, stamps, strict=False) if r.address.kind == kind.kind)
+        )
 
 
 async def live_read(url: str) -> tuple[State, dict[str, Any]]:

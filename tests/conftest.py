@@ -5,8 +5,8 @@ Async tests use anyio's plugin: mark them `@pytest.mark.anyio`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

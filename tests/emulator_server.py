@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
-from metorial_apply.emulator.process import HOST, SECRET_KEY, EmulatorAdmin, EmulatorProcess, child_env, free_port
 from metorial_apply.emulator import Emulator, EmulatorSettings, emulator_of
+from metorial_apply.emulator.process import HOST, SECRET_KEY, EmulatorAdmin, EmulatorProcess, child_env, free_port
 from metorial_apply.emulator.serve import build_server
 
 __all__ = ["SECRET_KEY", "EmulatorProcess", "EmulatorThread", "child_env"]
@@ -44,7 +45,7 @@ class EmulatorThread(EmulatorAdmin):
         """The running emulator behind the app: faults, stats, reset without HTTP."""
         return emulator_of(self.app)
 
-    def __enter__(self) -> "EmulatorThread":
+    def __enter__(self) -> EmulatorThread:
         self.thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.server.started:

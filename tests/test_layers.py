@@ -66,9 +66,9 @@ def violations(source: str, module: str) -> list[str]:
     bad = []
     for name in sorted(imports_of(source, module)):
         theirs = package_of(name)
-        if theirs is not None and theirs != own and theirs not in ALLOWED[own]:
-            bad.append(name)
-        elif theirs is None and own in PURE and name.split(".")[0] in IMPURE:
+        if (theirs is not None and theirs != own and theirs not in ALLOWED[own]) or (
+            theirs is None and own in PURE and name.split(".")[0] in IMPURE
+        ):
             bad.append(name)
     return bad
 

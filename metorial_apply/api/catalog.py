@@ -12,7 +12,8 @@ hundreds of providers this keeps a plan to a handful of calls.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.model import Catalog, CatalogProvider
@@ -29,7 +30,7 @@ async def fetch_catalog(client: MetorialClient, *, detail_for: Collection[str] |
     providers = await client.list_all(PROVIDERS)
     wanted = [p for p in providers if detail_for is None or _named(p, detail_for)]
     details = await asyncio.gather(*(_detail(client, p) for p in wanted))
-    by_id = {p["id"]: d for p, d in zip(wanted, details)}
+    by_id = {p["id"]: d for p, d in zip(wanted, details, strict=False)}
     entries = [_provider(p, by_id.get(p["id"], {})) for p in providers]
     return Catalog(providers=tuple(sorted(entries, key=lambda e: (e.slug, e.id))))
 

@@ -13,22 +13,16 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from metorial_apply import __version__
-from metorial_apply.core.errors import (
-    ApiCall,
-    ApiError,
-    ApiKeyError,
-    InsecureTransportError,
-    UsageError,
-)
 from metorial_apply.api.ratelimit import RateLimiter, RateLimitSettings, Sleep
 from metorial_apply.api.responses import (
     invalid_response,
@@ -38,6 +32,13 @@ from metorial_apply.api.responses import (
     transport_error,
 )
 from metorial_apply.api.retry import RetryPolicy, Verdict, delay_for, verdict_for_exception, verdict_for_status
+from metorial_apply.core.errors import (
+    ApiCall,
+    ApiError,
+    ApiKeyError,
+    InsecureTransportError,
+    UsageError,
+)
 
 log = logging.getLogger("metorial_apply.api.client")
 
@@ -155,7 +156,7 @@ class MetorialClient:
     def __repr__(self) -> str:
         return f"MetorialClient(base_url={self.base_url!r})"
 
-    async def __aenter__(self) -> "MetorialClient":
+    async def __aenter__(self) -> MetorialClient:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -205,13 +206,15 @@ class MetorialClient:
         """Several collections at once (concurrently); `paths` maps path → kind, or is a list of paths."""
         pairs = list(paths.items()) if isinstance(paths, Mapping) else [(p, None) for p in paths]
         results = await asyncio.gather(*(self.list_all(p, kind=k) for p, k in pairs))
-        return dict(zip((p for p, _ in pairs), results))
+        return dict(zip((p for p, _ in pairs), results, strict=False))
 
     async def get(self, path: str, id: str, *, kind: str | None = None, name: str | None = None) -> dict[str, Any]:
         """One object by id (archived objects too)."""
         return await self._json("GET", _item(path, id), kind=kind, name=name)
 
-    async def read(self, path: str, params: Mapping[str, Any] | None = None, *, kind: str | None = None) -> dict[str, Any]:
+    async def read(
+        self, path: str, params: Mapping[str, Any] | None = None, *, kind: str | None = None
+    ) -> dict[str, Any]:
         """A non-collection GET such as `/provider-config-schema?provider_id=…`."""
         return await self._json("GET", path, params=params, kind=kind)
 
@@ -370,8 +373,9 @@ def open_client(api_url: str, api_key: str | None, *, state_dir: Path | None = N
                           sleep=sleep, rng=rng, on_close=on_close)
 
 
-def _local(state_dir: Path | None, api_key: str | None,
-           transport: httpx.AsyncBaseTransport | None) -> tuple[httpx.AsyncBaseTransport, str, str, Callable[[], None] | None]:
+def _local(
+    state_dir: Path | None, api_key: str | None, transport: httpx.AsyncBaseTransport | None
+) -> tuple[httpx.AsyncBaseTransport, str, str, Callable[[], None] | None]:
     """The in-process emulator: imported lazily, since only `local` needs it."""
     from metorial_apply import emulator
 

@@ -24,8 +24,8 @@ import heapq
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping
 
 DEFAULT_COUNT = 5000
 DEFAULT_WINDOW_S = 600.0
@@ -49,7 +49,7 @@ class RateLimitSettings:
             raise ValueError("rate limit needs count >= 1 and window > 0 seconds")
 
     @classmethod
-    def parse(cls, text: str) -> "RateLimitSettings":
+    def parse(cls, text: str) -> RateLimitSettings:
         """`COUNT/SECONDS` (e.g. `500/10`) → settings; raises ValueError with a clear message."""
         count_text, sep, window_text = text.strip().partition("/")
         try:
@@ -92,7 +92,9 @@ def _number(headers: Mapping[str, str], name: str) -> float | None:
 
 def parse_observation(headers: Mapping[str, str], wall_now: float | None = None) -> Observation | None:
     """Read RateLimit-Limit/Remaining/Reset; None when the response carries none of them."""
-    limit, remaining, reset = (_number(headers, h) for h in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"))
+    limit, remaining, reset = (
+        _number(headers, h) for h in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset")
+    )
     if limit is None and remaining is None and reset is None:
         return None
     wall = time.time() if wall_now is None else wall_now

@@ -54,7 +54,9 @@ def with_request_id(call: ApiCall, response: httpx.Response | None) -> ApiCall:
     request_id = response.headers.get(REQUEST_ID_HEADER) if response is not None else None
     if not request_id:
         return call
-    return ApiCall(method=call.method, path=call.path, kind=call.kind, name=call.name, request_id=_text(request_id, 100))
+    return ApiCall(
+        method=call.method, path=call.path, kind=call.kind, name=call.name, request_id=_text(request_id, 100)
+    )
 
 
 def status_error(call: ApiCall, response: httpx.Response) -> ApiError:
@@ -65,7 +67,9 @@ def status_error(call: ApiCall, response: httpx.Response) -> ApiError:
     message = _text(body.get("message")) or response.reason_phrase or "request failed"
     hint = _text(body.get("hint")) or None
     cls = error_class_for(status)
-    return cls(with_request_id(call, response), status, code, message, hint=hint, problems=_problems(body.get("errors")))
+    return cls(
+        with_request_id(call, response), status, code, message, hint=hint, problems=_problems(body.get("errors"))
+    )
 
 
 def transport_message(exc: httpx.HTTPError) -> tuple[str, str]:

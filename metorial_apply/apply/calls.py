@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from metorial_apply.core.errors import (
-    GoneError, NotFoundError, OutcomeUnknownError, RateLimitedError, ServerError, TransportError,
+    GoneError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
 )
 from metorial_apply.core.kinds import KindSpec
 from metorial_apply.core.model import Address, Stamp
@@ -24,9 +30,13 @@ Sleep = Callable[[float], Awaitable[Any]]
 class ApiClient(Protocol):
     """The slice of `client.MetorialClient` the applier uses (fakes implement it in tests)."""
 
-    async def list_all(self, path: str, params: dict[str, Any] | None = None, *, kind: str | None = None) -> list[dict[str, Any]]: ...
+    async def list_all(
+        self, path: str, params: dict[str, Any] | None = None, *, kind: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
-    async def create(self, path: str, body: dict[str, Any], *, kind: str, name: str, stamp: dict[str, str]) -> dict[str, Any]: ...
+    async def create(
+        self, path: str, body: dict[str, Any], *, kind: str, name: str, stamp: dict[str, str]
+    ) -> dict[str, Any]: ...
 
     async def update(self, path: str, id: str, body: dict[str, Any], *, kind: str, name: str) -> dict[str, Any]: ...
 
@@ -65,14 +75,25 @@ def stamped(items: list[dict[str, Any]], stack: str, address: Address, exclude: 
     return sorted(found, key=lambda o: (o.get("created_at") or "", o.get("id") or ""), reverse=True)
 
 
-async def recover_create(client: ApiClient, kind: KindSpec, address: Address, stack: str, body: dict[str, Any],
-                         stamp: dict[str, str], exclude: set[str], *, sleep: Sleep = asyncio.sleep) -> tuple[dict[str, Any], str]:
+async def recover_create(
+    client: ApiClient,
+    kind: KindSpec,
+    address: Address,
+    stack: str,
+    body: dict[str, Any],
+    stamp: dict[str, str],
+    exclude: set[str],
+    *,
+    sleep: Sleep = asyncio.sleep,
+) -> tuple[dict[str, Any], str]:
     """Resolve a create whose outcome is unknown: adopt what landed (deleting any extras, so one
     address never has two objects), or create it once more; `exclude` holds ids that were
     already ours before this create (the old half of a replace)."""
     last: OutcomeUnknownError | None = None
     for _ in range(CREATE_ATTEMPTS):
-        found = stamped(await list_with_retries(client, kind.path, None, kind=kind.kind, sleep=sleep), stack, address, exclude)
+        found = stamped(
+            await list_with_retries(client, kind.path, None, kind=kind.kind, sleep=sleep), stack, address, exclude
+        )
         if found:
             for extra in found[1:]:
                 await delete_quietly(client, kind.path, extra["id"], kind=kind.kind, name=address.name)

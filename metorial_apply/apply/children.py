@@ -9,8 +9,8 @@ import asyncio
 from typing import Any
 
 from metorial_apply.apply.calls import ApiClient, delete_quietly
-from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.apply.ids import IdMap
+from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.core.kinds import CHILD_REFS, ChildSpec, KindSpec
 from metorial_apply.core.model import Address
 from metorial_apply.planning.plan import Action, Change, ChildChange
@@ -47,7 +47,9 @@ async def run_child_changes(client: ApiClient, kind: KindSpec, parent: Address, 
     child = kind.children
     assert child is not None
     gone = [c for c in todo if c.action in (Action.DELETE, Action.REPLACE) and c.id]
-    await asyncio.gather(*(delete_quietly(client, child.path, c.id or "", kind=parent.kind, name=parent.name) for c in gone))
+    await asyncio.gather(
+        *(delete_quietly(client, child.path, c.id or "", kind=parent.kind, name=parent.name) for c in gone)
+    )
     ups = [c for c in todo if c.action in (Action.CREATE, Action.REPLACE, Action.UPDATE)]
     await asyncio.gather(*(_up(client, child, parent, parent_id, c, ids) for c in ups))
 
@@ -67,7 +69,9 @@ async def _up(client: ApiClient, child: ChildSpec, parent: Address, parent_id: s
         await _recover_child(client, child, parent, parent_id, body)
 
 
-async def _recover_child(client: ApiClient, child: ChildSpec, parent: Address, parent_id: str, body: dict[str, Any]) -> None:
+async def _recover_child(
+    client: ApiClient, child: ChildSpec, parent: Address, parent_id: str, body: dict[str, Any]
+) -> None:
     """A child create whose response was lost: adopt the child if it landed, else create it once more."""
     deployment = body.get("provider_deployment_id")
     items = await client.list_all(child.path, {child.parent_param: parent_id}, kind=parent.kind)

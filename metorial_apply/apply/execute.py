@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 from metorial_apply.apply.calls import ApiClient, delete_quietly, recover_create
 from metorial_apply.apply.children import child_changes, run_child_changes
-from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.apply.ids import IdMap
-from metorial_apply.core.kinds import KINDS, KindSpec, create_body, patch_body
+from metorial_apply.apply.steps import Step
+from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.core.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
+from metorial_apply.core.kinds import KINDS, KindSpec, create_body, patch_body
 from metorial_apply.core.model import Address, Resource, Stamp
 from metorial_apply.planning.plan import Action, Change
-from metorial_apply.apply.steps import Step
+
 
 @dataclass(frozen=True)
 class StepDone:
@@ -34,7 +35,7 @@ class Executor:
     client: ApiClient
     ids: IdMap
     stack: str
-    ready: dict[Address, "asyncio.Future[Stamp]"] = field(default_factory=dict)  # stamps computed ahead
+    ready: dict[Address, asyncio.Future[Stamp]] = field(default_factory=dict)  # stamps computed ahead
     pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
     key: FingerprintKey | None = field(default=None, repr=False)  # keyed (hmac) stamps when set
 
@@ -49,7 +50,7 @@ class Executor:
                 reuse = _reusable_stamp(step.change) if step.action == "update" else None
                 self.ready[resource.address] = asyncio.ensure_future(self.stamp(resource, reuse))
 
-    def gate(self, step: Step) -> "asyncio.Future[Stamp] | None":
+    def gate(self, step: Step) -> asyncio.Future[Stamp] | None:
         """What `step` waits for before it may take a parallelism slot (its stamp, if pending)."""
         return self.ready.get(step.address) if step.phase == "up" else None
 

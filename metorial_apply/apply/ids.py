@@ -24,7 +24,7 @@ class IdMap:
         self.replaced: set[Address] = set()  # addresses whose id changed in this run
 
     @classmethod
-    def from_plan(cls, plan: Plan, catalog: Catalog | None = None) -> "IdMap":
+    def from_plan(cls, plan: Plan, catalog: Catalog | None = None) -> IdMap:
         """Seed with every live id the plan read (noops included: others may reference them)."""
         ids = {c.address: c.live.id for c in plan.changes if c.live is not None and c.live.id}
         ids |= {c.address: c.id for c in plan.changes if c.id and c.address not in ids}

@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+from metorial_apply.apply.report import ChangeResult
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.model import Address
-from metorial_apply.apply.report import ChangeResult
 
 
 def utc_stamp(now: float) -> str:
@@ -34,7 +34,7 @@ class Journal:
         self._write({"event": "run", "stack": stack})
 
     @classmethod
-    def open(cls, path: Path, *, stack: str | None = None) -> "Journal":
+    def open(cls, path: Path, *, stack: str | None = None) -> Journal:
         try:
             stream = path.open("a", encoding="utf-8")
         except OSError as exc:

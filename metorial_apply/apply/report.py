@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from metorial_apply.core.model import Address
 from metorial_apply.apply.schedule import Outcome
+from metorial_apply.core.model import Address
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
 
@@ -70,7 +70,11 @@ class ApplyReport:
 
     def summary(self, verb: str = "Apply") -> str:
         s = self.stats
-        calls = f" {s.get('calls', 0)} API calls, {s.get('retries', 0)} retries, {s.get('rate_limited', 0)} × 429." if s else ""
+        calls = (
+            f" {s.get('calls', 0)} API calls, {s.get('retries', 0)} retries, {s.get('rate_limited', 0)} × 429."
+            if s
+            else ""
+        )
         stopped = f" Stopped ({self.stopped})." if self.stopped else ""
         return (f"{verb} finished in {self.elapsed_s:.1f} s: {self.count(Outcome.DONE)} done, "
                 f"{self.count(Outcome.FAILED)} failed, {self.count(Outcome.SKIPPED)} skipped.{calls}{stopped}")

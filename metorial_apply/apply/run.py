@@ -9,20 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import CycleError
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from metorial_apply.apply.calls import ApiClient
-from metorial_apply.core.errors import MetorialApplyError, PlanError
 from metorial_apply.apply.execute import Executor, StepDone
-from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.apply.ids import IdMap
-from metorial_apply.core.model import Address, Catalog
-from metorial_apply.planning.plan import Plan
 from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.schedule import NodeResult, Outcome, run_graph
 from metorial_apply.apply.steps import Step, build_steps
+from metorial_apply.core.errors import MetorialApplyError, PlanError
+from metorial_apply.core.fingerprint import FingerprintKey
+from metorial_apply.core.model import Address, Catalog
+from metorial_apply.planning.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _action(step: Step) -> str:
 def _fold(steps: list[Step], ended: list[NodeResult[Step]], duration: float) -> ChangeResult:
     """One change's result from its one or two step results."""
     step = steps[0]
-    base = dict(address=step.address, action=_action(step), duration_s=duration)
+    base = {"address": step.address, "action": _action(step), "duration_s": duration}
     failed = [r for r in ended if r.outcome is Outcome.FAILED]
     if failed:
         return ChangeResult(outcome=Outcome.FAILED, error=error_text(failed[0].error or Exception()), **base)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from graphlib import TopologicalSorter
-from typing import Any, Awaitable, Callable, Generic, Hashable, Iterable, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 N = TypeVar("N", bound=Hashable)
 
@@ -79,7 +80,7 @@ class _Run(Generic[N]):
     results: dict[N, NodeResult[N]] = field(default_factory=dict)
     skip: dict[N, N] = field(default_factory=dict)  # node → the failed node that dooms it
     ready: list[tuple[Any, int, N]] = field(default_factory=list)  # heap: (order key, arrival, node)
-    arrivals: "itertools.count[int]" = field(default_factory=itertools.count)
+    arrivals: itertools.count[int] = field(default_factory=itertools.count)
     gated: int = 0  # ready by dependencies, waiting for their gate
     running: int = 0
     stopped: bool = False

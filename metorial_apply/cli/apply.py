@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
+from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.apply.journal import Journal
+from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
@@ -24,13 +28,10 @@ from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.errors import PlanError, UsageError
-from metorial_apply.apply.journal import Journal
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.planning.plan import Plan
-from metorial_apply.api.ratelimit import RateLimitSettings
-from metorial_apply.render import RenderContext, RenderStats, render_text
-from metorial_apply.apply.report import ApplyReport
 from metorial_apply.planning.saved import attach, check_stale, load_saved_plan, verify_desired
+from metorial_apply.render import RenderContext, RenderStats, render_text
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -74,10 +75,14 @@ def show_plan(out: Output, plan: Plan, s: Session) -> None:
         out.echo(f"Warning: {note}", err=True)
 
 
-async def run_changes(out: Output, plan: Plan, s: Session, args: dict[str, Any], journal: Journal | None) -> tuple[ApplyReport, str | None]:
+async def run_changes(
+    out: Output, plan: Plan, s: Session, args: dict[str, Any], journal: Journal | None
+) -> tuple[ApplyReport, str | None]:
     """apply_plan with progress and signal handling; returns the report and the signal that stopped it."""
     width = min(48, max((len(str(c.address)) for c in plan.changes), default=10))
-    progress = make_progress(len(plan.actionable()), width, interactive=out.interactive, quiet=out.quiet, color=out.color)
+    progress = make_progress(
+        len(plan.actionable()), width, interactive=out.interactive, quiet=out.quiet, color=out.color
+    )
     cancel, received = asyncio.Event(), []
     loop = asyncio.get_running_loop()
 
@@ -200,4 +205,4 @@ def command(ctx: click.Context, path: Path, **args: Any) -> None:
     ctx.exit(asyncio.run(apply_path(out, path, args)))
 
 
-__all__ = ["command", "common_options", "prepare", "run_changes", "finish", "show_plan"]
+__all__ = ["command", "common_options", "finish", "prepare", "run_changes", "show_plan"]

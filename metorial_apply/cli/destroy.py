@@ -15,24 +15,28 @@ from typing import Any
 
 import click
 
+from metorial_apply.apply.journal import Journal
 from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, run_changes, show_plan
 from metorial_apply.cli.options import api_options, config_options
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.session import load_desired, session, state_dir_for
 from metorial_apply.cli.safety import Approval, confirm
+from metorial_apply.cli.session import load_desired, session, state_dir_for
 from metorial_apply.config.files import YAML_SUFFIXES
 from metorial_apply.core.errors import UsageError
-from metorial_apply.apply.journal import Journal
 from metorial_apply.core.model import Address
+from metorial_apply.core.state import State
 from metorial_apply.planning.plan import build_plan
 from metorial_apply.planning.safety import check_destroy
-from metorial_apply.core.state import State
 
 
 def has_config(path: Path) -> bool:
     if path.is_file():
         return True
-    return any(p.suffix in YAML_SUFFIXES for p in path.rglob("*") if not any(q.startswith(".") for q in p.relative_to(path).parts))
+    return any(
+        p.suffix in YAML_SUFFIXES
+        for p in path.rglob("*")
+        if not any(q.startswith(".") for q in p.relative_to(path).parts)
+    )
 
 
 def stack_desired(path: Path, args: dict[str, Any]) -> tuple[State, frozenset[Address]]:

@@ -21,7 +21,7 @@ class Output:
     interactive: bool = False  # stdout is a TTY and not CI: progress bars, prompts
 
     @classmethod
-    def create(cls, *, verbose: int, quiet: bool, no_color: bool, debug: bool) -> "Output":
+    def create(cls, *, verbose: int, quiet: bool, no_color: bool, debug: bool) -> Output:
         tty = sys.stdout.isatty()
         ci = bool(os.environ.get("CI"))
         color = tty and not no_color and "NO_COLOR" not in os.environ

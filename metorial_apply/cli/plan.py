@@ -18,16 +18,16 @@ from typing import Any
 
 import click
 
+from metorial_apply.api.live import LiveRead
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.kinds import KINDS
-from metorial_apply.api.live import LiveRead
 from metorial_apply.core.model import Address
-from metorial_apply.planning.plan import Action, Plan
-from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
-from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.core.state import State
+from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.planning.saved import plan_to_dict, plan_to_json
+from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
 
 EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
 
@@ -170,4 +170,4 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
 
 
-__all__ = ["command", "make_plan", "exit_code"]
+__all__ = ["command", "exit_code", "make_plan"]

@@ -12,8 +12,8 @@ from typing import IO, Any
 
 import click
 
-from metorial_apply.apply.run import ApplyEvent, ChangeFinished, ChangeStarted
 from metorial_apply.apply.report import ApplyReport, ChangeResult
+from metorial_apply.apply.run import ApplyEvent, ChangeFinished, ChangeStarted
 from metorial_apply.apply.schedule import Outcome
 
 STYLE = {Outcome.DONE: "green", Outcome.FAILED: "red", Outcome.SKIPPED: "yellow"}
@@ -22,7 +22,7 @@ STYLE = {Outcome.DONE: "green", Outcome.FAILED: "red", Outcome.SKIPPED: "yellow"
 def change_line(result: ChangeResult, index: int, total: int, width: int) -> str:
     """`[ 1/12] + deployment.github          created pde_1aBcDe   0.21 s`."""
     digits = len(str(total))
-    head = f"[{index:>{digits}}/{total}] {result.marker:<3} {str(result.address):<{width}}  "
+    head = f"[{index:>{digits}}/{total}] {result.marker:<3} {result.address!s:<{width}}  "
     tail = f"   {result.duration_s:.2f} s" if result.outcome is Outcome.DONE else ""
     return head + result.summary() + tail
 
@@ -30,11 +30,13 @@ def change_line(result: ChangeResult, index: int, total: int, width: int) -> str
 class PlainProgress:
     """One line per finished change (CI logs); `quiet` keeps only failures."""
 
-    def __init__(self, *, width: int = 30, quiet: bool = False, color: bool = False, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, *, width: int = 30, quiet: bool = False, color: bool = False, stream: IO[str] | None = None
+    ) -> None:
         self.width, self.quiet, self.color = width, quiet, color
         self.stream = stream
 
-    def __enter__(self) -> "PlainProgress":
+    def __enter__(self) -> PlainProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -76,7 +78,7 @@ class RichProgress:
         lines = [Text(f"  {action:<7} {address}", style="dim") for address, action in sorted(self.running.items())]
         return Group(self.bar, *lines)
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> RichProgress:
         from rich.live import Live
 
         self.live = Live(self._view(), console=self.console, refresh_per_second=8, transient=True)
@@ -104,7 +106,9 @@ class RichProgress:
         self.console.print(text, markup=False)
 
 
-def make_progress(total: int, width: int, *, interactive: bool, quiet: bool, color: bool) -> PlainProgress | RichProgress:
+def make_progress(
+    total: int, width: int, *, interactive: bool, quiet: bool, color: bool
+) -> PlainProgress | RichProgress:
     """The rich bar on an interactive terminal; plain lines in CI or when piped."""
     if interactive:
         return RichProgress(total, width=width, quiet=quiet, color=color)

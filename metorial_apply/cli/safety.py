@@ -14,9 +14,9 @@ import click
 
 from metorial_apply.cli.output import Output
 from metorial_apply.core.errors import SafetyError
+from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.planning.safety import check_safety
-from metorial_apply.core.state import State
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,22 @@ client, read the catalog (resolving the config's names) and live state, and buil
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
-from metorial_apply.config.load import load_config
-from metorial_apply.core.fingerprint import warm
 from metorial_apply.api.live import LiveRead, read_live
-from metorial_apply.core.model import Catalog
-from metorial_apply.planning.plan import Plan, build_plan
+from metorial_apply.config.load import load_config
 from metorial_apply.config.resolve import resolve_names
-from metorial_apply.planning.saved import desired_digest
+from metorial_apply.core.fingerprint import warm
+from metorial_apply.core.model import Catalog
 from metorial_apply.core.state import State
+from metorial_apply.planning.plan import Plan, build_plan
+from metorial_apply.planning.saved import desired_digest
 
 STATE_DIR = ".metorial-apply"
 
@@ -34,7 +35,9 @@ def detail_for(desired: State) -> set[str]:
 
 
 def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None) -> State:
-    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"])
+    return load_config(
+        config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"]
+    )
 
 
 @dataclass

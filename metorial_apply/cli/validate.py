@@ -16,7 +16,6 @@ from metorial_apply.config.load import load_config
 from metorial_apply.core.state import State
 
 
-
 def _files_text(path: Path) -> str:
     files = config_files(path).displays()
     return files[0] if len(files) == 1 else f"{len(files)} files in {path}"

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from metorial_apply.core.errors import Diagnostic
 from metorial_apply.config.sections import Entry, did_you_mean
 from metorial_apply.config.yamlsource import YamlPath, diagnostic
+from metorial_apply.core.errors import Diagnostic
 
 TYPE_WORDS = {
     "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
@@ -120,14 +120,18 @@ def _message(item: Located, entry: Entry, data: Any) -> tuple[str, str | None]:
     if item.type == "missing":
         return f'missing required field "{item.path[-1]}"', None
     if item.type == "extra_forbidden":
-        allowed = [f for f in _fields_at(entry.kind.model, item.loc[:-1])]
+        allowed = list(_fields_at(entry.kind.model, item.loc[:-1]))
         return f'unknown field "{item.path[-1]}"', did_you_mean(str(item.path[-1]), allowed) or (
             "allowed fields: " + ", ".join(allowed) if allowed else None)
     got = describe(_value_at(data, item.path))
     if item.type == "union_type":
         return f"expected {item.message}, got {got}", None
     if item.type in TYPE_WORDS:
-        quote = "quote the value to make it a string" if item.type == "string_type" and got in ("a number", "a boolean") else None
+        quote = (
+            "quote the value to make it a string"
+            if item.type == "string_type" and got in ("a number", "a boolean")
+            else None
+        )
         return f"expected {TYPE_WORDS[item.type]}, got {got}", quote
     if item.type == "value_error":
         return item.message.removeprefix("Value error, "), None
@@ -137,7 +141,7 @@ def _message(item: Located, entry: Entry, data: Any) -> tuple[str, str | None]:
 
 
 def validation_diagnostics(exc: ValidationError, entry: Entry, data: Any,
-                           skip: set[YamlPath] = set()) -> list[Diagnostic]:
+                           skip: frozenset[YamlPath] = frozenset()) -> list[Diagnostic]:
     """Every error of validating `data` (the interpolated entry) as a positioned Diagnostic.
 
     Errors at or under a path in `skip` (already reported, e.g. a failed `${…}`) are left out.

@@ -10,12 +10,12 @@ allowed for secrets mounted outside the repository, e.g. `${file:/run/secrets/gi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.config.interpolate import InterpolationError
+from metorial_apply.core.errors import ConfigError, Diagnostic
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 1 << 20  # a ${file:} secret larger than 1 MiB is a mistake (or /dev/zero)

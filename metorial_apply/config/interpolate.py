@@ -8,9 +8,9 @@ file are secret, so nothing here ever puts a resolved value into an error messag
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Callable, Mapping
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -114,11 +114,17 @@ def _var(name: str, variables: Mapping[str, Variable] | None) -> Resolved:
         found = variables[name]
         return Resolved(found.value, found.sensitive)
     close = get_close_matches(name, list(variables), n=1)
-    hint = f'did you mean "{close[0]}"?' if close else "define it under variables:, in a --var-file, or with --var NAME=VALUE"
+    hint = (
+        f'did you mean "{close[0]}"?'
+        if close
+        else "define it under variables:, in a --var-file, or with --var NAME=VALUE"
+    )
     raise InterpolationError(f"variable {name} is not defined", hint)
 
 
-def interpolate_tree(data: object, sources: Sources, path: tuple = ()) -> tuple[object, set[tuple], list[tuple[tuple, InterpolationError]]]:
+def interpolate_tree(
+    data: object, sources: Sources, path: tuple = ()
+) -> tuple[object, set[tuple], list[tuple[tuple, InterpolationError]]]:
     """Interpolate every string inside `data` (keys stay as written).
 
     Returns the new data, the paths whose value is secret, and (path, error) for each failure.

@@ -8,24 +8,31 @@ message, and as a last guard any message that would contain one is redacted.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
+from metorial_apply.config.diagnostics import validation_diagnostics
 from metorial_apply.config.files import config_files, file_reader
-from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
-from metorial_apply.core.model import Address, Resource, SecretValue
-from metorial_apply.config.references import (RefProblem, Refs, check_targets, dependency_order, fill_providers,
-                                       references_of)
+from metorial_apply.config.references import (
+    RefProblem,
+    Refs,
+    check_targets,
+    dependency_order,
+    fill_providers,
+    references_of,
+)
 from metorial_apply.config.resolve import resolve_names
 from metorial_apply.config.sections import Entry, check_top_level, collect_entries, find_stack
-from metorial_apply.config.diagnostics import validation_diagnostics
-from metorial_apply.core.state import State
 from metorial_apply.config.variables import Source, collect_variables
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file
+from metorial_apply.core.errors import ConfigError, Diagnostic
+from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.core.state import State
 
 __all__ = ["load_config", "resolve_names", "sort_diagnostics"]
 
@@ -56,7 +63,7 @@ def _read(paths: Sequence[tuple[Path, str]], root: Path | None) -> tuple[list[So
     return sources, problems
 
 
-def _strings(value: Any, path: YamlPath = (), skip: set[YamlPath] = set()) -> list[str]:
+def _strings(value: Any, path: YamlPath = (), skip: frozenset[YamlPath] = frozenset()) -> list[str]:
     """Every string inside `value`, except at the paths in `skip`."""
     if path in skip:
         return []
@@ -94,9 +101,11 @@ def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Va
                                          f"a {entry.kind.kind} must be a mapping of fields, got {type(raw).__name__}"))
         return built
     data, sensitive, failures = interpolate_tree(raw, Sources(env, variables, entry.source.read_file))
-    built.problems += [diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint) for p, e in failures]
+    built.problems += [
+        diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint) for p, e in failures
+    ]
     built.secrets += [s for p in sensitive for s in _strings(_value_at(data, p))]
-    failed = {p for p, _ in failures}  # still the raw `${…}` text there, which is no secret
+    failed = frozenset(p for p, _ in failures)  # still the raw `${…}` text there, which is no secret
     built.secrets += [s for f in entry.kind.secret_fields for s in _strings(data.get(f), (f,), failed)]
     try:
         model = entry.kind.model.model_validate(data)
@@ -143,7 +152,9 @@ def redact(problems: list[Diagnostic], secrets: Sequence[str]) -> list[Diagnosti
             text = text.replace(word, "***")  # type: ignore[union-attr]
         return text
 
-    return [Diagnostic(clean(d.message) or "", d.file, d.line, d.column, clean(d.path), clean(d.hint)) for d in problems]
+    return [
+        Diagnostic(clean(d.message) or "", d.file, d.line, d.column, clean(d.path), clean(d.hint)) for d in problems
+    ]
 
 
 def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str, str] = {},

@@ -8,14 +8,14 @@ session-template provider must all belong to one provider.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
-from typing import Iterable
 
-from metorial_apply.core.kinds import KINDS
-from metorial_apply.core.model import Address, Resource
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.config.yamlsource import YamlPath
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.model import Address, Resource
 
 Refs = dict[Address, list[tuple[YamlPath, Address]]]
 PROVIDER_ID_PREFIX = "pro_"  # ids and slugs only compare after catalog resolution
@@ -71,7 +71,11 @@ def check_targets(resources: dict[Address, Resource], refs: Refs,
                     else did_you_mean(target.name, names_by_kind.get(target.kind, [])))
             if str(path[0]) in resources[address].sensitive:
                 hint = None
-            problems.append(RefProblem(address, path, f"no {target.kind} named {shown(resources[address], path, target.name)}", hint))
+            problems.append(
+                RefProblem(
+                    address, path, f"no {target.kind} named {shown(resources[address], path, target.name)}", hint
+                )
+            )
     return problems
 
 
@@ -83,7 +87,9 @@ def dependency_order(addresses: Iterable[Address], refs: Refs) -> tuple[list[Add
     except CycleError as exc:
         cycle = [str(a) for a in exc.args[1]]
         first = exc.args[1][0]
-        problem = RefProblem(first, (), "reference cycle: " + " → ".join(cycle), "break the cycle by removing one reference")
+        problem = RefProblem(
+            first, (), "reference cycle: " + " → ".join(cycle), "break the cycle by removing one reference"
+        )
         return sorted(graph, key=str), [problem]
 
 

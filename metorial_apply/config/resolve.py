@@ -8,15 +8,16 @@ never the value (jsonschema's own messages quote the instance, so they are not u
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import jsonschema
 
+from metorial_apply.config.references import RefProblem, dependency_order, fill_providers, references_of
+from metorial_apply.config.sections import did_you_mean
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Catalog, CatalogProvider, Resource
-from metorial_apply.config.references import RefProblem, dependency_order, fill_providers, references_of
-from metorial_apply.config.sections import did_you_mean
 from metorial_apply.core.state import State
 
 Problem = tuple[str, str, str | None]  # (field path under the resource, message, hint)
@@ -45,10 +46,15 @@ def _canonical_names(resource: Resource, catalog: Catalog) -> tuple[Resource, li
     provider = catalog.find(provider_ref)
     if provider is None:
         hint = None if "provider" in resource.sensitive else _choices(provider_ref, catalog.slugs(), "providers")
-        return resource, [_at(resource, "provider", f"unknown provider {_named(resource, 'provider', provider_ref)}", hint)]
+        return resource, [
+            _at(resource, "provider", f"unknown provider {_named(resource, 'provider', provider_ref)}", hint)
+        ]
     spec["provider"] = provider.slug
     problems = []
-    for field, table, what in (("method", provider.auth_methods, "auth methods"), ("version", provider.versions, "versions")):
+    for field, table, what in (
+        ("method", provider.auth_methods, "auth methods"),
+        ("version", provider.versions, "versions"),
+    ):
         value = spec.get(field)
         if not isinstance(value, str):
             continue
@@ -57,7 +63,9 @@ def _canonical_names(resource: Resource, catalog: Catalog) -> tuple[Resource, li
             spec[field] = by_id.get(value, value)
         else:
             hint = None if field in resource.sensitive else _choices(value, sorted(table), f"{provider.slug} {what}")
-            problems.append(_at(resource, field, f"provider {provider.slug} has no {field} {_named(resource, field, value)}", hint))
+            problems.append(
+                _at(resource, field, f"provider {provider.slug} has no {field} {_named(resource, field, value)}", hint)
+            )
     return resource.model_copy(update={"spec": spec}), problems
 
 
@@ -68,9 +76,11 @@ def _rule(error: jsonschema.ValidationError) -> tuple[str, str | None]:
         missing = [k for k in expected if k not in instance]
         return "missing required key " + ", ".join(f'"{k}"' for k in missing), None
     if rule == "additionalProperties" and isinstance(instance, dict):
-        allowed = sorted((error.schema.get("properties") or {}))
+        allowed = sorted(error.schema.get("properties") or {})
         extra = [k for k in instance if k not in allowed]
-        return "unknown key " + ", ".join(f'"{k}"' for k in extra), ("allowed keys: " + ", ".join(allowed)) if allowed else None
+        return "unknown key " + ", ".join(f'"{k}"' for k in extra), (
+            "allowed keys: " + ", ".join(allowed)
+        ) if allowed else None
     words = {"type": "must be of type {}", "minLength": "must be at least {} characters long",
              "maxLength": "must be at most {} characters long", "enum": "must be one of {}",
              "pattern": "must match the pattern {}", "minimum": "must be at least {}", "maximum": "must be at most {}"}

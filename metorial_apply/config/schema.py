@@ -26,10 +26,14 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 def document_model() -> type[BaseModel]:
     """A pydantic model of one config file: `stack`, `variables` and one mapping per section."""
     fields: dict[str, Any] = {
-        "stack": (str | None, Field(None, pattern=STACK_PATTERN,
-                                    description="Ownership scope written into every resource's metadata.")),
-        "variables": (dict[Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)], str | int | float | bool] | None,
-                      Field(None, description="Values for ${var.NAME}; --var-file and --var override them.")),
+        "stack": (
+            str | None,
+            Field(None, pattern=STACK_PATTERN, description="Ownership scope written into every resource's metadata."),
+        ),
+        "variables": (
+            dict[Annotated[str, StringConstraints(pattern=VARIABLE_PATTERN)], str | int | float | bool] | None,
+            Field(None, description="Values for ${var.NAME}; --var-file and --var override them."),
+        ),
     }
     for section, kind in SECTIONS.items():
         fields[section] = (dict[Name, kind.model] | None,

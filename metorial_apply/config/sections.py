@@ -4,15 +4,16 @@ section, merged across files (a name defined twice is one error naming both plac
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Any, Mapping
+from typing import Any
 
-from metorial_apply.core.errors import Diagnostic
 from metorial_apply.config.interpolate import InterpolationError, Sources, Variable, interpolate
-from metorial_apply.core.kinds import SECTIONS, KindSpec
 from metorial_apply.config.variables import Source
 from metorial_apply.config.yamlsource import YamlPath, diagnostic
+from metorial_apply.core.errors import Diagnostic
+from metorial_apply.core.kinds import SECTIONS, KindSpec
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -43,7 +44,9 @@ def check_top_level(source: Source) -> list[Diagnostic]:
     """The document is a mapping of known top-level keys whose sections are mappings."""
     doc = source.doc
     if not isinstance(doc.data, dict):
-        return [diagnostic(doc.value_pos(()), (), "the top level must be a mapping (stack:, deployments:, configs:, …)")]
+        return [
+            diagnostic(doc.value_pos(()), (), "the top level must be a mapping (stack:, deployments:, configs:, …)")
+        ]
     problems = []
     for key, value in doc.data.items():
         if key not in TOP_LEVEL:
@@ -133,8 +136,12 @@ def _stack_value(source: Source, raw: Any, env: Mapping[str, str], variables: Ma
     except InterpolationError as exc:
         return None, diagnostic(pos, ("stack",), exc.message, exc.hint)
     if found.sensitive:
-        return None, diagnostic(pos, ("stack",), "stack cannot come from ${env:} or ${file:} (those values are secret, the stack is printed)",
-                                "use ${var.NAME} with --var, or pass --stack")
+        return None, diagnostic(
+            pos,
+            ("stack",),
+            "stack cannot come from ${env:} or ${file:} (those values are secret, the stack is printed)",
+            "use ${var.NAME} with --var, or pass --stack",
+        )
     if not STACK.fullmatch(found.value):
         return None, diagnostic(pos, ("stack",), f'"{found.value}" is not a valid stack name', _STACK_HINT)
     return found.value, None

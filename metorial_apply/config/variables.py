@@ -5,12 +5,13 @@ they are secret) but not other variables.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from metorial_apply.core.errors import Diagnostic
 from metorial_apply.config.interpolate import VAR_NAME, InterpolationError, Sources, Variable, interpolate
 from metorial_apply.config.yamlsource import Document, Pos, diagnostic
+from metorial_apply.core.errors import Diagnostic
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ def collect_variables(config: list[Source], var_files: list[Source], cli: Mappin
                 values[name] = value
     for name, text in cli.items():
         if not VAR_NAME.fullmatch(name):
-            problems.append(Diagnostic(f'--var "{name}": not a variable name', hint="names are letters, digits, _ and -"))
+            problems.append(
+                Diagnostic(f'--var "{name}": not a variable name', hint="names are letters, digits, _ and -")
+            )
             continue
         values[name] = Variable(text, False)  # given on the command line: taken literally
     return values, problems

@@ -16,15 +16,16 @@ keep comparing by scrypt; an hmac one is never guessed at without its key (`chec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
 
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.model import Resource, SecretValue, Stamp, spec_hash
@@ -47,7 +48,7 @@ class FingerprintKey:
     material: bytes = field(repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> "FingerprintKey":
+    def parse(cls, text: str) -> FingerprintKey:
         # The message names the variable and the length rule, never the value.
         if len(text) < MIN_KEY_CHARS:
             raise UsageError(f"{KEY_ENV} is too short: use at least {MIN_KEY_CHARS} characters (a random key)")
@@ -172,10 +173,9 @@ def _lowest_priority() -> None:
     # Linux keeps a nice value per thread, so this lowers the pool's own threads only; other
     # systems read the id as a process id, so they keep the normal priority.
     if sys.platform.startswith("linux"):
-        try:
+        # Not permitted here: a normal priority is still correct, only less polite.
+        with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:
-            pass  # not permitted here: a normal priority is still correct, only less polite
 
 
 def stamp_for(resource: Resource, stack: str, salt: str | None, key: FingerprintKey | None = None) -> Stamp:

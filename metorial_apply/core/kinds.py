@@ -7,8 +7,9 @@ client, live, plan and apply stay generic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -97,7 +98,11 @@ def common_to_api(spec: Spec) -> dict[str, Any]:
 
 def common_from_api(obj: dict[str, Any]) -> Spec:
     user, _ = Stamp.split(obj.get("metadata"))
-    return {"name": specs.trim(obj.get("name")), "description": specs.trim(obj.get("description")) or None, "metadata": user}
+    return {
+        "name": specs.trim(obj.get("name")),
+        "description": specs.trim(obj.get("description")) or None,
+        "metadata": user,
+    }
 
 
 def rules_from_api(tool_filter: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ class Address(Frozen):
         return f"{self.kind}.{self.name}"
 
     @classmethod
-    def parse(cls, text: str) -> "Address":
+    def parse(cls, text: str) -> Address:
         kind, sep, name = text.partition(".")
         if not sep or not kind or not name:
             raise ValueError(f"not an address (want kind.name): {text!r}")
@@ -102,10 +102,10 @@ class Stamp(Frozen):
     def to_metadata(self) -> dict[str, str]:
         values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
                   "true" if self.protect else None]
-        return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values) if v is not None}
+        return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
-    def split(cls, metadata: dict[str, Any] | None) -> tuple[dict[str, Any], "Stamp | None"]:
+    def split(cls, metadata: dict[str, Any] | None) -> tuple[dict[str, Any], Stamp | None]:
         """Split API metadata into (user metadata, stamp or None when not ours or malformed)."""
         metadata = metadata or {}
         user = {k: v for k, v in metadata.items() if not k.startswith(STAMP_PREFIX)}
@@ -116,7 +116,9 @@ class Stamp(Frozen):
             stack=ours["stack"],
             address=ours["address"],
             spec_hash=ours["spec-hash"],
-            secret_fingerprint=ours.get("secret-fingerprint") if isinstance(ours.get("secret-fingerprint"), str) else None,
+            secret_fingerprint=ours.get("secret-fingerprint")
+            if isinstance(ours.get("secret-fingerprint"), str)
+            else None,
             secret_salt=ours.get("secret-salt") if isinstance(ours.get("secret-salt"), str) else None,
             protect=ours.get("protect") == "true",
         )

@@ -7,7 +7,8 @@ validated model into the JSON-only dict kept in `Resource.spec` plus the write-o
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -41,7 +42,7 @@ class ToolRule(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "ToolRule":
+    def _exactly_one(self) -> ToolRule:
         set_fields = [t for t in RULE_TYPES if getattr(self, t) is not None]
         if len(set_fields) != 1:
             raise ValueError(f"a tool rule needs exactly one of: {', '.join(RULE_TYPES)}")
@@ -100,11 +101,13 @@ class Common(Frozen):
 
     name: str | None = Field(None, description="Name shown in Metorial; defaults to the YAML key.")
     description: str | None = None
-    metadata: dict[str, JSON] = Field(default_factory=dict, description="User metadata; keys under metorial-apply/ are reserved.")
+    metadata: dict[str, JSON] = Field(
+        default_factory=dict, description="User metadata; keys under metorial-apply/ are reserved."
+    )
     protect: bool = Field(False, description="Refuse to delete or replace this resource.")
 
     @model_validator(mode="after")
-    def _no_reserved_metadata(self) -> "Common":
+    def _no_reserved_metadata(self) -> Common:
         bad = sorted(k for k in self.metadata if k.startswith("metorial-apply/"))
         if bad:
             raise ValueError(f"metadata keys under metorial-apply/ are reserved: {', '.join(bad)}")
@@ -121,22 +124,30 @@ class Common(Frozen):
 class DeploymentSpec(Common):
     provider: str = Field(description="Provider slug (e.g. github) or id.")
     tools: Tools = Field(None, description="Tool keys, or rules; absent means all tools.")
-    version: str | None = Field(None, description="Lock to this provider version (version string or id); absent follows the latest.")
+    version: str | None = Field(
+        None, description="Lock to this provider version (version string or id); absent follows the latest."
+    )
 
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:
-        spec = self.common(key) | {"provider": self.provider, "tool_filters": tool_filters(self.tools), "version": self.version}
+        spec = self.common(key) | {
+            "provider": self.provider,
+            "tool_filters": tool_filters(self.tools),
+            "version": self.version,
+        }
         return spec, None
 
 
 class ConfigSpec(Common):
     deployment: str | None = Field(None, description="Name of the deployment this config belongs to.")
     provider: str | None = Field(None, description="Provider slug or id; defaults to the deployment's provider.")
-    value: dict[str, JSON] | None = Field(None, description="Config value (secret, write-only). Exactly one of value or vault.")
+    value: dict[str, JSON] | None = Field(
+        None, description="Config value (secret, write-only). Exactly one of value or vault."
+    )
     vault: str | None = Field(None, description="Name of a config vault to take the value from.")
     tools: Tools = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ConfigSpec":
+    def _one_source(self) -> ConfigSpec:
         if (self.value is None) == (self.vault is None):
             raise ValueError("a config needs exactly one of value or vault")
         if self.deployment is None and self.provider is None and self.vault is None:
@@ -159,7 +170,7 @@ class DeploymentScoped(Common):
     provider: str | None = Field(None, description="Provider slug or id; defaults to the deployment's provider.")
 
     @model_validator(mode="after")
-    def _provider_known(self) -> "DeploymentScoped":
+    def _provider_known(self) -> DeploymentScoped:
         if self.deployment is None and self.provider is None:
             raise ValueError(f"{self.label} needs a deployment or a provider")
         return self
@@ -176,7 +187,9 @@ class ConfigVaultSpec(DeploymentScoped):
 class AuthConfigSpec(DeploymentScoped):
     label = "an auth config"
     method: str = Field(description="Auth method key (e.g. oauth) or id.")
-    value: dict[str, JSON] = Field(description="Auth input (secret, write-only), checked against the method's input schema.")
+    value: dict[str, JSON] = Field(
+        description="Auth input (secret, write-only), checked against the method's input schema."
+    )
     tools: Tools = None
 
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:
@@ -218,7 +231,7 @@ class SessionTemplateSpec(Common):
     providers: list[TemplateProviderSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_deployments(self) -> "SessionTemplateSpec":
+    def _unique_deployments(self) -> SessionTemplateSpec:
         seen = [p.deployment for p in self.providers]
         dupes = sorted({d for d in seen if seen.count(d) > 1})
         if dupes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from pydantic import ConfigDict
 
@@ -19,7 +19,7 @@ class State(Frozen):
     resources: tuple[Resource, ...] = ()
 
     @classmethod
-    def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...]) -> "State":
+    def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...]) -> State:
         ordered = sorted(resources, key=lambda r: sort_key(r.address))
         seen: set[Address] = set()
         for r in ordered:

@@ -8,7 +8,8 @@ Loopback clients only; never rate limited, faulted or counted. A request carryin
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -51,15 +52,15 @@ def _admin(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
     return endpoint
 
 
-async def get_stats(em: "Emulator", request: Request, body: dict[str, Any]) -> Any:
+async def get_stats(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     return em.stats()
 
 
-async def get_faults(em: "Emulator", request: Request, body: dict[str, Any]) -> Any:
+async def get_faults(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     return {**em.faults.snapshot(), "cascade_delay_ms": em.cascade_delay_ms}
 
 
-async def put_faults(em: "Emulator", request: Request, body: dict[str, Any]) -> Any:
+async def put_faults(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     """Any of the FaultSettings fields, `seed`, `burst_429_next`/`error_next`/`drop_next`, `cascade_delay_ms`."""
     if "cascade_delay_ms" in body:
         delay = body.pop("cascade_delay_ms")
@@ -70,7 +71,7 @@ async def put_faults(em: "Emulator", request: Request, body: dict[str, Any]) -> 
     return await get_faults(em, request, {})
 
 
-async def put_rate_limit(em: "Emulator", request: Request, body: dict[str, Any]) -> Any:
+async def put_rate_limit(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     """`{"preset": "dev"}` or `{"count": 10, "window_seconds": 60}`; `"clear": true` empties the window."""
     if "preset" in body:
         if body["preset"] not in RATE_LIMIT_PRESETS:
@@ -85,14 +86,14 @@ async def put_rate_limit(em: "Emulator", request: Request, body: dict[str, Any])
     return em.rate_limit.info()
 
 
-async def post_reset(em: "Emulator", request: Request, body: dict[str, Any]) -> Any:
+async def post_reset(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     """Wipe managed objects and counters (catalog kept); `{"stats_only": true}` counters only."""
     stats_only = bool(body.get("stats_only", False))
     em.reset(stats_only=stats_only)
     return {"ok": True, "stats_only": stats_only}
 
 
-def _kind_key(em: "Emulator", text: str | None) -> str | None:
+def _kind_key(em: Emulator, text: str | None) -> str | None:
     if not text:
         return None
     for spec in em.registry.values():
@@ -101,9 +102,13 @@ def _kind_key(em: "Emulator", text: str | None) -> str | None:
     raise _bad(f"unknown kind: {text}")
 
 
-async def get_objects(em: "Emulator", request: Request, body: dict[str, Any]) -> Any:
+async def get_objects(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     """`?kind=config&status=archived&metadata[stack]=prod` → every matching object, archived too."""
-    metadata = {k[len("metadata["):-1]: v for k, v in request.query_params.items() if k.startswith("metadata[") and k.endswith("]")}
+    metadata = {
+        k[len("metadata[") : -1]: v
+        for k, v in request.query_params.items()
+        if k.startswith("metadata[") and k.endswith("]")
+    }
     status = request.query_params.get("status")
     records = em.objects(_kind_key(em, request.query_params.get("kind")), metadata, status)
     reader = Reader(em)

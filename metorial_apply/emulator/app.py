@@ -21,7 +21,16 @@ from starlette.routing import Route
 from .admin import admin_routes
 from .crud import Route as ApiRoute
 from .crud import execute, match_route
-from .errors import ApiError, bad_request, forbidden, internal_error, invalid_field, rate_limited, route_not_found, unauthorized
+from .errors import (
+    ApiError,
+    bad_request,
+    forbidden,
+    internal_error,
+    invalid_field,
+    rate_limited,
+    route_not_found,
+    unauthorized,
+)
 from .faults import FaultPlan
 from .listing import Query
 from .runtime import Emulator
@@ -78,7 +87,9 @@ async def read_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _handle(em: Emulator, request: Request, route: ApiRoute | None, plan: FaultPlan, headers: dict[str, str]) -> tuple[dict[str, Any], bool]:
+async def _handle(
+    em: Emulator, request: Request, route: ApiRoute | None, plan: FaultPlan, headers: dict[str, str]
+) -> tuple[dict[str, Any], bool]:
     """Run one authenticated API call → (200 body, drop?). Raises ApiError."""
     key_type = authenticate(em, request.headers.get("authorization"))
     # A fault burst answers 429 without consuming the window (choices.BURST_429_MODEL).

@@ -85,11 +85,22 @@ class Catalog:
         tools = [self._tool(t, provider_id, spec_id, key) for t in entry["tools"] if t["key"] not in excluded]
         methods = [self._method(m, provider_id, spec_id, key) for m in entry["auth_methods"]]
         self.specs[spec_id] = {
-            "object": "provider.specification", "id": spec_id, "key": key, "name": version["name"],
-            "description": entry["description"], "config_schema": entry["config_schema"],
-            "config_visibility": CONFIG_VISIBILITY, "tools": tools,
-            "tool_categories": [{"object": "provider.tool_category", "key": c["key"], "name": c["name"]} for c in entry["tool_categories"]],
-            "auth_methods": methods, "provider_id": provider_id, "version_id": version_id, **_STAMPS,
+            "object": "provider.specification",
+            "id": spec_id,
+            "key": key,
+            "name": version["name"],
+            "description": entry["description"],
+            "config_schema": entry["config_schema"],
+            "config_visibility": CONFIG_VISIBILITY,
+            "tools": tools,
+            "tool_categories": [
+                {"object": "provider.tool_category", "key": c["key"], "name": c["name"]}
+                for c in entry["tool_categories"]
+            ],
+            "auth_methods": methods,
+            "provider_id": provider_id,
+            "version_id": version_id,
+            **_STAMPS,
         }
         return version
 
@@ -149,9 +160,16 @@ class Catalog:
     def records(self) -> list[Record]:
         """Rows for the store; `spec` rows carry their version so specs filter by version."""
         rows = [_row("provider", p, {}) for p in self.providers.values()]
-        rows += [_row("version", v, {"provider_id": v["provider_id"], "specification_id": v["specification_id"]}) for v in self.versions.values()]
+        rows += [
+            _row("version", v, {"provider_id": v["provider_id"], "specification_id": v["specification_id"]})
+            for v in self.versions.values()
+        ]
         for spec in self.specs.values():
-            refs = {"provider_id": spec["provider_id"], "version_id": spec["version_id"], "specification_id": spec["id"]}
+            refs = {
+                "provider_id": spec["provider_id"],
+                "version_id": spec["version_id"],
+                "specification_id": spec["id"],
+            }
             rows.append(_row("specification", {k: v for k, v in spec.items() if k != "version_id"}, refs))
             rows += [_row("auth_method", m, refs) for m in spec["auth_methods"]]
             rows += [_row("tool", t, refs) for t in spec["tools"]]

@@ -41,7 +41,13 @@ class Route:
         return self.spec is None or self.spec.managed or self.is_write
 
 
-_ACTIONS = {("GET", 1): "list", ("POST", 1): "create", ("GET", 2): "get", ("PATCH", 2): "update", ("DELETE", 2): "delete"}
+_ACTIONS = {
+    ("GET", 1): "list",
+    ("POST", 1): "create",
+    ("GET", 2): "get",
+    ("PATCH", 2): "update",
+    ("DELETE", 2): "delete",
+}
 
 
 def match_route(method: str, path: str) -> Route | None:

@@ -38,7 +38,9 @@ def invalid_data(errors: list[dict[str, Any]], entity: str = "body") -> ApiError
     first = errors[0]
     where = ".".join(str(p) for p in first["path"]) or entity
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return ApiError(400, "invalid_data", f"Invalid {entity}: {where}: {first['message']}{more}", entity=entity, errors=errors)
+    return ApiError(
+        400, "invalid_data", f"Invalid {entity}: {where}: {first['message']}{more}", entity=entity, errors=errors
+    )
 
 
 def invalid_field(path: list[Any], code: str, message: str, entity: str = "body") -> ApiError:

@@ -34,7 +34,7 @@ class Faults:
         self._rng = random.Random(seed)
         self._burst_left = 0
         self.forced = {"burst_429": 0, "error": 0, "drop": 0}  # "next N requests" switches
-        self.fired = {name: 0 for name in FAULT_TYPES}
+        self.fired = dict.fromkeys(FAULT_TYPES, 0)
 
     def configure(self, changes: dict[str, Any]) -> FaultSettings:
         """Apply a partial update; `seed` restarts the random sequence; `*_next` force faults."""
@@ -53,7 +53,7 @@ class Faults:
 
     def reset_counters(self) -> None:
         with self._lock:
-            self.fired = {name: 0 for name in FAULT_TYPES}
+            self.fired = dict.fromkeys(FAULT_TYPES, 0)
 
     def _take_forced(self, name: str) -> bool:
         if self.forced[name] > 0:

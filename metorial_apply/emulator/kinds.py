@@ -6,8 +6,9 @@ Adding a kind means adding one `KindSpec`: its path, id prefix, object name, bod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import serializers as ser
 from . import templates, writes
@@ -21,19 +22,19 @@ if TYPE_CHECKING:
 Resolver = Callable[["Emulator", str], "str | None"]
 
 
-def _provider(em: "Emulator", value: str) -> str | None:
+def _provider(em: Emulator, value: str) -> str | None:
     provider = em.catalog.provider(value)
     return provider["id"] if provider else None
 
 
-def _deployment_spec(em: "Emulator", value: str) -> str | None:
+def _deployment_spec(em: Emulator, value: str) -> str | None:
     record = em.store.get(value)
     if record is None or record.kind != "deployment":
         return None
     return str(em.catalog.versions[str(record.ref("version_id"))]["specification_id"])
 
 
-def _config_spec(em: "Emulator", value: str) -> str | None:
+def _config_spec(em: Emulator, value: str) -> str | None:
     record = em.store.get(value)
     return record.ref("specification_id") if record is not None and record.kind == "config" else None
 
@@ -48,8 +49,8 @@ class KindSpec:
     fields: tuple[F, ...] = ()
     filters: dict[str, tuple[str, Resolver | None]] = field(default_factory=dict)
     required_filters: tuple[str, ...] = ()
-    create: Callable[["Emulator", dict[str, Any]], Record] | None = None
-    update: Callable[["Emulator", Record, dict[str, Any]], None] | None = None
+    create: Callable[[Emulator, dict[str, Any]], Record] | None = None
+    update: Callable[[Emulator, Record, dict[str, Any]], None] | None = None
     cascade: tuple[tuple[str, str], ...] = ()  # (child kind, child column holding our id)
 
     @property
@@ -123,18 +124,32 @@ CATALOG = (
     KindSpec("provider", "providers", "provider", ser.catalog_object),
     KindSpec("version", "provider-versions", "provider.version", ser.catalog_object, filters={"provider_id": PROVIDER}),
     KindSpec(
-        "specification", "provider-specifications", "provider.specification", ser.catalog_object,
-        filters={"provider_id": PROVIDER, "provider_version_id": ("version_id", None),
-                 "provider_deployment_id": ("specification_id", _deployment_spec),
-                 "provider_config_id": ("specification_id", _config_spec)},
+        "specification",
+        "provider-specifications",
+        "provider.specification",
+        ser.catalog_object,
+        filters={
+            "provider_id": PROVIDER,
+            "provider_version_id": ("version_id", None),
+            "provider_deployment_id": ("specification_id", _deployment_spec),
+            "provider_config_id": ("specification_id", _config_spec),
+        },
     ),
     KindSpec(
-        "auth_method", "provider-auth-methods", "provider.auth_method", ser.catalog_object,
-        filters={"provider_version_id": ("version_id", None), "provider_id": PROVIDER}, required_filters=("provider_version_id",),
+        "auth_method",
+        "provider-auth-methods",
+        "provider.auth_method",
+        ser.catalog_object,
+        filters={"provider_version_id": ("version_id", None), "provider_id": PROVIDER},
+        required_filters=("provider_version_id",),
     ),
     KindSpec(
-        "tool", "provider-tools", "provider.tool", ser.catalog_object,
-        filters={"provider_version_id": ("version_id", None), "provider_id": PROVIDER}, required_filters=("provider_version_id",),
+        "tool",
+        "provider-tools",
+        "provider.tool",
+        ser.catalog_object,
+        filters={"provider_version_id": ("version_id", None), "provider_id": PROVIDER},
+        required_filters=("provider_version_id",),
     ),
 )
 

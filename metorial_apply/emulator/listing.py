@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .choices import CURSOR_PREFIX
@@ -66,8 +66,8 @@ def _timestamp(name: str, text: str) -> str:
     except ValueError:
         raise query_error(name, "Expected an ISO 8601 timestamp") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -99,7 +99,7 @@ def _paging(query: Query, q: ListQuery) -> None:
         q.backward = "before" in anchors
 
 
-def _common_filters(query: Query, spec: "KindSpec", q: ListQuery) -> None:
+def _common_filters(query: Query, spec: KindSpec, q: ListQuery) -> None:
     q.where.append("kind = ?")
     q.params.append(spec.key)
     statuses = query.get("status") or ["active"]
@@ -120,7 +120,7 @@ def _common_filters(query: Query, spec: "KindSpec", q: ListQuery) -> None:
             q.params.append(_timestamp(name, value))
 
 
-def parse_list_query(em: "Emulator", spec: "KindSpec", query: Query) -> ListQuery:
+def parse_list_query(em: Emulator, spec: KindSpec, query: Query) -> ListQuery:
     q = ListQuery()
     _paging(query, q)
     _common_filters(query, spec, q)
@@ -135,7 +135,7 @@ def parse_list_query(em: "Emulator", spec: "KindSpec", query: Query) -> ListQuer
     return q
 
 
-def run_list(em: "Emulator", q: ListQuery) -> tuple[list[Record], bool, bool]:
+def run_list(em: Emulator, q: ListQuery) -> tuple[list[Record], bool, bool]:
     """One page plus (has_more_before, has_more_after), in the list's order."""
     increasing = q.desc == q.backward  # asc+after and desc+before walk up the ids
     where, params = list(q.where), list(q.params)

@@ -97,7 +97,7 @@ class EmulatorProcess(EmulatorAdmin):
         self.process, self.log = process, log
 
     @classmethod
-    def start(cls, db: Path, *flags: str, timeout_s: float = 20.0) -> "EmulatorProcess":
+    def start(cls, db: Path, *flags: str, timeout_s: float = 20.0) -> EmulatorProcess:
         """Serve `db` (SQLite, created if missing) with extra `serve` flags; return once it answers."""
         port = free_port()
         cmd = [sys.executable, "-m", "metorial_apply.emulator", "serve", "--port", str(port), "--db", str(db), *flags]
@@ -140,7 +140,7 @@ class EmulatorProcess(EmulatorAdmin):
             self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT_S)
 
-    def __enter__(self) -> "EmulatorProcess":
+    def __enter__(self) -> EmulatorProcess:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -54,10 +54,18 @@ class Emulator:
                 continue
             now = now_iso()
             refs = {"provider_id": provider_id, "version_id": self.catalog.current_version[provider_id]}
-            doc = {"metadata": {}, "tool_filters": [], "is_default": True, "locked_version_id": None, "default_config_id": None}
+            doc = {
+                "metadata": {},
+                "tool_filters": [],
+                "is_default": True,
+                "locked_version_id": None,
+                "default_config_id": None,
+            }
             name = f"Default Deployment for {provider['name']}"
             ident = self.store.new_id(self.registry["deployment"].prefix or "pde")
-            self.store.save(Record(ident, "deployment", "active", name, "Auto-created by Metorial", now, now, refs, doc))
+            self.store.save(
+                Record(ident, "deployment", "active", name, "Auto-created by Metorial", now, now, refs, doc)
+            )
 
     # --- counters ------------------------------------------------------------------------------
 

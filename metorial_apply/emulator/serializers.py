@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class Reader:
     """Per-response lookup cache over the store and catalog."""
 
-    def __init__(self, emulator: "Emulator") -> None:
+    def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.catalog = emulator.catalog
         self._cache: dict[str, Record | None] = {}
@@ -52,16 +52,26 @@ def deployment_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
     common = _common(record, "provider.deployment" + PREVIEW_SUFFIX)
-    return {**common, "is_default": record.doc.get("is_default", False), "provider_id": record.ref("provider_id"), **_stamps(record)}
+    return {
+        **common,
+        "is_default": record.doc.get("is_default", False),
+        "provider_id": record.ref("provider_id"),
+        **_stamps(record),
+    }
 
 
 def config_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
     return {
-        "object": "provider.config" + PREVIEW_SUFFIX, "id": record.id, "is_default": record.doc.get("is_default", False),
-        "provider_id": record.ref("provider_id"), "name": record.name, "description": record.description,
-        "metadata": record.doc.get("metadata", {}), **_stamps(record),
+        "object": "provider.config" + PREVIEW_SUFFIX,
+        "id": record.id,
+        "is_default": record.doc.get("is_default", False),
+        "provider_id": record.ref("provider_id"),
+        "name": record.name,
+        "description": record.description,
+        "metadata": record.doc.get("metadata", {}),
+        **_stamps(record),
     }
 
 
@@ -135,11 +145,16 @@ def session_template(reader: Reader, record: Record) -> dict[str, Any]:
 def template_provider(reader: Reader, record: Record) -> dict[str, Any]:
     auth_config_id = record.ref("auth_config_id")
     return {
-        "object": "session_template.provider", "id": record.id, "status": record.status,
-        "tool_filter": output_form(record.doc.get("tool_filters", [])), "provider_id": record.ref("provider_id"),
+        "object": "session_template.provider",
+        "id": record.id,
+        "status": record.status,
+        "tool_filter": output_form(record.doc.get("tool_filters", [])),
+        "provider_id": record.ref("provider_id"),
         "session_template_id": record.ref("template_id"),
         "deployment": deployment_preview(reader.get(record.ref("deployment_id"))),
         "config": config_preview(reader.get(record.ref("config_id"))),
-        "auth_config": {"object": "provider.auth_config" + PREVIEW_SUFFIX, "id": auth_config_id} if auth_config_id else None,
+        "auth_config": {"object": "provider.auth_config" + PREVIEW_SUFFIX, "id": auth_config_id}
+        if auth_config_id
+        else None,
         **_stamps(record),
     }

@@ -26,12 +26,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build_server(settings: EmulatorSettings, host: str = "127.0.0.1", port: int = 8787, log_level: str = "warning") -> uvicorn.Server:
+def build_server(
+    settings: EmulatorSettings, host: str = "127.0.0.1", port: int = 8787, log_level: str = "warning"
+) -> uvicorn.Server:
     """A uvicorn server for the emulator (not started), refusing non-loopback hosts."""
     if not is_loopback(host):
         raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}: it accepts well-known keys")
     quiet_uvicorn_drop_logs()
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level, lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level=log_level, lifespan="off", access_log=False
+    )
     return uvicorn.Server(config)
 
 
@@ -54,7 +58,11 @@ def _settings(options: dict[str, Any]) -> EmulatorSettings:
     if options["publishable_key"]:
         extra["publishable_keys"] = tuple(options["publishable_key"])
     return EmulatorSettings(
-        db_path=options["db"], faults=faults, seed=options["seed"], cascade_delay_ms=options["cascade_delay_ms"], **extra
+        db_path=options["db"],
+        faults=faults,
+        seed=options["seed"],
+        cascade_delay_ms=options["cascade_delay_ms"],
+        **extra,
     )
 
 
@@ -69,18 +77,44 @@ def emulator_group() -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file (default: in memory).")
 @click.option("--latency-ms", type=float, default=0.0, show_default=True)
 @click.option("--jitter-ms", type=float, default=0.0, show_default=True)
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share of requests answered 500.")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share of committed writes whose response is dropped.")
-@click.option("--burst-429-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Probability a request starts a 429 burst.")
-@click.option("--burst-429-length", type=click.IntRange(min=1), default=3, show_default=True, help="Requests per 429 burst.")
-@click.option("--rate-limit", default=None, help="COUNT/SECONDS or a preset: org (5000/600), ip (1000/10), dev (100/600).")
+@click.option(
+    "--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share of requests answered 500."
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of committed writes whose response is dropped.",
+)
+@click.option(
+    "--burst-429-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability a request starts a 429 burst.",
+)
+@click.option(
+    "--burst-429-length", type=click.IntRange(min=1), default=3, show_default=True, help="Requests per 429 burst."
+)
+@click.option(
+    "--rate-limit", default=None, help="COUNT/SECONDS or a preset: org (5000/600), ip (1000/10), dev (100/600)."
+)
 @click.option("--seed", type=int, default=None, help="Seed for faults and id suffixes (reproducible runs).")
-@click.option("--cascade-delay-ms", type=float, default=0.0, show_default=True, help="Delay archive cascades, as the real API does them asynchronously.")
+@click.option(
+    "--cascade-delay-ms",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Delay archive cascades, as the real API does them asynchronously.",
+)
 @click.option("--secret-key", multiple=True, help="Accepted secret key (repeatable; default: the built-in one).")
 @click.option("--publishable-key", multiple=True, help="Accepted publishable key (repeatable).")
 def serve_command(**options: Any) -> None:
     if not is_loopback(options["host"]):
-        raise click.BadParameter(f"{options['host']} is not a loopback address; the emulator only listens on loopback", param_hint="--host")
+        raise click.BadParameter(
+            f"{options['host']} is not a loopback address; the emulator only listens on loopback", param_hint="--host"
+        )
     try:
         settings = _settings(options)
     except ValueError as exc:

@@ -23,7 +23,7 @@ class FaultSettings:
     burst_429_length: int = 3  # requests per burst, including the one starting it
     seed: int | None = None
 
-    def with_changes(self, changes: dict[str, Any]) -> "FaultSettings":
+    def with_changes(self, changes: dict[str, Any]) -> FaultSettings:
         """Validated copy; raises ValueError naming the bad field."""
         allowed = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - allowed)

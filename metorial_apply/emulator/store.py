@@ -11,11 +11,12 @@ import json
 import random
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .choices import BASE62, ID_COUNTER_WIDTH, ID_SUFFIX_WIDTH
 
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def now_iso() -> str:
     """ISO 8601 UTC with millisecond precision and `Z`, the API's timestamp form."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -92,7 +93,7 @@ class Record:
 
 def _record(row: tuple[Any, ...]) -> Record:
     base = row[: len(BASE_COLUMNS)]
-    refs = dict(zip(REF_COLUMNS, row[len(BASE_COLUMNS) : len(BASE_COLUMNS) + len(REF_COLUMNS)]))
+    refs = dict(zip(REF_COLUMNS, row[len(BASE_COLUMNS) : len(BASE_COLUMNS) + len(REF_COLUMNS)], strict=False))
     doc, secret = row[-2], row[-1]
     return Record(*base, refs=refs, doc=json.loads(doc), secret=None if secret is None else json.loads(secret))
 
@@ -112,7 +113,9 @@ class Store:
         self.conn.executescript(_SCHEMA)
         self._rng = random.Random(seed)
         with self.lock:
-            self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('id_counter', ?)", (str(self._max_counter()),))
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('id_counter', ?)", (str(self._max_counter()),)
+            )
 
     def _max_counter(self) -> int:
         """The highest counter in use, for databases written before the meta counter existed."""
@@ -132,7 +135,7 @@ class Store:
             return f"{prefix}_{base62(int(row[0]), ID_COUNTER_WIDTH)}{suffix}"
 
     @contextmanager
-    def transaction(self) -> Iterator["Store"]:
+    def transaction(self) -> Iterator[Store]:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -150,13 +153,16 @@ class Store:
     def save(self, record: Record) -> None:
         marks = ", ".join("?" for _ in ALL_COLUMNS)
         with self.lock:
-            self.conn.execute(f"INSERT OR REPLACE INTO objects ({', '.join(ALL_COLUMNS)}) VALUES ({marks})", record.row())
+            self.conn.execute(
+                f"INSERT OR REPLACE INTO objects ({', '.join(ALL_COLUMNS)}) VALUES ({marks})", record.row()
+            )
 
     def save_many(self, records: list[Record]) -> None:
         marks = ", ".join("?" for _ in ALL_COLUMNS)
         with self.lock:
             self.conn.executemany(
-                f"INSERT OR REPLACE INTO objects ({', '.join(ALL_COLUMNS)}) VALUES ({marks})", [r.row() for r in records]
+                f"INSERT OR REPLACE INTO objects ({', '.join(ALL_COLUMNS)}) VALUES ({marks})",
+                [r.row() for r in records],
             )
 
     def select(self, where: str, params: list[Any], order: str = "ASC", limit: int | None = None) -> list[Record]:

@@ -64,7 +64,9 @@ def _check_value(rule: FieldRule, value: Any, path: list[Any]) -> tuple[Any, lis
     return value, []
 
 
-def check_body(body: dict[str, Any], rules: tuple[FieldRule, ...], patch: bool, prefix: list[Any] | None = None) -> dict[str, Any]:
+def check_body(
+    body: dict[str, Any], rules: tuple[FieldRule, ...], patch: bool, prefix: list[Any] | None = None
+) -> dict[str, Any]:
     """Validated fields of `body` for a create (all create fields) or a PATCH (update fields).
 
     The result holds only present fields; on PATCH a null means "leave unchanged" except for
@@ -77,7 +79,9 @@ def check_body(body: dict[str, Any], rules: tuple[FieldRule, ...], patch: bool, 
     return cleaned
 
 
-def _collect(body: dict[str, Any], rules: tuple[FieldRule, ...], patch: bool, prefix: list[Any], problems: list[dict[str, Any]]) -> dict[str, Any]:
+def _collect(
+    body: dict[str, Any], rules: tuple[FieldRule, ...], patch: bool, prefix: list[Any], problems: list[dict[str, Any]]
+) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for rule in rules:
         if not (rule.update if patch else rule.create):

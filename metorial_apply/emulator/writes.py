@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING, Any
 from .choices import AUTH_CONFIG_TYPE_BY_METHOD, CREDENTIALS_REQUIRE_OAUTH
 from .errors import invalid_field
 from .references import (
-    check_same_provider, effective_version, require_optional, require_provider,
-    require_version, resolve_auth_method,
+    check_same_provider,
+    effective_version,
+    require_optional,
+    require_provider,
+    require_version,
+    resolve_auth_method,
 )
 from .store import Record, now_iso
 from .validation import FieldRule, check_body, check_secret_against, nested_body
@@ -20,14 +24,18 @@ from .validation import FieldRule, check_body, check_secret_against, nested_body
 if TYPE_CHECKING:
     from .runtime import Emulator
 
-CONFIG_SOURCE_RULES = (FieldRule("name", "text"), FieldRule("value", "secret"), FieldRule("provider_config_vault_id", "id"))
+CONFIG_SOURCE_RULES = (
+    FieldRule("name", "text"),
+    FieldRule("value", "secret"),
+    FieldRule("provider_config_vault_id", "id"),
+)
 CREDENTIALS_CONFIG_RULES = (
     FieldRule("type", "text"), FieldRule("client_id", "id", required=True),
     FieldRule("client_secret", "id", required=True), FieldRule("scopes", "strings", required=True),
 )
 
 
-def new_record(em: "Emulator", kind: str, fields: dict[str, Any], refs: dict[str, str | None], **doc: Any) -> Record:
+def new_record(em: Emulator, kind: str, fields: dict[str, Any], refs: dict[str, str | None], **doc: Any) -> Record:
     """A fresh active record with the common fields (name, description, metadata, filters)."""
     now = now_iso()
     doc = {"metadata": fields.get("metadata") or {}, "tool_filters": fields.get("tool_filters", []), **doc}
@@ -43,7 +51,14 @@ def _one_source(fields: dict[str, Any], path: list[Any]) -> None:
         raise invalid_field(where, "invalid_union", "Provide exactly one of value or provider_config_vault_id")
 
 
-def make_config(em: "Emulator", provider_id: str, deployment: Record | None, fields: dict[str, Any], path: list[Any], is_default: bool = False) -> Record:
+def make_config(
+    em: Emulator,
+    provider_id: str,
+    deployment: Record | None,
+    fields: dict[str, Any],
+    path: list[Any],
+    is_default: bool = False,
+) -> Record:
     """A config from a value (checked against the provider's schema) or from a vault."""
     _one_source(fields, path)
     vault = require_optional(em, "vault", fields.get("provider_config_vault_id"))
@@ -62,12 +77,14 @@ def make_config(em: "Emulator", provider_id: str, deployment: Record | None, fie
     return record
 
 
-def create_deployment(em: "Emulator", body: dict[str, Any]) -> Record:
+def create_deployment(em: Emulator, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["deployment"].fields, patch=False)
     source = nested_body(body, "provider_config", CONFIG_SOURCE_RULES)
     provider = require_provider(em, fields["provider_id"])
     if source is not None and "provider_config_id" in fields:
-        raise invalid_field(["provider_config"], "invalid_union", "Provide at most one of provider_config_id or provider_config")
+        raise invalid_field(
+            ["provider_config"], "invalid_union", "Provide at most one of provider_config_id or provider_config"
+        )
     locked = fields.get("locked_provider_version_id")
     if locked:
         require_version(em, locked, provider["id"], ["locked_provider_version_id"])
@@ -84,7 +101,7 @@ def create_deployment(em: "Emulator", body: dict[str, Any]) -> Record:
     return record
 
 
-def create_config(em: "Emulator", body: dict[str, Any]) -> Record:
+def create_config(em: Emulator, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["config"].fields, patch=False)
     provider = require_provider(em, fields["provider_id"])
     deployment = require_optional(em, "deployment", fields.get("provider_deployment_id"))
@@ -92,7 +109,7 @@ def create_config(em: "Emulator", body: dict[str, Any]) -> Record:
     return make_config(em, provider["id"], deployment, fields, [])
 
 
-def create_vault(em: "Emulator", body: dict[str, Any]) -> Record:
+def create_vault(em: Emulator, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["vault"].fields, patch=False)
     provider = require_provider(em, fields["provider_id"])
     deployment = require_optional(em, "deployment", fields.get("provider_deployment_id"))
@@ -107,7 +124,7 @@ def create_vault(em: "Emulator", body: dict[str, Any]) -> Record:
     return record
 
 
-def create_auth_config(em: "Emulator", body: dict[str, Any]) -> Record:
+def create_auth_config(em: Emulator, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["auth_config"].fields, patch=False)
     deployment = require_optional(em, "deployment", fields.get("provider_deployment_id"))
     provider_id = deployment.ref("provider_id") if deployment else None
@@ -125,7 +142,7 @@ def create_auth_config(em: "Emulator", body: dict[str, Any]) -> Record:
     return record
 
 
-def create_auth_credentials(em: "Emulator", body: dict[str, Any]) -> Record:
+def create_auth_credentials(em: Emulator, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["auth_credentials"].fields, patch=False)
     config = nested_body(body, "config", CREDENTIALS_CONFIG_RULES)
     if config is None:  # `config` is required on create; the credentials live inside it
@@ -144,7 +161,7 @@ def create_auth_credentials(em: "Emulator", body: dict[str, Any]) -> Record:
     return record
 
 
-def update_deployment(em: "Emulator", record: Record, fields: dict[str, Any]) -> None:
+def update_deployment(em: Emulator, record: Record, fields: dict[str, Any]) -> None:
     if "locked_provider_version_id" not in fields:
         return
     locked = fields["locked_provider_version_id"]
@@ -155,7 +172,7 @@ def update_deployment(em: "Emulator", record: Record, fields: dict[str, Any]) ->
     record.refs["version_id"] = locked or em.catalog.current_version[provider_id]
 
 
-def update_auth_credentials(em: "Emulator", record: Record, fields: dict[str, Any]) -> None:
+def update_auth_credentials(em: Emulator, record: Record, fields: dict[str, Any]) -> None:
     secret = dict(record.secret or {})
     for name in ("client_id", "client_secret"):
         if name in fields:

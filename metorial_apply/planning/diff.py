@@ -8,14 +8,15 @@ deployment's default", so the live value there is not compared.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from metorial_apply.core import fingerprint
-from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 from metorial_apply.core.kinds import CHILD_REFS, KindSpec
 from metorial_apply.core.model import Address, Resource, spec_hash
 from metorial_apply.core.specs import RULE_FIELDS
+from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 
 REDACTED = "(secret)"
 LABELS = {"tool_filters": "tools"}  # canonical spec field → the YAML word users know
@@ -61,7 +62,7 @@ def redacted_view(kind: KindSpec, spec: dict[str, Any] | None, sensitive: frozen
         return None
     view = present_spec(spec, sensitive)
     if has_secret:
-        view |= {f: REDACTED for f in kind.secret_fields}
+        view |= dict.fromkeys(kind.secret_fields, REDACTED)
     return view
 
 
@@ -118,7 +119,9 @@ def field_diffs(desired: dict[str, Any], live: dict[str, Any], skip: str | None,
         if key in sensitive:
             diffs.append(FieldDiff(field=label(key), before=REDACTED, after=REDACTED, secret=True))
         else:
-            diffs.append(FieldDiff(field=label(key), before=present(key, live.get(key)), after=present(key, desired.get(key))))
+            diffs.append(
+                FieldDiff(field=label(key), before=present(key, live.get(key)), after=present(key, desired.get(key)))
+            )
     return diffs, fields
 
 
@@ -138,8 +141,13 @@ def _changed_child(kind: KindSpec, key: str, want: dict[str, Any], have: dict[st
     if moved and not fields:
         diffs.append(FieldDiff(field=prefix, before=", ".join(f"{a} (old)" for a in moved),
                                after=", ".join(f"{a} (new)" for a in moved)))
-        return diffs, ChildChange(action=Action.REPLACE, key=key, reason="repoint to replaced " + ", ".join(map(str, moved)),
-                                  id=child_id, after=want)
+        return diffs, ChildChange(
+            action=Action.REPLACE,
+            key=key,
+            reason="repoint to replaced " + ", ".join(map(str, moved)),
+            id=child_id,
+            after=want,
+        )
     if not fields:
         return [], None
     if set(fields) <= child.patchable and not moved:

@@ -13,13 +13,13 @@ Edges, for the applier (see `Change`):
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
-from typing import Callable, Iterable, Mapping
 
-from metorial_apply.planning.action import Action
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.kinds import sort_key
 from metorial_apply.core.model import Address
+from metorial_apply.planning.action import Action
 
 Refs = Mapping[Address, frozenset[Address]]
 BUILDS = (Action.CREATE, Action.REPLACE)
@@ -79,7 +79,8 @@ def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs
 def execution_order(actions: Mapping[Address, Action], depends: Mapping[Address, Iterable[Address]]) -> list[Address]:
     """A valid order for `depends`, byte-stable: among ready changes, builds before deletes
     before noops, then kind order (reversed for deletes), then name. Raises PlanError on a cycle."""
-    phase: Callable[[Address], int] = lambda a: {Action.DELETE: 1, Action.NOOP: 2}.get(actions[a], 0)
+    def phase(address: Address) -> int:
+        return {Action.DELETE: 1, Action.NOOP: 2}.get(actions[address], 0)
     ts: TopologicalSorter[Address] = TopologicalSorter()
     for node in sorted(actions, key=sort_key):
         ts.add(node, *sorted(depends.get(node, ()), key=sort_key))

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
-from metorial_apply.planning.action import Action, ChildChange, FieldDiff
-from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.fingerprint import FingerprintKey, check_key
-from metorial_apply.planning.graph import check_acyclic, closure, edges, execution_order
 from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
+from metorial_apply.planning.action import Action, ChildChange, FieldDiff
+from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.planning.graph import check_acyclic, closure, edges, execution_order
 
-__all__ = ["Action", "Change", "ChildChange", "FieldDiff", "Plan", "FORMAT_VERSION", "build_plan"]
+__all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Plan", "build_plan"]
 
 FORMAT_VERSION = 1
 
@@ -68,7 +69,7 @@ class Plan(Frozen):
     format_version: int = FORMAT_VERSION
     stack: str
     changes: tuple[Change, ...] = ()
-    live_fingerprints: dict[str, str] = {}
+    live_fingerprints: dict[str, str] = Field(default_factory=dict)
     desired_digest: str = ""
     config_path: str | None = None  # what `apply plan.json` reloads secrets from
 
@@ -135,7 +136,9 @@ def _update_reason(kind: KindSpec, c: Comparison) -> str:
     if c.secret_changed:
         text = "; ".join(x for x in (text, f"{secret_diff(kind).field} changed (secret)") if x)
     if c.drift:
-        return "changed outside metorial-apply" if not c.config_changed else f"{text}; also changed outside metorial-apply"
+        return (
+            "changed outside metorial-apply" if not c.config_changed else f"{text}; also changed outside metorial-apply"
+        )
     return text
 
 
@@ -147,16 +150,21 @@ def _cascade_diffs(kind: KindSpec, spec: dict[str, Any], replaced: dict[Address,
 def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict[Address, str]) -> Change:
     kind = KINDS[a.kind]
     secret_fields = kind.secret_fields if c.secret_changed else ()
-    common: dict[str, Any] = dict(
-        address=a, id=lv.id, protect=d.protect, desired=d, live=lv, drift=c.drift and bool(c.fields or c.children),
-        fields=tuple(c.fields) + tuple(secret_fields),
-    )
+    common: dict[str, Any] = {
+        "address": a,
+        "id": lv.id,
+        "protect": d.protect,
+        "desired": d,
+        "live": lv,
+        "drift": c.drift and bool(c.fields or c.children),
+        "fields": tuple(c.fields) + tuple(secret_fields),
+    }
     if not c.changed and a not in replaced:
         return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
-    common |= dict(
-        before=redacted_view(kind, c.live_spec, d.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)),
-        after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
-    )
+    common |= {
+        "before": redacted_view(kind, c.live_spec, d.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)),
+        "after": redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
+    }
     if a in replaced:
         diffs = c.diffs or _cascade_diffs(kind, d.spec, replaced)
         return Change(action=Action.REPLACE, reason=replaced[a], diffs=diffs, replace_mode="create_first", **common)
@@ -213,7 +221,9 @@ def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, froz
         extra: dict[str, Any] = {"depends_on": depends.get(a, ()), "delete_after": after.get(a, ())}
         users = sum(1 for y in after.get(a, ()) if actions[y] is not Action.DELETE)
         if c.action is Action.REPLACE and users:
-            extra["reason"] = f"{c.reason}: create new, repoint {users} dependent{'s' if users != 1 else ''}, delete old"
+            extra["reason"] = (
+                f"{c.reason}: create new, repoint {users} dependent{'s' if users != 1 else ''}, delete old"
+            )
         out.append(c.model_copy(update=extra))
     return out
 

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from metorial_apply.core.errors import PlanError, StalePlanError
 from metorial_apply.core.model import Address
-from metorial_apply.planning.plan import FORMAT_VERSION, Action, Change, ChildChange, FieldDiff, Plan
 from metorial_apply.core.state import State
+from metorial_apply.planning.plan import FORMAT_VERSION, Action, Change, ChildChange, FieldDiff, Plan
 
 TOOL = "metorial-apply"
 DIGEST_N, DIGEST_R, DIGEST_P = 2**14, 8, 1  # one call per plan, so it can afford more work
@@ -69,7 +69,9 @@ def plan_to_dict(plan: Plan, *, tool_version: str | None = None) -> dict[str, An
 
 def plan_to_json(plan: Plan, *, tool_version: str | None = None) -> str:
     """Saved-plan text: indented, key-sorted JSON, newline-terminated, byte-stable."""
-    return json.dumps(plan_to_dict(plan, tool_version=tool_version), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(plan_to_dict(plan, tool_version=tool_version), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def change_from_dict(data: dict[str, Any]) -> Change:
@@ -93,7 +95,9 @@ def plan_from_dict(data: Any) -> Plan:
     if data.get("tool") != TOOL or not isinstance(version, int):
         raise PlanError("not a metorial-apply saved plan (no tool/format_version)")
     if version != FORMAT_VERSION:
-        raise PlanError(f"saved plan format {version} is not supported (this version reads format {FORMAT_VERSION}); plan again")
+        raise PlanError(
+            f"saved plan format {version} is not supported (this version reads format {FORMAT_VERSION}); plan again"
+        )
     body = {k: v for k, v in data.items() if k != "checksum"}
     stored = data.get("checksum")
     if not isinstance(stored, str) or not hmac.compare_digest(stored, checksum(body)):
@@ -167,7 +171,9 @@ def verify_desired(plan: Plan, desired: State) -> None:
     except ValueError:
         raise PlanError("saved plan has a malformed desired digest; plan again") from None
     if not hmac.compare_digest(again, plan.desired_digest):
-        raise StalePlanError([], "the configuration changed since the plan was made (specs or secrets differ); plan again")
+        raise StalePlanError(
+            [], "the configuration changed since the plan was made (specs or secrets differ); plan again"
+        )
 
 
 def attach(plan: Plan, desired: State, live: State) -> Plan:

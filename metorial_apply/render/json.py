@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 from metorial_apply.planning.plan import Change, FieldDiff, Plan
+from metorial_apply.planning.saved import checksum, plan_to_dict
 from metorial_apply.render.values import SECRET
 from metorial_apply.render.view import RenderContext, build_view, is_sensitive, redact, sensitive_of
-from metorial_apply.planning.saved import checksum, plan_to_dict
 
 
 def render_json(plan: Plan, context: RenderContext) -> str:

@@ -45,7 +45,9 @@ def header_lines(view: View) -> list[str]:
     lines = [f"metorial-apply plan · stack {view.stack} · {ctx.api_url}"]
     if ctx.stats is not None:
         s = ctx.stats
-        lines.append(f"Read live state: {plural(s.kinds, 'kind')}, {plural(s.list_calls, 'list call')}, {s.seconds:.1f} s")
+        lines.append(
+            f"Read live state: {plural(s.kinds, 'kind')}, {plural(s.list_calls, 'list call')}, {s.seconds:.1f} s"
+        )
     return lines + [""]
 
 

@@ -161,7 +161,7 @@ def sensitive_of(change: Change) -> frozenset[str]:
 
 
 def is_sensitive(path: str, sensitive: frozenset[str]) -> bool:
-    return any(path == s or path.startswith(s + ".") or path.startswith(s + "[") for s in sensitive)
+    return any(path == s or path.startswith((s + ".", s + "[")) for s in sensitive)
 
 
 def redact(value: Any, path: str, sensitive: frozenset[str]) -> Any:

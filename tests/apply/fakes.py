@@ -54,9 +54,13 @@ class FakeApi:
         self.in_flight -= 1
         message = self.reject.get((call.method, call.name or ""))
         if message:
-            raise BadRequestError(ApiCall(call.method, call.path, call.kind, call.name, "req_fake"), 400, "invalid_data", message)
+            raise BadRequestError(
+                ApiCall(call.method, call.path, call.kind, call.name, "req_fake"), 400, "invalid_data", message
+            )
 
-    async def list_all(self, path: str, params: dict[str, Any] | None = None, *, kind: str | None = None) -> list[dict[str, Any]]:
+    async def list_all(
+        self, path: str, params: dict[str, Any] | None = None, *, kind: str | None = None
+    ) -> list[dict[str, Any]]:
         await self._enter(Call("GET", path, None, None, kind, None))
         if self.list_failures:
             self.list_failures -= 1
@@ -67,10 +71,16 @@ class FakeApi:
             items = [o for o in items if o.get(key) == value]
         return items
 
-    async def create(self, path: str, body: dict[str, Any], *, kind: str, name: str, stamp: dict[str, str]) -> dict[str, Any]:
+    async def create(
+        self, path: str, body: dict[str, Any], *, kind: str, name: str, stamp: dict[str, str]
+    ) -> dict[str, Any]:
         await self._enter(Call("POST", path, None, dict(body), kind, name))
         fault = self.lose.pop(("POST", name), None)
-        obj = {"id": f"{PREFIX[path]}_{next(self.counter)}", "status": "active", "created_at": f"t{next(self.counter):06d}"}
+        obj = {
+            "id": f"{PREFIX[path]}_{next(self.counter)}",
+            "status": "active",
+            "created_at": f"t{next(self.counter):06d}",
+        }
         obj |= {k: v for k, v in body.items() if k not in ("value",)}
         if fault != "drop":
             self.seed(path, obj)
@@ -108,7 +118,14 @@ class FakeApi:
 # -- canonical specs and changes ---------------------------------------------------------------
 
 def deployment(name: str, **kw: Any) -> dict[str, Any]:
-    return {"name": name, "description": None, "metadata": {}, "provider": "github", "tool_filters": [], "version": None} | kw
+    return {
+        "name": name,
+        "description": None,
+        "metadata": {},
+        "provider": "github",
+        "tool_filters": [],
+        "version": None,
+    } | kw
 
 
 def config(name: str, dep: str, **kw: Any) -> dict[str, Any]:
@@ -132,7 +149,9 @@ def desired(text: str, spec: dict[str, Any], secret: Any = None) -> Resource:
     return Resource(address=addr(text), spec=spec, secret=SecretValue(secret) if secret is not None else None)
 
 
-def live(text: str, spec: dict[str, Any], id: str, children: dict[str, str] | None = None, stack: str = "prod") -> Resource:
+def live(
+    text: str, spec: dict[str, Any], id: str, children: dict[str, str] | None = None, stack: str = "prod"
+) -> Resource:
     stamp = Stamp(stack=stack, address=text, spec_hash="sha256:old")
     return Resource(address=addr(text), spec=spec, id=id, stamp=stamp, children=children or {})
 

@@ -8,14 +8,23 @@ import json
 
 import pytest
 
-from metorial_apply.apply.run import ChangeFinished, ChangeStarted, apply_plan
-from metorial_apply.core.fingerprint import matches
 from metorial_apply.apply.journal import Journal
+from metorial_apply.apply.run import ChangeFinished, ChangeStarted, apply_plan
+from metorial_apply.apply.schedule import Outcome
+from metorial_apply.core.fingerprint import matches
 from metorial_apply.core.model import Stamp
 from metorial_apply.planning.plan import Action, ChildChange
-from metorial_apply.apply.schedule import Outcome
 from tests.apply.fakes import (
-    FakeApi, addr, change, config, deployment, desired, item, live, plan, template,
+    FakeApi,
+    addr,
+    change,
+    config,
+    deployment,
+    desired,
+    item,
+    live,
+    plan,
+    template,
 )
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +48,9 @@ async def test_creates_run_after_what_they_reference_and_use_fresh_ids() -> None
     cfg = api.calls[api.index("POST", "gh-prod")].body
     assert cfg["provider_deployment_id"] == dep["id"]
     bot = api.calls[api.index("POST", "bot")].body
-    assert bot["providers"] == [{"provider_deployment_id": dep["id"], "provider_config_id": cfg_id(api), "tool_filters": []}]
+    assert bot["providers"] == [
+        {"provider_deployment_id": dep["id"], "provider_config_id": cfg_id(api), "tool_filters": []}
+    ]
 
 
 def cfg_id(api: FakeApi) -> str:
@@ -52,7 +63,9 @@ async def test_create_carries_user_metadata_and_full_stamp_in_the_same_call() ->
     dep_body = api.calls[api.index("POST", "gh")].body
     assert dep_body["metadata"]["team"] == "support"
     _, stamp = Stamp.split(dep_body["metadata"])
-    assert stamp and stamp.stack == "prod" and stamp.address == "deployment.gh" and stamp.spec_hash.startswith("sha256:")
+    assert (
+        stamp and stamp.stack == "prod" and stamp.address == "deployment.gh" and stamp.spec_hash.startswith("sha256:")
+    )
     cfg_body = api.calls[api.index("POST", "gh-prod")].body
     assert cfg_body["value"] == {"token": CANARY}  # the secret goes to the API, once
     _, cstamp = Stamp.split(cfg_body["metadata"])
@@ -121,7 +134,10 @@ async def test_lost_create_that_never_landed_is_created_once_more() -> None:
     assert report.ok
     assert len(api.active("/provider-deployments")) == 1
     assert sum(1 for c in api.calls if c.method == "POST" and c.name == "gh") == 2
-    assert next(r for r in report.results if str(r.address) == "deployment.gh").note == "created again after a lost response"
+    assert (
+        next(r for r in report.results if str(r.address) == "deployment.gh").note
+        == "created again after a lost response"
+    )
 
 
 async def test_recovery_keeps_one_and_deletes_extras() -> None:
@@ -154,7 +170,10 @@ async def test_template_update_applies_child_changes_before_the_stamp() -> None:
     api.seed("/session-template-providers", {"id": "stp_a", "status": "active"})
     api.seed("/session-template-providers", {"id": "stp_b", "status": "active"})
     have = live("session_template.bot", template("bot", [item("a"), item("b")]), "set_1", {"a": "stp_a", "b": "stp_b"})
-    want = desired("session_template.bot", template("bot", [item("b", tool_filters=[{"type": "tool_regex", "pattern": "^x"}]), item("c")]))
+    want = desired(
+        "session_template.bot",
+        template("bot", [item("b", tool_filters=[{"type": "tool_regex", "pattern": "^x"}]), item("c")]),
+    )
     kids = (ChildChange(action=Action.DELETE, key="a", reason="gone", id="stp_a"),
             ChildChange(action=Action.UPDATE, key="b", reason="tools", id="stp_b", fields=("tool_filters",)),
             ChildChange(action=Action.CREATE, key="c", reason="new", after=item("c")))
@@ -182,14 +201,20 @@ async def test_replace_creates_new_repoints_dependents_then_deletes_old() -> Non
     p = plan(
         change(Action.NOOP, have=live("deployment.gh", deployment("gh"), "pde_1")),
         change(Action.REPLACE, want_cfg, have_cfg, replace_mode="create_first"),
-        change(Action.NOOP, desired("session_template.bot", tspec), live("session_template.bot", tspec, "set_1", {"gh": "stp_1"})),
+        change(
+            Action.NOOP,
+            desired("session_template.bot", tspec),
+            live("session_template.bot", tspec, "set_1", {"gh": "stp_1"}),
+        ),
     )
     report = await apply_plan(p, api)
     assert report.ok, report.results
     new_id = next(r.id for r in report.results if str(r.address) == "config.gh-prod")
     order = [(c.method, c.path, c.id) for c in api.calls]
     assert order[0][:2] == ("POST", "/provider-configs")
-    assert order.index(("DELETE", "/session-template-providers", "stp_1")) < order.index(("DELETE", "/provider-configs", "pcf_old"))
+    assert order.index(("DELETE", "/session-template-providers", "stp_1")) < order.index(
+        ("DELETE", "/provider-configs", "pcf_old")
+    )
     repost = next(c for c in api.calls if c.method == "POST" and c.path == "/session-template-providers")
     assert repost.body["provider_config_id"] == new_id
     assert api.calls[-1] .method == "DELETE" and api.calls[-1].id == "pcf_old"

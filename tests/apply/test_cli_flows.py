@@ -38,7 +38,9 @@ def ok(args: list[str], server: EmulatorProcess) -> str:
     return result.out
 
 
-def test_saved_plan_applies_and_a_stale_one_is_refused_naming_the_resource(emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_saved_plan_applies_and_a_stale_one_is_refused_naming_the_resource(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
     path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
     write(path)
     ok(["apply", str(path), "--auto-approve"], emulator)
@@ -79,9 +81,11 @@ def test_replace_creates_new_repoints_template_and_deletes_old(emulator: Emulato
     assert writes.index(("POST", "provider-configs")) < writes.index(("POST", "session-template-providers"))
     assert writes.index(("POST", "session-template-providers")) < writes.index(("DELETE", "provider-configs"))
     ok(["plan", str(path), "--detailed-exitcode"], emulator)
-    active = [o for o in emulator.objects("flows", status="active")]
+    active = list(emulator.objects("flows", status="active"))
     assert Counter(o["kind"] for o in active) == {"deployment": 1, "config": 1, "session_template": 1}
-    providers = emulator.admin("GET", "/objects", params={"kind": "session_template.provider", "status": "active"})["items"]
+    providers = emulator.admin("GET", "/objects", params={"kind": "session_template.provider", "status": "active"})[
+        "items"
+    ]
     new = next(o["id"] for o in active if o["kind"] == "config")
     assert [p["config"]["id"] for p in providers] == [new]  # nothing hangs on the old config
 
@@ -98,7 +102,9 @@ def test_deletes_in_ci_need_allow_delete(emulator: EmulatorProcess, tmp_path: Pa
     assert len(emulator.objects("flows", status="active")) == 1
 
 
-def test_destroy_refuses_protected_then_deletes_everything_dependents_first(emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_destroy_refuses_protected_then_deletes_everything_dependents_first(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
     path, journal = tmp_path / "stack.yaml", tmp_path / "j.jsonl"
     write(path, protect=True)
     ok(["apply", str(path), "--auto-approve"], emulator)

@@ -97,26 +97,28 @@ session_templates:
 """
 
 EDITS = {
-    "deployment": dict(desc="edited deployment", team="support"),
-    "metadata": dict(team="platform"),
-    "tools": dict(tools="[create_issue]"),
-    "config_value": dict(base_url="https://ghe.example.com/api/v3"),
-    "everything": dict(desc="all new", team="x", tools="[list_issues]", base_url="https://ghe2.example.com/api/v3",
-                       vault_url="https://ghe3.example.com/api/v3", client="b2", scopes="[repo]"),
-    "vault_value": dict(vault_url="https://ghe4.example.com/api/v3"),
-    "credentials_client": dict(client="c3"),
-    "credentials_scopes": dict(scopes="[repo, read:org, user]"),
+    "deployment": {"desc": "edited deployment", "team": "support"},
+    "metadata": {"team": "platform"},
+    "tools": {"tools": "[create_issue]"},
+    "config_value": {"base_url": "https://ghe.example.com/api/v3"},
+    "everything": {"desc": "all new", "team": "x", "tools": "[list_issues]", "base_url": "https://ghe2.example.com/api/v3",
+                       "vault_url": "https://ghe3.example.com/api/v3", "client": "b2", "scopes": "[repo]"},
+    "vault_value": {"vault_url": "https://ghe4.example.com/api/v3"},
+    "credentials_client": {"client": "c3"},
+    "credentials_scopes": {"scopes": "[repo, read:org, user]"},
 }
 
 
 def write_stack(path: Path, **overrides: str) -> None:
-    values = dict(desc="first", team="support", tools="[create_issue, list_issues]", base_url="https://api.github.com",
-                  vault_url="https://vault.example.com/api/v3", client="a1", scopes="[repo, user]")
+    values = {"desc": "first", "team": "support", "tools": "[create_issue, list_issues]", "base_url": "https://api.github.com",
+                  "vault_url": "https://vault.example.com/api/v3", "client": "a1", "scopes": "[repo, user]"}
     path.write_text(STACK.format(**(values | overrides)))
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_each_kind_applied_changed_and_applied_again_converges(emulator: EmulatorProcess, tmp_path: Path, edit: str) -> None:
+def test_each_kind_applied_changed_and_applied_again_converges(
+    emulator: EmulatorProcess, tmp_path: Path, edit: str
+) -> None:
     path = tmp_path / "stack.yaml"
     write_stack(path)
     apply(path, emulator)

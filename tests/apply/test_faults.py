@@ -37,8 +37,23 @@ def expected_addresses(groups: int = GROUPS) -> set[str]:
 def test_200_resources_converge_in_one_run_under_faults(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack())
-    with EmulatorProcess.start(tmp_path / "db.sqlite3", "--seed", str(seed), "--error-rate", "0.10", "--drop-rate", "0.05",
-                               "--burst-429-rate", "0.02", "--burst-429-length", "3", "--latency-ms", "2", "--jitter-ms", "8") as server:
+    with EmulatorProcess.start(
+        tmp_path / "db.sqlite3",
+        "--seed",
+        str(seed),
+        "--error-rate",
+        "0.10",
+        "--drop-rate",
+        "0.05",
+        "--burst-429-rate",
+        "0.02",
+        "--burst-429-length",
+        "3",
+        "--latency-ms",
+        "2",
+        "--jitter-ms",
+        "8",
+    ) as server:
         env = {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
         result = run_cli(["apply", str(path), "--auto-approve", "--parallelism", "16"], env=env)
         assert result.code == 0, result.out[-3000:] + result.err
@@ -48,7 +63,9 @@ def test_200_resources_converge_in_one_run_under_faults(tmp_path: Path, seed: in
         active = Counter(o["metadata"]["metorial-apply/address"] for o in server.objects("faults", status="active"))
         assert set(active) == expected_addresses()  # zero missing
         assert max(active.values()) == 1, [a for a, n in active.items() if n > 1]  # zero duplicates
-        providers = [o for o in server.admin("GET", "/objects", params={"kind": "session_template.provider", "status": "active"})["items"]]
+        providers = list(
+            server.admin("GET", "/objects", params={"kind": "session_template.provider", "status": "active"})["items"]
+        )
         per_template = Counter(p["session_template_id"] for p in providers)
         assert per_template and max(per_template.values()) == 1
         plan = run_cli(["plan", str(path), "--detailed-exitcode"], env=env)

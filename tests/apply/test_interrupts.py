@@ -8,14 +8,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from tests.apply.conftest import run_cli
-from tests.emulator_server import SECRET_KEY, EmulatorProcess, child_env
 from tests.apply.test_faults import big_stack, expected_addresses
+from tests.emulator_server import SECRET_KEY, EmulatorProcess, child_env
 
 GROUPS = 25  # 100 resources
 
@@ -26,7 +26,9 @@ def start_apply(path: Path, server: EmulatorProcess, *extra: str) -> subprocess.
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def wait_for_objects(server: EmulatorProcess, stack: str, at_least: int, process: subprocess.Popen[str], timeout: float = 30) -> int:
+def wait_for_objects(
+    server: EmulatorProcess, stack: str, at_least: int, process: subprocess.Popen[str], timeout: float = 30
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         count = len(server.objects(stack, status="active"))
@@ -73,7 +75,9 @@ def test_sigkill_mid_run_loses_nothing_and_rerun_converges(tmp_path: Path, slow_
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_stops_scheduling_reports_and_rerun_converges(tmp_path: Path, slow_server: EmulatorProcess, sig: int, code: int) -> None:
+def test_signal_stops_scheduling_reports_and_rerun_converges(
+    tmp_path: Path, slow_server: EmulatorProcess, sig: int, code: int
+) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack(GROUPS, stack="stopped"))
     journal = tmp_path / "journal.jsonl"

@@ -9,8 +9,9 @@ local copy of the schema accepts it, so only the server can refuse it).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -82,12 +83,17 @@ def test_rejected_change_skips_exactly_its_dependents(rejecting_server: str, tmp
     result = run_cli(["apply", str(path), "--auto-approve", "--journal", str(journal)], env=env)
     assert result.code == 1
     out = result.out
-    assert "auth_config.gh-token" in out and "FAILED 400 invalid_data: Invalid data — value.token: Token was revoked" in out
+    assert (
+        "auth_config.gh-token" in out
+        and "FAILED 400 invalid_data: Invalid data — value.token: Token was revoked" in out
+    )
     assert "(POST /provider-auth-configs, request req_rejected1)" in out
     assert "session_template.t-gh" in out and "skipped: depends on auth_config.gh-token" in out
     assert "4 done, 1 failed, 1 skipped" in out
     assert "Left to do (run plan again after fixing): + auth_config.gh-token, + session_template.t-gh" in out
-    objects = httpx.get(f"{rejecting_server}/_emulator/objects", params={"metadata[metorial-apply/stack]": "partial"}).json()
+    objects = httpx.get(
+        f"{rejecting_server}/_emulator/objects", params={"metadata[metorial-apply/stack]": "partial"}
+    ).json()
     landed = sorted(o["metadata"]["metorial-apply/address"] for o in objects["items"])
     assert landed == ["config.ln-cfg", "deployment.gh", "deployment.ln", "session_template.t-ln"]
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
@@ -100,11 +106,18 @@ def test_rejected_change_skips_exactly_its_dependents(rejecting_server: str, tmp
     assert plan.code == 2 and "+ auth_config.gh-token" in plan.out and CANARY not in plan.out
 
 
-def test_without_a_terminal_or_auto_approve_apply_refuses_and_sends_nothing(rejecting_server: str, tmp_path: Path) -> None:
+def test_without_a_terminal_or_auto_approve_apply_refuses_and_sends_nothing(
+    rejecting_server: str, tmp_path: Path
+) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(STACK)
     env = {"METORIAL_API_URL": rejecting_server, "METORIAL_API_KEY": SECRET_KEY}
     result = run_cli(["apply", str(path)], env=env)
     assert result.code == 1
     assert "refusing to apply without confirmation (CI is set); pass --auto-approve" in result.err
-    assert httpx.get(f"{rejecting_server}/_emulator/objects", params={"metadata[metorial-apply/stack]": "partial"}).json()["count"] == 0
+    assert (
+        httpx.get(f"{rejecting_server}/_emulator/objects", params={"metadata[metorial-apply/stack]": "partial"}).json()[
+            "count"
+        ]
+        == 0
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 
+from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.run import ChangeFinished, ChangeStarted
+from metorial_apply.apply.schedule import Outcome
 from metorial_apply.cli.progress import PlainProgress, RichProgress, change_line, summary_lines
 from metorial_apply.core.model import Address
-from metorial_apply.apply.report import ApplyReport, ChangeResult
-from metorial_apply.apply.schedule import Outcome
 
 GH = Address(kind="deployment", name="github")
 CFG = Address(kind="config", name="github-prod")

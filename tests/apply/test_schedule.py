@@ -7,7 +7,7 @@ from graphlib import CycleError
 
 import pytest
 
-from metorial_apply.apply.schedule import Outcome, descendants, dependents_of, run_graph
+from metorial_apply.apply.schedule import Outcome, dependents_of, descendants, run_graph
 
 pytestmark = pytest.mark.anyio
 
@@ -15,7 +15,9 @@ pytestmark = pytest.mark.anyio
 class Recorder:
     """A fake job runner: records start/finish order and the peak number running at once."""
 
-    def __init__(self, fail: set[str] = frozenset(), delay: float = 0.0, delays: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, fail: set[str] = frozenset(), delay: float = 0.0, delays: dict[str, float] | None = None
+    ) -> None:
         self.fail, self.delay, self.delays = fail, delay, delays or {}
         self.started: list[str] = []
         self.finished: list[str] = []

@@ -9,9 +9,9 @@ import random
 import pytest
 
 from metorial_apply.apply.run import execution_graph
-from metorial_apply.planning.plan import Action, Plan, build_plan
 from metorial_apply.apply.schedule import run_graph
 from metorial_apply.apply.steps import Step, refs
+from metorial_apply.planning.plan import Action, Plan, build_plan
 from tests.plan.factory import basic, desired, live, state
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +27,9 @@ def scenarios() -> dict[str, Plan]:
         "create": build_plan(state(*want), state()),
         "delete": build_plan(state(), state(*have)),
         "replace-config": build_plan(state(*{**swap, moved_cfg[0].address: moved_cfg[0]}.values()), state(*have)),
-        "replace-deployment": build_plan(state(*{**swap, new_provider[0].address: new_provider[0]}.values()), state(*have)),
+        "replace-deployment": build_plan(
+            state(*{**swap, new_provider[0].address: new_provider[0]}.values()), state(*have)
+        ),
         "drop-template": build_plan(state(*want[:3]), state(*have)),
     }
 

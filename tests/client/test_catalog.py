@@ -25,11 +25,22 @@ async def test_catalog_shapes_and_call_count(api: respx.MockRouter, make_client:
     api.get("/provider-versions").mock(side_effect=lambda request: page(
         [{"id": request.url.params["provider_id"].replace("pro", "prv") + s, "version": v}
          for s, v in (("a", "1.0"), ("b", "2.0"))], False))
-    api.get("/provider-specifications").mock(side_effect=lambda request: page([{
-        "id": "psp", "config_schema": {"type": "json_schema", "schema": SCHEMA}
-        if request.url.params["provider_version_id"] == "prv_1b" else SCHEMA,
-        "auth_methods": [{"id": "pam_1", "key": "oauth"}] if request.url.params["provider_version_id"] == "prv_1b" else None,
-    }], False))
+    api.get("/provider-specifications").mock(
+        side_effect=lambda request: page(
+            [
+                {
+                    "id": "psp",
+                    "config_schema": {"type": "json_schema", "schema": SCHEMA}
+                    if request.url.params["provider_version_id"] == "prv_1b"
+                    else SCHEMA,
+                    "auth_methods": [{"id": "pam_1", "key": "oauth"}]
+                    if request.url.params["provider_version_id"] == "prv_1b"
+                    else None,
+                }
+            ],
+            False,
+        )
+    )
     methods = api.get("/provider-auth-methods").mock(return_value=page([{"id": "pam_2", "key": "token"}], False))
     async with make_client() as client:
         catalog = await fetch_catalog(client)

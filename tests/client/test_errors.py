@@ -93,7 +93,11 @@ async def test_transport_errors_are_wrapped_after_retries(api: respx.MockRouter,
     # Only a failed connection names the server (its origin, as configured); nothing quotes a
     # path or query, and no other transport error repeats the URL.
     origin = "https://api.test" if code == "connection_failed" else None
-    assert caught.value.api_message.endswith(f"could not connect to {origin}") if origin else "api.test" not in str(caught.value)
+    assert (
+        caught.value.api_message.endswith(f"could not connect to {origin}")
+        if origin
+        else "api.test" not in str(caught.value)
+    )
     assert "/provider-deployments?" not in str(caught.value) and "limit=" not in str(caught.value)
 
 

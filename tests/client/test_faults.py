@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from metorial_apply.core import errors
 from metorial_apply.api.client import MetorialClient, open_client
-from metorial_apply.emulator import EmulatorSettings, asgi_transport, create_app, emulator_of
-from metorial_apply.core.kinds import KINDS
 from metorial_apply.api.retry import RetryPolicy
+from metorial_apply.core import errors
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.emulator import EmulatorSettings, asgi_transport, create_app, emulator_of
 
 pytestmark = pytest.mark.anyio
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from metorial_apply.core import errors
 from metorial_apply.api.client import open_client
-from metorial_apply.emulator import DEFAULT_SECRET_KEY
-from metorial_apply.core.kinds import KINDS
 from metorial_apply.api.retry import RetryPolicy
+from metorial_apply.core import errors
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.emulator import DEFAULT_SECRET_KEY
 from tests.emulator_server import EmulatorThread
 
 PATH = KINDS["session_template"].path

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.core import errors
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import open_client
-from metorial_apply.emulator import DEFAULT_PUBLISHABLE_KEY, EmulatorSettings, asgi_transport, create_app
-from metorial_apply.core.kinds import KINDS
 from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.api.retry import RetryPolicy
+from metorial_apply.core import errors
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.emulator import DEFAULT_PUBLISHABLE_KEY, EmulatorSettings, asgi_transport, create_app
 
 pytestmark = pytest.mark.anyio
 

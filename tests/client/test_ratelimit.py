@@ -131,7 +131,9 @@ def test_parse_observation() -> None:
     seen = parse_observation({"ratelimit-limit": "500", "ratelimit-remaining": "12", "ratelimit-reset": "3"}, WALL)
     assert seen == Observation(limit=500, remaining=12, reset_s=3.0)
     assert parse_observation({}, WALL) is None
-    garbled = parse_observation({"ratelimit-limit": "lots", "ratelimit-remaining": "-1", "ratelimit-reset": "nan"}, WALL)
+    garbled = parse_observation(
+        {"ratelimit-limit": "lots", "ratelimit-remaining": "-1", "ratelimit-reset": "nan"}, WALL
+    )
     assert garbled is None
     assert parse_observation({"ratelimit-remaining": "3"}, WALL) == Observation(limit=None, remaining=3, reset_s=None)
 

@@ -8,7 +8,14 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from metorial_apply.api.retry import RetryPolicy, Verdict, delay_for, server_wait, verdict_for_exception, verdict_for_status
+from metorial_apply.api.retry import (
+    RetryPolicy,
+    Verdict,
+    delay_for,
+    server_wait,
+    verdict_for_exception,
+    verdict_for_status,
+)
 
 WALL = 1_700_000_000.0
 POLICY = RetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=8.0)

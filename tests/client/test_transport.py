@@ -11,10 +11,9 @@ import pytest
 import respx
 
 from metorial_apply import __version__
-
-from metorial_apply.core import errors
 from metorial_apply.api.client import CallRecord, check_api_key, check_api_url, open_client
 from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.core import errors
 from tests.client.conftest import BASE, SECRET_KEY, error, page
 
 CANARY = "canary-s3cr3t-5f9d1c"
@@ -42,7 +41,7 @@ def test_unusable_urls_are_usage_errors(url: str) -> None:
 
 @pytest.mark.parametrize("key", [None, ""])
 def test_missing_key_names_the_env_var_and_flag(key: str | None) -> None:
-    with pytest.raises(errors.ApiKeyError, match="METORIAL_API_KEY.*--api-key"):
+    with pytest.raises(errors.ApiKeyError, match=r"METORIAL_API_KEY.*--api-key"):
         open_client(BASE, key)
 
 

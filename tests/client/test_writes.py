@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from metorial_apply.core import errors
 from metorial_apply.api.client import PUBLISHABLE_MESSAGE
+from metorial_apply.core import errors
 from tests.client.conftest import PUBLISHABLE_KEY, error
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,6 @@ import pytest
 from metorial_apply.cli import main
 
 
-
 @dataclass(frozen=True)
 class Run:
     code: int

@@ -45,7 +45,9 @@ def test_bad_var_flag_is_a_usage_error(run_cli, monkeypatch: pytest.MonkeyPatch)
     assert result.code == 64 and "NAME=VALUE" in result.err
 
 
-def test_examples_apply_to_the_emulator_and_then_plan_no_changes(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_examples_apply_to_the_emulator_and_then_plan_no_changes(
+    tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
     for name in ("GITHUB_TOKEN", "SLACK_BOT_TOKEN", "LINEAR_API_KEY", "METORIAL_API_KEY", "METORIAL_API_URL"):
@@ -53,7 +55,8 @@ def test_examples_apply_to_the_emulator_and_then_plan_no_changes(tmp_path: Path,
     examples = tmp_path / "examples"
     shutil.copytree(ROOT / "examples", examples, ignore=shutil.ignore_patterns(".metorial-apply"))
     runs = [[str(examples / "quickstart")]] + [
-        [str(examples / "multi-env" / "base"), "--var-file", str(examples / "multi-env" / "envs" / env)] for env in ENVS]
+        [str(examples / "multi-env" / "base"), "--var-file", str(examples / "multi-env" / "envs" / env)] for env in ENVS
+    ]
     for args in runs:
         applied = run_cli("apply", *args, "--api-url", "local", "--auto-approve")
         assert applied.code == 0, applied.out + applied.err

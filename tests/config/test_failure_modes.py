@@ -45,8 +45,11 @@ def test_failure_mode(case: str, run_cli, monkeypatch: pytest.MonkeyPatch) -> No
     assert result.code == 1, result.err
     assert "Traceback" not in result.err and "internal error" not in result.err
     errors = [line for line in result.err.splitlines() if line.startswith("Error: ")]
-    matching = [line for line in errors if line.startswith(f"Error: {location}:") or line == f"Error: {location}: {message}"
-                or line.startswith(f"Error: {location}: ")]
+    matching = [
+        line
+        for line in errors
+        if line.startswith((f"Error: {location}:", f"Error: {location}: ")) or line == f"Error: {location}: {message}"
+    ]
     assert matching, f"no error at {location}; got:\n{result.err}"
     assert any(message in line for line in matching), f"{message!r} not in:\n{result.err}"
     if hint:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from metorial_apply.core.errors import ConfigError
 from metorial_apply.config.interpolate import InterpolationError, Sources, Variable, interpolate
-from metorial_apply.core.model import Address, Resource
 from metorial_apply.config.references import dependency_order, fill_providers, parse_spec_path
 from metorial_apply.config.yamlsource import MAX_VALUES, Pos, format_path, parse_yaml
+from metorial_apply.core.errors import ConfigError
+from metorial_apply.core.model import Address, Resource
 
 
 def no_file(path: str) -> str:
@@ -79,7 +79,9 @@ def test_all_duplicate_keys_are_reported_at_once() -> None:
 
 def test_alias_bombs_and_deep_nesting_are_bounded() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, n in zip("abcdef", "bcdefg"))
+        f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, n in zip("abcdef", "bcdefg", strict=False)
+    )
     with pytest.raises(ConfigError) as exc:
         parse_yaml(bomb, "f.yaml")
     assert f"more than {MAX_VALUES} values" in exc.value.diagnostics[0].message

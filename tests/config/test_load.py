@@ -96,7 +96,9 @@ deployments:
   github: {{provider: github, description: "${{file:{secret}}}"}}
 """, "config/stack.yaml")
     assert load_config(config, env={}).resources[0].spec["description"] == "outside"
-    config.write_text("stack: s\ndeployments:\n  github: {provider: github, description: '${file:../elsewhere/token.txt}'}\n")
+    config.write_text(
+        "stack: s\ndeployments:\n  github: {provider: github, description: '${file:../elsewhere/token.txt}'}\n"
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(config, env={})
     assert "points outside the configuration directory" in problems(exc)[0]

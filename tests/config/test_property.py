@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import io
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -31,15 +32,22 @@ SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=list(
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20),
                     st.sampled_from(WORDS + FIELDS))
-json_like = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=10), st.sampled_from(FIELDS)), inner, max_size=4)),
-    max_leaves=20)
+json_like = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=10), st.sampled_from(FIELDS)), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
 resource = st.dictionaries(st.sampled_from(FIELDS), json_like, max_size=6)
-section = st.one_of(json_like, st.dictionaries(st.sampled_from(["github", "slack", "a", "b", "x y"]), resource, max_size=3))
+section = st.one_of(
+    json_like, st.dictionaries(st.sampled_from(["github", "slack", "a", "b", "x y"]), resource, max_size=3)
+)
 shaped = st.fixed_dictionaries({}, optional={
     "stack": st.one_of(st.sampled_from(["s", "prod", "${var.v}", "bad name"]), json_like),
     "variables": st.one_of(json_like, st.dictionaries(st.sampled_from(["v", "x", "bad name"]), scalars, max_size=3)),
-    **{name: section for name in SECTIONS},
+    **dict.fromkeys(SECTIONS, section),
 })
 
 
@@ -71,7 +79,11 @@ def dump(data: Any) -> str:
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(list("ab:- \n\t{}[],&*!|>'\"#%@`$~?.09xy_\x00é") + WORDS + FIELDS), max_size=60).map("".join))
+@given(
+    st.lists(st.sampled_from(list("ab:- \n\t{}[],&*!|>'\"#%@`$~?.09xy_\x00é") + WORDS + FIELDS), max_size=60).map(
+        "".join
+    )
+)
 def test_random_text_never_crashes(text: str) -> None:
     check(text)
 

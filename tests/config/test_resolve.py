@@ -13,15 +13,38 @@ from metorial_apply.core.model import Address, Catalog, CatalogProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CATALOG = Catalog(providers=(
-    CatalogProvider(id="pro_gh", slug="github", identifier="metorial-github", name="GitHub",
-                    versions={"1.0.0": "prv_gh1", "1.1.0": "prv_gh2"}, auth_methods={"oauth": "pam_gh1", "token": "pam_gh2"},
-                    config_schema={"type": "object", "properties": {"base_url": {"type": "string"}}, "additionalProperties": False},
-                    auth_method_schemas={"token": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}}),
-    CatalogProvider(id="pro_sl", slug="slack", identifier="metorial-slack", name="Slack",
-                    auth_methods={"bot_token": "pam_sl1"},
-                    config_schema={"type": "object", "required": ["workspace"], "properties": {"workspace": {"type": "string", "minLength": 1}}}),
-))
+CATALOG = Catalog(
+    providers=(
+        CatalogProvider(
+            id="pro_gh",
+            slug="github",
+            identifier="metorial-github",
+            name="GitHub",
+            versions={"1.0.0": "prv_gh1", "1.1.0": "prv_gh2"},
+            auth_methods={"oauth": "pam_gh1", "token": "pam_gh2"},
+            config_schema={
+                "type": "object",
+                "properties": {"base_url": {"type": "string"}},
+                "additionalProperties": False,
+            },
+            auth_method_schemas={
+                "token": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}
+            },
+        ),
+        CatalogProvider(
+            id="pro_sl",
+            slug="slack",
+            identifier="metorial-slack",
+            name="Slack",
+            auth_methods={"bot_token": "pam_sl1"},
+            config_schema={
+                "type": "object",
+                "required": ["workspace"],
+                "properties": {"workspace": {"type": "string", "minLength": 1}},
+            },
+        ),
+    )
+)
 
 
 def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
@@ -60,7 +83,8 @@ auth_configs:
 """)
     assert found == [
         f'{tmp_path}/stack.yaml:3 deployments.a.provider: unknown provider "githib" | did you mean "github"?',
-        f'{tmp_path}/stack.yaml:4 deployments.b.version: provider github has no version "9.9.9" | github versions: 1.0.0, 1.1.0',
+        f'{tmp_path}/stack.yaml:4 deployments.b.version: provider github has no version "9.9.9" | '
+        "github versions: 1.0.0, 1.1.0",
         f'{tmp_path}/stack.yaml:6 auth_configs.t.method: provider github has no method "oauht" | did you mean "oauth"?',
     ]
 
@@ -148,4 +172,7 @@ configs:
     state = resolve_names(load(tmp_path, text), CATALOG)
     assert {r.spec["provider"] for r in state} == {"github"}
     with pytest.raises(ConfigError, match='uses provider "github", but this config has provider "metorial-slack"'):
-        load(tmp_path, text.replace("c: {vault: v, provider: metorial-github}", "c: {vault: v, provider: metorial-slack}"))
+        load(
+            tmp_path,
+            text.replace("c: {vault: v, provider: metorial-github}", "c: {vault: v, provider: metorial-slack}"),
+        )

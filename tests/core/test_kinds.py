@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from metorial_apply.core import kinds, specs
+from metorial_apply.core import kinds
 from metorial_apply.core.model import Address, Stamp
 
 STAMP = Stamp(stack="prod", address="deployment.gh", spec_hash="sha256:1").to_metadata()
@@ -47,7 +47,9 @@ def test_every_kind_is_registered_once_with_consistent_fields() -> None:
 
 
 def test_create_body_carries_everything_and_metadata_in_one_call() -> None:
-    spec, secret = canonical("config", {"deployment": "gh", "provider": "github", "value": {"token": "t"}, "tools": ["a"]})
+    spec, secret = canonical(
+        "config", {"deployment": "gh", "provider": "github", "value": {"token": "t"}, "tools": ["a"]}
+    )
     body = kinds.create_body(kinds.KINDS["config"], spec, secret, {"team": "x"} | STAMP, FakeIds())
     assert body == {"name": "x", "provider_id": "pro-github", "provider_deployment_id": "id-deployment.gh",
                     "tool_filters": [{"type": "tool_keys", "keys": ["a"]}], "value": {"token": "t"},
@@ -132,8 +134,10 @@ def test_from_api_yields_the_desired_canonical_spec(kind: str) -> None:
 
 
 def test_sort_key_puts_unknown_kinds_last() -> None:
-    keys = sorted([Address(kind="zzz", name="a"), Address(kind="config", name="b"), Address(kind="deployment", name="c")],
-                  key=kinds.sort_key)
+    keys = sorted(
+        [Address(kind="zzz", name="a"), Address(kind="config", name="b"), Address(kind="deployment", name="c")],
+        key=kinds.sort_key,
+    )
     assert [a.kind for a in keys] == ["deployment", "config", "zzz"]
 
 
@@ -153,9 +157,16 @@ def test_tool_rules_compare_as_sets_on_both_sides() -> None:
     # `[a, b]` (or the YAML was reordered) planned "tools changed" forever.
     written = canonical("deployment", {"provider": "github", "tools": [
         "list_issues", {"tool_regex": "^get_"}, "create_issue", "list_issues", {"resource_uris": ["b", "a", "b"]}]})[0]
-    stored = {"type": "filter", "ignore_parent_filters": False, "filters": [
-        {"type": "resource_uris", "uris": ["a", "b"]}, {"type": "tool_regex", "pattern": "^get_"},
-        {"type": "tool_keys", "keys": ["create_issue", "list_issues", "create_issue"]}, {"type": "tool_regex", "pattern": "^get_"}]}
+    stored = {
+        "type": "filter",
+        "ignore_parent_filters": False,
+        "filters": [
+            {"type": "resource_uris", "uris": ["a", "b"]},
+            {"type": "tool_regex", "pattern": "^get_"},
+            {"type": "tool_keys", "keys": ["create_issue", "list_issues", "create_issue"]},
+            {"type": "tool_regex", "pattern": "^get_"},
+        ],
+    }
     live = kinds.deployment_from_api({"provider_id": "pro-github", "name": "x", "tool_filter": stored}, FakeNames())
     assert written["tool_filters"] == live["tool_filters"] == [
         {"type": "tool_keys", "keys": ["create_issue", "list_issues"]}, {"type": "tool_regex", "pattern": "^get_"},

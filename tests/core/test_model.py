@@ -25,7 +25,16 @@ def test_address_round_trip_and_parse_errors() -> None:
 def test_secret_value_never_prints_but_compares_by_content() -> None:
     s = SecretValue({"token": CANARY})
     r = Resource(address=Address(kind="config", name="x"), spec={}, secret=s)
-    texts = [str(s), repr(s), f"{s}", f"{s!r}", repr(r), str(r), r.model_dump_json(), json.dumps(r.model_dump(mode="json"))]
+    texts = [
+        str(s),
+        repr(s),
+        f"{s}",
+        f"{s!r}",
+        repr(r),
+        str(r),
+        r.model_dump_json(),
+        json.dumps(r.model_dump(mode="json")),
+    ]
     assert all(CANARY not in t for t in texts)
     assert s == SecretValue({"token": CANARY}) and s != SecretValue({"token": "other"})
     assert hash(s) == hash(SecretValue({"token": CANARY}))
@@ -48,8 +57,16 @@ def test_stamp_metadata_round_trip_keeps_user_keys_apart() -> None:
     assert Stamp.split(guarded.to_metadata())[1] == guarded
 
 
-@pytest.mark.parametrize("metadata", [None, {}, {"team": "x"}, {"metorial-apply/stack": "p"},
-                                      {"metorial-apply/stack": "p", "metorial-apply/address": 1, "metorial-apply/spec-hash": "h"}])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        None,
+        {},
+        {"team": "x"},
+        {"metorial-apply/stack": "p"},
+        {"metorial-apply/stack": "p", "metorial-apply/address": 1, "metorial-apply/spec-hash": "h"},
+    ],
+)
 def test_stamp_split_rejects_missing_or_malformed_stamps(metadata: dict | None) -> None:
     assert Stamp.split(metadata)[1] is None
 
@@ -58,14 +75,18 @@ def test_spec_hash_ignores_key_order_and_sensitive_fields() -> None:
     a = {"name": "x", "description": "d"}
     assert spec_hash(a) == spec_hash({"description": "d", "name": "x"})
     assert spec_hash(a) != spec_hash({"name": "x", "description": "e"})
-    assert spec_hash(a, frozenset({"description"})) == spec_hash({"name": "x", "description": "other"}, frozenset({"description"}))
+    assert spec_hash(a, frozenset({"description"})) == spec_hash(
+        {"name": "x", "description": "other"}, frozenset({"description"})
+    )
 
 
 def test_state_is_sorted_by_kind_order_then_name_and_rejects_duplicates() -> None:
     def res(kind: str, name: str) -> Resource:
         return Resource(address=Address(kind=kind, name=name), spec={})
 
-    state = State.of("p", [res("session_template", "a"), res("config", "b"), res("deployment", "z"), res("deployment", "a")])
+    state = State.of(
+        "p", [res("session_template", "a"), res("config", "b"), res("deployment", "z"), res("deployment", "a")]
+    )
     assert [str(r.address) for r in state] == ["deployment.a", "deployment.z", "config.b", "session_template.a"]
     with pytest.raises(ValueError, match="duplicate"):
         State.of("p", [res("config", "b"), res("config", "b")])

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from metorial_apply.emulator import (
-    DEFAULT_PUBLISHABLE_KEY, DEFAULT_SECRET_KEY, EmulatorSettings, asgi_transport, create_app,
+    DEFAULT_PUBLISHABLE_KEY,
+    DEFAULT_SECRET_KEY,
+    EmulatorSettings,
+    asgi_transport,
+    create_app,
 )
 
 SK = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
@@ -17,10 +22,17 @@ PK = {"Authorization": f"Bearer {DEFAULT_PUBLISHABLE_KEY}"}
 
 
 @asynccontextmanager
-async def emulator_client(settings: EmulatorSettings | None = None, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def emulator_client(
+    settings: EmulatorSettings | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client into a fresh in-process emulator; `client.app` is the Starlette app."""
     app = create_app(settings or EmulatorSettings())
-    async with httpx.AsyncClient(transport=asgi_transport(app), base_url="http://emulator", headers=SK if headers is None else headers, timeout=10) as client:
+    async with httpx.AsyncClient(
+        transport=asgi_transport(app),
+        base_url="http://emulator",
+        headers=SK if headers is None else headers,
+        timeout=10,
+    ) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client
     app.state.emulator.close()

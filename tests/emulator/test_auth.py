@@ -31,7 +31,17 @@ async def test_missing_header_is_401(client: httpx.AsyncClient) -> None:
     assert assert_error(empty, 401, "unauthorized")["message"] == "Malformed Authorization header"
 
 
-@pytest.mark.parametrize("header", ["Basic abc", "bearer metorial_sk_local_emulator_secret_key", "Bearer  metorial_sk_x", "Bearer", "Bearer not-a-key", "Token metorial_sk_x"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic abc",
+        "bearer metorial_sk_local_emulator_secret_key",
+        "Bearer  metorial_sk_x",
+        "Bearer",
+        "Bearer not-a-key",
+        "Token metorial_sk_x",
+    ],
+)
 async def test_malformed_header_is_401(client: httpx.AsyncClient, header: str) -> None:
     body = assert_error(await client.get("/providers", headers={"Authorization": header}), 401, "unauthorized")
     assert body["message"] == "Malformed Authorization header"
@@ -42,7 +52,18 @@ async def test_unknown_key_is_401(client: httpx.AsyncClient) -> None:
     assert assert_error(response, 401, "unauthorized")["message"] == "Invalid API key"
 
 
-@pytest.mark.parametrize("path", ["/provider-deployments", "/provider-configs", "/provider-config-vaults", "/provider-auth-configs", "/provider-auth-credentials", "/session-templates", "/session-template-providers"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/provider-deployments",
+        "/provider-configs",
+        "/provider-config-vaults",
+        "/provider-auth-configs",
+        "/provider-auth-credentials",
+        "/session-templates",
+        "/session-template-providers",
+    ],
+)
 async def test_publishable_key_cannot_read_or_write_managed_kinds(client: httpx.AsyncClient, path: str) -> None:
     assert_error(await client.get(path, headers=PK), 403, "forbidden")
     assert_error(await client.post(path, json={"name": "x"}, headers=PK), 403, "forbidden")
@@ -59,7 +80,9 @@ async def test_publishable_config_schema_by_provider_but_not_by_deployment(clien
     ok = await client.get("/provider-config-schema", params={"provider_id": "github"}, headers=PK)
     assert ok.status_code == 200
     deployments = (await client.get("/provider-deployments")).json()["items"]
-    denied = await client.get("/provider-config-schema", params={"provider_deployment_id": deployments[0]["id"]}, headers=PK)
+    denied = await client.get(
+        "/provider-config-schema", params={"provider_deployment_id": deployments[0]["id"]}, headers=PK
+    )
     assert_error(denied, 403, "forbidden")
 
 
@@ -92,7 +115,9 @@ async def test_non_json_content_type_is_bad_request(client: httpx.AsyncClient) -
 
 
 async def test_bad_json_is_bad_request(client: httpx.AsyncClient) -> None:
-    response = await client.post("/session-templates", content=b"{not json", headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/session-templates", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert_error(response, 400, "bad_request")
 
 

@@ -9,11 +9,85 @@ from .conftest import create, emulator_client
 
 pytestmark = pytest.mark.anyio
 
-PROVIDER_FIELDS = {"object", "id", "access", "status", "identifier", "name", "slug", "description", "metadata", "publisher", "current_version", "oauth", "created_at", "updated_at"}
-VERSION_FIELDS = {"object", "id", "version", "provider_id", "is_current", "name", "description", "metadata", "specification_id", "created_at", "updated_at"}
-SPEC_FIELDS = {"object", "id", "key", "name", "description", "config_schema", "config_visibility", "tools", "tool_categories", "auth_methods", "provider_id", "created_at", "updated_at"}
-METHOD_FIELDS = {"object", "id", "type", "key", "name", "description", "capabilities", "provider_id", "provider_specification_id", "input_schema", "output_schema", "scopes", "adapters", "created_at", "updated_at"}
-TOOL_FIELDS = {"object", "id", "key", "name", "description", "capabilities", "constraints", "instructions", "tool_category_keys", "specification_id", "provider_id", "input_schema", "output_schema", "tags", "created_at", "updated_at"}
+PROVIDER_FIELDS = {
+    "object",
+    "id",
+    "access",
+    "status",
+    "identifier",
+    "name",
+    "slug",
+    "description",
+    "metadata",
+    "publisher",
+    "current_version",
+    "oauth",
+    "created_at",
+    "updated_at",
+}
+VERSION_FIELDS = {
+    "object",
+    "id",
+    "version",
+    "provider_id",
+    "is_current",
+    "name",
+    "description",
+    "metadata",
+    "specification_id",
+    "created_at",
+    "updated_at",
+}
+SPEC_FIELDS = {
+    "object",
+    "id",
+    "key",
+    "name",
+    "description",
+    "config_schema",
+    "config_visibility",
+    "tools",
+    "tool_categories",
+    "auth_methods",
+    "provider_id",
+    "created_at",
+    "updated_at",
+}
+METHOD_FIELDS = {
+    "object",
+    "id",
+    "type",
+    "key",
+    "name",
+    "description",
+    "capabilities",
+    "provider_id",
+    "provider_specification_id",
+    "input_schema",
+    "output_schema",
+    "scopes",
+    "adapters",
+    "created_at",
+    "updated_at",
+}
+TOOL_FIELDS = {
+    "object",
+    "id",
+    "key",
+    "name",
+    "description",
+    "capabilities",
+    "constraints",
+    "instructions",
+    "tool_category_keys",
+    "specification_id",
+    "provider_id",
+    "input_schema",
+    "output_schema",
+    "tags",
+    "created_at",
+    "updated_at",
+}
 
 
 async def items(client: httpx.AsyncClient, path: str, **params: object) -> list[dict]:
@@ -81,7 +155,15 @@ async def test_catalog_ids_are_deterministic() -> None:
         first = [p["id"] for p in await items(one, "/providers")]
         second = [p["id"] for p in await items(two, "/providers")]
         assert first == second
-        tools_one = [t["id"] for t in await items(one, "/provider-tools", provider_id="github", provider_version_id=(await items(one, "/provider-versions"))[0]["id"])]
+        tools_one = [
+            t["id"]
+            for t in await items(
+                one,
+                "/provider-tools",
+                provider_id="github",
+                provider_version_id=(await items(one, "/provider-versions"))[0]["id"],
+            )
+        ]
         assert tools_one
 
 
@@ -101,11 +183,23 @@ async def test_default_deployments_for_providers_without_required_config(client:
 
 async def test_config_schema_endpoint(client: httpx.AsyncClient) -> None:
     slack = (await client.get("/provider-config-schema", params={"provider_id": "slack"})).json()
-    assert set(slack) == {"object", "visibility", "specification_id", "provider_id", "schema", "created_at", "updated_at"}
+    assert set(slack) == {
+        "object",
+        "visibility",
+        "specification_id",
+        "provider_id",
+        "schema",
+        "created_at",
+        "updated_at",
+    }
     assert slack["schema"]["type"] == "json_schema" and slack["schema"]["schema"]["required"] == ["workspace"]
     deployment = await create(client, "/provider-deployments", {"provider_id": "slack"})
     config = await create(client, "/provider-configs", {"provider_id": "slack", "value": {"workspace": "acme"}})
-    for params in ({"provider_deployment_id": deployment["id"]}, {"provider_config_id": config["id"]}, {"provider_version_id": (await items(client, "/provider-versions", provider_id="slack"))[0]["id"]}):
+    for params in (
+        {"provider_deployment_id": deployment["id"]},
+        {"provider_config_id": config["id"]},
+        {"provider_version_id": (await items(client, "/provider-versions", provider_id="slack"))[0]["id"]},
+    ):
         body = (await client.get("/provider-config-schema", params=params)).json()
         assert body["provider_id"] == slack["provider_id"]
     assert (await client.get("/provider-config-schema")).status_code == 400

@@ -23,7 +23,14 @@ async def test_rate_limit_429_exact_body_and_headers() -> None:
         assert remaining == ["2", "1", "0"]
         limited = await client.get("/providers")
         assert limited.status_code == 429 and limited.json() == RATE_LIMIT_BODY
-        assert limited.json() == {"object": "error", "ok": False, "status": 429, "code": "rate_limit_exceeded", "message": "You have exceeded the rate limit for this instance", "hint": "Please wait a few minutes before trying again"}
+        assert limited.json() == {
+            "object": "error",
+            "ok": False,
+            "status": 429,
+            "code": "rate_limit_exceeded",
+            "message": "You have exceeded the rate limit for this instance",
+            "hint": "Please wait a few minutes before trying again",
+        }
         assert "Retry-After" not in limited.headers
         assert limited.headers["RateLimit-Limit"] == "3" and limited.headers["RateLimit-Remaining"] == "0"
         assert 1 <= int(limited.headers["RateLimit-Reset"]) <= 60
@@ -78,7 +85,9 @@ async def test_burst_429() -> None:
     faults = FaultSettings(burst_429_rate=1.0, burst_429_length=3)
     async with emulator_client(EmulatorSettings(faults=faults)) as client:
         response = await client.get("/providers")
-        assert response.status_code == 429 and response.json() == RATE_LIMIT_BODY and "Retry-After" not in response.headers
+        assert (
+            response.status_code == 429 and response.json() == RATE_LIMIT_BODY and "Retry-After" not in response.headers
+        )
     async with emulator_client() as client:
         await admin(client, "PUT", "/faults", json={"burst_429_next": 2})
         codes = [(await client.get("/providers")).status_code for _ in range(4)]
@@ -89,7 +98,9 @@ async def test_burst_429() -> None:
 
 
 async def test_burst_length_from_rate() -> None:
-    async with emulator_client(EmulatorSettings(faults=FaultSettings(burst_429_rate=0.2, burst_429_length=4, seed=3))) as client:
+    async with emulator_client(
+        EmulatorSettings(faults=FaultSettings(burst_429_rate=0.2, burst_429_length=4, seed=3))
+    ) as client:
         codes = [(await client.get("/providers")).status_code for _ in range(60)]
     runs, run = [], 0
     for code in codes + [200]:
@@ -106,11 +117,15 @@ async def test_dropped_write_is_committed_but_client_sees_transport_error() -> N
         assert (await client.get("/session-templates")).status_code == 200  # reads are never dropped
         with pytest.raises(httpx.RemoteProtocolError):
             await client.post("/session-templates", json={"name": "dropped", "metadata": {"stamp": "s1"}})
-        objects = (await admin(client, "GET", "/objects", params={"kind": "session_template", "metadata[stamp]": "s1"})).json()
+        objects = (
+            await admin(client, "GET", "/objects", params={"kind": "session_template", "metadata[stamp]": "s1"})
+        ).json()
         assert objects["count"] == 1 and objects["items"][0]["name"] == "dropped"
         with pytest.raises(httpx.TransportError):
             await client.delete(f"/session-templates/{objects['items'][0]['id']}")
-        assert (await admin(client, "GET", "/objects", params={"kind": "session-templates", "status": "archived"})).json()["count"] == 1
+        assert (
+            await admin(client, "GET", "/objects", params={"kind": "session-templates", "status": "archived"})
+        ).json()["count"] == 1
         failed = await client.post("/session-templates", json={})
         assert failed.status_code == 400  # failed writes are answered, not dropped
         stats = (await admin(client, "GET", "/stats")).json()
@@ -149,7 +164,11 @@ async def test_counters_and_reset(client: httpx.AsyncClient) -> None:
     await client.get("/session-templates")
     await client.get("/session-templates/set_missing")
     stats = (await admin(client, "GET", "/stats")).json()
-    assert stats["calls"] == {"GET /session-templates": 1, "GET /session-templates/{id}": 1, "POST /session-templates": 1}
+    assert stats["calls"] == {
+        "GET /session-templates": 1,
+        "GET /session-templates/{id}": 1,
+        "POST /session-templates": 1,
+    }
     assert stats["total_calls"] == 3 and stats["statuses"] == {"200": 2, "404": 1}
     assert stats["objects"]["session_template"] == {"active": 1, "archived": 0}
     assert set(stats) >= {"total_calls", "calls", "statuses", "rate_limited", "faults", "rate_limit", "objects"}

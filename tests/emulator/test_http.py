@@ -15,7 +15,6 @@ from click.testing import CliRunner
 
 from metorial_apply.emulator import DEFAULT_PUBLISHABLE_KEY, DEFAULT_SECRET_KEY, EmulatorSettings, FaultSettings
 from metorial_apply.emulator.serve import emulator_group
-
 from tests.emulator_server import EmulatorThread
 
 from .conftest import SK
@@ -27,16 +26,22 @@ def curl(url: str, *args: str) -> tuple[int, dict]:
     """(status, JSON body) via curl, or httpx when curl is missing."""
     if CURL is None:
         headers = dict(a.split(": ", 1) for a in args[1::2] if ": " in a)
-        response = httpx.request("POST" if "-X" in args else "GET", url, headers=headers, content=b"{}" if "-d" in args else None)
+        response = httpx.request(
+            "POST" if "-X" in args else "GET", url, headers=headers, content=b"{}" if "-d" in args else None
+        )
         return response.status_code, response.json()
-    out = subprocess.run([CURL, "-s", "-w", "\n%{http_code}", *args, url], capture_output=True, text=True, timeout=10, check=True).stdout
+    out = subprocess.run(
+        [CURL, "-s", "-w", "\n%{http_code}", *args, url], capture_output=True, text=True, timeout=10, check=True
+    ).stdout
     body, _, code = out.rpartition("\n")
     return int(code), json.loads(body)
 
 
 def test_curl_lists_deployments_with_the_secret_key(live_server: EmulatorThread) -> None:
     status, body = curl(f"{live_server.url}/provider-deployments", "-H", f"Authorization: Bearer {DEFAULT_SECRET_KEY}")
-    assert status == 200 and body["object"] == "list" and set(body["pagination"]) == {"has_more_before", "has_more_after"}
+    assert (
+        status == 200 and body["object"] == "list" and set(body["pagination"]) == {"has_more_before", "has_more_after"}
+    )
     assert body["items"] and body["items"][0]["object"] == "provider.deployment"
 
 
@@ -47,8 +52,15 @@ def test_curl_wrong_key_is_401(live_server: EmulatorThread) -> None:
 
 def test_curl_publishable_post_is_403(live_server: EmulatorThread) -> None:
     status, body = curl(
-        f"{live_server.url}/provider-deployments", "-X", "POST", "-H", f"Authorization: Bearer {DEFAULT_PUBLISHABLE_KEY}",
-        "-H", "Content-Type: application/json", "-d", '{"provider_id":"github"}',
+        f"{live_server.url}/provider-deployments",
+        "-X",
+        "POST",
+        "-H",
+        f"Authorization: Bearer {DEFAULT_PUBLISHABLE_KEY}",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"provider_id":"github"}',
     )
     assert status == 403
     assert set(body) >= {"object", "ok", "status", "code", "message"}
@@ -58,7 +70,9 @@ def test_curl_publishable_post_is_403(live_server: EmulatorThread) -> None:
 def test_headers_over_http(live_server: EmulatorThread) -> None:
     response = httpx.get(f"{live_server.url}/providers", headers={**SK, "Metorial-Version": "2026-02-01"})
     assert response.status_code == 200
-    assert response.headers["metorial-version"] == "2026-02-01" and response.headers["metorial-req-id"].startswith("req_")
+    assert response.headers["metorial-version"] == "2026-02-01" and response.headers["metorial-req-id"].startswith(
+        "req_"
+    )
     assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(response.headers)
     assert "retry-after" not in response.headers
 
@@ -75,7 +89,9 @@ def test_dropped_response_closes_the_connection() -> None:
             with pytest.raises(httpx.RemoteProtocolError):
                 client.post("/session-templates", json={"name": "dropped", "metadata": {"stamp": "http-drop"}})
             assert client.get("/session-templates").status_code == 200  # reads are answered
-        dump = httpx.get(f"{server.url}/_emulator/objects", params={"kind": "session_template", "metadata[stamp]": "http-drop"}).json()
+        dump = httpx.get(
+            f"{server.url}/_emulator/objects", params={"kind": "session_template", "metadata[stamp]": "http-drop"}
+        ).json()
         assert dump["count"] == 1
         assert httpx.get(f"{server.url}/_emulator/stats").json()["faults"]["drop"] == 1
 
@@ -123,5 +139,11 @@ def test_cli_rejects_bad_rate_limit() -> None:
 
 def test_python_dash_m_help() -> None:
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-m", "metorial_apply.emulator", "serve", "--help"], capture_output=True, text=True, timeout=30, cwd=root)
+    result = subprocess.run(
+        [sys.executable, "-m", "metorial_apply.emulator", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=root,
+    )
     assert result.returncode == 0 and "--burst-429-rate" in result.stdout

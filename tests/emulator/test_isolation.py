@@ -32,5 +32,9 @@ def test_emulator_imports_only_stdlib_and_its_own_dependencies() -> None:
                 continue  # within the emulator package
             assert level == 0, f"{path.name}: relative import beyond the emulator package"
             top = module.split(".")[0]
-            assert top != "metorial_apply" or module.startswith("metorial_apply.emulator"), f"{path.name} imports {module}"
-            assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "metorial_apply", f"{path.name} imports {module}"
+            assert top != "metorial_apply" or module.startswith("metorial_apply.emulator"), (
+                f"{path.name} imports {module}"
+            )
+            assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "metorial_apply", (
+                f"{path.name} imports {module}"
+            )

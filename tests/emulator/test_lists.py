@@ -86,7 +86,18 @@ async def test_malformed_cursor_is_400(client: httpx.AsyncClient, cursor: str) -
     assert response.status_code == 400 and response.json()["code"] == "invalid_data"
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"order": "up"}, {"after": "a", "before": "b"}, {"status": "deleted"}, {"created_at[gt]": "yesterday"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "ten"},
+        {"order": "up"},
+        {"after": "a", "before": "b"},
+        {"status": "deleted"},
+        {"created_at[gt]": "yesterday"},
+    ],
+)
 async def test_bad_list_parameters_are_invalid_data(client: httpx.AsyncClient, params: dict) -> None:
     response = await client.get("/session-templates", params=params)
     body = response.json()
@@ -134,7 +145,9 @@ async def test_kind_filters_for_deployments(client: httpx.AsyncClient) -> None:
     github = await create(client, "/provider-deployments", {"provider_id": "github"})
     versions = (await client.get("/provider-versions", params={"provider_id": "github"})).json()["items"]
     old = next(v for v in versions if not v["is_current"])
-    locked = await create(client, "/provider-deployments", {"provider_id": "github", "locked_provider_version_id": old["id"]})
+    locked = await create(
+        client, "/provider-deployments", {"provider_id": "github", "locked_provider_version_id": old["id"]}
+    )
     by_provider = (await client.get("/provider-deployments", params={"provider_id": "github"})).json()["items"]
     assert {d["id"] for d in by_provider} >= {github["id"], locked["id"]}
     assert all(d["provider_id"] == github["provider_id"] for d in by_provider)

@@ -31,7 +31,9 @@ def live(resource: Resource, *, id: str | None = None, salt: str = SALT, stack: 
     children = {}
     child = KINDS[resource.address.kind].children
     if child:
-        children = {item[child.key]: f"stp_{resource.address.name}_{item[child.key]}" for item in resource.spec[child.field]}
+        children = {
+            item[child.key]: f"stp_{resource.address.name}_{item[child.key]}" for item in resource.spec[child.field]
+        }
     return Resource(address=address or resource.address, spec=spec if spec is not None else resource.spec,
                     id=id or f"id_{resource.address}", stamp=stamp, children=children,
                     fingerprint=f"fp-{resource.address}-{hash(repr(spec))}", protect=stamp.protect)
@@ -44,10 +46,21 @@ def state(*resources: Resource, stack: str = STACK) -> State:
 def basic() -> list[Resource]:
     """deployment.github ← config.github-prod, auth_config.github-oauth ← session_template.support."""
     return [
-        desired("deployment", "github", {"provider": "github", "description": "GitHub tools", "tools": ["create_issue"]}),
+        desired(
+            "deployment", "github", {"provider": "github", "description": "GitHub tools", "tools": ["create_issue"]}
+        ),
         desired("config", "github-prod", {"deployment": "github", "value": {"token": CANARY}}),
-        desired("auth_config", "github-oauth", {"deployment": "github", "method": "oauth",
-                                                 "value": {"client_id": "cid", "client_secret": CANARY + "-2"}}),
-        desired("session_template", "support", {"description": "Support", "providers": [
-            {"deployment": "github", "config": "github-prod", "auth_config": "github-oauth"}]}),
+        desired(
+            "auth_config",
+            "github-oauth",
+            {"deployment": "github", "method": "oauth", "value": {"client_id": "cid", "client_secret": CANARY + "-2"}},
+        ),
+        desired(
+            "session_template",
+            "support",
+            {
+                "description": "Support",
+                "providers": [{"deployment": "github", "config": "github-prod", "auth_config": "github-oauth"}],
+            },
+        ),
     ]

@@ -20,18 +20,18 @@ import anyio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metorial_apply.apply.run import apply_plan
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
-from metorial_apply.config.load import load_config
 from metorial_apply.api.live import fetch_live
+from metorial_apply.apply.run import apply_plan
+from metorial_apply.config.load import load_config
+from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.model import Catalog
 from metorial_apply.planning.plan import Plan, build_plan
-from metorial_apply.config.resolve import resolve_names
 from tests.apply.conftest import run_cli
 from tests.plan.yamlgen import ENV, STACK, CatalogIds, configs, dump, equivalent, unprotected
 
-SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), database=None)
+SETTINGS = {"deadline": None, "suppress_health_check": list(HealthCheck), "database": None}
 
 
 def explain(plan: Plan) -> str:
@@ -71,7 +71,9 @@ async def converge(data: st.DataObject, first: dict[str, Any], second: dict[str,
         for config in (first, second):
             path.write_text(dump(config, flow), encoding="utf-8")
             await apply_and_replan(client, catalog, path)
-            path.write_text(dump(data.draw(equivalent(config, catalog_ids(catalog)), label="equivalent")), encoding="utf-8")
+            path.write_text(
+                dump(data.draw(equivalent(config, catalog_ids(catalog)), label="equivalent")), encoding="utf-8"
+            )
             await plan_is_empty(client, catalog, path)
 
 

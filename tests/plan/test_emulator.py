@@ -4,24 +4,21 @@ through the real CLI entry point. Secrets are canaries grepped for in every outp
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from metorial_apply.apply.run import apply_plan
 from metorial_apply.api.catalog import fetch_catalog
-from metorial_apply.cli import main
 from metorial_apply.api.client import open_client
-from metorial_apply.config.load import load_config
-from metorial_apply.core.fingerprint import new_salt, stamp_for
 from metorial_apply.api.live import fetch_live, read_live
+from metorial_apply.apply.run import apply_plan
+from metorial_apply.cli import main
+from metorial_apply.config.load import load_config
+from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.model import Stamp
 from metorial_apply.planning.plan import Action, build_plan
-from metorial_apply.config.resolve import resolve_names
 from metorial_apply.planning.saved import load_saved_plan
 
 CANARY = "canary-Zq9Xw7-plan-secret"
@@ -75,9 +72,13 @@ async def seed(state_dir: Path) -> dict[str, str]:
     a duplicate), one stamped with a config address."""
     async with open_client("local", None, state_dir=state_dir) as client:
         made = {}
-        for key, meta in [("plain", {"team": "x"}), ("other", stamp("staging", "deployment.github")),
-                          ("orphan", stamp("prod", "deployment.orphan")), ("orphan2", stamp("prod", "deployment.orphan")),
-                          ("odd", stamp("prod", "config.github-prod"))]:
+        for key, meta in [
+            ("plain", {"team": "x"}),
+            ("other", stamp("staging", "deployment.github")),
+            ("orphan", stamp("prod", "deployment.orphan")),
+            ("orphan2", stamp("prod", "deployment.orphan")),
+            ("odd", stamp("prod", "config.github-prod")),
+        ]:
             obj = await client.create("/provider-deployments", {"provider_id": "github", "name": key, "metadata": meta},
                                       kind="deployment", name=key, stamp={})
             made[key] = obj["id"]
@@ -113,7 +114,9 @@ def test_empty_stack_plans_all_creates_and_exit_code_2(stack: Path, capsys: pyte
         assert address in out
 
 
-def test_foreign_resources_never_appear_and_orphans_are_deleted(stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_foreign_resources_never_appear_and_orphans_are_deleted(
+    stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import anyio
     made = anyio.run(seed, stack / ".metorial-apply")
     code, out, err = run_cli(["plan", str(stack), "--api-url", "local", "--detailed-exitcode", "--json"], capsys)
@@ -140,7 +143,9 @@ async def test_apply_then_plan_again_is_empty_and_drift_is_reported(stack: Path)
         assert build_plan(desired, live).actionable() == ()
         dep = live.get(next(r.address for r in live if r.address.kind == "deployment"))
         assert dep is not None and dep.id is not None
-        await client.update("/provider-deployments", dep.id, {"description": "edited by hand"}, kind="deployment", name="github")
+        await client.update(
+            "/provider-deployments", dep.id, {"description": "edited by hand"}, kind="deployment", name="github"
+        )
         drifted = build_plan(desired, await fetch_live(client, "prod", catalog))
     (change,) = drifted.actionable()
     assert change.drift and change.reason == "changed outside metorial-apply"
@@ -160,7 +165,9 @@ def test_outputs_never_contain_the_secret(stack: Path, capsys: pytest.CaptureFix
 
 
 def test_error_output_never_contains_the_secret(stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = CONFIG.replace('value: {base_url: "https://api.github.com"}', 'value: {base_url: 12, extra: "${env:PLAN_TEST_TOKEN}"}')
+    bad = CONFIG.replace(
+        'value: {base_url: "https://api.github.com"}', 'value: {base_url: 12, extra: "${env:PLAN_TEST_TOKEN}"}'
+    )
     (stack / "stack.yaml").write_text(bad)
     code, out, err = run_cli(["plan", str(stack), "--api-url", "local"], capsys)
     assert code == 1 and "Error:" in err and "Traceback" not in err and "extra" in err
@@ -169,8 +176,13 @@ def test_error_output_never_contains_the_secret(stack: Path, capsys: pytest.Capt
 
 def test_debug_logging_never_contains_the_secret(stack: Path) -> None:
     env = {"PLAN_TEST_TOKEN": CANARY, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "metorial_apply", "-vv", "plan", str(stack), "--api-url", "local", "--stats"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "metorial_apply", "-vv", "plan", str(stack), "--api-url", "local", "--stats"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "DEBUG" in done.stderr  # logging really was on
     assert CANARY not in done.stdout + done.stderr
@@ -179,13 +191,17 @@ def test_debug_logging_never_contains_the_secret(stack: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--target", "nodot"], "not an address"), (["--target", "widget.x"], "unknown kind"),
 ])
-def test_bad_target_is_a_usage_error(stack: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_bad_target_is_a_usage_error(
+    stack: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     code, _, err = run_cli(["plan", str(stack), "--api-url", "local", *args], capsys)
     assert code == 64 and message in err
 
 
 def test_target_limits_the_plan(stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(["plan", str(stack), "--api-url", "local", "--json", "--target", "config.github-prod"], capsys)
+    code, out, err = run_cli(
+        ["plan", str(stack), "--api-url", "local", "--json", "--target", "config.github-prod"], capsys
+    )
     assert code == 0, err
     assert [c["address"] for c in json.loads(out)["changes"]] == ["deployment.github", "config.github-prod"]
 
@@ -227,7 +243,7 @@ def test_same_inputs_give_byte_identical_plan_files(stack: Path, capsys: pytest.
     for run in ("a", "b"):
         args = ["plan", str(stack), "--api-url", "local", "--out", str(stack / f"{run}.json"),
                 "--markdown", str(stack / f"{run}.md")]
-        code, out, err = run_cli(args, capsys)
+        code, _, err = run_cli(args, capsys)
         assert code == 0, err
         outputs.append(((stack / f"{run}.json").read_bytes(), (stack / f"{run}.md").read_bytes()))
     assert outputs[0] == outputs[1]

@@ -8,14 +8,21 @@ import json
 import pytest
 
 from metorial_apply.core import fingerprint
-from metorial_apply.planning.action import Action
 from metorial_apply.core.errors import PlanError, SafetyError, StalePlanError
-from metorial_apply.planning.graph import check_acyclic, execution_order
 from metorial_apply.core.model import Address, SecretValue, Stamp
+from metorial_apply.planning.action import Action
+from metorial_apply.planning.graph import check_acyclic, execution_order
 from metorial_apply.planning.plan import build_plan
 from metorial_apply.planning.safety import check_destroy, check_safety
-from metorial_apply.planning.saved import (attach, check_stale, desired_digest, load_saved_plan, plan_to_dict, plan_to_json,
-                                  verify_desired)
+from metorial_apply.planning.saved import (
+    attach,
+    check_stale,
+    desired_digest,
+    load_saved_plan,
+    plan_to_dict,
+    plan_to_json,
+    verify_desired,
+)
 from tests.plan.factory import CANARY, SALT, basic, desired, live, state
 
 A = Address.parse
@@ -49,7 +56,9 @@ def test_order_ties_break_by_kind_then_name_and_deps_win() -> None:
 def saved_plan_text() -> str:
     rs = basic()
     want = list(rs)
-    want[0] = desired("deployment", "github", {"provider": "github", "description": "changed", "tools": ["create_issue"]})
+    want[0] = desired(
+        "deployment", "github", {"provider": "github", "description": "changed", "tools": ["create_issue"]}
+    )
     want[1] = desired("config", "github-prod", {"deployment": "github", "value": {"token": "rotated"}})
     plan = build_plan(state(*want[:3]), state(*[live(r) for r in rs]))
     plan = plan.model_copy(update={"config_path": "prod/", "desired_digest": desired_digest(state(*want[:3]), SALT)})

@@ -36,7 +36,13 @@ TRICKY = [
 
 
 # `${env:…}` values (secret by default) for names, descriptions and write-only values.
-ENV = {"PROP_PAD": "  padded env  ", "PROP_BOM": "\ufeffbom env", "PROP_EMPTY": "", "PROP_ON": "on", "PROP_UNI": "日本語 ✓"}
+ENV = {
+    "PROP_PAD": "  padded env  ",
+    "PROP_BOM": "\ufeffbom env",
+    "PROP_EMPTY": "",
+    "PROP_ON": "on",
+    "PROP_UNI": "日本語 ✓",
+}
 FROM_ENV = [f"${{env:{k}}}" for k in ENV]
 
 
@@ -58,7 +64,9 @@ metadata = st.dictionaries(texts.filter(lambda k: not k.startswith("metorial-app
 @st.composite
 def tool_rule(draw: st.DrawFn, tool_keys: list[str]) -> dict[str, Any]:
     keys = st.lists(st.one_of(st.sampled_from(tool_keys), texts), max_size=4)
-    kind = draw(st.sampled_from(["tool_keys", "tool_regex", "resource_uris", "resource_regex", "prompt_keys", "prompt_regex"]))
+    kind = draw(
+        st.sampled_from(["tool_keys", "tool_regex", "resource_uris", "resource_regex", "prompt_keys", "prompt_regex"])
+    )
     if kind.endswith("_regex"):
         return {kind: draw(st.one_of(st.sampled_from(["^list_", "issue$", "(?i)CREATE", ".*"]), nonempty))}
     return {kind: draw(keys)}

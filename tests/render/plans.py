@@ -24,7 +24,9 @@ def addr(text: str) -> Address:
     return Address.parse(text)
 
 
-def resource(address: str, spec: dict[str, Any], *, secret: Any = None, sensitive: frozenset[str] = frozenset()) -> Resource:
+def resource(
+    address: str, spec: dict[str, Any], *, secret: Any = None, sensitive: frozenset[str] = frozenset()
+) -> Resource:
     return Resource(address=addr(address), spec=spec, secret=SecretValue(secret) if secret is not None else None,
                     sensitive=sensitive)
 
@@ -111,7 +113,18 @@ def big_plan(count: int = 2000) -> Plan:
         elif i % 3 == 0:
             changes.append(Change(action=Action.NOOP, address=address, reason="unchanged", id=f"pde_{i}"))
         else:
-            changes.append(Change(action=Action.CREATE, address=address, reason="not in live state",
-                                  after={"name": f"service-{i:04d}", "description": f"Service {i}", "provider": "github",
-                                         "tools": ["a", "b"], "metadata": {"team": "platform", "tier": str(i % 3)}}))
+            changes.append(
+                Change(
+                    action=Action.CREATE,
+                    address=address,
+                    reason="not in live state",
+                    after={
+                        "name": f"service-{i:04d}",
+                        "description": f"Service {i}",
+                        "provider": "github",
+                        "tools": ["a", "b"],
+                        "metadata": {"team": "platform", "tier": str(i % 3)},
+                    },
+                )
+            )
     return Plan(stack="production", changes=tuple(changes))

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from metorial_apply.render import render_json
 from metorial_apply.planning.saved import checksum, load_saved_plan
+from metorial_apply.render import render_json
 from tests.render.plans import CONTEXT, empty_plan, full_plan
 
 
@@ -19,8 +19,12 @@ def test_document_shape() -> None:
     assert doc["api_url"] == "https://api.metorial.com" and doc["tool_version"] == "0.1.0"
     update = next(c for c in doc["changes"] if c["address"] == "deployment.github")
     assert update["drift"] is True
-    assert update["diffs"][1] == {"field": "tools", "before": ["create_issue"], "after": ["create_issue", "list_issues"],
-                                  "secret": False}
+    assert update["diffs"][1] == {
+        "field": "tools",
+        "before": ["create_issue"],
+        "after": ["create_issue", "list_issues"],
+        "secret": False,
+    }
 
 
 def test_checksum_covers_everything_else() -> None:

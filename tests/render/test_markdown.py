@@ -17,8 +17,11 @@ HOSTILE = "a|b `tick` <script>alert(1)</script> *bold* _it_ [link](http://x) ~~s
 def test_two_thousand_resources_stay_under_the_limit_and_say_what_was_left_out() -> None:
     text = render_markdown(big_plan(2000), CONTEXT)
     assert len(text) <= 65536
-    note = re.search(r"\*Left out to stay under 65,536 characters: details of ([\d,]+) changes? "
-                     r"and the list of ([\d,]+) unchanged resources\. The full plan is in the plan\.json artifact\.\*", text)
+    note = re.search(
+        r"\*Left out to stay under 65,536 characters: details of ([\d,]+) changes? "
+        r"and the list of ([\d,]+) unchanged resources\. The full plan is in the plan\.json artifact\.\*",
+        text,
+    )
     assert note, "omission note missing"
     shown = text.count("<details><summary><code>")
     assert shown + int(note.group(1).replace(",", "")) == 1533  # every change is shown or counted
@@ -51,7 +54,9 @@ def test_without_hint_points_at_plan_output() -> None:
 
 
 def test_destructive_summary_is_capped() -> None:
-    line = next(line for line in render_markdown(big_plan(2000), CONTEXT).splitlines() if line.startswith("> **Destructive:**"))
+    line = next(
+        line for line in render_markdown(big_plan(2000), CONTEXT).splitlines() if line.startswith("> **Destructive:**")
+    )
     assert line.count("`- deployment") == 25
     assert line.endswith("… and 175 more")
 

@@ -35,14 +35,30 @@ def test_reasons_line_up_in_one_column() -> None:
     lines = render_text(full_plan(), CONTEXT).splitlines()
     start = lines.index("Plan: 3 to create, 2 to update, 1 to replace, 1 to delete.")
     heads = [line for line in lines[start:] if re.match(r"^  (\+|~|-/\+|-) ", line)]
-    columns = {line.index(reason) for line, reason in zip(heads, [
-        "not in live state"] * 3 + ["description, tools", "description, providers", "value changed", "not in config"])}
+    columns = {
+        line.index(reason)
+        for line, reason in zip(
+            heads,
+            ["not in live state"] * 3
+            + ["description, tools", "description, providers", "value changed", "not in config"],
+            strict=False,
+        )
+    }
     assert len(heads) == 7 and len(columns) == 1
 
 
 def test_long_values_are_cut_with_an_ellipsis() -> None:
-    plan = Plan(stack="s", changes=(Change(action=Action.UPDATE, address=addr("deployment.a"), reason="description changed",
-                                           diffs=(FieldDiff(field="description", before="x" * 500, after="y"),)),))
+    plan = Plan(
+        stack="s",
+        changes=(
+            Change(
+                action=Action.UPDATE,
+                address=addr("deployment.a"),
+                reason="description changed",
+                diffs=(FieldDiff(field="description", before="x" * 500, after="y"),),
+            ),
+        ),
+    )
     line = next(line for line in render_text(plan, CONTEXT).splitlines() if "description  " in line)
     assert "…" in line and len(line) < 120
 
