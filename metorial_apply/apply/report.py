@@ -78,14 +78,3 @@ class ApplyReport:
         stopped = f" Stopped ({self.stopped})." if self.stopped else ""
         return (f"{verb} finished in {self.elapsed_s:.1f} s: {self.count(Outcome.DONE)} done, "
                 f"{self.count(Outcome.FAILED)} failed, {self.count(Outcome.SKIPPED)} skipped.{calls}{stopped}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON data for `--json` consumers; holds no secrets (ids, addresses, API messages)."""
-        return {
-            "stack": self.stack, "elapsed_s": round(self.elapsed_s, 3), "stopped": self.stopped,
-            "ok": self.ok, "stats": self.stats,
-            "results": [{"address": str(r.address), "action": r.action, "outcome": r.outcome.value, "id": r.id,
-                         "old_id": r.old_id, "note": r.note, "error": r.error,
-                         "cause": str(r.cause) if r.cause else None, "duration_s": round(r.duration_s, 3)}
-                        for r in self.results],
-        }

@@ -20,8 +20,6 @@ from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Catalog, CatalogProvider, Resource
 from metorial_apply.core.state import State
 
-Problem = tuple[str, str, str | None]  # (field path under the resource, message, hint)
-
 
 def _at(resource: Resource, path: str, message: str, hint: str | None = None) -> Diagnostic:
     file, _, line = (resource.source or "").rpartition(":")

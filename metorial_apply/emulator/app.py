@@ -38,7 +38,6 @@ from .settings import EmulatorSettings
 from .transport import DroppedResponse
 
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"]
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def authenticate(em: Emulator, header: str | None) -> str:

@@ -35,11 +35,6 @@ def query_error(name: str, message: str, code: str = "invalid_value") -> Excepti
     return invalid_data([field_problem([name], code, message)], entity="query")
 
 
-def encode_cursor(anchor: str, backward: bool) -> str:
-    raw = ("b:" if backward else "a:") + anchor
-    return CURSOR_PREFIX + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def decode_cursor(text: str) -> tuple[str, bool]:
     """`cur_…` → (anchor id, backward); 400 when malformed."""
     if not text.startswith(CURSOR_PREFIX):

@@ -233,7 +233,7 @@ async def test_events_and_journal_cover_every_change_without_secrets() -> None:
     assert {str(e.address) for e in events if isinstance(e, ChangeStarted)} == {"deployment.gh", "config.gh-prod"}
     lines = [json.loads(line) for line in buf.getvalue().splitlines()]
     assert [line["outcome"] for line in lines if line["event"] == "change"] == ["done", "failed", "skipped"]
-    text = buf.getvalue() + repr(report) + json.dumps(report.to_dict())
+    text = buf.getvalue() + repr(report) + report.summary()
     assert CANARY not in text
 
 
