@@ -7,6 +7,7 @@ replacements (with --detailed-exitcode), 64 usage error (so it is never mistaken
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 
@@ -35,9 +36,30 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bo
     ctx.obj = Output.create(verbose=verbose, quiet=quiet, no_color=no_color, debug=debug)
 
 
+# `--help`'s one-line summaries, whole: click would cut each command's docstring at ~45 characters.
+SUMMARIES = {
+    "validate": "Check the YAML offline (--online: against the catalog too).",
+    "schema": "Print the JSON Schema of the YAML, or check a saved copy.",
+    "plan": "Show what apply would change, desired (YAML) against live (API).",
+    "apply": "Apply the YAML, or a saved plan, to the API.",
+    "destroy": "Delete every resource of the stack, dependents first.",
+    "emulator": "Run the local Metorial API emulator.",
+}
+
+
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and isinstance(ctx.obj, Output):
+        ctx.obj = dataclasses.replace(ctx.obj, color=False)
+
+
 def _register() -> None:
     for name in COMMAND_MODULES:
-        cli.add_command(importlib.import_module(f"metorial_apply.cli.{name}").command)
+        command = importlib.import_module(f"metorial_apply.cli.{name}").command
+        command.short_help = SUMMARIES.get(name, command.short_help)
+        if not isinstance(command, click.Group):  # `plan --no-color` works as well as `--no-color plan`
+            command.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False,
+                                               callback=_no_color, help="No colour (NO_COLOR is honoured too)."))
+        cli.add_command(command)
 
 
 _register()

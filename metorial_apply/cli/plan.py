@@ -112,15 +112,21 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
     ]
 
 
+STDOUT = Path("-")
+
+
 def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> None:
     ctx = context_for(run, args)
     if args["out"]:
         write_atomic(args["out"], plan_to_json(run.plan))
-    if args["markdown"]:
+    if args["markdown"] and args["markdown"] != STDOUT:
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
     for note in run.read.ignored:
         out.echo(f"Warning: {note}", err=True)
-    text = render_json(run.plan, ctx) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
+    if args["markdown"] == STDOUT:  # the comment is what stdout is for: the text plan stays off it
+        text = render_markdown(run.plan, ctx)
+    else:
+        text = render_json(run.plan, ctx) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
     phases.lap("render")
     if args["as_json"] or not out.quiet or run.plan.actionable():
         click.echo(text, nl=False, color=out.color)
@@ -147,7 +153,8 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @config_options
 @api_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
-@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Write a pull-request comment.")
+@click.option("--markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write a pull-request comment to this file (`-`: print it instead of the text plan).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
@@ -161,6 +168,8 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     out: Output = ctx.obj or Output()
     if out.verbose >= 2:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if args["markdown"] == STDOUT and args["as_json"]:
+        raise click.UsageError("--markdown - and --json both print to stdout: choose one")
     args["variables"] = parse_vars(args["variables"])
     args["targets"] = parse_targets(args["targets"])
     args["fingerprint_key"] = fingerprint_key()

@@ -9,6 +9,7 @@ allowed for secrets mounted outside the repository, e.g. `${file:/run/secrets/gi
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ def _hidden(relative: Path) -> bool:
 def config_files(path: Path) -> ConfigFiles:
     """The YAML files of a configuration at `path` (a file or a directory)."""
     if path.is_file():
+        _refuse_saved_plan(path)
         return ConfigFiles(root=path.resolve().parent, files=((path, str(path)),))
     if not path.exists():
         raise ConfigError([Diagnostic("no such file or directory", file=str(path),
@@ -52,6 +54,22 @@ def config_files(path: Path) -> ConfigFiles:
     if not found:
         raise ConfigError([Diagnostic("no *.yaml or *.yml files in this directory", file=str(path))])
     return ConfigFiles(root=path.resolve(), files=tuple((path / rel, str(path / rel)) for rel in found))
+
+
+def _refuse_saved_plan(path: Path) -> None:
+    """A saved plan given where a configuration belongs gets one clear error, not a list of
+    unknown top-level keys: saved plans are JSON objects with these keys (docs/plan-json.md)."""
+    with path.open("rb") as f:
+        if not f.read(64).lstrip().startswith(b"{"):
+            return
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):
+        return  # not JSON after all: the YAML reader reports what is wrong with it
+    if isinstance(data, dict) and {"format_version", "changes", "stack"} <= data.keys():
+        raise ConfigError([Diagnostic(
+            "this is a saved plan, not a configuration", file=str(path),
+            hint=f"apply it with `metorial-apply apply {path}`; plan and validate take the YAML it came from")])
 
 
 def _inside(child: Path, root: Path) -> bool:

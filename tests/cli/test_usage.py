@@ -1,0 +1,95 @@
+"""Command-line ergonomics: saved plans given to plan/validate, `--markdown -`, `--no-color`
+after the subcommand, whole `--help` summaries, shell completion."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metorial_apply.cli import SUMMARIES, cli, main
+from metorial_apply.cli.output import Output
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    captured = capsys.readouterr()
+    return int(info.value.code or 0), captured.out, captured.err
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "stack")
+    return tmp_path / "stack"
+
+
+@pytest.mark.parametrize("command", ["plan", "validate"])
+def test_a_saved_plan_in_place_of_a_configuration_is_named_as_such(
+        command: str, stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    saved = stack.parent / "plan.json"
+    assert run(capsys, "plan", str(stack), "--api-url", "local", "--out", str(saved))[0] == 0
+    code, _, err = run(capsys, command, str(saved), *(["--api-url", "local"] if command == "plan" else []))
+    assert code == 1
+    assert err.count("Error:") == 1 and "this is a saved plan, not a configuration" in err
+    assert f"metorial-apply apply {saved}" in err and "unknown top-level" not in err
+
+
+def test_a_json_configuration_that_is_no_plan_is_still_read_as_yaml(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "stack.yaml"
+    config.write_text('{"stack": "json-form", "deployments": {"gh": {"provider": "github"}}}\n')
+    code, out, err = run(capsys, "validate", str(config))
+    assert code == 0, err
+    assert "stack json-form" in out
+
+
+def test_markdown_dash_prints_the_comment_and_writes_no_file(stack: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(stack.parent)
+    code, out, _ = run(capsys, "plan", str(stack), "--api-url", "local", "--markdown", "-")
+    assert code == 0
+    assert out.startswith("### metorial-apply · `quickstart` · 4 create")
+    assert not (stack.parent / "-").exists()
+    assert run(capsys, "plan", str(stack), "--api-url", "local", "--markdown", "-", "--json")[0] == 64
+
+
+def test_no_color_works_after_the_subcommand(stack: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a colour terminal, `plan --no-color` prints no escape sequences, as `--no-color plan` does."""
+    real = Output.create
+
+    def terminal(**kw: object) -> Output:
+        made = real(**kw)  # type: ignore[arg-type]
+        return Output(verbose=made.verbose, quiet=made.quiet, color=not kw["no_color"], debug=made.debug)
+
+    monkeypatch.setattr(Output, "create", staticmethod(terminal))
+    coloured = run(capsys, "plan", str(stack), "--api-url", "local")[1]
+    assert "\x1b[" in coloured  # the check can see colour
+    for argv in (["--no-color", "plan", str(stack)], ["plan", str(stack), "--no-color"]):
+        code, out, _ = run(capsys, *argv, "--api-url", "local")
+        assert code == 0 and "\x1b[" not in out, argv
+
+
+def test_help_summaries_are_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert set(SUMMARIES) == set(cli.commands)
+    for name, summary in SUMMARIES.items():
+        assert f"{name}" in out and summary in " ".join(out.split()), name
+    assert "..." not in out.split("Commands:")[1]
+
+
+def test_shell_completion_script_is_printed() -> None:
+    env = dict(os.environ, _METORIAL_APPLY_COMPLETE="bash_source")
+    done = subprocess.run([sys.executable, "-m", "metorial_apply"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0
+    assert "_metorial_apply_completion" in done.stdout and "complete " in done.stdout
