@@ -88,7 +88,7 @@ def exit_code(plan: Plan) -> int:
 
 def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
     out_path = args["out"]
-    saved = plan_to_dict(run.plan) if out_path else None
+    saved = plan_to_dict(run.plan, key=args.get("fingerprint_key")) if out_path else None
     return RenderContext(
         api_url=run.api_url, config_path=run.plan.config_path,
         stats=RenderStats(kinds=len(KINDS), list_calls=run.list_calls, seconds=run.live_seconds,
@@ -115,12 +115,13 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
 def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> None:
     ctx = context_for(run, args)
     if args["out"]:
-        write_atomic(args["out"], plan_to_json(run.plan))
+        write_atomic(args["out"], plan_to_json(run.plan, key=args.get("fingerprint_key")))
     if args["markdown"]:
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
     for note in run.read.ignored:
         out.echo(f"Warning: {note}", err=True)
-    text = render_json(run.plan, ctx) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
+    key = args.get("fingerprint_key")
+    text = render_json(run.plan, ctx, key=key) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
     phases.lap("render")
     if args["as_json"] or not out.quiet or run.plan.actionable():
         click.echo(text, nl=False, color=out.color)
