@@ -113,7 +113,7 @@ def to_resource(owned: Owned, names: LiveNames) -> Resource:
     return Resource(
         address=owned.address, spec=kind.from_api(owned.obj, names), id=owned.obj["id"], stamp=owned.stamp,
         fingerprint=object_fingerprint(owned.obj), children=_children(kind, owned.obj, names),
-        protect=owned.stamp.protect,
+        protect=owned.stamp.protect, sensitive=frozenset(owned.stamp.sensitive or ()),
     )
 
 
