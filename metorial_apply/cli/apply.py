@@ -35,6 +35,7 @@ from metorial_apply.core.kinds import KINDS
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import check_stale, load_saved_plan, same_plan, saved_targets, verify_desired
 from metorial_apply.render import RenderContext, RenderStats, render_text
+from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -78,7 +79,7 @@ def show_plan(out: Output, plan: Plan, s: Session) -> None:
     if not out.quiet:
         click.echo(render_text(plan, ctx, color=out.color), nl=False, color=out.color)
     for note in s.read.ignored:
-        out.echo(f"Warning: {note}", err=True)
+        out.echo(f"Warning: {inert(note)}", err=True)
 
 
 async def run_changes(

@@ -28,6 +28,7 @@ from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
+from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
 
@@ -119,7 +120,7 @@ def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> Non
     if args["markdown"]:
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
     for note in run.read.ignored:
-        out.echo(f"Warning: {note}", err=True)
+        out.echo(f"Warning: {inert(note)}", err=True)
     key = args.get("fingerprint_key")
     text = render_json(run.plan, ctx, key=key) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
     phases.lap("render")
