@@ -157,3 +157,18 @@ def test_with_a_key_only_a_plan_signed_under_its_subkey_is_taken(
     as_json = tmp_path / "as.json"
     as_json.write_text(ok(["plan", str(path), "--json"], emulator, KEY))
     assert "1 done, 0 failed" in ok(["apply", str(as_json), "--auto-approve"], emulator, KEY)
+
+
+def test_a_targeted_saved_plan_is_rebuilt_with_its_targets_and_applies(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
+    write(path, "one")
+    ok(["apply", str(path), "--auto-approve"], emulator)
+    path.write_text(STACK.format(desc="two", keep="  keep: {provider: github, description: changed, protect: true}\n"))
+    ok(["plan", str(path), "--target", "deployment.gh", "--out", str(saved)], emulator)
+    assert [c["address"] for c in json.loads(saved.read_text())["changes"]] == ["deployment.gh"]
+    out = ok(["apply", str(saved), "--auto-approve"], emulator)
+    assert "1 done, 0 failed" in out and "deployment.keep" not in out
+    descriptions = {o["name"]: o["description"] for o in emulator.objects("forged")}
+    assert descriptions == {"gh": "two", "keep": "kept"}
