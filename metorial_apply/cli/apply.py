@@ -148,7 +148,7 @@ def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Jo
 async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
     is_saved = path.is_file() and path.suffix == ".json"
     saved, config_path = read_saved(path, args.get("fingerprint_key")) if is_saved else (None, path)
-    desired = load_desired(config_path, args, stack=saved.stack if saved and not args["stack"] else None)
+    desired = load_desired(config_path, args)  # the stack from the config or --stack, never from a file
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
         async with session(desired, state_dir_for(config_path), args, journal.call if journal else None) as s:

@@ -181,7 +181,7 @@ def live_fingerprints(live: State) -> dict[str, str]:
 def check_stale(plan: Plan, live: State) -> None:
     """Raise StalePlanError naming every resource whose live object changed, appeared or vanished."""
     if live.stack != plan.stack:
-        raise StalePlanError([], f"the saved plan is for stack {plan.stack!r}, not {live.stack!r}")
+        raise _other_stack(plan.stack, live.stack)
     now, then = live_fingerprints(live), plan.live_fingerprints
     moved = [f"{a} (changed)" for a in sorted(now.keys() & then.keys()) if now[a] != then[a]]
     moved += [f"{a} (appeared)" for a in sorted(now.keys() - then.keys())]
@@ -189,6 +189,12 @@ def check_stale(plan: Plan, live: State) -> None:
     if moved:
         raise StalePlanError(moved, "the saved plan is stale; live state changed since it was made: "
                              + ", ".join(moved) + ". Run plan again.")
+
+
+def _other_stack(planned: str, configured: str) -> StalePlanError:
+    return StalePlanError([], f"the saved plan is for stack {planned!r}, but the configuration is for stack "
+                              f"{configured!r} (apply takes the stack from the configuration or --stack, never from "
+                              "the plan file)")
 
 
 def _desired_material(desired: State) -> bytes:
@@ -214,6 +220,8 @@ def desired_digest(desired: State, salt: str | None = None) -> str:
 
 def verify_desired(plan: Plan, desired: State) -> None:
     """Raise StalePlanError when the reloaded config differs from the one the plan was made from."""
+    if plan.stack != desired.stack:
+        raise _other_stack(plan.stack, desired.stack)
     parts = plan.desired_digest.split(":")
     if len(parts) != 6 or parts[0] != "scrypt":
         raise PlanError("saved plan has no usable desired digest; plan again")

@@ -172,3 +172,16 @@ def test_a_targeted_saved_plan_is_rebuilt_with_its_targets_and_applies(
     assert "1 done, 0 failed" in out and "deployment.keep" not in out
     descriptions = {o["name"]: o["description"] for o in emulator.objects("forged")}
     assert descriptions == {"gh": "two", "keep": "kept"}
+
+
+def test_the_stack_comes_from_the_config_or_the_command_line_never_from_the_file(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
+    write(path, "one", keep=False)
+    ok(["plan", str(path), "--stack", "elsewhere", "--out", str(saved)], emulator)
+    refused = run_cli(["apply", str(saved), "--auto-approve"], env=env(emulator))
+    assert refused.code == 1 and "never from the plan file" in refused.err
+    assert emulator.objects("elsewhere") == [] and emulator.objects("forged") == []
+    assert "1 done, 0 failed" in ok(["apply", str(saved), "--stack", "elsewhere", "--auto-approve"], emulator)
+    assert [o["name"] for o in emulator.objects("elsewhere")] == ["gh"]
