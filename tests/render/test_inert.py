@@ -7,8 +7,10 @@ deleted, reported once."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,11 +25,12 @@ from metorial_apply.cli.progress import PlainProgress, change_line
 from metorial_apply.config.sections import NAME as CONFIG_NAME
 from metorial_apply.core.errors import ApiCall, BadRequestError
 from metorial_apply.core.model import Address, Catalog, Resource, Stamp
+from metorial_apply.emulator import EmulatorSettings
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render import render_markdown, render_text
 from metorial_apply.render.inert import inert, md_inert
 from tests.apply.conftest import run_cli
-from tests.emulator_server import SECRET_KEY, EmulatorProcess
+from tests.emulator_server import SECRET_KEY, EmulatorProcess, EmulatorThread
 from tests.render.golden_files import check_golden
 from tests.render.plans import CONTEXT
 
@@ -186,3 +189,41 @@ def test_a_hostile_stamp_and_description_print_inert_through_plan_apply_and_mark
         assert_inert(text)
     foreign = [o for o in emulator.objects("inert") if o["name"] == HOSTILE]
     assert len(foreign) == 1 and foreign[0]["status"] != "archived"  # never deleted
+
+
+def hostile_errors(app: Any) -> Any:
+    """ASGI wrapper: the API's error body with a hostile code, message and request id, for every
+    create of a deployment (a 400) and every list of auth configs when `?fail` is asked (a 403)."""
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        create = scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/provider-deployments"
+        listing = scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/provider-auth-configs"
+        if not create and not (listing and FAIL_LISTS):
+            return await app(scope, receive, send)
+        status = 400 if create else 403
+        body = {"object": "error", "ok": False, "status": status, "code": "invalid" + HOSTILE, "message": HOSTILE}
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"metorial-req-id", b"req_\x1b[2J")]})
+        return await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+    return wrapped
+
+
+FAIL_LISTS: list[bool] = []
+
+
+def test_api_error_codes_and_messages_print_inert_in_ci_lines_and_errors(tmp_path: Path) -> None:
+    settings = EmulatorSettings(db_path=str(tmp_path / "db.sqlite3"))
+    (tmp_path / "stack.yaml").write_text(STACK)
+    with EmulatorThread(settings, wrap=hostile_errors) as server:
+        env = {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
+        applied = run_cli(["apply", str(tmp_path), "--auto-approve"], env=env)
+        FAIL_LISTS.append(True)
+        try:
+            planned = run_cli(["plan", str(tmp_path)], env=env)
+        finally:
+            FAIL_LISTS.clear()
+    assert applied.code == 1 and "FAILED 400 invalid" in applied.out and "0 done, 1 failed" in applied.out
+    assert planned.code == 1 and planned.err.startswith("Error: ") and "403" in planned.err
+    for text in (applied.out, applied.err, planned.out, planned.err):
+        assert_inert(text)
+    assert len(planned.err.splitlines()) <= 2  # the error (and its hint): no line of the server's making
