@@ -8,9 +8,10 @@ cases, both possible only after a crash or a hand edit:
   address; each extra one gets the address `<name>~<id>` and so plans as a delete, with the
   reason "duplicate of <address>" (build_plan reads the stamp). Keeping the oldest keeps the
   object dependents were most likely pointed at.
-- an object stamped for our stack with an address of another kind, or an unparseable one: our
-  applier never writes such a stamp, so it was copied by hand; it is never touched, and
-  reported in `LiveRead.ignored` for the CLI to warn about.
+- an object stamped for our stack with a foreign address — not `kind.name` of this list's
+  kind with a name the config could declare: our applier never writes such a stamp, so it was
+  copied or forged by hand (any key of the organization can write metadata); it is never
+  adopted or deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,8 @@ from metorial_apply.core.state import State
 log = logging.getLogger(__name__)
 
 Raw = dict[str, Any]
+# The config's name rule (config/sections.NAME; tests/render/test_inert.py keeps them equal).
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -76,11 +80,8 @@ def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) 
         _, stamp = Stamp.split(obj.get("metadata") if isinstance(obj.get("metadata"), dict) else None)
         if stamp is None or stamp.stack != stack or not isinstance(obj.get("id"), str):
             continue
-        try:
-            address = Address.parse(stamp.address)
-        except ValueError:
-            address = None
-        if address is None or address.kind != kind.kind:
+        address = _our_address(stamp.address, kind)
+        if address is None:
             ignored.append(f"{obj['id']} in {kind.path} is stamped {stamp.address!r} for stack {stack!r}, "
                            f"which is not a {kind.kind} address: left alone")
             continue
@@ -93,6 +94,15 @@ def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) 
         out += [Owned(Address(kind=address.kind, name=f"{address.name}~{obj['id']}"), stamp, obj)
                 for stamp, obj in members[1:]]
     return out
+
+
+def _our_address(text: str, kind: KindSpec) -> Address | None:
+    """The stamp's address when it is `kind.name` of this kind with a valid name, else None."""
+    try:
+        address = Address.parse(text)
+    except ValueError:
+        return None
+    return address if address.kind == kind.kind and NAME.fullmatch(address.name) else None
 
 
 def _children(kind: KindSpec, obj: Raw, names: LiveNames) -> dict[str, str]:
@@ -113,7 +123,7 @@ def to_resource(owned: Owned, names: LiveNames) -> Resource:
     return Resource(
         address=owned.address, spec=kind.from_api(owned.obj, names), id=owned.obj["id"], stamp=owned.stamp,
         fingerprint=object_fingerprint(owned.obj), children=_children(kind, owned.obj, names),
-        protect=owned.stamp.protect,
+        protect=owned.stamp.protect, sensitive=frozenset(owned.stamp.sensitive or ()),
     )
 
 
@@ -127,7 +137,7 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]]) -> Li
     )
     resources = [to_resource(o, names) for o in owned]
     total = sum(len(v) for v in listed.values())
-    return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(ignored)), objects=total)
+    return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(set(ignored))), objects=total)
 
 
 async def read_live(client: MetorialClient, stack: str, catalog: Catalog) -> LiveRead:

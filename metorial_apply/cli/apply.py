@@ -1,7 +1,9 @@
 """`metorial-apply apply [PATH | plan.json]`: plan (or load a saved plan), show it, confirm, apply.
 
-A saved plan is applied only if the configuration it came from is unchanged (desired digest)
-and no live resource it read has moved since (fingerprints); it is never re-diffed silently.
+A saved plan is untrusted input: the configuration is reloaded (its digest must match), live
+state is read again (no resource it read may have moved), the plan is built again, and that
+plan is applied only if it equals the saved one change for change; ids, actions and flags all
+come from the new plan, never from the file.
 Ctrl-C or SIGTERM stops scheduling, lets in-flight calls finish, reports, and exits 130/143.
 """
 
@@ -28,10 +30,12 @@ from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.errors import PlanError, UsageError
+from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.planning.plan import Plan
-from metorial_apply.planning.saved import attach, check_stale, load_saved_plan, verify_desired
+from metorial_apply.planning.saved import check_stale, load_saved_plan, same_plan, saved_targets, verify_desired
 from metorial_apply.render import RenderContext, RenderStats, render_text
+from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -46,16 +50,19 @@ def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
         raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
 
 
-def saved_plan_against(saved: Plan, s: Session) -> Plan:
-    """The saved plan, if still true: same config, and no live object it read has moved."""
+def saved_plan_against(saved: Plan, s: Session, args: dict[str, Any], config_path: Path) -> Plan:
+    """The plan built again now, if the saved one is still true: same config, no live object it
+    read has moved, and the new plan equal to it change for change. The new plan is what runs."""
     verify_desired(saved, s.desired)
     check_stale(saved, s.read.state)
-    return attach(saved, s.desired, s.read.state)
+    fresh = fresh_plan(s, args | {"targets": saved_targets(saved, s.desired, s.read.state)}, config_path)
+    same_plan(saved, fresh)
+    return fresh
 
 
-def read_saved(path: Path) -> tuple[Plan, Path]:
+def read_saved(path: Path, key: FingerprintKey | None) -> tuple[Plan, Path]:
     try:
-        saved = load_saved_plan(path.read_text(encoding="utf-8"))
+        saved = load_saved_plan(path.read_text(encoding="utf-8"), key)
     except OSError as exc:
         raise UsageError(f"cannot read saved plan {path}: {exc.strerror}") from None
     if not saved.config_path:
@@ -72,7 +79,7 @@ def show_plan(out: Output, plan: Plan, s: Session) -> None:
     if not out.quiet:
         click.echo(render_text(plan, ctx, color=out.color), nl=False, color=out.color)
     for note in s.read.ignored:
-        out.echo(f"Warning: {note}", err=True)
+        out.echo(f"Warning: {inert(note)}", err=True)
 
 
 async def run_changes(
@@ -139,12 +146,13 @@ def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Jo
 
 
 async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
-    saved, config_path = read_saved(path) if path.is_file() and path.suffix == ".json" else (None, path)
-    desired = load_desired(config_path, args, stack=saved.stack if saved and not args["stack"] else None)
+    is_saved = path.is_file() and path.suffix == ".json"
+    saved, config_path = read_saved(path, args.get("fingerprint_key")) if is_saved else (None, path)
+    desired = load_desired(config_path, args)  # the stack from the config or --stack, never from a file
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
         async with session(desired, state_dir_for(config_path), args, journal.call if journal else None) as s:
-            plan = saved_plan_against(saved, s) if saved else fresh_plan(s, args, config_path)
+            plan = saved_plan_against(saved, s, args, config_path) if saved else fresh_plan(s, args, config_path)
             show_plan(out, plan, s)
             if not plan.actionable():
                 out.echo("No changes. Live state matches the configuration.")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import click
 
 from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError
+from metorial_apply.render.inert import inert
 
 
 @dataclass(frozen=True)
@@ -36,22 +37,23 @@ class Output:
 
 
 def report_error(exc: BaseException, *, debug: bool = False) -> None:
-    """Print an error for a person: never a traceback for user errors, never a secret."""
+    """Print an error for a person: never a traceback for user errors, never a secret, and
+    inert (an API's code and message, or an address from a stamp, can carry control characters)."""
     if isinstance(exc, ConfigError):
         for d in exc.diagnostics:
-            click.echo(f"Error: {d}", err=True)
+            click.echo(f"Error: {inert(str(d))}", err=True)
             if d.hint:
-                click.echo(f"  hint: {d.hint}", err=True)
+                click.echo(f"  hint: {inert(d.hint)}", err=True)
         count = len(exc.diagnostics)
         click.echo(f"{count} error{'s' if count != 1 else ''}; nothing was sent to the API.", err=True)
         return
     if isinstance(exc, ApiError):
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {inert(str(exc))}", err=True)
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            click.echo(f"  hint: {inert(exc.hint)}", err=True)
         return
     if isinstance(exc, MetorialApplyError):
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {inert(str(exc))}", err=True)
         return
     # An unexpected exception is a bug. Its message may carry values, so only its type is shown
     # unless --debug asks for the traceback.

@@ -28,6 +28,7 @@ from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
+from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
 
@@ -88,7 +89,7 @@ def exit_code(plan: Plan) -> int:
 
 def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
     out_path = args["out"]
-    saved = plan_to_dict(run.plan) if out_path else None
+    saved = plan_to_dict(run.plan, key=args.get("fingerprint_key")) if out_path else None
     return RenderContext(
         api_url=run.api_url, config_path=run.plan.config_path,
         stats=RenderStats(kinds=len(KINDS), list_calls=run.list_calls, seconds=run.live_seconds,
@@ -118,15 +119,16 @@ STDOUT = Path("-")
 def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> None:
     ctx = context_for(run, args)
     if args["out"]:
-        write_atomic(args["out"], plan_to_json(run.plan))
+        write_atomic(args["out"], plan_to_json(run.plan, key=args.get("fingerprint_key")))
     if args["markdown"] and args["markdown"] != STDOUT:
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
     for note in run.read.ignored:
-        out.echo(f"Warning: {note}", err=True)
+        out.echo(f"Warning: {inert(note)}", err=True)
+    key = args.get("fingerprint_key")
     if args["markdown"] == STDOUT:  # the comment is what stdout is for: the text plan stays off it
         text = render_markdown(run.plan, ctx)
     else:
-        text = render_json(run.plan, ctx) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
+        text = render_json(run.plan, ctx, key=key) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
     phases.lap("render")
     if args["as_json"] or not out.quiet or run.plan.actionable():
         click.echo(text, nl=False, color=out.color)

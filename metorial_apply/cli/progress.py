@@ -2,7 +2,8 @@
 plain line per finished change in CI (or when not a TTY), and the final summary either way.
 
 It only consumes apply events and the report; nothing here holds a secret (addresses, ids
-and API messages only).
+and API messages only). Every line is made inert: ids and API error messages come from the
+server, and a forged line in a CI log must not be possible.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.run import ApplyEvent, ChangeFinished, ChangeStarted
 from metorial_apply.apply.schedule import Outcome
+from metorial_apply.render.inert import inert
 
 STYLE = {Outcome.DONE: "green", Outcome.FAILED: "red", Outcome.SKIPPED: "yellow"}
 
@@ -22,9 +24,9 @@ STYLE = {Outcome.DONE: "green", Outcome.FAILED: "red", Outcome.SKIPPED: "yellow"
 def change_line(result: ChangeResult, index: int, total: int, width: int) -> str:
     """`[ 1/12] + deployment.github          created pde_1aBcDe   0.21 s`."""
     digits = len(str(total))
-    head = f"[{index:>{digits}}/{total}] {result.marker:<3} {result.address!s:<{width}}  "
+    head = f"[{index:>{digits}}/{total}] {result.marker:<3} {inert(str(result.address)):<{width}}  "
     tail = f"   {result.duration_s:.2f} s" if result.outcome is Outcome.DONE else ""
-    return head + result.summary() + tail
+    return head + inert(result.summary()) + tail
 
 
 class PlainProgress:
@@ -53,7 +55,7 @@ class PlainProgress:
         click.echo(click.style(line, fg=fg) if fg else line, file=self.stream or sys.stdout, color=self.color)
 
     def note(self, text: str) -> None:
-        click.echo(text, file=self.stream or sys.stdout, color=self.color)
+        click.echo(inert(text), file=self.stream or sys.stdout, color=self.color)
 
 
 class RichProgress:
@@ -75,7 +77,8 @@ class RichProgress:
         from rich.console import Group
         from rich.text import Text
 
-        lines = [Text(f"  {action:<7} {address}", style="dim") for address, action in sorted(self.running.items())]
+        lines = [Text(f"  {action:<7} {inert(address)}", style="dim")
+                 for address, action in sorted(self.running.items())]
         return Group(self.bar, *lines)
 
     def __enter__(self) -> RichProgress:
@@ -103,7 +106,7 @@ class RichProgress:
         self.live.update(self._view())
 
     def note(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self.console.print(inert(text), markup=False)
 
 
 def make_progress(
@@ -117,7 +120,7 @@ def make_progress(
 
 def summary_lines(report: ApplyReport, verb: str = "Apply") -> list[str]:
     """The final summary and, when something is left, the residual plan."""
-    lines = [report.summary(verb)]
+    lines = [inert(report.summary(verb))]
     if report.residual():
-        lines.append(f"Left to do (run plan again after fixing): {report.residual_line()}")
+        lines.append(f"Left to do (run plan again after fixing): {inert(report.residual_line())}")
     return lines

@@ -195,4 +195,5 @@ def stamp_for(resource: Resource, stack: str, salt: str | None, key: Fingerprint
         secret_fingerprint=fp,
         secret_salt=salt if fp else None,
         protect=resource.protect,
+        sensitive=tuple(sorted(resource.sensitive)),
     )

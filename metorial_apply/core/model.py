@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 STAMP_PREFIX = "metorial-apply/"
-STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect")
+STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect", "sensitive")
 
 
 class Frozen(BaseModel):
@@ -98,10 +98,15 @@ class Stamp(Frozen):
     # `protect: true` travels with the live resource, so removing the resource from the YAML
     # (which also removes its flag) cannot delete it behind the protection's back.
     protect: bool = False
+    # Spec fields whose value came from ${env:}/${file:} when applied (names, never values), so
+    # their live value stays redacted after the YAML stops using a secret, or drops the resource.
+    # None: a stamp written before this key existed (then the desired side's fields are used).
+    sensitive: tuple[str, ...] | None = None
 
     def to_metadata(self) -> dict[str, str]:
         values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
-                  "true" if self.protect else None]
+                  "true" if self.protect else None,
+                  ",".join(sorted(self.sensitive)) if self.sensitive is not None else None]
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
@@ -121,7 +126,15 @@ class Stamp(Frozen):
             else None,
             secret_salt=ours.get("secret-salt") if isinstance(ours.get("secret-salt"), str) else None,
             protect=ours.get("protect") == "true",
+            sensitive=_fields(ours.get("sensitive")),
         )
+
+
+def _fields(text: Any) -> tuple[str, ...] | None:
+    """`metorial-apply/sensitive` ("description,metadata") → sorted field names; None when absent."""
+    if not isinstance(text, str):
+        return None
+    return tuple(sorted({part for part in text.split(",") if part}))
 
 
 class Resource(Frozen):

@@ -200,7 +200,8 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
     `owned` is every live address of the stack; `key` checks keyed secret fingerprints."""
     live_spec = project_live(kind, desired.spec, live.spec, owned)
     child_field = kind.children.field if kind.children else None
-    sensitive = desired.sensitive
+    # A field sensitive on either side stays hidden: the live value may still be the old secret.
+    sensitive = desired.sensitive | live.sensitive
     diffs, fields = field_diffs(desired.spec, live_spec, child_field, sensitive)
     more, children = child_changes(kind, desired.spec, live_spec, live.children, replaced)
     if child_field in sensitive:
@@ -212,12 +213,15 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
         diffs.append(FieldDiff(field="protect", before=live.protect, after=desired.protect))
         fields.append("protect")
     stored = live.stamp.spec_hash if live.stamp else None
-    live_hash = spec_hash(live_spec, sensitive)
+    # The stored hash left out the fields sensitive when applied (recorded in the stamp since
+    # it has the `sensitive` key; older stamps: assume the desired side's).
+    applied = live.stamp.sensitive if live.stamp and live.stamp.sensitive is not None else None
+    live_hash = spec_hash(live_spec, frozenset(applied) if applied is not None else desired.sensitive)
     return Comparison(
         diffs=tuple(diffs + more), fields=tuple(fields),
         create_only=tuple(f for f in fields if f in kind.create_only or f not in kind.patchable),
         children=tuple(children), secret_changed=secret,
         drift=stored is not None and live_hash != stored,
-        config_changed=stored is None or spec_hash(desired.spec, sensitive) != stored,
+        config_changed=stored is None or spec_hash(desired.spec, desired.sensitive) != stored,
         live_spec=live_spec,
     )

@@ -162,7 +162,8 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
     if not c.changed and a not in replaced:
         return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
     common |= {
-        "before": redacted_view(kind, c.live_spec, d.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)),
+        "before": redacted_view(kind, c.live_spec, d.sensitive | lv.sensitive,
+                                bool(lv.stamp and lv.stamp.secret_fingerprint)),
         "after": redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
     }
     if a in replaced:

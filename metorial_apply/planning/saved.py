@@ -3,8 +3,13 @@
 `plan_to_dict` is THE serialised form of a plan (render_json builds on it). A saved plan never
 holds a secret: changes carry redacted before/after only, and `desired_digest` is one scrypt
 over everything desired (specs and secrets together) under a per-stack salt, so a plan file
-does not help guess a secret offline. `apply plan.json` reloads the config, checks
-`verify_desired`, re-reads live state, checks `check_stale`, then `attach`es the resources.
+does not help guess a secret offline.
+
+A saved plan is untrusted input: a reviewed intent, never a source of ids, actions or flags.
+`apply plan.json` reloads the config (`verify_desired`), re-reads live state (`check_stale`),
+builds the plan again and applies that one only if `same_plan` finds it equal to the file
+change for change. With a fingerprint key the checksum is an HMAC under a subkey of its own,
+so a plan edited and re-checksummed without the key is refused before anything is read.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from metorial_apply.core.errors import PlanError, StalePlanError
+from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
+from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
+from metorial_apply.planning.diff import REDACTED
 from metorial_apply.planning.plan import FORMAT_VERSION, Action, Change, ChildChange, FieldDiff, Plan
 
 TOOL = "metorial-apply"
@@ -30,8 +38,38 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def checksum(body: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+CHECKSUM_LABEL = b"metorial-apply plan checksum v1"  # this subkey's purpose; no other key uses it
+HMAC_PREFIX = "hmac-sha256:"
+
+
+def checksum_subkey(key: FingerprintKey) -> bytes:
+    """The plan-checksum key: derived from the fingerprint key for this purpose alone, so a
+    plan checksum never reveals or equals anything the fingerprints use."""
+    return hmac.new(key.material, CHECKSUM_LABEL, hashlib.sha256).digest()
+
+
+def checksum(body: dict[str, Any], key: FingerprintKey | None = None) -> str:
+    """`sha256:<hex>` of the canonical body, or with `key` `hmac-sha256:<key_id>:<hex>`."""
+    data = canonical_json(body).encode()
+    if key is None:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+    return f"{HMAC_PREFIX}{key.key_id}:{hmac.new(checksum_subkey(key), data, hashlib.sha256).hexdigest()}"
+
+
+def check_checksum(stored: Any, body: dict[str, Any], key: FingerprintKey | None) -> None:
+    """Refuse a checksum of the wrong scheme for `key` (a plain sha256 is what anyone can
+    recompute after an edit), or one that does not match."""
+    if not isinstance(stored, str):
+        raise PlanError("saved plan has no checksum; plan again")
+    if key is not None and not stored.startswith(HMAC_PREFIX):
+        raise PlanError(f"saved plan is not signed with the key in {KEY_ENV} (its checksum is a plain sha256, "
+                        "which anyone can recompute after editing it); plan again with the key set")
+    if key is None and stored.startswith(HMAC_PREFIX):
+        raise PlanError(f"saved plan is signed with a key (key id {stored.split(':')[1][:8]!r}); "
+                        f"set {KEY_ENV} to that key to apply it")
+    if not hmac.compare_digest(stored, checksum(body, key)):
+        raise PlanError("saved plan checksum mismatch: the file was modified or corrupted (or signed with another "
+                        "key); plan again")
 
 
 def _address(a: Address) -> str:
@@ -45,14 +83,25 @@ def change_to_dict(c: Change) -> dict[str, Any]:
         "reason": c.reason, "drift": c.drift, "id": c.id, "protect": c.protect,
         "replace_mode": c.replace_mode, "fields": list(c.fields),
         "diffs": [d.model_dump(mode="json") for d in c.diffs],
-        "children": [ch.model_dump(mode="json") for ch in c.children],
+        "children": [_child_dict(c, ch) for ch in c.children],
         "before": c.before, "after": c.after,
         "depends_on": [_address(a) for a in c.depends_on],
         "delete_after": [_address(a) for a in c.delete_after],
     }
 
 
-def plan_to_dict(plan: Plan, *, tool_version: str | None = None) -> dict[str, Any]:
+def _child_dict(c: Change, child: ChildChange) -> dict[str, Any]:
+    """A sub-resource action; its `after` (the raw desired item, which the applier sends) is
+    hidden when the children field holds a value from ${env:}/${file:}."""
+    data = child.model_dump(mode="json")
+    spec = KINDS[c.address.kind].children if c.address.kind in KINDS else None
+    hidden = set().union(*(r.sensitive for r in (c.desired, c.live) if r is not None))
+    if data.get("after") is not None and (spec is None or spec.field in hidden):
+        data["after"] = REDACTED
+    return data
+
+
+def plan_to_dict(plan: Plan, *, tool_version: str | None = None, key: FingerprintKey | None = None) -> dict[str, Any]:
     """The plan as JSON data with `format_version` and a `checksum` over everything else."""
     counts = plan.counts()
     body: dict[str, Any] = {
@@ -64,14 +113,13 @@ def plan_to_dict(plan: Plan, *, tool_version: str | None = None) -> dict[str, An
     }
     if tool_version is not None:
         body["tool_version"] = tool_version
-    return body | {"checksum": checksum(body)}
+    return body | {"checksum": checksum(body, key)}
 
 
-def plan_to_json(plan: Plan, *, tool_version: str | None = None) -> str:
+def plan_to_json(plan: Plan, *, tool_version: str | None = None, key: FingerprintKey | None = None) -> str:
     """Saved-plan text: indented, key-sorted JSON, newline-terminated, byte-stable."""
-    return (
-        json.dumps(plan_to_dict(plan, tool_version=tool_version), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    )
+    data = plan_to_dict(plan, tool_version=tool_version, key=key)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def change_from_dict(data: dict[str, Any]) -> Change:
@@ -80,15 +128,21 @@ def change_from_dict(data: dict[str, Any]) -> Change:
         drift=bool(data.get("drift")), id=data.get("id"), protect=bool(data.get("protect")),
         replace_mode=data.get("replace_mode"), fields=tuple(data.get("fields") or ()),
         diffs=tuple(FieldDiff(**d) for d in data.get("diffs") or ()),
-        children=tuple(ChildChange(**ch) for ch in data.get("children") or ()),
+        children=tuple(_child_from_dict(ch) for ch in data.get("children") or ()),
         before=data.get("before"), after=data.get("after"),
         depends_on=tuple(Address.parse(a) for a in data.get("depends_on") or ()),
         delete_after=tuple(Address.parse(a) for a in data.get("delete_after") or ()),
     )
 
 
-def plan_from_dict(data: Any) -> Plan:
-    """Validate version and checksum, then rebuild the Plan (changes without resources)."""
+def _child_from_dict(data: dict[str, Any]) -> ChildChange:
+    # A hidden `after` reads back as none: a loaded plan is only compared, never applied.
+    return ChildChange(**data | {"after": data.get("after") if isinstance(data.get("after"), dict) else None})
+
+
+def plan_from_dict(data: Any, key: FingerprintKey | None = None) -> Plan:
+    """Validate version and checksum (an HMAC under `key`'s subkey when given), then rebuild
+    the Plan (changes without resources)."""
     if not isinstance(data, dict):
         raise PlanError("not a saved plan: expected a JSON object")
     version = data.get("format_version")
@@ -98,10 +152,7 @@ def plan_from_dict(data: Any) -> Plan:
         raise PlanError(
             f"saved plan format {version} is not supported (this version reads format {FORMAT_VERSION}); plan again"
         )
-    body = {k: v for k, v in data.items() if k != "checksum"}
-    stored = data.get("checksum")
-    if not isinstance(stored, str) or not hmac.compare_digest(stored, checksum(body)):
-        raise PlanError("saved plan checksum mismatch: the file was modified or corrupted; plan again")
+    check_checksum(data.get("checksum"), {k: v for k, v in data.items() if k != "checksum"}, key)
     try:
         return Plan(
             format_version=version, stack=data["stack"], config_path=data.get("config_path"),
@@ -113,13 +164,13 @@ def plan_from_dict(data: Any) -> Plan:
         raise PlanError(f"saved plan is malformed ({type(exc).__name__}); plan again") from None
 
 
-def load_saved_plan(text: str) -> Plan:
+def load_saved_plan(text: str, key: FingerprintKey | None = None) -> Plan:
     """Parse saved-plan text; any corruption is a PlanError with a clear message."""
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PlanError(f"saved plan is not valid JSON (line {getattr(exc, 'lineno', '?')}); plan again") from None
-    return plan_from_dict(data)
+    return plan_from_dict(data, key)
 
 
 def live_fingerprints(live: State) -> dict[str, str]:
@@ -130,7 +181,7 @@ def live_fingerprints(live: State) -> dict[str, str]:
 def check_stale(plan: Plan, live: State) -> None:
     """Raise StalePlanError naming every resource whose live object changed, appeared or vanished."""
     if live.stack != plan.stack:
-        raise StalePlanError([], f"the saved plan is for stack {plan.stack!r}, not {live.stack!r}")
+        raise _other_stack(plan.stack, live.stack)
     now, then = live_fingerprints(live), plan.live_fingerprints
     moved = [f"{a} (changed)" for a in sorted(now.keys() & then.keys()) if now[a] != then[a]]
     moved += [f"{a} (appeared)" for a in sorted(now.keys() - then.keys())]
@@ -138,6 +189,12 @@ def check_stale(plan: Plan, live: State) -> None:
     if moved:
         raise StalePlanError(moved, "the saved plan is stale; live state changed since it was made: "
                              + ", ".join(moved) + ". Run plan again.")
+
+
+def _other_stack(planned: str, configured: str) -> StalePlanError:
+    return StalePlanError([], f"the saved plan is for stack {planned!r}, but the configuration is for stack "
+                              f"{configured!r} (apply takes the stack from the configuration or --stack, never from "
+                              "the plan file)")
 
 
 def _desired_material(desired: State) -> bytes:
@@ -163,6 +220,8 @@ def desired_digest(desired: State, salt: str | None = None) -> str:
 
 def verify_desired(plan: Plan, desired: State) -> None:
     """Raise StalePlanError when the reloaded config differs from the one the plan was made from."""
+    if plan.stack != desired.stack:
+        raise _other_stack(plan.stack, desired.stack)
     parts = plan.desired_digest.split(":")
     if len(parts) != 6 or parts[0] != "scrypt":
         raise PlanError("saved plan has no usable desired digest; plan again")
@@ -176,9 +235,40 @@ def verify_desired(plan: Plan, desired: State) -> None:
         )
 
 
-def attach(plan: Plan, desired: State, live: State) -> Plan:
-    """Re-attach the desired and live resources to a loaded plan's changes, by address."""
-    want, have = desired.by_address(), live.by_address()
-    changes = tuple(c.model_copy(update={"desired": want.get(c.address), "live": have.get(c.address)})
-                    for c in plan.changes)
-    return plan.model_copy(update={"changes": changes})
+def saved_targets(saved: Plan, desired: State, live: State) -> tuple[Address, ...]:
+    """What to rebuild a saved plan with: nothing (the whole stack) when it covers every
+    address, else its own addresses (a `--target` plan), so the rebuilt plan can match it."""
+    everything = {r.address for r in desired} | {r.address for r in live}
+    mine = {c.address for c in saved.changes}
+    return () if mine == everything else tuple(sorted(mine & everything, key=str))
+
+
+INTENT = ("action", "address", "id", "protect", "replace_mode", "fields", "diffs", "depends_on", "delete_after")
+CHILD_INTENT = ("action", "key", "id", "fields")
+
+
+def _intent(c: Change) -> dict[str, Any]:
+    data = change_to_dict(c)
+    out = {k: data[k] for k in INTENT}
+    out["children"] = [{k: ch[k] for k in CHILD_INTENT} for ch in data["children"]]
+    return json.loads(canonical_json(out))  # tuples and lists alike, as in the file
+
+
+def same_plan(saved: Plan, fresh: Plan) -> None:
+    """Raise PlanError naming the first difference between a saved plan and the plan built
+    again now (action, address, id, fields, protect, order, …); ids come from the fresh one."""
+    if saved.stack != fresh.stack:
+        raise PlanError(f"the saved plan is for stack {saved.stack!r}, not {fresh.stack!r}")
+    for i, (then, now) in enumerate(zip(saved.changes, fresh.changes, strict=False), start=1):
+        a, b = _intent(then), _intent(now)
+        if a != b:
+            what = next(k for k in (*INTENT, "children") if a[k] != b[k])
+            where = str(now.address) if what == "address" else str(then.address)
+            raise PlanError(f"the saved plan does not match the plan made now from the configuration and live "
+                            f"state: change {i} ({where}) differs in {what!r}; refusing to apply it. Plan again")
+    if len(saved.changes) != len(fresh.changes):
+        n = min(len(saved.changes), len(fresh.changes))
+        which = "the saved plan" if len(saved.changes) > n else "the plan made now"
+        extra = (saved if len(saved.changes) > n else fresh).changes[n]
+        raise PlanError(f"the saved plan does not match the plan made now: change {n + 1} ({extra.address}) is only "
+                        f"in {which}; refusing to apply it. Plan again")

@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from metorial_apply.core.fingerprint import FingerprintKey
+from metorial_apply.core.model import Resource
 from metorial_apply.planning.plan import Change, FieldDiff, Plan
 from metorial_apply.planning.saved import checksum, plan_to_dict
 from metorial_apply.render.values import SECRET
 from metorial_apply.render.view import RenderContext, build_view, is_sensitive, redact, sensitive_of
 
 
-def render_json(plan: Plan, context: RenderContext) -> str:
-    """The plan as a JSON document with a trailing newline; byte-identical for equal input."""
-    return json.dumps(plan_document(plan, context), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+def render_json(plan: Plan, context: RenderContext, *, key: FingerprintKey | None = None) -> str:
+    """The plan as a JSON document with a trailing newline; byte-identical for equal input.
+    With `key` the checksum is the saved-plan HMAC, so `apply` accepts the document."""
+    return json.dumps(plan_document(plan, context, key), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def plan_document(plan: Plan, context: RenderContext) -> dict[str, Any]:
+def plan_document(plan: Plan, context: RenderContext, key: FingerprintKey | None = None) -> dict[str, Any]:
     """The document as a dict, `checksum` included."""
     view = build_view(plan, context)
     body = {k: v for k, v in plan_to_dict(redacted_plan(plan), tool_version=context.version).items() if k != "checksum"}
@@ -30,12 +33,13 @@ def plan_document(plan: Plan, context: RenderContext) -> dict[str, Any]:
         "destructive": bool(view.destructive),
         "exit_code": view.exit_code,
     }
-    return body | {"checksum": checksum(body)}
+    return body | {"checksum": checksum(body, key)}
 
 
 def redacted_plan(plan: Plan) -> Plan:
     """Defence in depth: the plan's own redaction, then the view's (sensitive paths, SecretValues,
-    secret diffs), so a slip upstream never reaches a file. Resources are dropped entirely."""
+    secret diffs), so a slip upstream never reaches a file. Resources are replaced by stubs that
+    keep only which fields are sensitive (what `plan_to_dict` hides sub-resource values by)."""
     return plan.model_copy(update={"changes": tuple(redacted_change(c) for c in plan.changes)})
 
 
@@ -45,8 +49,14 @@ def redacted_change(change: Change) -> Change:
         "before": redact(change.before, "", sensitive) if change.before is not None else None,
         "after": redact(change.after, "", sensitive) if change.after is not None else None,
         "diffs": tuple(redacted_diff(d, sensitive) for d in change.diffs),
-        "desired": None, "live": None,
+        "desired": _stub(change.desired), "live": _stub(change.live),
     })
+
+
+def _stub(resource: Resource | None) -> Resource | None:
+    if resource is None:
+        return None
+    return Resource(address=resource.address, spec={}, sensitive=resource.sensitive)
 
 
 def redacted_diff(diff: FieldDiff, sensitive: frozenset[str]) -> FieldDiff:

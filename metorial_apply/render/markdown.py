@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.render.inert import inert, md_inert
 from metorial_apply.render.values import SECRET, SECRET_CHANGED, format_value
 from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
 
@@ -44,19 +45,21 @@ def markdown_of(view: View, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
 
 
 def md_text(text: str) -> str:
-    """Text safe in a Markdown paragraph or table cell: no HTML, no formatting, no broken tables."""
+    """Text safe in a Markdown paragraph or table cell: inert, no mention or issue link, no
+    HTML, no formatting, no broken tables."""
     flat = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+    return MD_SPECIAL.sub(r"\\\1", html.escape(md_inert(flat), quote=False))
 
 
 def html_text(text: str) -> str:
-    """Text safe inside an HTML block (where Markdown is not processed)."""
-    return html.escape(text.replace("\n", " "), quote=False)
+    """Text safe inside an HTML block (where Markdown is not processed): inert, no mention."""
+    return html.escape(md_inert(text.replace("\n", " ")), quote=False)
 
 
 def code_span(text: str) -> str:
-    """Inline code that survives backticks in the text, per CommonMark's fence rule."""
-    text = text.replace("\n", " ")
+    """Inline code that survives backticks in the text, per CommonMark's fence rule. Inert;
+    GitHub forms no mention or issue link inside code."""
+    text = inert(text.replace("\n", " "))
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 
 from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.render.inert import inert
 from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value
 from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
 
@@ -42,7 +43,7 @@ def plural(count: int, word: str) -> str:
 
 def header_lines(view: View) -> list[str]:
     ctx = view.context
-    lines = [f"metorial-apply plan · stack {view.stack} · {ctx.api_url}"]
+    lines = [f"metorial-apply plan · stack {view.stack} · {inert(ctx.api_url)}"]
     if ctx.stats is not None:
         s = ctx.stats
         lines.append(

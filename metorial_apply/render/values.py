@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.specs import RULE_FIELDS, RULE_TYPES
+from metorial_apply.render.inert import inert
 
 Shape = Literal["plain", "tools", "children", "child"]
 
@@ -52,8 +53,9 @@ def cut(text: str, width: int) -> str:
 
 def format_value(value: Any, shape: Shape = "plain", *, quote: bool = True, width: int = 72,
                  kind: str = "") -> str:
-    """One value on one line. `quote` (text output) quotes strings that would be ambiguous bare
-    (`"GitHub tools"`, `"true"`) and brackets lists; Markdown passes False and escapes the result itself."""
+    """One value on one line, inert. `quote` (text output) quotes strings that would be ambiguous
+    bare (`"GitHub tools"`, `"true"`) and brackets lists; Markdown passes False and escapes the
+    result itself."""
     if value is None:
         return ALL_TOOLS if shape == "tools" else NONE
     if shape == "tools":
@@ -66,7 +68,7 @@ def format_value(value: Any, shape: Shape = "plain", *, quote: bool = True, widt
         text = compact(value) if quote else one_line(value)
     else:
         text = compact(value)
-    return cut(text, width)
+    return cut(inert(text), width)
 
 
 def one_line(text: str) -> str:

@@ -3,6 +3,8 @@
 Rows are ordered by action (create, update, replace, delete), then kind order, then name.
 Values are redacted here, so renderers never see a secret: only `Change.before`, `after` and
 `diffs` are read, and `Change.desired` only for which fields are secret, never their values.
+Names, reasons, ids and labels (which can come from the API or a stamp) are made inert here;
+values are made inert where they are formatted (`values.format_value`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from metorial_apply import __version__
 from metorial_apply.core.kinds import KINDS, kind_order
 from metorial_apply.core.model import SecretValue
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.render.inert import inert
 from metorial_apply.render.values import SECRET, Shape, display_field, shape_of
 
 ACTION_ORDER = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.NOOP)
@@ -127,7 +130,7 @@ def build_view(plan: Plan, context: RenderContext) -> View:
     kinds = sorted({r.kind for r in changed}, key=sort_key_kind)
     per_kind = tuple(KindCounts(k, {a.value: sum(1 for r in changed if r.kind == k and r.action is a)
                                     for a in CHANGE_ACTIONS}) for k in kinds)
-    return View(stack=plan.stack, context=context, rows=tuple(changed),
+    return View(stack=inert(plan.stack), context=context, rows=tuple(changed),
                 noops=tuple(r for r in rows if r.action is Action.NOOP), counts=counts, kinds=per_kind)
 
 
@@ -144,9 +147,9 @@ def build_row(change: Change) -> Row:
     """One change → one row; specs and values redacted by the desired resource's sensitive fields."""
     sensitive = sensitive_of(change)
     return Row(
-        action=change.action, kind=change.address.kind, name=change.address.name,
-        reason=change.reason, drift=change.drift, id=change.id,
-        depends_on=tuple(sorted(str(a) for a in change.depends_on)),
+        action=change.action, kind=inert(change.address.kind), name=inert(change.address.name),
+        reason=inert(change.reason), drift=change.drift, id=inert(change.id) if change.id else None,
+        depends_on=tuple(sorted(inert(str(a)) for a in change.depends_on)),
         fields=field_lines(change, sensitive),
     )
 
@@ -199,7 +202,7 @@ def spec_lines(spec: dict[str, Any] | None, mode: Literal["after", "before"], ki
             continue
         secret = "secret" if is_sensitive(key, sensitive) or isinstance(value, SecretValue) or value == SECRET else ""
         shown = None if secret else redact(value, key, sensitive)
-        lines.append(FieldLine(path=key, label=display_field(key), mode=mode, secret=secret,
+        lines.append(FieldLine(path=key, label=label_of(key), mode=mode, secret=secret,
                                shape=shape_of(kind, key),
                                before=shown if mode == "before" else None, after=shown if mode == "after" else None))
     return lines
@@ -209,18 +212,23 @@ def secret_lines(change: Change, shown: set[str]) -> list[FieldLine]:
     """Write-only fields a create will send: named from the registry, their values never read."""
     desired = change.desired
     names = KINDS[change.address.kind].secret_fields if change.address.kind in KINDS else ()
-    lines = [FieldLine(path=d.field, label=display_field(d.field), mode="after", secret="secret")
+    lines = [FieldLine(path=d.field, label=label_of(d.field), mode="after", secret="secret")
              for d in change.diffs if d.secret and d.field not in shown]
     if desired is not None and desired.secret is not None:
         taken = shown | {line.path for line in lines}
-        lines += [FieldLine(path=f, label=f, mode="after", secret="secret") for f in names if f not in taken]
+        lines += [FieldLine(path=f, label=label_of(f), mode="after", secret="secret") for f in names if f not in taken]
     return lines
+
+
+def label_of(path: str) -> str:
+    """A field path as shown: YAML words, inert (a sub-resource key can be a live id or name)."""
+    return inert(display_field(path))
 
 
 def diff_line(diff: FieldDiff, kind: str, sensitive: frozenset[str]) -> FieldLine:
     """A field diff; a secret or sensitive one keeps only the fact that it changed."""
     if diff.secret or is_sensitive(diff.field, sensitive):
-        return FieldLine(path=diff.field, label=display_field(diff.field), mode="change", secret="changed")
-    return FieldLine(path=diff.field, label=display_field(diff.field), mode="change",
+        return FieldLine(path=diff.field, label=label_of(diff.field), mode="change", secret="changed")
+    return FieldLine(path=diff.field, label=label_of(diff.field), mode="change",
                      before=redact(diff.before, diff.field, sensitive), after=redact(diff.after, diff.field, sensitive),
                      shape=shape_of(kind, diff.field))

@@ -15,12 +15,14 @@ from metorial_apply.planning.graph import check_acyclic, execution_order
 from metorial_apply.planning.plan import build_plan
 from metorial_apply.planning.safety import check_destroy, check_safety
 from metorial_apply.planning.saved import (
-    attach,
     check_stale,
+    checksum,
     desired_digest,
     load_saved_plan,
     plan_to_dict,
     plan_to_json,
+    same_plan,
+    saved_targets,
     verify_desired,
 )
 from tests.plan.factory import CANARY, SALT, basic, desired, live, state
@@ -123,13 +125,21 @@ def test_desired_digest_detects_a_changed_secret_without_exposing_it() -> None:
         verify_desired(plan, state(*rotated))
 
 
-def test_attach_puts_resources_back_by_address() -> None:
+def test_same_plan_accepts_the_rebuilt_plan_and_names_the_first_difference() -> None:
     rs = basic()
-    plan = load_saved_plan(plan_to_json(build_plan(state(*rs), state(live(rs[0])))))
-    again = attach(plan, state(*rs), state(live(rs[0])))
-    assert all(c.desired is not None for c in again.changes)
-    (kept,) = [c for c in again.changes if c.address == A("deployment.github")]
-    assert kept.action is Action.NOOP and kept.live is not None
+    fresh = build_plan(state(*rs), state(live(rs[0])))
+    saved = load_saved_plan(plan_to_json(fresh))
+    same_plan(saved, fresh)  # a loaded plan equals the plan it was saved from
+    assert saved_targets(saved, state(*rs), state(live(rs[0]))) == ()
+    data = json.loads(plan_to_json(fresh))
+    data["changes"][1]["action"] = "delete"
+    del data["checksum"]
+    forged = load_saved_plan(json.dumps(data | {"checksum": checksum(data)}))
+    with pytest.raises(PlanError, match=r"change 2 \(auth_config.github-oauth\) differs in 'action'"):
+        same_plan(forged, fresh)
+    shorter = fresh.model_copy(update={"changes": fresh.changes[:-1]})
+    with pytest.raises(PlanError, match=r"is only in the saved plan"):
+        same_plan(saved, shorter)
 
 
 def test_plan_to_dict_has_version_checksum_summary() -> None:
