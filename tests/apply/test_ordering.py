@@ -168,6 +168,7 @@ class Case:
     after: str
     strip: Callable[[Change], Change]
     check: Callable[[World, ApplyReport], Awaitable[Problems]]
+    wrong: str  # what `check` reports once the edge kind is gone: the harm that edge prevents
     prepare: Callable[[Change], Change] = lambda c: c  # how the plan says something the planner does not
     hold: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     refused: bool = False  # the API refuses deployment.refused: the apply fails, and what waits on it is skipped
@@ -216,6 +217,7 @@ CASES = {
         after=stack("d e", "c:e:T1", "t:e+c"),
         strip=lambda c: c.model_copy(update={"depends_on": ()}) if builds(c) else c,
         check=apply_succeeds,
+        wrong="has no id: it does not exist yet",
     ),
     # A replaced config is deleted only after the template using it let go; the template's
     # repoint is skipped (another provider it adds is refused), so the old config must stay.
@@ -224,6 +226,7 @@ CASES = {
         after=stack(f"d {REFUSED}", "c:d:T2", f"t:d+c,{REFUSED}"),
         strip=lambda c: c.model_copy(update={"delete_after": ()}),
         check=template_keeps_a_working_provider,
+        wrong="the template lost every provider",
         refused=True,
     ),
     # A create-first replace deletes the old object only once the new one exists; here the
@@ -233,6 +236,7 @@ CASES = {
         after=stack(f"d {REFUSED}", f"c:{REFUSED}:T1"),
         strip=lambda c: c.model_copy(update={"replace_mode": None}) if c.replace_mode == "create_first" else c,
         check=config_still_has_an_object,
+        wrong="config.c has no active object",
         refused=True,
     ),
     # A delete-first replace (the plan format allows it; the planner never needs it, as names
@@ -243,6 +247,7 @@ CASES = {
         prepare=lambda c: c.model_copy(update={"replace_mode": "delete_first"}) if c.action is Action.REPLACE else c,
         strip=lambda c: c.model_copy(update={"replace_mode": None}),
         check=new_config_created_after_old_archived,
+        wrong="before the old one was archived",
         hold=frozenset({("DELETE", "/provider-configs")}),
     ),
     # A delete waits for its dependents: the config moving off the deleted deployment cannot
@@ -253,6 +258,7 @@ CASES = {
         after=stack(REFUSED, f"c:{REFUSED}:T1"),
         strip=lambda c: c if builds(c) else c.model_copy(update={"depends_on": ()}),
         check=config_still_has_an_object,
+        wrong="config.c has no active object",
         refused=True,
     ),
     # Deleting a whole stack: dependents first, so no cascade takes what we are about to delete.
@@ -261,6 +267,7 @@ CASES = {
         after=stack(""),
         strip=lambda c: c if builds(c) else c.model_copy(update={"depends_on": ()}),
         check=every_delete_found_its_object,
+        wrong="a cascade archived config.c before its own delete ran",
         hold=frozenset({("DELETE", "/session-templates"), ("DELETE", "/provider-configs")}),
     ),
 }
@@ -308,3 +315,4 @@ async def test_with_every_edge_the_apply_is_right_and_converges(name: str, tmp_p
 async def test_without_that_edge_kind_the_apply_goes_wrong(name: str, tmp_path: Path) -> None:
     _, problems, _ = await run_case(name, tmp_path, strip=True)
     assert problems, f"removing the {name} edges changed nothing the emulator can see"
+    assert any(CASES[name].wrong in p for p in problems), problems
