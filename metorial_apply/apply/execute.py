@@ -99,7 +99,7 @@ class Executor:
 
     async def update(self, step: Step) -> StepDone:
         change = step.change
-        resource, live = _desired(change), change.live
+        resource = _desired(change)
         kind = KINDS[resource.address.kind]
         id = self.ids.id_of(resource.address)
         if kind.children:
@@ -108,8 +108,6 @@ class Executor:
         secret_changed = _secret_changed(kind, change, fields)
         pending = self.ready.pop(resource.address, None)
         stamp = await pending if pending is not None else await self.stamp(resource, _reusable_stamp(change))
-        if step.repoint and not fields and live is not None and live.stamp == stamp:
-            return StepDone(id, "repointed")
         secret = resource.secret.reveal() if secret_changed and resource.secret is not None else None
         metadata = dict(resource.spec.get("metadata") or {}) | stamp.to_metadata()
         body = patch_body(kind, resource.spec, frozenset(fields), secret, metadata, self.ids)

@@ -19,7 +19,7 @@ class ChangeResult:
     path, request id), which never holds a secret; `cause` names the failed change it needed."""
 
     address: Address
-    action: str  # create | update | replace | delete (a repointed noop is an update)
+    action: str  # create | update | replace | delete
     outcome: Outcome
     id: str | None = None
     old_id: str | None = None  # replace: the object deleted

@@ -102,7 +102,7 @@ class _Tracker:
 
 
 def _action(step: Step) -> str:
-    return "update" if step.repoint else step.change.action.value
+    return step.change.action.value
 
 
 def _fold(steps: list[Step], ended: list[NodeResult[Step]], duration: float) -> ChangeResult:

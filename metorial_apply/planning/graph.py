@@ -1,13 +1,17 @@
-"""Dependency graph of a plan, from refs (stdlib graphlib): cycle errors, ordering edges and a
-stable execution order. Pure.
+"""Dependency graph of a plan, from refs (stdlib graphlib): cycle errors, the plan's ordering
+and a stable execution order. Pure.
 
-Edges, for the applier (see `Change`):
-- create/update/replace of X waits for the create (or create-new step of the replace) of
-  every address X's desired spec references;
-- delete of X waits for every change whose live side references X (update, replace, delete):
-  dependents are repointed or removed first, so the API's archive cascades never take
-  something still needed;
-- the delete-old step of a replace X waits for everything that references X, desired or live.
+This module is the only source of ordering: the applier (apply/steps.py) turns exactly these
+edges into its execution graph and adds none of its own. For every change (see `Change`):
+- depends_on of a create, update or replace: every address its desired spec references that
+  is created or replaced (their create, or a replace's create-new step, yields the id it needs);
+- depends_on of a delete: every change whose live side references it (update, replace,
+  delete), so dependents are repointed or removed first and the API's archive cascades never
+  take something still needed;
+- delete_after of a replace: everything that references it, desired or live, so its old
+  object is deleted only once nothing uses it;
+- replace_mode of a replace: create_first (the new object exists before the old one goes).
+  Names are not unique in this API, so no collision ever forces delete_first.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
+from typing import Literal, NamedTuple
 
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.kinds import sort_key
@@ -56,12 +61,23 @@ def _sorted(addresses: Iterable[Address]) -> tuple[Address, ...]:
     return tuple(sorted(set(addresses), key=sort_key))
 
 
-def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs
-          ) -> tuple[dict[Address, tuple[Address, ...]], dict[Address, tuple[Address, ...]]]:
-    """(depends_on, delete_after) for every non-noop change, restricted to changes in the plan."""
+ReplaceMode = Literal["create_first", "delete_first"]
+
+
+class Ordering(NamedTuple):
+    """A plan's edges, by address: only changes in the plan appear (noops never do)."""
+
+    depends_on: dict[Address, tuple[Address, ...]]
+    delete_after: dict[Address, tuple[Address, ...]]
+    replace_mode: dict[Address, ReplaceMode]
+
+
+def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs) -> Ordering:
+    """The ordering of every non-noop change, restricted to changes in the plan."""
     by_desired, by_live = referrers(desired_refs), referrers(live_refs)
     depends: dict[Address, tuple[Address, ...]] = {}
     after: dict[Address, tuple[Address, ...]] = {}
+    modes: dict[Address, ReplaceMode] = {}
     for x, action in actions.items():
         if action is Action.NOOP:
             continue
@@ -73,7 +89,8 @@ def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs
             users = [y for y in by_desired.get(x, ()) if actions.get(y) not in (None, Action.NOOP, Action.DELETE)]
             users += [y for y in by_live.get(x, ()) if actions.get(y) in REMOVES_REF]
             after[x] = _sorted(y for y in users if y != x)
-    return depends, after
+            modes[x] = "create_first"
+    return Ordering(depends, after, modes)
 
 
 def execution_order(actions: Mapping[Address, Action], depends: Mapping[Address, Iterable[Address]]) -> list[Address]:

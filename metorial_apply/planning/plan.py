@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -14,7 +14,7 @@ from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
-from metorial_apply.planning.graph import check_acyclic, closure, edges, execution_order
+from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Plan", "build_plan"]
 
@@ -27,10 +27,13 @@ class Change(Frozen):
 
     `diffs` speak the user's YAML vocabulary (field `tools`, values as written in YAML);
     `fields` lists the canonical spec fields that changed (what an update PATCHes).
-    Ordering contract for the applier: a change waits for every address in `depends_on`
-    (when that address is a replace, only for its create-new step, which yields the new id).
-    A replace runs create-new, then waits for every address in `delete_after` to finish
-    entirely (dependents repointed or removed), then deletes the old object.
+    Ordering contract (planning/graph.py makes it; the applier adds nothing of its own):
+    a create, an update or a replace's create-new step waits for the create (or create-new
+    step) of every address in `depends_on`; a delete waits until every address in
+    `depends_on` has let go of it (its delete, the delete-old step of its replace, or its
+    update). A replace's delete-old step waits until every address in `delete_after` has let
+    go of the old object, and for its own create-new step when `replace_mode` is create_first
+    (delete_first reverses the two steps).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -44,7 +47,7 @@ class Change(Frozen):
     after: dict[str, Any] | None = None
     id: str | None = None  # live id (update, replace, delete)
     depends_on: tuple[Address, ...] = ()  # addresses whose changes must finish first
-    replace_mode: Literal["create_first", "delete_first"] | None = None
+    replace_mode: ReplaceMode | None = None  # replace only
     fields: tuple[str, ...] = ()  # canonical spec fields changed
     children: tuple[ChildChange, ...] = ()  # sub-resource actions of an update
     delete_after: tuple[Address, ...] = ()  # replace: finish these before deleting the old object
@@ -86,8 +89,8 @@ class Plan(Frozen):
 
 # -- building a plan -----------------------------------------------------------------------
 # Pairing is by address. Top-level replaces are always create-first (create the new object,
-# repoint dependents, delete the old): names are not unique in this API, so no name collision
-# ever forces delete-first. Sub-resources whose identity is their parent plus a key (template
+# repoint dependents, delete the old; graph.edges says so): names are not unique in this API,
+# so no name collision ever forces delete-first. Sub-resources whose identity is their parent plus a key (template
 # providers: template + deployment) are the exception: two must never coexist, so they are
 # re-created delete-first inside their parent's update (see ChildChange).
 
@@ -168,7 +171,7 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
     }
     if a in replaced:
         diffs = c.diffs or _cascade_diffs(kind, d.spec, replaced)
-        return Change(action=Action.REPLACE, reason=replaced[a], diffs=diffs, replace_mode="create_first", **common)
+        return Change(action=Action.REPLACE, reason=replaced[a], diffs=diffs, **common)
     return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
 
 
@@ -212,15 +215,17 @@ def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]
 def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, frozenset[Address]],
                 live: State) -> list[Change]:
     actions = {a: c.action for a, c in changes.items()}
-    depends, after = edges(actions, desired_refs, _refs(live))
+    ordering = edges(actions, desired_refs, _refs(live))
     out = []
-    for a in execution_order(actions, depends):
+    for a in execution_order(actions, ordering.depends_on):
         c = changes[a]
-        if a not in depends and a not in after:
+        if a not in ordering.depends_on:
             out.append(c)
             continue
-        extra: dict[str, Any] = {"depends_on": depends.get(a, ()), "delete_after": after.get(a, ())}
-        users = sum(1 for y in after.get(a, ()) if actions[y] is not Action.DELETE)
+        after = ordering.delete_after.get(a, ())
+        extra: dict[str, Any] = {"depends_on": ordering.depends_on[a], "delete_after": after,
+                                 "replace_mode": ordering.replace_mode.get(a)}
+        users = sum(1 for y in after if actions[y] is not Action.DELETE)
         if c.action is Action.REPLACE and users:
             extra["reason"] = (
                 f"{c.reason}: create new, repoint {users} dependent{'s' if users != 1 else ''}, delete old"

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metorial_apply.core.errors import ApiCall, BadRequestError, GoneError, NotFoundError, OutcomeUnknownError
+from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address, Resource, SecretValue, Stamp
+from metorial_apply.planning.graph import edges
 from metorial_apply.planning.plan import Action, Change, Plan
 
 PREFIX = {"/provider-deployments": "pde", "/provider-configs": "pcf", "/provider-auth-configs": "pac",
@@ -163,4 +165,13 @@ def change(action: Action, want: Resource | None = None, have: Resource | None =
 
 
 def plan(*changes: Change, stack: str = "prod") -> Plan:
-    return Plan(stack=stack, changes=tuple(changes))
+    """A plan of these changes, ordered as the planner orders them (planning/graph.edges)."""
+    def refs(side: str) -> dict[Address, frozenset[Address]]:
+        sides = ((c.address, getattr(c, side)) for c in changes)
+        return {a: frozenset(ref for _, ref in KINDS[a.kind].references(r.spec)) for a, r in sides if r is not None}
+
+    ordering = edges({c.address: c.action for c in changes}, refs("desired"), refs("live"))
+    ordered = tuple(c.model_copy(update={
+        "depends_on": ordering.depends_on.get(c.address, ()), "delete_after": ordering.delete_after.get(c.address, ()),
+        "replace_mode": ordering.replace_mode.get(c.address)}) for c in changes)
+    return Plan(stack=stack, changes=ordered)

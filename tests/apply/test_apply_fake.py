@@ -198,15 +198,20 @@ async def test_replace_creates_new_repoints_dependents_then_deletes_old() -> Non
     have_cfg = live("config.gh-prod", config("gh-prod", "gh"), "pcf_old")
     want_cfg = desired("config.gh-prod", config("gh-prod", "gh"), secret={"token": CANARY})
     tspec = template("bot", [item("gh", "gh-prod")])
-    p = plan(
+    repoint = ChildChange(action=Action.REPLACE, key="gh", reason="repoint to replaced config.gh-prod", id="stp_1",
+                          after=item("gh", "gh-prod"))
+    p = plan(  # as the planner makes it: the template is an update that repoints its provider
         change(Action.NOOP, have=live("deployment.gh", deployment("gh"), "pde_1")),
-        change(Action.REPLACE, want_cfg, have_cfg, replace_mode="create_first"),
+        change(Action.REPLACE, want_cfg, have_cfg),
         change(
-            Action.NOOP,
+            Action.UPDATE,
             desired("session_template.bot", tspec),
             live("session_template.bot", tspec, "set_1", {"gh": "stp_1"}),
+            children=(repoint,),
         ),
     )
+    assert p.changes[1].replace_mode == "create_first"
+    assert p.changes[1].delete_after == (addr("session_template.bot"),)
     report = await apply_plan(p, api)
     assert report.ok, report.results
     new_id = next(r.id for r in report.results if str(r.address) == "config.gh-prod")
