@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +66,8 @@ def check(text: str) -> None:
             load_config(tmp, env={"X": "secret-x"})
         except ConfigError as exc:
             assert exc.diagnostics
-            lines = text.count("\n") + 2
+            # YAML breaks lines at \r\n, \r, \n, NEL, LS and PS, and so do its positions.
+            lines = len(re.findall("\r\n|[\n\r\x85\u2028\u2029]", text)) + 2
             for d in exc.diagnostics:
                 assert d.message and "Traceback" not in d.message
                 assert d.line is None or 1 <= d.line <= lines
