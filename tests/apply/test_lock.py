@@ -15,16 +15,22 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from metorial_apply.core.lock import LOCK_KEY, RUN_KEY, lock_metadata
+from metorial_apply.api.client import open_client
+from metorial_apply.api.live import live_state
+from metorial_apply.apply.lock import StackLock, hold_stack_lock
+from metorial_apply.core.lock import LOCK_KEY, RUN_KEY, LockError, LockSettings, lock_metadata
+from metorial_apply.core.model import Catalog
+from metorial_apply.emulator.process import EmulatorAdmin
 from tests.apply.conftest import Result, run_cli
 from tests.apply.test_faults import big_stack, expected_addresses
-from tests.emulator_server import SECRET_KEY, EmulatorProcess, child_env
+from tests.emulator_server import SECRET_KEY, EmulatorProcess, EmulatorThread, child_env
 
 GROUPS = 15  # 60 resources
 
@@ -54,7 +60,7 @@ def finish(process: subprocess.Popen[str], timeout: float = 120) -> Result:
     return Result(process.returncode, out, err)
 
 
-def locks(server: EmulatorProcess, status: str = "active") -> list[dict[str, Any]]:
+def locks(server: EmulatorAdmin, status: str = "active") -> list[dict[str, Any]]:
     return [o for o in server.objects(status=status) if LOCK_KEY in (o.get("metadata") or {})]
 
 
@@ -106,17 +112,21 @@ def test_two_concurrent_applies_one_applies_the_other_names_the_holder(tmp_path:
     assert locks(server) == [] and len(locks(server, "archived")) == 2  # both records removed
 
 
-def test_a_waiting_run_applies_after_the_holder_and_finds_nothing_to_do(tmp_path: Path,
-                                                                        server: EmulatorProcess) -> None:
+def test_a_waiting_run_applies_after_the_holder_and_finds_nothing_to_do(tmp_path: Path) -> None:
+    """With a 2 s TTL and an apply that takes longer (60 creates one at a time, 60 ms each), only
+    renewal keeps the waiter out."""
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack(GROUPS, stack="queued"))
-    runs = [start(server, "apply", str(path), "--auto-approve", "--lock-timeout", "120") for _ in range(2)]
-    results = [finish(p) for p in runs]
+    with EmulatorProcess.start(tmp_path / "db.sqlite3", "--latency-ms", "60") as server:
+        runs = [start(server, "apply", str(path), "--auto-approve", "--lock-timeout", "120", "--parallelism", "1",
+                      "--lock-ttl", "2", "--lock-settle", "0.2") for _ in range(2)]
+        results = [finish(p) for p in runs]
+        assert_applied_once(server, "queued")
+        assert locks(server) == []
     assert [r.code for r in results] == [0, 0], [r.out[-800:] + r.err for r in results]
     waited = [r for r in results if "No changes." in r.out]
     assert len(waited) == 1 and "Lock: waiting up to" in waited[0].err
-    assert_applied_once(server, "queued")
-    assert locks(server) == []
+    assert "expired" not in waited[0].err
 
 
 def test_a_killed_runs_lock_refuses_then_expires_and_the_next_run_proceeds(tmp_path: Path,
@@ -305,3 +315,36 @@ def test_two_processes_started_together_never_both_write(tmp_path: Path, server:
         assert_one_writer([finish(p).code for p in runs], journals)
         assert_applied_once(server, f"proc{round}", groups=1)
     assert locks(server) == []
+
+
+def test_the_live_read_never_sees_lock_records() -> None:
+    lock = {"id": "set_1", "object": "session.template", "name": "metorial-apply lock: prod", "providers": [],
+            "metadata": lock_metadata("prod", "run-a", "h", 1, 60, 0), "created_at": "2026-01-01T00:00:00.000Z",
+            "updated_at": "2026-01-01T00:00:00.000Z", "status": "active", "description": None}
+    read = live_state("prod", Catalog(), {"session_template": [lock]})
+    assert len(read.state) == 0 and read.ignored == () and read.objects == 0
+
+
+@pytest.mark.anyio
+async def test_a_lost_create_response_is_found_by_run_id_not_sent_again(live_server: EmulatorThread) -> None:
+    live_server.faults(drop_next=1)
+    settings = LockSettings(ttl_s=60, settle_s=0)
+    async with open_client(live_server.url, SECRET_KEY) as client, hold_stack_lock(client, "dropped", settings) as held:
+        assert live_server.emulator.faults.fired["drop"] == 1
+        assert len(held.records) == 1
+        assert [o["id"] for o in locks(live_server)] == held.records
+    assert locks(live_server) == []
+
+
+@pytest.mark.anyio
+async def test_a_renewal_gap_longer_than_the_ttl_gives_the_lock_up(live_server: EmulatorThread) -> None:
+    async with open_client(live_server.url, SECRET_KEY) as client:
+        lock = StackLock(client, "slow", LockSettings(ttl_s=30, settle_s=0))
+        await lock.acquire()
+        await lock.renew()
+        assert lock.stamped is not None
+        lock.stamped -= timedelta(seconds=30)  # as if this run had stalled for the whole TTL
+        with pytest.raises(LockError, match="went 30 s without renewal"):
+            await lock.renew()
+        await lock.release()
+    assert locks(live_server) == []
