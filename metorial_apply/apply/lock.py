@@ -39,7 +39,9 @@ from metorial_apply.core.lock import (
 log = logging.getLogger(__name__)
 
 PATH = KINDS["session_template"].path
-CALL_KIND = "lock"  # how lock calls are named in errors, journals and --stats
+# Lock calls count as kind "lock" in --stats; with no name they carry no address, so journals
+# (and what reads them, like the benchmarks) never take them for a change's calls.
+CALL_KIND, NO_NAME = "lock", ""
 CREATE_ATTEMPTS = 3
 RELEASE_TIMEOUT_S = 15.0
 
@@ -60,7 +62,7 @@ async def lock_records(client: MetorialClient) -> list[LockRecord]:
 async def delete_record(client: MetorialClient, record: LockRecord) -> None:
     """Archive a lock record; already gone counts as done."""
     with suppress(NotFoundError, GoneError):
-        await client.delete(PATH, record.id, kind=CALL_KIND, name=record.stack)
+        await client.delete(PATH, record.id, kind=CALL_KIND, name=NO_NAME)
 
 
 class StackLock:
@@ -89,7 +91,7 @@ class StackLock:
                 "description": f"Stack lock held by metorial-apply run {self.run}; removed when the run ends."}
         for _ in range(CREATE_ATTEMPTS):
             try:
-                obj = await self.client.create(PATH, body, kind=CALL_KIND, name=self.stack, stamp=body["metadata"])
+                obj = await self.client.create(PATH, body, kind=CALL_KIND, name=NO_NAME, stamp=body["metadata"])
             except OutcomeUnknownError:
                 await asyncio.sleep(self.settings.settle_s)
                 mine = [r for r in await lock_records(self.client) if r.run == self.run]
@@ -113,7 +115,7 @@ class StackLock:
         """PATCH our record (bumping updated_at); raise LockError if it is gone or aged past safety."""
         self.renewals += 1
         try:
-            obj = await self.client.update(PATH, self.records[0], self._body(), kind=CALL_KIND, name=self.stack)
+            obj = await self.client.update(PATH, self.records[0], self._body(), kind=CALL_KIND, name=NO_NAME)
         except (NotFoundError, GoneError):
             raise LockError(f"the lock record of stack {self.stack!r} was deleted (broken by hand with `unlock`, "
                             "or judged expired by another run)") from None
@@ -189,7 +191,7 @@ class StackLock:
             async with asyncio.timeout(RELEASE_TIMEOUT_S):
                 for id in self.records:
                     with suppress(NotFoundError, GoneError):
-                        await self.client.delete(PATH, id, kind=CALL_KIND, name=self.stack)
+                        await self.client.delete(PATH, id, kind=CALL_KIND, name=NO_NAME)
         except (ApiError, TimeoutError) as exc:
             self.note(f"could not release the lock of stack {self.stack!r} ({printable(exc, 200)}); it expires "
                       f"{self.settings.ttl_s:g} s after its last renewal, or `metorial-apply unlock --stack "

@@ -37,10 +37,9 @@ def lock_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def lock_settings(args: dict[str, Any]) -> LockSettings:
     """The lock settings from the options (removed from args). The in-process emulator answers
     every write before the next read, so there is nothing to settle."""
-    settle = args.pop("lock_settle")
+    settle, ttl, timeout = args.pop("lock_settle"), args.pop("lock_ttl"), args.pop("lock_timeout")
     if settle is None:
-        settle = 0.0 if args["api_url"] == LOCAL else DEFAULT_SETTLE_S
-    ttl, timeout = args.pop("lock_ttl"), args.pop("lock_timeout")
+        settle = 0.0 if args["api_url"] == LOCAL else min(DEFAULT_SETTLE_S, ttl / 4)
     try:
         return LockSettings(ttl_s=ttl, settle_s=settle, timeout_s=timeout)
     except ValueError:

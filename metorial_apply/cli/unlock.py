@@ -53,6 +53,7 @@ def command(ctx: click.Context, run_id: str, stack: str, **args: Any) -> None:
     """Break the stack lock held by run RUN_ID (named by the run that was refused).
 
     Use it only when that run is gone: the lock is what keeps two applies of one stack apart.
+    With --api-url local, run it in the configuration's directory (the emulator's state is there).
     """
     out: Output = ctx.obj or Output()
     ctx.exit(asyncio.run(unlock(out, stack, run_id, args)))

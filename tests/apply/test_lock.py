@@ -158,11 +158,11 @@ def test_apply_takes_the_lock_before_the_live_read_and_releases_it_last(tmp_path
     assert result.code == 0, result.err
     calls = [(e["method"], e["path"], e["address"]) for e in map(json.loads, journal.read_text().splitlines())
              if e["event"] == "call"]
-    lock_calls = [i for i, c in enumerate(calls) if c[2] == "lock.ordered"]
-    first_live = calls.index(("GET", "/provider-deployments", None))
-    assert calls[lock_calls[0]][0] == "POST" and lock_calls[0] < first_live
-    assert calls[-1] == ("DELETE", calls[-1][1], "lock.ordered") and calls[-1][1].startswith("/session-templates/")
-    assert len(lock_calls) < 6  # write, read, confirm, release (and a renewal at most)
+    lock = [i for i, (method, path, address) in enumerate(calls)
+            if path.startswith("/session-templates") and method != "GET" and address is None]
+    assert calls[lock[0]][0] == "POST" and lock[0] < calls.index(("GET", "/provider-deployments", None))
+    assert calls[lock[-1]][0] == "DELETE" and lock[-1] == len(calls) - 1
+    assert [calls[i][0] for i in lock] == ["POST", "PATCH", "DELETE"]  # write, confirm, release
 
 
 def test_a_saved_plan_is_locked_before_its_stale_check(tmp_path: Path, server: EmulatorProcess) -> None:
