@@ -3,6 +3,8 @@
 A saved plan is applied only if the configuration it came from is unchanged (desired digest)
 and no live resource it read has moved since (fingerprints); it is never re-diffed silently.
 Ctrl-C or SIGTERM stops scheduling, lets in-flight calls finish, reports, and exits 130/143.
+The stack lock (cli/lock.py) is held from before the live read to the end; losing it stops
+scheduling the same way.
 """
 
 from __future__ import annotations
