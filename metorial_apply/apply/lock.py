@@ -105,6 +105,7 @@ class StackLock:
                         "create responses in a row")
 
     def _adopt(self, mine: list[LockRecord], fallback: object = None) -> None:
+        mine = sorted(mine, key=LockRecord.order)  # the oldest is the one we renew: it holds our place
         self.records = [r.id for r in mine] or ([fallback] if isinstance(fallback, str) else [])
         times = [r.updated_at for r in mine if r.updated_at is not None]
         if not self.records or not times:
@@ -174,11 +175,13 @@ class StackLock:
             try:
                 await self.renew()
             except LockError as exc:
-                return self._lose(str(exc))
+                self._lose(str(exc))
+                return
             except ApiError as exc:
                 since = time.monotonic() - self.renewed_at
                 if since > self.settings.ttl_s - self.settings.settle_s - self.settings.renew_every_s:
-                    return self._lose(f"could not renew the lock of stack {self.stack!r} for {since:.0f} s ({exc})")
+                    self._lose(f"could not renew the lock of stack {self.stack!r} for {since:.0f} s ({exc})")
+                    return
                 log.debug("lock renewal failed, will retry: %s", exc)
 
     def _lose(self, reason: str) -> None:

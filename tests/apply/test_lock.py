@@ -6,6 +6,7 @@ organization could (`hold`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -19,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -346,5 +348,21 @@ async def test_a_renewal_gap_longer_than_the_ttl_gives_the_lock_up(live_server: 
         lock.stamped -= timedelta(seconds=30)  # as if this run had stalled for the whole TTL
         with pytest.raises(LockError, match="went 30 s without renewal"):
             await lock.renew()
+        await lock.release()
+    assert locks(live_server) == []
+
+
+@pytest.mark.anyio
+async def test_renewals_that_keep_failing_lose_the_lock(live_server: EmulatorThread) -> None:
+    async with open_client(live_server.url, SECRET_KEY) as client:
+        lock = StackLock(client, "failing", LockSettings(ttl_s=4, settle_s=0))
+        await lock.acquire()
+        live_server.faults(error_rate=1.0)  # every request answers 500 from now on
+        keeper = asyncio.create_task(lock.keep())
+        with anyio.fail_after(20):
+            await lock.lost.wait()
+        assert lock.reason is not None and "could not renew the lock of stack 'failing'" in lock.reason
+        assert keeper.done()
+        live_server.faults(error_rate=0.0)
         await lock.release()
     assert locks(live_server) == []
