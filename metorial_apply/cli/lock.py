@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import click
@@ -15,10 +15,10 @@ import click
 from metorial_apply.api.client import LOCAL, MetorialClient
 from metorial_apply.apply.lock import StackLock, hold_stack_lock
 from metorial_apply.cli.output import Output
+from metorial_apply.cli.session import Lock
 from metorial_apply.core.lock import DEFAULT_SETTLE_S, DEFAULT_TTL_S, LockSettings
 
 SIGTERM_EXIT = 143
-LockFactory = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
 
 
 def lock_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,7 +46,7 @@ def lock_settings(args: dict[str, Any]) -> LockSettings:
         raise click.BadParameter("must be at most a quarter of --lock-ttl", param_hint="--lock-settle") from None
 
 
-def stack_lock(out: Output, settings: LockSettings, run: str | None = None) -> LockFactory:
+def stack_lock(out: Output, settings: LockSettings, run: str | None = None) -> Lock:
     """What session() takes the lock with. SIGTERM while the lock is held cancels the command,
     so the lock is released and the exit code is 143 (the apply's own handler takes over while
     changes run)."""
