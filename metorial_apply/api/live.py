@@ -12,6 +12,10 @@ cases, both possible only after a crash or a hand edit:
   kind with a name the config could declare: our applier never writes such a stamp, so it was
   copied or forged by hand (any key of the organization can write metadata); it is never
   adopted or deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
+
+Stack lock records (session templates carrying `metorial-apply/lock`, see core/lock.py) are
+dropped before anything else looks at the lists: they are never a resource, a duplicate, an
+ignored stamp or an object counted.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, KindSpec, ref_name
+from metorial_apply.core.lock import is_lock_record
 from metorial_apply.core.model import Address, Catalog, Resource, Stamp
 from metorial_apply.core.state import State
 
@@ -129,6 +134,7 @@ def to_resource(owned: Owned, names: LiveNames) -> Resource:
 
 def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]]) -> LiveRead:
     """Pure core of fetch_live: listed objects per kind → our stack's live State."""
+    listed = {kind: [o for o in objects if not is_lock_record(o)] for kind, objects in listed.items()}
     ignored: list[str] = []
     owned = [o for kind in KINDS.values() for o in _claims(kind, listed.get(kind.kind, []), stack, ignored)]
     names = LiveNames(

@@ -5,6 +5,8 @@ state is read again (no resource it read may have moved), the plan is built agai
 plan is applied only if it equals the saved one change for change; ids, actions and flags all
 come from the new plan, never from the file.
 Ctrl-C or SIGTERM stops scheduling, lets in-flight calls finish, reports, and exits 130/143.
+The stack lock (cli/lock.py) is held from before the live read to the end; losing it stops
+scheduling the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
+from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import parse_targets
@@ -102,12 +105,15 @@ async def run_changes(
             loop.remove_signal_handler(signal.SIGINT)
 
     handled = [sig for sig in (signal.SIGINT, signal.SIGTERM) if _handle(loop, sig, on_signal)]
+    lock_watch = watch_lock(s.lock, on_signal, progress.note)
     try:
         with _heap_frozen(), progress:
             report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
                                       fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel,
                                       fingerprint_key=args.get("fingerprint_key"))
     finally:
+        if lock_watch:
+            lock_watch.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
     return report, (received[0] if received else None)
@@ -151,7 +157,9 @@ async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
     desired = load_desired(config_path, args)  # the stack from the config or --stack, never from a file
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
-        async with session(desired, state_dir_for(config_path), args, journal.call if journal else None) as s:
+        lock = stack_lock(out, args["lock"], journal.run if journal else None)
+        async with session(desired, state_dir_for(config_path), args, journal.call if journal else None,
+                           lock=lock) as s:
             plan = saved_plan_against(saved, s, args, config_path) if saved else fresh_plan(s, args, config_path)
             show_plan(out, plan, s)
             if not plan.actionable():
@@ -182,7 +190,7 @@ def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-q", "--quiet", "quiet_flag", is_flag=True, help="Only failures and the summary."),
     ]):
         f = option(f)
-    return f
+    return lock_options(f)
 
 
 def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
@@ -192,6 +200,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
     args["variables"] = parse_vars(args["variables"])
     args["rate_limit"] = parse_rate_limit(args["rate_limit"])
     args["fingerprint_key"] = fingerprint_key()  # before any network: a bad key fails fast
+    args["lock"] = lock_settings(args)
     return out
 
 

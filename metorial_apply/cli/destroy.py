@@ -17,6 +17,7 @@ import click
 
 from metorial_apply.apply.journal import Journal
 from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, run_changes, show_plan
+from metorial_apply.cli.lock import stack_lock
 from metorial_apply.cli.options import api_options, config_options
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.safety import Approval, confirm
@@ -53,7 +54,9 @@ async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
     desired, protected = stack_desired(path, args)
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
-        async with session(desired, state_dir_for(path), args, journal.call if journal else None, resolve=False) as s:
+        lock = stack_lock(out, args["lock"], journal.run if journal else None)
+        async with session(desired, state_dir_for(path), args, journal.call if journal else None, resolve=False,
+                           lock=lock) as s:
             plan = build_plan(desired, s.read.state)
             show_plan(out, plan, s)
             if not plan.actionable():

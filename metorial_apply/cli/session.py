@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.api.live import LiveRead, read_live
+from metorial_apply.apply.lock import StackLock
 from metorial_apply.config.load import load_config
 from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.fingerprint import warm
@@ -50,13 +51,19 @@ class Session:
     read: LiveRead
     live_seconds: float
     list_calls: int
+    lock: StackLock | None = None  # held from before the live read to the session's end (apply, destroy)
+
+
+Lock = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
 
 
 @asynccontextmanager
 async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call: Callable[[Any], None] | None,
-                  *, resolve: bool = True, on_phase: Callable[[str], None] | None = None) -> AsyncIterator[Session]:
+                  *, resolve: bool = True, on_phase: Callable[[str], None] | None = None,
+                  lock: Lock | None = None) -> AsyncIterator[Session]:
     """Open the client, read the catalog (resolving the config's names) and live state; close on
-    exit. `on_phase` hears "catalog" and "live read" as each is done (plan --stats)."""
+    exit. `on_phase` hears "catalog" and "live read" as each is done (plan --stats). With `lock`,
+    the stack lock is taken before the live read and held until the session ends."""
     lap = on_phase or (lambda name: None)
     async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
                            rate_limit=args.get("rate_limit"), on_call=on_call,
@@ -66,10 +73,12 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         if resolve:
             desired = resolve_names(desired, catalog)
         lap("catalog")
-        started, pages = time.perf_counter(), client.stats.pages
-        read = await read_live(client, desired.stack, catalog)
-        lap("live read")
-        yield Session(client, catalog, desired, read, time.perf_counter() - started, client.stats.pages - pages)
+        async with lock(client, desired.stack) if lock else nullcontext() as held:
+            started, pages = time.perf_counter(), client.stats.pages
+            read = await read_live(client, desired.stack, catalog)
+            lap("live read")
+            yield Session(client, catalog, desired, read, time.perf_counter() - started,
+                          client.stats.pages - pages, held)
 
 
 def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:

@@ -120,7 +120,7 @@ def test_destroy_refuses_protected_then_deletes_everything_dependents_first(
     assert "Destroy finished in" in out and "3 done, 0 failed" in out
     assert emulator.objects("flows", status="active") == []
     deletes = [json.loads(x)["path"].split("/")[1] for x in journal.read_text().splitlines()
-               if json.loads(x).get("method") == "DELETE"]
+               if json.loads(x).get("method") == "DELETE" and json.loads(x).get("address")]
     assert deletes == ["session-templates", "provider-configs", "provider-deployments"]
     again = ok(["destroy", str(path), "--auto-approve"], emulator)
     assert "Nothing to destroy" in again

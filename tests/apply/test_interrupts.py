@@ -41,7 +41,8 @@ def wait_for_objects(
 
 def assert_converged(path: Path, server: EmulatorProcess, stack: str) -> None:
     env = {"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY}
-    again = run_cli(["apply", str(path), "--auto-approve"], env=env)
+    # A killed run's stack lock outlives it until its TTL: wait for it (tests/apply/test_lock.py).
+    again = run_cli(["apply", str(path), "--auto-approve", "--lock-timeout", "30"], env=env)
     assert again.code == 0, again.out[-2000:] + again.err
     active = Counter(o["metadata"]["metorial-apply/address"] for o in server.objects(stack, status="active"))
     assert set(active) == expected_addresses(GROUPS)
@@ -60,7 +61,7 @@ def slow_server(tmp_path: Path) -> Iterator[EmulatorProcess]:
 def test_sigkill_mid_run_loses_nothing_and_rerun_converges(tmp_path: Path, slow_server: EmulatorProcess) -> None:
     path = tmp_path / "stack.yaml"
     path.write_text(big_stack(GROUPS, stack="killed"))
-    process = start_apply(path, slow_server)
+    process = start_apply(path, slow_server, "--lock-ttl", "4")
     try:
         landed = wait_for_objects(slow_server, "killed", 15, process)
         process.kill()

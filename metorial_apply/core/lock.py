@@ -1,0 +1,201 @@
+"""The stack lock's rules, pure: which API objects are lock records, who holds the lock, when a
+record has expired, and what a run does next. The I/O is `apply/lock.py`; the design is the
+README's "Stack lock".
+
+A lock record is a session template (the only kind that needs no provider) whose metadata
+carries `metorial-apply/lock: <stack>` and never an `address`, so nothing reads it as a resource.
+The API has no compare-and-set, so a run never claims an existing object: it adds a record of
+its own and the oldest unexpired record, by (created_at, id), holds the lock. Every time is the
+server's (the created_at/updated_at it returns), never this machine's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from metorial_apply.core.errors import MetorialApplyError
+from metorial_apply.core.model import STAMP_PREFIX, Frozen
+
+LOCK_KEY = STAMP_PREFIX + "lock"  # the stack the record locks
+RUN_KEY = STAMP_PREFIX + "lock-run"
+HOST_KEY = STAMP_PREFIX + "lock-host"
+PID_KEY = STAMP_PREFIX + "lock-pid"
+TTL_KEY = STAMP_PREFIX + "lock-ttl"  # seconds after its last renewal that the record expires
+RENEWAL_KEY = STAMP_PREFIX + "lock-renewal"  # bumped by each renewal, so every PATCH changes the object
+
+DEFAULT_TTL_S = 120.0
+DEFAULT_SETTLE_S = 1.0
+MAX_TTL_S = 86_400.0
+REREADS = 10  # lists that may miss our own record before we give up (the API keeps not showing it)
+SHOWN = 80  # characters of a metadata value we print
+
+
+class LockError(MetorialApplyError):
+    """The stack lock could not be taken or kept."""
+
+
+class LockHeldError(LockError):
+    """Another run holds the stack lock; names it."""
+
+    def __init__(self, holder: LockRecord, waited_s: float) -> None:
+        self.holder = holder
+        waited = f" after waiting {waited_s:.0f} s" if waited_s >= 1 else ""
+        super().__init__(
+            f"stack {holder.stack!r} is locked{waited} by {holder.describe()}: another apply or destroy is "
+            f"running. Retry later, wait with --lock-timeout SECONDS, or if that run is gone, "
+            f"`metorial-apply unlock --stack {holder.stack} {holder.run}` (the lock also expires "
+            f"{holder.ttl_s:.0f} s after its last renewal)"
+        )
+
+
+def printable(text: object, limit: int = SHOWN) -> str:
+    """A metadata value as one safe line: anyone in the organization can write metadata, so
+    control and format characters (ESC, newlines, bidi overrides) never reach a terminal."""
+    clean = "".join(c if c.isprintable() else "?" for c in str(text))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An API timestamp (ISO 8601, `Z` or offset) as an aware UTC datetime; None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def show_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "(unknown time)"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def lock_stack(obj: Mapping[str, Any]) -> str | None:
+    """The stack an API object locks, or None if it is not a lock record."""
+    metadata = obj.get("metadata")
+    value = metadata.get(LOCK_KEY) if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def is_lock_record(obj: Mapping[str, Any]) -> bool:
+    return lock_stack(obj) is not None
+
+
+class LockRecord(Frozen):
+    """One lock record as the server returned it."""
+
+    id: str
+    stack: str
+    run: str
+    host: str = "?"
+    pid: str = "?"
+    ttl_s: float = DEFAULT_TTL_S
+    created_at: datetime | None = None  # None (unreadable) sorts first and never expires: held until unlocked
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, obj: Mapping[str, Any]) -> LockRecord | None:
+        stack = lock_stack(obj)
+        if stack is None or not isinstance(obj.get("id"), str):
+            return None
+        meta = obj["metadata"]
+        try:
+            ttl = min(MAX_TTL_S, max(1.0, float(meta.get(TTL_KEY, DEFAULT_TTL_S))))
+        except (TypeError, ValueError):
+            ttl = DEFAULT_TTL_S
+        return cls(id=obj["id"], stack=stack, run=str(meta.get(RUN_KEY, "")), host=printable(meta.get(HOST_KEY, "?")),
+                   pid=printable(meta.get(PID_KEY, "?")), ttl_s=ttl, created_at=parse_time(obj.get("created_at")),
+                   updated_at=parse_time(obj.get("updated_at")) or parse_time(obj.get("created_at")))
+
+    def order(self) -> tuple[datetime, str]:
+        """The total order of records: created_at, then id."""
+        return (self.created_at or datetime.min.replace(tzinfo=UTC), self.id)
+
+    def expired(self, now: datetime | None) -> bool:
+        """Older than its TTL at `now` (server time); never when either time is unknown."""
+        if now is None or self.updated_at is None or self.created_at is None:
+            return False
+        return (now - self.updated_at).total_seconds() > self.ttl_s
+
+    def describe(self) -> str:
+        return (f"run {printable(self.run)} on host {self.host} (pid {self.pid}) since {show_time(self.created_at)} "
+                f"(server time; last renewed {show_time(self.updated_at)})")
+
+
+def lock_metadata(stack: str, run: str, host: str, pid: int, ttl_s: float, renewal: int) -> dict[str, str]:
+    """The whole metadata of a lock record (PATCH replaces metadata, so renewals send all of it)."""
+    return {LOCK_KEY: stack, RUN_KEY: run, HOST_KEY: host, PID_KEY: str(pid), TTL_KEY: f"{ttl_s:g}",
+            RENEWAL_KEY: str(renewal)}
+
+
+def server_now(records: Iterable[LockRecord], *seen: datetime | None) -> datetime | None:
+    """The latest server time we know of: every timestamp the server returned was stamped before
+    it answered, so the latest is a lower bound of the server's now (records look younger, never older)."""
+    times = [t for r in records for t in (r.created_at, r.updated_at) if t is not None]
+    times += [t for t in seen if t is not None]
+    return max(times, default=None)
+
+
+def lapsed(previous: datetime, current: datetime, ttl_s: float, settle_s: float) -> bool:
+    """Between two renewals our record aged past what another run may call expired (less the
+    settle delay, since that run may read a renewal that late)."""
+    return (current - previous).total_seconds() > ttl_s - settle_s
+
+
+class Verdict(Enum):
+    PROCEED = "proceed"  # ours is the oldest unexpired record: we hold the lock
+    WAIT = "wait"  # an older unexpired record holds it
+    REREAD = "reread"  # the list does not show our own record yet: it may miss others too
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    holder: LockRecord | None = None  # with WAIT: the oldest unexpired record
+    expired: tuple[LockRecord, ...] = ()  # other runs' records past their TTL: ignored, to be cleared
+
+
+def decide(records: Sequence[LockRecord], stack: str, run: str, now: datetime | None) -> Decision:
+    """What a run does after a list of lock records read at least a settle delay after its own write."""
+    ours = [r for r in records if r.stack == stack]
+    if not any(r.run == run for r in ours):
+        return Decision(Verdict.REREAD)
+    stale = tuple(sorted((r for r in ours if r.run != run and r.expired(now)), key=LockRecord.order))
+    alive = [r for r in ours if r.run == run or not r.expired(now)]
+    first = min(alive, key=LockRecord.order)
+    if first.run == run:
+        return Decision(Verdict.PROCEED, expired=stale)
+    return Decision(Verdict.WAIT, holder=first, expired=stale)
+
+
+class LockSettings(Frozen):
+    """TTL, settle delay and how long to wait for another run's lock (all seconds)."""
+
+    ttl_s: float = Field(default=DEFAULT_TTL_S, ge=1.0, le=MAX_TTL_S)
+    settle_s: float = Field(default=DEFAULT_SETTLE_S, ge=0.0)
+    timeout_s: float = Field(default=0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _settle_fits(self) -> LockSettings:
+        if self.settle_s > self.ttl_s / 4:
+            raise ValueError("the settle delay must be at most a quarter of the lock TTL")
+        return self
+
+    @property
+    def renew_every_s(self) -> float:
+        """Renewal period: a quarter of the TTL leaves three renewals' slack before anyone may
+        call the record expired."""
+        return self.ttl_s / 4
+
+    @property
+    def poll_s(self) -> float:
+        """How often a waiting run looks again (each look also renews its own record)."""
+        return min(2.0, self.ttl_s / 4)
