@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from . import choices
 from .errors import field_problem, gone, invalid_data, not_found
 from .kinds import BY_PATH, KindSpec
 from .listing import Query, parse_list_query, run_list
@@ -173,7 +174,7 @@ def config_schema(em: Emulator, query: Query) -> dict[str, Any]:
     name, value = given[0]
     spec = _schema_spec(em, name, value)
     return {
-        "object": "provider.config_schema", "visibility": spec["config_visibility"], "specification_id": spec["id"],
+        "object": choices.OBJECT_NAMES["config_schema"], "visibility": spec["config_visibility"], "specification_id": spec["id"],
         "provider_id": spec["provider_id"], "schema": {"type": "json_schema", "schema": spec["config_schema"]},
         "created_at": spec["created_at"], "updated_at": spec["updated_at"],
     }
