@@ -121,9 +121,10 @@ def list_objects(em: Emulator, spec: KindSpec, query: Query) -> dict[str, Any]:
 def _update(em: Emulator, spec: KindSpec, record: Record, body: dict[str, Any]) -> None:
     """PATCH: absent or null leaves a field; "" clears text; metadata is replaced wholesale."""
     fields = check_body(body, spec.fields, patch=True)
-    if "name" in fields:
+    keeps_old = spec.key in choices.BLANK_TEXT_KEEPS_OLD  # `text?.trim() || existing`
+    if "name" in fields and not (keeps_old and fields["name"] is None):
         record.name = fields["name"]
-    if "description" in fields:
+    if "description" in fields and not (keeps_old and fields["description"] is None):
         record.description = fields["description"]
     for name in ("metadata", "tool_filters"):
         if name in fields:
