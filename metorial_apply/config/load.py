@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from metorial_apply.config.bindings import inherit_vault_deployments, template_binding_problems
 from metorial_apply.config.diagnostics import validation_diagnostics
 from metorial_apply.config.files import config_files, file_reader
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
@@ -136,7 +137,9 @@ def link(built: list[Built]) -> tuple[list[Resource], list[Diagnostic]]:
     problems = check_targets(resources, refs, declared=entries)
     order, cycles = dependency_order(resources, refs)
     filled, mismatches = fill_providers(resources, refs, order)
-    return list(filled.values()), _positioned(problems + cycles + mismatches, entries)
+    filled, locks = inherit_vault_deployments(filled)
+    bindings = template_binding_problems(filled, refs)
+    return list(filled.values()), _positioned(problems + cycles + mismatches + locks + bindings, entries)
 
 
 def sort_diagnostics(problems: Sequence[Diagnostic]) -> list[Diagnostic]:

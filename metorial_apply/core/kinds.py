@@ -225,7 +225,8 @@ def template_provider_from_api(item: dict[str, Any], names: Names) -> Spec:
         "deployment": ref_name(names, "deployment", item.get("deployment")),
         # The server fills a missing config with the deployment's default (possibly one it just
         # created, "Default Config for …"): nobody's resource, so it reads as "no config".
-        "config": None if (item.get("config") or {}).get("is_default") else ref_name(names, "config", item.get("config")),
+        "config": None if (item.get("config") or {}).get("is_default")
+        else ref_name(names, "config", item.get("config")),
         "auth_config": ref_name(names, "auth_config", item.get("auth_config")),
         "tool_filters": rules_from_api(item.get("tool_filter")),
     }

@@ -174,6 +174,7 @@ class CatalogProvider(Frozen):
     auth_methods: dict[str, str] = {}  # method key → method id
     config_schema: dict[str, Any] | None = None  # JSON Schema of config values (current version)
     auth_method_schemas: dict[str, dict[str, Any]] = {}  # method key → JSON Schema of its input
+    tools: tuple[str, ...] | None = None  # tool keys of the current version (None: not read)
 
 
 class Catalog(Frozen):

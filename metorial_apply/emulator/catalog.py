@@ -109,7 +109,8 @@ class Catalog:
         tool = {
             "object": "provider.tool", "id": self._next_id("pto", f"{key}:{entry['key']}"), "key": entry["key"],
             "name": entry["name"], "description": entry["description"], "capabilities": {},
-            "constraints": [], "instructions": list(entry.get("instructions", [])), "tool_category_keys": [entry["category"]],
+            "constraints": [], "instructions": list(entry.get("instructions", [])),
+            "tool_category_keys": [entry["category"]],
             "specification_id": spec_id, "provider_id": provider_id,
             "input_schema": {"type": "json_schema", "schema": entry["input_schema"]}, "output_schema": None,
             "tags": {"destructive": entry["destructive"], "read_only": entry["read_only"]}, **self._stamps,
