@@ -121,11 +121,13 @@ class Catalog:
     def _method(self, entry: dict[str, Any], provider_id: str, spec_id: str, key: str) -> dict[str, Any]:
         method_key = f"{key}:{entry['key']}"
         scopes = [
-            {"object": choices.OBJECT_NAMES["auth_method_scope"], "id": self._next_id("pasc", f"{method_key}:{s['scope']}"), **s}
+            {"object": choices.OBJECT_NAMES["auth_method_scope"],
+             "id": self._next_id("pasc", f"{method_key}:{s['scope']}"), **s}
             for s in entry["scopes"]
         ]
         method = {
-            "object": choices.OBJECT_NAMES["auth_method"], "id": self._next_id("pam", method_key), "type": entry["type"],
+            "object": choices.OBJECT_NAMES["auth_method"], "id": self._next_id("pam", method_key),
+            "type": entry["type"],
             "key": entry["key"], "name": entry["name"], "description": entry["description"],
             "capabilities": {"refresh": entry["type"] == "oauth"}, "provider_id": provider_id,
             "provider_specification_id": spec_id,

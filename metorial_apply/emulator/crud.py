@@ -175,7 +175,8 @@ def config_schema(em: Emulator, query: Query) -> dict[str, Any]:
     name, value = given[0]
     spec = _schema_spec(em, name, value)
     return {
-        "object": choices.OBJECT_NAMES["config_schema"], "visibility": spec["config_visibility"], "specification_id": spec["id"],
+        "object": choices.OBJECT_NAMES["config_schema"], "visibility": spec["config_visibility"],
+        "specification_id": spec["id"],
         "provider_id": spec["provider_id"], "schema": {"type": "json_schema", "schema": spec["config_schema"]},
         "created_at": spec["created_at"], "updated_at": spec["updated_at"],
     }

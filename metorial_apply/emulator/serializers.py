@@ -136,7 +136,8 @@ def session_template(reader: Reader, record: Record) -> dict[str, Any]:
         rows = store.select("kind = 'template_provider' AND template_id = ?", [record.id])
         providers = [p for p in rows if p.doc.get("archived_by") == record.id]
     return {
-        **_common(record, choices.OBJECT_NAMES["session_template"]), "providers": [template_provider(reader, p) for p in providers],
+        **_common(record, choices.OBJECT_NAMES["session_template"]),
+        "providers": [template_provider(reader, p) for p in providers],
         "integration_instance_id": None, "integration_instance_group_id": None,
         "identity_actor_id": None, "identity_id": None, **_stamps(record),
     }

@@ -44,7 +44,8 @@ async def build_graph(client: httpx.AsyncClient) -> dict[str, str]:
     )
     template = await create(
         client, "/session-templates",
-        {"name": "t", "providers": [{"provider_deployment_id": deployment["id"], "provider_auth_config_id": auth["id"]}]},
+        {"name": "t",
+         "providers": [{"provider_deployment_id": deployment["id"], "provider_auth_config_id": auth["id"]}]},
     )
     other = await create(client, "/provider-deployments", {"provider_id": "github"})
     other_tp = await create(
@@ -154,7 +155,8 @@ async def test_concurrent_creates_and_deletes_in_process(client: httpx.AsyncClie
             for _ in range(20)
         )
     )
-    auth = await create(client, "/provider-auth-configs", {"provider_auth_method_id": "api_key", "value": {"api_key": "k"}})
+    auth = await create(client, "/provider-auth-configs",
+                        {"provider_auth_method_id": "api_key", "value": {"api_key": "k"}})
     templates = await asyncio.gather(
         *(
             create(client, "/session-templates", {"name": f"t{i}", "providers": [

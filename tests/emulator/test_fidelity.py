@@ -85,10 +85,12 @@ async def test_a_config_from_a_bound_vault_takes_the_vaults_deployment(client: h
     deployment = await create(client, "/provider-deployments", {"provider_id": "github"})
     vault = await create(client, "/provider-config-vaults", {"provider_id": "github", "name": "v", "value": {},
                                                             "provider_deployment_id": deployment["id"]})
-    config = await create(client, "/provider-configs", {"provider_id": "github", "provider_config_vault_id": vault["id"]})
+    config = await create(client, "/provider-configs",
+                          {"provider_id": "github", "provider_config_vault_id": vault["id"]})
     assert config["deployment"]["id"] == deployment["id"]
     loose = await create(client, "/provider-config-vaults", {"provider_id": "github", "name": "l", "value": {}})
-    unbound = await create(client, "/provider-configs", {"provider_id": "github", "provider_config_vault_id": loose["id"]})
+    unbound = await create(client, "/provider-configs",
+                           {"provider_id": "github", "provider_config_vault_id": loose["id"]})
     assert unbound["deployment"] is None
 
 
@@ -128,4 +130,5 @@ async def test_object_names_follow_the_platforms_presenters(client: httpx.AsyncC
     spec = (await client.get("/provider-specifications", params={"provider_version_id": version})).json()["items"][0]
     assert all(isinstance(t["instructions"], list) for t in spec["tools"])
     counts = {c["key"]: c["tool_count"] for c in spec["tool_categories"]}
-    assert counts == {c: sum(c in t["tool_category_keys"] for t in spec["tools"]) for c in counts} and sum(counts.values())
+    expected = {c: sum(c in t["tool_category_keys"] for t in spec["tools"]) for c in counts}
+    assert counts == expected and sum(counts.values()) == len(spec["tools"])
