@@ -235,8 +235,8 @@ async def test_replacing_a_deployment_cascades_applies_and_converges(tmp_path: P
             assert all(r.outcome.value == "done" for r in report.results), report
             if provider == "linear":
                 assert [(c.action.value, str(c.address)) for c in plan.actionable()] == [
-                    ("replace", "deployment.main"), ("replace", "config.main-cfg"), ("replace", "auth_config.main-auth"),
-                    ("update", "session_template.bot")]
+                    ("replace", "deployment.main"), ("replace", "config.main-cfg"),
+                    ("replace", "auth_config.main-auth"), ("update", "session_template.bot")]
             after = await fetch_live(client, "prod", catalog)
             assert build_plan(desired, after).actionable() == ()
         assert after.get(next(r.address for r in after if r.address.kind == "deployment")).spec["provider"] == "linear"  # type: ignore[union-attr]
