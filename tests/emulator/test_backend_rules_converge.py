@@ -1,0 +1,69 @@
+"""The backend's rules, end to end through the real CLI against an emulator process over HTTP:
+a config built from a bound vault converges with the vault's deployment, and removing an auth
+config's description (which the API cannot clear) converges in one apply with one note."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.apply.conftest import run_cli
+from tests.emulator_server import SECRET_KEY, EmulatorProcess
+
+VAULT = """\
+stack: rules
+deployments:
+  gh: {provider: github}
+config_vaults:
+  shared: {deployment: gh, value: {}}
+configs:
+  from-vault: {vault: shared}
+auth_configs:
+  gh-token: {deployment: gh, method: token, value: {token: t}}
+session_templates:
+  bot:
+    providers: [{deployment: gh, config: from-vault, auth_config: gh-token}]
+"""
+
+AUTH = """\
+stack: rules
+deployments:
+  gh: {provider: github}
+auth_configs:
+  gh-token: {deployment: gh, method: token, value: {token: t}DESCRIPTION}
+"""
+NOTE = "auth_config.gh-token: the API cannot clear an auth config's description; set another text to change it"
+
+
+def cli(server: EmulatorProcess, *args: str) -> tuple[int, str]:
+    result = run_cli(list(args), env={"METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY})
+    assert result.code in (0, 2), result.out + result.err
+    return result.code, result.out
+
+
+def test_a_config_from_a_bound_vault_applies_and_the_next_plan_is_empty(emulator: EmulatorProcess,
+                                                                       tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(VAULT)
+    code, out = cli(emulator, "plan", str(path), "--json", "--detailed-exitcode")
+    planned = next(c for c in json.loads(out)["changes"] if c["address"] == "config.from-vault")
+    assert code == 2 and planned["after"]["deployment"] == "gh"  # planned with the vault's deployment
+    cli(emulator, "apply", str(path), "--auto-approve")
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode")[0] == 0
+    config = next(o for o in emulator.objects("rules", status="active") if o["kind"] == "config")
+    assert config["deployment"]["name"] == "gh"
+
+
+def test_removing_an_auth_config_description_converges_in_one_apply(emulator: EmulatorProcess,
+                                                                   tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(AUTH.replace("DESCRIPTION", ", description: rotated monthly"))
+    cli(emulator, "apply", str(path), "--auto-approve")
+    path.write_text(AUTH.replace("DESCRIPTION", ""))
+    code, out = cli(emulator, "plan", str(path), "--detailed-exitcode")
+    assert code == 0 and out.count(NOTE) == 1, out
+    cli(emulator, "apply", str(path), "--auto-approve")
+    code, out = cli(emulator, "plan", str(path), "--detailed-exitcode")
+    assert code == 0 and "No changes" in out
+    auth = next(o for o in emulator.objects("rules", status="active") if o["kind"] == "auth_config")
+    assert auth["description"] == "rotated monthly"  # what the API keeps
