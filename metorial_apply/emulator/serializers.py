@@ -52,6 +52,7 @@ def deployment_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
     common = _common(record, "provider.deployment" + choices.PREVIEW_SUFFIX)
+    del common["status"]  # previews carry no status (the SDK's preview types have none)
     return {
         **common,
         "is_default": record.doc.get("is_default", False),
