@@ -20,7 +20,7 @@ from metorial_apply.config.sections import did_you_mean
 from metorial_apply.config.yamlsource import Document, diagnostic, read_yaml_file
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.kinds import KINDS
-from metorial_apply.core.model import Catalog, CatalogProvider, Resource
+from metorial_apply.core.model import Catalog, CatalogProvider, Defaults, Resource
 from metorial_apply.core.state import State
 
 Path = tuple[str | int, ...]
@@ -83,7 +83,7 @@ def has_required_config(schema: dict[str, Any] | None) -> bool:
     return not (schema.get("type") == "object" and schema.get("properties") and not schema.get("required"))
 
 
-def _template_problems(template: Resource, by_deployment: dict[str, CatalogProvider],
+def _template_problems(template: Resource, by_deployment: dict[str, CatalogProvider], defaults: Defaults,
                        locate: Locator) -> Iterator[Diagnostic]:
     for item in template.spec.get("providers") or []:
         provider = by_deployment.get(item["deployment"])
@@ -93,12 +93,12 @@ def _template_problems(template: Resource, by_deployment: dict[str, CatalogProvi
                              and e.get("deployment") == d)
         where: Path = ("providers",) if index is None else ("providers", index)
         dep = item["deployment"]
-        if item.get("config") is None and has_required_config(provider.config_schema):
+        if item.get("config") is None and dep not in defaults.config and has_required_config(provider.config_schema):
             required = ", ".join(map(str, (provider.config_schema or {}).get("required") or [])) or "a value"
             yield locate.at(template, where, "the API requires a config for this provider (400 config_required)",
                             f"{provider.slug}'s config schema requires {required} and deployment {dep} has no "
                             "default config: give this provider a config")
-        if item.get("auth_config") is None and provider.auth_methods:
+        if item.get("auth_config") is None and dep not in defaults.auth_config and provider.auth_methods:
             yield locate.at(template, where,
                             "the API requires an auth config for this provider (400 auth_config_required)",
                             f"{provider.slug} has auth methods and deployment {dep} has no default auth config: "
@@ -158,13 +158,23 @@ def _current(provider: CatalogProvider) -> str | None:
     return next((v for v, i in provider.versions.items() if i == provider.current_version_id), None)
 
 
-def predicted_problems(desired: State, catalog: Catalog) -> list[Diagnostic]:
-    """Every template-provider and tool problem the API would answer with a 400 at apply time."""
+def predicted_problems(desired: State, catalog: Catalog, defaults: Defaults | None = None) -> list[Diagnostic]:
+    """Every template-provider and tool problem the API would answer with a 400 at apply time.
+    `defaults`: our live deployments' default configs and auth configs (none when not read: the
+    API gives the deployments it creates neither)."""
+    defaults = defaults or Defaults()
     locate, by_deployment = Locator(), _providers(desired, catalog)
     problems: list[Diagnostic] = []
     for resource in desired:
         if resource.address.kind == "session_template":
-            problems += _template_problems(resource, by_deployment, locate)
+            problems += _template_problems(resource, by_deployment, defaults, locate)
         problems += _tool_problems(resource, by_deployment, catalog, locate)
     return problems
 
+
+
+def check_predicted(desired: State, catalog: Catalog, defaults: Defaults) -> None:
+    """Raise ConfigError with every predicted refusal, given what the live read showed."""
+    problems = predicted_problems(desired, catalog, defaults)
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.message)))

@@ -113,8 +113,9 @@ def _value_problems(resource: Resource, catalog: Catalog) -> Iterator[Diagnostic
         yield _at(resource, "value" + path, message, hint)
 
 
-def resolve_names(desired: State, catalog: Catalog) -> State:
-    """Canonicalize provider/method/version names against the catalog and check secret values.
+def resolve_names(desired: State, catalog: Catalog, *, predict: bool = True) -> State:
+    """Canonicalize provider/method/version names against the catalog and check secret values;
+    with `predict`, also what the API would refuse (config/predict.py, assuming no live defaults).
 
     Raises ConfigError with every unknown name, provider mismatch and schema failure.
     """
@@ -130,7 +131,7 @@ def resolve_names(desired: State, catalog: Catalog) -> State:
     # Values of resources whose names resolved are checked even when others failed: one pass.
     problems += [d for r in resolved.values() for d in _value_problems(r, catalog)]
     state = State.of(desired.stack, list(resolved.values()))
-    problems += predicted_problems(state, catalog)
+    problems += predicted_problems(state, catalog) if predict else []
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.path or "",
                                                           d.message)))

@@ -177,6 +177,14 @@ class CatalogProvider(Frozen):
     tools: tuple[str, ...] | None = None  # tool keys of the current version (None: not read)
 
 
+class Defaults(Frozen):
+    """Names of our live deployments that have a default config / auth config, which a template
+    provider then gets when it names none (the API gives deployments it creates neither)."""
+
+    config: frozenset[str] = frozenset()
+    auth_config: frozenset[str] = frozenset()
+
+
 class Catalog(Frozen):
     """The providers the API offers; resolves user names (slug/identifier/id) to ids and back."""
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+
 from tests.apply.conftest import run_cli
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
@@ -67,3 +69,33 @@ def test_removing_an_auth_config_description_converges_in_one_apply(emulator: Em
     assert code == 0 and "No changes" in out
     auth = next(o for o in emulator.objects("rules", status="active") if o["kind"] == "auth_config")
     assert auth["description"] == "rotated monthly"  # what the API keeps
+
+
+ADOPTED = """\
+stack: rules
+deployments:
+  sl: {provider: slack, name: sl}
+auth_configs:
+  sl-bot: {deployment: sl, method: bot_token, value: {bot_token: b}}
+session_templates:
+  bot:
+    providers: [{deployment: sl, auth_config: sl-bot}]
+"""
+
+
+def test_a_live_default_config_lets_a_template_provider_omit_its_config(emulator: EmulatorProcess,
+                                                                         tmp_path: Path) -> None:
+    # A deployment made elsewhere with a default config, stamped as ours (as `import` would).
+    stamp = {"metorial-apply/stack": "rules", "metorial-apply/address": "deployment.sl",
+             "metorial-apply/spec-hash": "sha256:0"}
+    created = httpx.post(f"{emulator.url}/provider-deployments", headers={"Authorization": f"Bearer {SECRET_KEY}"},
+                         json={"provider_id": "slack", "name": "sl", "metadata": stamp,
+                               "provider_config": {"value": {"workspace": "acme"}}})
+    assert created.status_code == 200 and created.json()["default_config"] is not None
+    path = tmp_path / "stack.yaml"
+    path.write_text(ADOPTED)
+    offline = run_cli(["validate", str(path), "--online", "--api-url", emulator.url],
+                      env={"METORIAL_API_KEY": SECRET_KEY})
+    assert offline.code == 1 and "config_required" in offline.err  # validate reads no live state
+    cli(emulator, "apply", str(path), "--auto-approve")  # the plan saw the live default config
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode")[0] == 0
