@@ -99,3 +99,25 @@ def test_a_live_default_config_lets_a_template_provider_omit_its_config(emulator
     assert offline.code == 1 and "config_required" in offline.err  # validate reads no live state
     cli(emulator, "apply", str(path), "--auto-approve")  # the plan saw the live default config
     assert cli(emulator, "plan", str(path), "--detailed-exitcode")[0] == 0
+
+
+NO_CONFIG = """\
+stack: rules
+deployments:
+  gh: {provider: github}
+auth_configs:
+  gh-token: {deployment: gh, method: token, value: {token: t}}
+session_templates:
+  bot:
+    providers: [{deployment: gh, auth_config: gh-token}]
+"""
+
+
+def test_the_servers_default_config_is_nobodys_and_never_planned(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(NO_CONFIG)
+    cli(emulator, "apply", str(path), "--auto-approve")
+    configs = emulator.admin("GET", "/objects", params={"kind": "config", "status": "active"})["items"]
+    assert [(c["name"], c["is_default"], c["metadata"]) for c in configs] == [("Default Config for gh", True, {})]
+    code, out = cli(emulator, "plan", str(path), "--detailed-exitcode")
+    assert code == 0 and "Default Config" not in out
