@@ -136,22 +136,32 @@ def _rule_problems(resource: Resource, base: Path, rules: list[dict[str, Any]], 
             yield locate.at(resource, where, f"tool_regex matches none of provider {provider.slug}'s tools", listing)
 
 
-def _tool_problems(resource: Resource, by_deployment: dict[str, CatalogProvider], catalog: Catalog,
-                   locate: Locator) -> Iterator[Diagnostic]:
+def _tool_problems(resource: Resource, by_deployment: dict[str, CatalogProvider], current: dict[str, bool],
+                   catalog: Catalog, locate: Locator) -> Iterator[Diagnostic]:
+    """`current`: deployment name → whether it uses the current version, whose tools the catalog
+    read holds (a deployment locked to another version has other tools: what hangs on it is skipped)."""
     if resource.address.kind == "session_template":
         for item in resource.spec.get("providers") or []:
             provider = by_deployment.get(item["deployment"])
             index = locate.index(resource, ("providers",), lambda e, d=item["deployment"]: isinstance(e, dict)
                                  and e.get("deployment") == d)
-            if provider is not None and index is not None and item.get("tool_filters"):
+            if provider and index is not None and item.get("tool_filters") and current.get(item["deployment"]):
                 yield from _rule_problems(resource, ("providers", index, "tools"), item["tool_filters"], provider,
                                           locate)
         return
     provider = catalog.find(str(resource.spec.get("provider")))
-    # A version lock other than the current one has other tools, which the catalog read does not hold.
-    locked = resource.spec.get("version")
-    if provider is not None and resource.spec.get("tool_filters") and locked in (None, _current(provider)):
+    owner = resource.address.name if resource.address.kind == "deployment" else resource.spec.get("deployment")
+    if provider is not None and resource.spec.get("tool_filters") and (owner is None or current.get(owner)):
         yield from _rule_problems(resource, ("tools",), resource.spec["tool_filters"], provider, locate)
+
+
+def _uses_current(desired: State, by_deployment: dict[str, CatalogProvider]) -> dict[str, bool]:
+    out = {}
+    for r in desired:
+        provider = by_deployment.get(r.address.name) if r.address.kind == "deployment" else None
+        if provider is not None:
+            out[r.address.name] = r.spec.get("version") in (None, _current(provider))
+    return out
 
 
 def _current(provider: CatalogProvider) -> str | None:
@@ -164,13 +174,13 @@ def predicted_problems(desired: State, catalog: Catalog, defaults: Defaults | No
     API gives the deployments it creates neither)."""
     defaults = defaults or Defaults()
     locate, by_deployment = Locator(), _providers(desired, catalog)
+    current = _uses_current(desired, by_deployment)
     problems: list[Diagnostic] = []
     for resource in desired:
         if resource.address.kind == "session_template":
             problems += _template_problems(resource, by_deployment, defaults, locate)
-        problems += _tool_problems(resource, by_deployment, catalog, locate)
+        problems += _tool_problems(resource, by_deployment, current, catalog, locate)
     return problems
-
 
 
 def check_predicted(desired: State, catalog: Catalog, defaults: Defaults) -> None:

@@ -71,3 +71,14 @@ def test_the_live_read_finds_default_configs_and_default_auth_configs() -> None:
                     {"id": "pac_2", "is_default": False, "status": "active", "deployment": {"id": "pde_1"}}]
     read = live_state("s", CATALOG, {"deployment": deployments, "auth_config": auth_configs})
     assert read.defaults == Defaults(config=frozenset({"a"}), auth_config=frozenset({"b"}))
+
+
+def test_what_hangs_on_a_deployment_locked_to_another_version_is_not_checked(tmp_path: Path) -> None:
+    catalog = Catalog(providers=(CATALOG.providers[0].model_copy(update={
+        "versions": {"1.0": "prv_old", "2.0": "prv_new"}, "current_version_id": "prv_new", "auth_methods": {}}),))
+    path = tmp_path / "stack.yaml"
+    path.write_text("stack: s\ndeployments:\n  old: {provider: slack, version: '1.0', tools: [gone]}\n"
+                    "  new: {provider: slack, tools: [gone]}\n"
+                    "configs:\n  c: {deployment: old, value: {workspace: w}, tools: [gone]}\n")
+    found = predicted_problems(load_config(path), catalog)
+    assert [d.path for d in found] == ["deployments.new.tools[0]"]  # the old version's tools are not read
