@@ -57,7 +57,10 @@ async def _detail(client: MetorialClient, provider: dict[str, Any]) -> dict[str,
     methods = spec.get("auth_methods")
     if not isinstance(methods, list):  # a specification without embedded methods: ask for them
         methods = await client.list_all(AUTH_METHODS, {"provider_version_id": current})
-    return {"versions": versions, "methods": methods, "schema": _schema(spec.get("config_schema"))}
+    tools = spec.get("tools")
+    keys = tuple(sorted({t["key"] for t in tools if isinstance(t, dict) and isinstance(t.get("key"), str)})) \
+        if isinstance(tools, list) else None
+    return {"versions": versions, "methods": methods, "schema": _schema(spec.get("config_schema")), "tools": keys}
 
 
 def _schema(raw: Any) -> dict[str, Any] | None:
@@ -82,4 +85,5 @@ def _provider(provider: dict[str, Any], detail: dict[str, Any]) -> CatalogProvid
         auth_methods=dict(sorted(methods.items())),
         config_schema=detail.get("schema"),
         auth_method_schemas=dict(sorted(schemas.items())),
+        tools=detail.get("tools"),
     )

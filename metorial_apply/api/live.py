@@ -30,7 +30,7 @@ from typing import Any
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import is_lock_record
-from metorial_apply.core.model import Address, Catalog, Resource, Stamp
+from metorial_apply.core.model import Address, Catalog, Defaults, Resource, Stamp
 from metorial_apply.core.state import State
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class LiveRead:
     state: State
     ignored: tuple[str, ...] = ()
     objects: int = 0  # objects listed across kinds (ours or not)
+    defaults: Defaults = field(default_factory=lambda: Defaults())  # what our live deployments have
 
 
 def object_fingerprint(obj: Raw) -> str:
@@ -143,7 +144,19 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]]) -> Li
     )
     resources = [to_resource(o, names) for o in owned]
     total = sum(len(v) for v in listed.values())
-    return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(set(ignored))), objects=total)
+    return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(set(ignored))), objects=total,
+                    defaults=deployment_defaults(owned, listed.get("auth_config", [])))
+
+
+def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults:
+    """Our deployments that have a default config (the deployment object says) or a default auth
+    config (an active auth config marked `is_default` on it): template providers may omit those."""
+    deployments = [o for o in owned if o.address.kind == "deployment"]
+    ours = {o.obj["id"]: o.address.name for o in deployments}
+    configs = {o.address.name for o in deployments if o.obj.get("default_config")}
+    auths = {ours[d] for a in auth_configs if a.get("is_default") and a.get("status", "active") == "active"
+             and (d := (a.get("deployment") or {}).get("id")) in ours}
+    return Defaults(config=frozenset(configs), auth_config=frozenset(auths))
 
 
 async def read_live(client: MetorialClient, stack: str, catalog: Catalog) -> LiveRead:

@@ -15,6 +15,7 @@ from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.apply.lock import StackLock
 from metorial_apply.config.load import load_config
+from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
@@ -71,12 +72,14 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         client.require_secret_key()
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
         if resolve:
-            desired = resolve_names(desired, catalog)
+            desired = resolve_names(desired, catalog, predict=False)
         lap("catalog")
         async with lock(client, desired.stack) if lock else nullcontext() as held:
             started, pages = time.perf_counter(), client.stats.pages
             read = await read_live(client, desired.stack, catalog)
             lap("live read")
+            if resolve:  # template providers may lean on defaults only the live read shows
+                check_predicted(desired, catalog, read.defaults)
             yield Session(client, catalog, desired, read, time.perf_counter() - started,
                           client.stats.pages - pages, held)
 

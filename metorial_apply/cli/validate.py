@@ -1,5 +1,7 @@
 """`metorial-apply validate [PATH]`: check the configuration offline, or with `--online` also
-against the provider catalog (names, versions, and secret values against the JSON Schemas)."""
+against the provider catalog (names, versions, secret values against the JSON Schemas, tool keys
+and regexes, and what template providers need). It reads no live state: it assumes deployments
+have no default config or auth config, true for every deployment this tool creates."""
 
 from __future__ import annotations
 
@@ -37,8 +39,9 @@ async def _online(desired: State, path: Path, api_url: str, api_key: str | None)
 @click.argument("path", type=click.Path(path_type=Path), default=".")
 @config_options
 @click.option("--online", is_flag=True,
-              help="Also resolve providers, auth methods and versions against the API's catalog "
-                   "and check secret values against the provider's schemas.")
+              help="Also resolve providers, auth methods and versions against the API's catalog, "
+                   "check secret values against the provider's schemas, tool keys and regexes against "
+                   "its tools, and that template providers have the auth config and config the API needs.")
 @api_options
 @click.pass_obj
 def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ...], var_files: tuple[Path, ...],

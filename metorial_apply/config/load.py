@@ -15,9 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from metorial_apply.config.bindings import inherit_vault_deployments, template_binding_problems
 from metorial_apply.config.diagnostics import validation_diagnostics
 from metorial_apply.config.files import config_files, file_reader
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
+from metorial_apply.config.redaction import redact
 from metorial_apply.config.references import (
     RefProblem,
     Refs,
@@ -37,7 +39,6 @@ from metorial_apply.core.state import State
 __all__ = ["load_config", "resolve_names", "sort_diagnostics"]
 
 YAML_TO_SPEC = {"tools": "tool_filters"}  # YAML field → canonical spec field, where they differ
-MIN_REDACT = 4  # shorter secrets would garble every message; none is ever put in one on purpose
 
 
 @dataclass
@@ -136,25 +137,13 @@ def link(built: list[Built]) -> tuple[list[Resource], list[Diagnostic]]:
     problems = check_targets(resources, refs, declared=entries)
     order, cycles = dependency_order(resources, refs)
     filled, mismatches = fill_providers(resources, refs, order)
-    return list(filled.values()), _positioned(problems + cycles + mismatches, entries)
+    filled, locks = inherit_vault_deployments(filled)
+    bindings = template_binding_problems(filled, refs)
+    return list(filled.values()), _positioned(problems + cycles + mismatches + locks + bindings, entries)
 
 
 def sort_diagnostics(problems: Sequence[Diagnostic]) -> list[Diagnostic]:
     return sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.message))
-
-
-def redact(problems: list[Diagnostic], secrets: Sequence[str]) -> list[Diagnostic]:
-    """Last guard: replace any secret that made it into a message or hint."""
-    words = sorted({s for s in secrets if len(s) >= MIN_REDACT}, key=len, reverse=True)
-
-    def clean(text: str | None) -> str | None:
-        for word in words if text else ():
-            text = text.replace(word, "***")  # type: ignore[union-attr]
-        return text
-
-    return [
-        Diagnostic(clean(d.message) or "", d.file, d.line, d.column, clean(d.path), clean(d.hint)) for d in problems
-    ]
 
 
 def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str, str] = {},

@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from metorial_apply.config.predict import predicted_problems
 from metorial_apply.config.references import RefProblem, dependency_order, fill_providers, references_of
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.core.errors import ConfigError, Diagnostic
@@ -112,8 +113,9 @@ def _value_problems(resource: Resource, catalog: Catalog) -> Iterator[Diagnostic
         yield _at(resource, "value" + path, message, hint)
 
 
-def resolve_names(desired: State, catalog: Catalog) -> State:
-    """Canonicalize provider/method/version names against the catalog and check secret values.
+def resolve_names(desired: State, catalog: Catalog, *, predict: bool = True) -> State:
+    """Canonicalize provider/method/version names against the catalog and check secret values;
+    with `predict`, also what the API would refuse (config/predict.py, assuming no live defaults).
 
     Raises ConfigError with every unknown name, provider mismatch and schema failure.
     """
@@ -128,9 +130,12 @@ def resolve_names(desired: State, catalog: Catalog) -> State:
     problems += [_at(resolved[p.address], _dotted(p), p.message, p.hint) for p in mismatches]
     # Values of resources whose names resolved are checked even when others failed: one pass.
     problems += [d for r in resolved.values() for d in _value_problems(r, catalog)]
+    state = State.of(desired.stack, list(resolved.values()))
+    problems += predicted_problems(state, catalog) if predict else []
     if problems:
-        raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.path or "", d.message)))
-    return State.of(desired.stack, list(resolved.values()))
+        raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.path or "",
+                                                          d.message)))
+    return state
 
 
 def _dotted(problem: RefProblem) -> str:

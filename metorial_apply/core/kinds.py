@@ -73,6 +73,15 @@ class KindSpec:
     # Which catalog JSON Schema the secret value must satisfy: "config" (the provider's config
     # schema) or "auth_method" (the input schema of the spec's `method`); None: not checked.
     value_schema: str | None = None
+    # Text fields the API keeps when sent a blank (`text?.trim() || existing`): removing one from
+    # the YAML cannot clear it, so the plan leaves it alone and says so in a note.
+    kept_when_blank: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        """The kind in words with its article: "an auth config"."""
+        words = self.kind.replace("_", " ")
+        return ("an " if words[0] in "aeiou" else "a ") + words
 
     def references(self, spec: Spec) -> list[tuple[str, Address]]:
         """(spec path, address) of every ref in a canonical spec, children included."""
@@ -223,7 +232,10 @@ def template_to_api(spec: Spec, ids: Ids) -> dict[str, Any]:
 def template_provider_from_api(item: dict[str, Any], names: Names) -> Spec:
     return {
         "deployment": ref_name(names, "deployment", item.get("deployment")),
-        "config": ref_name(names, "config", item.get("config")),
+        # The server fills a missing config with the deployment's default (possibly one it just
+        # created, "Default Config for …"): nobody's resource, so it reads as "no config".
+        "config": None if (item.get("config") or {}).get("is_default")
+        else ref_name(names, "config", item.get("config")),
         "auth_config": ref_name(names, "auth_config", item.get("auth_config")),
         "tool_filters": rules_from_api(item.get("tool_filter")),
     }
@@ -271,6 +283,7 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         order=4, refs={"deployment": "deployment"}, create_only=frozenset({"provider", "deployment", "method"}),
         patchable=COMMON_PATCHABLE | {"tool_filters"}, secret_fields=("value",), secret_patchable=False,
         to_api=auth_config_to_api, from_api=auth_config_from_api, value_schema="auth_method",
+        kept_when_blank=frozenset({"description"}),  # subspace modules/auth/src/services/providerAuthConfig.ts
     ),
     KindSpec(
         kind="session_template", section="session_templates", path="/session-templates",

@@ -187,6 +187,15 @@ class CatalogProvider(Frozen):
     auth_methods: dict[str, str] = {}  # method key → method id
     config_schema: dict[str, Any] | None = None  # JSON Schema of config values (current version)
     auth_method_schemas: dict[str, dict[str, Any]] = {}  # method key → JSON Schema of its input
+    tools: tuple[str, ...] | None = None  # tool keys of the current version (None: not read)
+
+
+class Defaults(Frozen):
+    """Names of our live deployments that have a default config / auth config, which a template
+    provider then gets when it names none (the API gives deployments it creates neither)."""
+
+    config: frozenset[str] = frozenset()
+    auth_config: frozenset[str] = frozenset()
 
 
 class Catalog(Frozen):

@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .choices import ADMIN_PREFIX, RATE_LIMIT_PRESETS
+from . import choices
 from .errors import ApiError, forbidden, route_not_found
 from .serializers import Reader
 
 if TYPE_CHECKING:
     from .runtime import Emulator
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 Handler = Callable[["Emulator", Request, dict[str, Any]], Awaitable[Any]]
 
 
@@ -74,9 +74,9 @@ async def put_faults(em: Emulator, request: Request, body: dict[str, Any]) -> An
 async def put_rate_limit(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
     """`{"preset": "dev"}` or `{"count": 10, "window_seconds": 60}`; `"clear": true` empties the window."""
     if "preset" in body:
-        if body["preset"] not in RATE_LIMIT_PRESETS:
-            raise _bad(f"preset must be one of {', '.join(RATE_LIMIT_PRESETS)}")
-        count, window = RATE_LIMIT_PRESETS[body["preset"]]
+        if body["preset"] not in choices.RATE_LIMIT_PRESETS:
+            raise _bad(f"preset must be one of {', '.join(choices.RATE_LIMIT_PRESETS)}")
+        count, window = choices.RATE_LIMIT_PRESETS[body["preset"]]
     else:
         count = body.get("count", em.rate_limit.count)
         window = body.get("window_seconds", em.rate_limit.window)
@@ -121,4 +121,4 @@ def admin_routes() -> list[Route]:
         ("/stats", "GET", get_stats), ("/faults", "GET", get_faults), ("/faults", "PUT", put_faults),
         ("/rate-limit", "PUT", put_rate_limit), ("/reset", "POST", post_reset), ("/objects", "GET", get_objects),
     ]
-    return [Route(ADMIN_PREFIX + path, _admin(handler), methods=[method]) for path, method, handler in table]
+    return [Route(choices.ADMIN_PREFIX + path, _admin(handler), methods=[method]) for path, method, handler in table]

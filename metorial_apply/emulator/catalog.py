@@ -12,11 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .choices import CATALOG_TIMESTAMP, CONFIG_VISIBILITY
+from . import choices
 from .store import Record, base62
 
 DATA_FILE = Path(__file__).with_name("catalog_data.json")
-_STAMPS = {"created_at": CATALOG_TIMESTAMP, "updated_at": CATALOG_TIMESTAMP}
 
 
 def catalog_id(prefix: str, index: int, natural_key: str) -> str:
@@ -38,6 +37,7 @@ class Catalog:
         self.tools: dict[str, dict[str, Any]] = {}
         self.raw_schema: dict[str, dict[str, Any]] = {}  # provider id → its config JSON Schema
         self._counters: dict[str, int] = {}
+        self._stamps = {"created_at": choices.CATALOG_TIMESTAMP, "updated_at": choices.CATALOG_TIMESTAMP}
         publisher = self._publisher(data["publisher"])
         for entry in data["providers"]:
             self._add_provider(entry, publisher, data["oauth_callback_url"])
@@ -48,7 +48,7 @@ class Catalog:
 
     def _publisher(self, entry: dict[str, Any]) -> dict[str, Any]:
         ident = self._next_id("ppub", entry["name"])
-        return {"object": "provider.publisher", "id": ident, **entry, **_STAMPS}
+        return {"object": "provider.publisher", "id": ident, **entry, **self._stamps}
 
     def _add_provider(self, entry: dict[str, Any], publisher: dict[str, Any], callback: str) -> None:
         provider_id = self._next_id("pro", entry["slug"])
@@ -65,7 +65,7 @@ class Catalog:
             "object": "provider", "id": provider_id, "access": "public", "status": "active",
             "identifier": entry["identifier"], "name": entry["name"], "slug": entry["slug"],
             "description": entry["description"], "metadata": {}, "publisher": publisher,
-            "current_version": current, "oauth": oauth if has_oauth else None, **_STAMPS,
+            "current_version": current, "oauth": oauth if has_oauth else None, **self._stamps,
         }
         for name in (provider_id, entry["slug"], entry["identifier"]):
             self.names[name] = provider_id
@@ -78,7 +78,7 @@ class Catalog:
             "object": "provider.version", "id": version_id, "version": version_entry["version"],
             "provider_id": provider_id, "is_current": bool(version_entry.get("current")),
             "name": f"{entry['name']} {version_entry['version']}", "description": entry["description"],
-            "metadata": {}, "specification_id": spec_id, **_STAMPS,
+            "metadata": {}, "specification_id": spec_id, **self._stamps,
         }
         self.versions[version_id] = version
         excluded = set(version_entry.get("exclude_tools", []))
@@ -91,16 +91,17 @@ class Catalog:
             "name": version["name"],
             "description": entry["description"],
             "config_schema": entry["config_schema"],
-            "config_visibility": CONFIG_VISIBILITY,
+            "config_visibility": choices.CONFIG_VISIBILITY,
             "tools": tools,
             "tool_categories": [
-                {"object": "provider.tool_category", "key": c["key"], "name": c["name"]}
+                {"object": "provider.tool_category", "key": c["key"], "name": c["name"],
+                 "tool_count": sum(c["key"] in t["tool_category_keys"] for t in tools)}
                 for c in entry["tool_categories"]
             ],
             "auth_methods": methods,
             "provider_id": provider_id,
             "version_id": version_id,
-            **_STAMPS,
+            **self._stamps,
         }
         return version
 
@@ -108,10 +109,11 @@ class Catalog:
         tool = {
             "object": "provider.tool", "id": self._next_id("pto", f"{key}:{entry['key']}"), "key": entry["key"],
             "name": entry["name"], "description": entry["description"], "capabilities": {},
-            "constraints": [], "instructions": None, "tool_category_keys": [entry["category"]],
+            "constraints": [], "instructions": list(entry.get("instructions", [])),
+            "tool_category_keys": [entry["category"]],
             "specification_id": spec_id, "provider_id": provider_id,
             "input_schema": {"type": "json_schema", "schema": entry["input_schema"]}, "output_schema": None,
-            "tags": {"destructive": entry["destructive"], "read_only": entry["read_only"]}, **_STAMPS,
+            "tags": {"destructive": entry["destructive"], "read_only": entry["read_only"]}, **self._stamps,
         }
         self.tools[tool["id"]] = tool
         return tool
@@ -119,16 +121,18 @@ class Catalog:
     def _method(self, entry: dict[str, Any], provider_id: str, spec_id: str, key: str) -> dict[str, Any]:
         method_key = f"{key}:{entry['key']}"
         scopes = [
-            {"object": "provider.auth_method.scope", "id": self._next_id("pasc", f"{method_key}:{s['scope']}"), **s}
+            {"object": choices.OBJECT_NAMES["auth_method_scope"],
+             "id": self._next_id("pasc", f"{method_key}:{s['scope']}"), **s}
             for s in entry["scopes"]
         ]
         method = {
-            "object": "provider.auth_method", "id": self._next_id("pam", method_key), "type": entry["type"],
+            "object": choices.OBJECT_NAMES["auth_method"], "id": self._next_id("pam", method_key),
+            "type": entry["type"],
             "key": entry["key"], "name": entry["name"], "description": entry["description"],
             "capabilities": {"refresh": entry["type"] == "oauth"}, "provider_id": provider_id,
             "provider_specification_id": spec_id,
             "input_schema": {"type": "json_schema", "schema": entry["input_schema"]}, "output_schema": None,
-            "scopes": scopes, "adapters": [], **_STAMPS,
+            "scopes": scopes, "adapters": [], **self._stamps,
         }
         self.methods[method["id"]] = method
         return method

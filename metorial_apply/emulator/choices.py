@@ -1,109 +1,166 @@
-"""Every behaviour the emulator had to choose because the real API's is unknown.
+"""Every behaviour the emulator had to choose, with where it comes from.
 
-The contract (`metorial-api.md`) marks these "(emulator choice)" or leaves them open. They
-live here, together, so they are easy to find and to change when the real behaviour is
-learnt. Nothing else in the package should hard-code one of these decisions.
+Two sorts of entries, kept apart on purpose:
+- constants: read at call time (as `choices.NAME`) by the code they describe, so changing one
+  changes the emulator; tests/emulator/test_choices.py flips each of them and watches the effect
+  (and fails when a constant is added here without a flip);
+- plain documented entries (comments): behaviour fixed in the code, recorded here with its source
+  so it is found and changed in one place when the real behaviour is learnt.
+
+Sources name a file and its repository, or say "unverified" (then it is an emulator choice).
+"subspace" is github.com/metorial/subspace, the backend behind the public API.
 """
 
 from __future__ import annotations
 
 # --- Ids -----------------------------------------------------------------------------------
-# Auth credentials have no documented prefix; `pacr_` keeps the provider-auth family look.
-AUTH_CREDENTIALS_PREFIX = "pacr"
+# Prefixes follow the contract (metorial-api.md); auth credentials have no documented prefix
+# and use `pacr` (unverified), set in kinds.py.
 # Ids are `<prefix>_<counter><suffix>`: a zero-padded base62 counter (so ids sort in creation
-# order, which the API's id-sorted lists rely on) followed by a random base62 suffix.
+# order, which the API's id-sorted lists rely on) then a random base62 suffix. Unverified.
 ID_COUNTER_WIDTH = 10
 ID_SUFFIX_WIDTH = 6
-# ASCII-ordered alphabet so that byte-wise (SQLite BINARY) comparison matches numeric order.
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # --- Text ----------------------------------------------------------------------------------
 # `name` and `description` are trimmed as the platform's TypeScript trims (String.prototype.trim:
-# JavaScript's white space and line terminators). It is not Python's str.strip(): U+FEFF is
-# trimmed, while U+001C-U+001F and U+0085 are kept.
+# JavaScript's white space and line terminators; `d.input.name?.trim()` throughout subspace's
+# services). It is not Python's str.strip(): U+FEFF is trimmed, U+001C-U+001F and U+0085 kept.
 TRIM_CHARACTERS = ("\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
                    + "\u2028\u2029\u202f\u205f\u3000\ufeff")
 
 # --- PATCH ---------------------------------------------------------------------------------
-# A missing or null field leaves the value unchanged; an empty string clears it (to null).
-PATCH_EMPTY_STRING_CLEARS = True
+# A missing or null field leaves the value unchanged. A blank `name`/`description` (empty after
+# trimming) clears the field, except for these kinds, whose update keeps the old text:
+# subspace modules/auth/src/services/providerAuthConfig.ts (updateProviderAuthConfig:
+# `description: d.input.description?.trim() || d.providerAuthConfig.description`). Deployments,
+# configs and vaults store what they get (`d.input.description ?? existing` in
+# modules/deployment/src/services/providerDeployment.ts, providerConfig.ts,
+# providerConfigVault.ts) and templates too (modules/session/src/services/sessionTemplate.ts);
+# the emulator stores a blank as null, which reads back the same to clients. Credentials:
+# unverified (treated as clearing).
+BLANK_TEXT_KEEPS_OLD: frozenset[str] = frozenset({"auth_config"})
 
 # --- Rate limits ---------------------------------------------------------------------------
-# `RateLimit-Reset` is the number of whole seconds (ceil) until the sliding window frees a
-# slot; 0 when the window is empty. Rejected (429) requests do not consume the window.
-RATE_LIMIT_RESET_UNIT = "seconds"
+# `RateLimit-Reset` is the number of whole seconds (ceil) until the sliding window frees a slot;
+# 0 when the window is empty. Rejected (429) requests do not consume the window. Unverified (the
+# unit is undocumented; see metorial-api.md). The default is the "org" preset (settings.py).
+# Presets that `PUT /_emulator/rate-limit {"preset": …}` selects: the contract's published limits.
 RATE_LIMIT_PRESETS: dict[str, tuple[int, float]] = {
     "org": (5000, 600.0),  # the enforced per-organization limit
     "ip": (1000, 10.0),  # the published per-IP limit
     "dev": (100, 600.0),  # the published development-instance limit
 }
-DEFAULT_RATE_LIMIT_PRESET = "org"
 
-# --- Faults --------------------------------------------------------------------------------
-# 429 bursts: each API request, with probability `burst_429_rate`, starts a burst; the
-# starting request and the next `burst_429_length - 1` requests are answered 429 with the
-# contract's body. Burst 429s do not consume the rate-limit window.
-BURST_429_MODEL = "probability-starts-burst-of-fixed-length"
+# --- Faults (all unverified: test machinery, not API behaviour) ----------------------------
+# 429 bursts: each API request, with probability `burst_429_rate`, starts a burst; the starting
+# request and the next `burst_429_length - 1` requests are answered 429 with the contract's body.
+# Burst 429s do not consume the rate-limit window (app.py).
 # Fault draws happen in this order for every API request, from one random.Random(seed), so a
-# sequential run is reproducible: jitter, burst start, 500 error, drop.
-FAULT_DRAW_ORDER = ("jitter", "burst_429", "error", "drop")
-# Dropped responses: only committed writes (POST/PATCH/DELETE answered 2xx) are dropped. The
-# write is stored, then the connection is closed without a response. Under uvicorn the
-# emulator starts a response with an invalid header so the server closes the socket before
-# writing any byte; in-process the app raises `ResponseDropped`, an httpx.RemoteProtocolError.
-DROP_ONLY_SUCCESSFUL_WRITES = True
+# sequential run is reproducible: jitter, burst start, 500 error, drop (faults.py).
+# Dropped responses: only committed writes (POST/PATCH/DELETE answered 2xx) are dropped. The write
+# is stored, then the connection is closed without a response. Under uvicorn the emulator starts a
+# response with an invalid header so the server closes the socket before writing any byte;
+# in-process the app raises `ResponseDropped`, an httpx.RemoteProtocolError (transport.py).
 
 # --- Pagination ----------------------------------------------------------------------------
 # `cursor` is `cur_` + urlsafe base64 (no padding) of `a:<id>` (after) or `b:<id>` (before).
+# Unverified (the contract only says opaque `cur_…`).
 CURSOR_PREFIX = "cur_"
-# Giving more than one of `after`, `before`, `cursor` is a 400 invalid_data.
-PAGINATION_ANCHORS_EXCLUSIVE = True
+# Giving more than one of `after`, `before`, `cursor` is a 400 invalid_data (listing.py).
 # A filter naming an unknown provider (or other referenced id) yields an empty list, not 404.
-UNKNOWN_FILTER_VALUE_EMPTY_LIST = True
+# Both unverified.
 
 # --- Cascades ------------------------------------------------------------------------------
 # Cascades are transitive (deployment -> config -> template provider) and happen in the same
-# transaction as the delete, or `cascade_delay_ms` later on the event loop.
-# Deleting an auth config cascades nowhere (the contract names no cascade for it).
-CASCADE_TRANSITIVE = True
+# transaction as the delete, or `cascade_delay_ms` later on the event loop (crud.py). Deleting an
+# auth config cascades nowhere (the contract names no cascade for it). Unverified.
 
 # --- References ----------------------------------------------------------------------------
-# `provider_auth_method_id` given as a key resolves among the current version's methods of
-# the provider when the provider is known (from the deployment); otherwise the key must
-# match exactly one current-version method across the catalog (else 400 invalid_data).
-AUTH_METHOD_KEY_SCOPE = "current-version"
-# An unknown referenced id is 404 not_found naming the entity and id.
-UNKNOWN_REFERENCE_STATUS = 404
-# Mismatched providers across references: 400 with this code.
+# `provider_auth_method_id` given as a key resolves among the current version's methods of the
+# provider when the provider is known (from the deployment); otherwise the key must match exactly
+# one current-version method across the catalog (else 400 invalid_data). Unverified.
+# An unknown referenced id is 404 not_found naming the entity and id. Unverified.
+# Mismatched providers across references: 400. Message from subspace
+# modules/provider-internal/src/services/providerCombination.ts (providerMismatchError); the code
+# is unverified (lowerdeck's badRequestError default is not in the fetched sources).
 PROVIDER_MISMATCH_CODE = "invalid_data"
 PROVIDER_MISMATCH_MESSAGE = "Provider session inputs have mismatched providers"
-TEMPLATE_PROVIDER_EMPTY_MESSAGE = "Please provide at least a provider config, auth config, or deployment"
+# Active providers per template: "Cannot associate more than 100 providers" in providerCombination.ts
+# counts one call's providers; the emulator also caps a template's active providers (unverified).
 MAX_TEMPLATE_PROVIDERS = 100
 TEMPLATE_PROVIDER_LIMIT_CODE = "limit_exceeded"
-# Template provider pieces: a missing deployment resolves to the config's / auth config's
-# deployment, else the provider's default deployment; a missing config resolves to the
-# deployment's default config (null if it has none); a vault creates a config from it.
-# Provider auth credentials require the provider to have an OAuth auth method.
-CREDENTIALS_REQUIRE_OAUTH = True
+# Provider auth credentials require the provider to have an OAuth auth method (writes.py). Unverified.
+
+# --- Template providers (subspace modules/provider-internal/src/services/providerCombination.ts) ---
+# The same rules apply to inline `providers` on template create and to /session-template-providers.
+# Pieces of a template provider: a missing deployment resolves to the config's / auth config's
+# deployment, else the provider's default deployment; a vault (emulator extension, unverified)
+# creates a config from it on the deployment.
+TEMPLATE_PROVIDER_EMPTY_MESSAGE = "Please provide at least a provider config, auth config, or deployment"
+# A config or auth config bound to another deployment, or a deployment of another provider:
+# 400 with deploymentMismatchError's message (code unverified: lowerdeck badRequestError default).
+DEPLOYMENT_MISMATCH_CODE = "bad_request"
+DEPLOYMENT_MISMATCH_MESSAGE = "Provider session inputs cannot be used with the selected deployment"
+# No config given: the deployment's default config; else, when the version's config schema "has
+# required properties", 400 config_required; else an empty default config is created on the
+# deployment (providerConfig.ts ensureDefaultEmptyProviderConfig: name "Default Config for <deployment
+# name, or the provider's name when the deployment's contains 'Default '>", description
+# "Auto-created by Metorial", no metadata, is_default). "Has required" follows the source exactly:
+# no schema → no; an object schema with properties and an empty `required` → no; anything else → yes.
+CONFIG_REQUIRED_CODE = "config_required"
+CONFIG_REQUIRED_MESSAGE = "Provider requires a config to be provided"
+DEFAULT_CONFIG_DESCRIPTION = "Auto-created by Metorial"
+# No auth config given and the version has auth methods: the deployment's default auth config, else
+# 400 auth_config_required. The public API has no way to make an auth config a deployment's default
+# (the subspace service takes `isDefault`, the public controller does not pass it): deployments here
+# never have one, so every provider with auth methods needs an explicit auth config.
+AUTH_CONFIG_REQUIRED_CODE = "auth_config_required"
+AUTH_CONFIG_REQUIRED_MESSAGE = "Provider requires an auth config to be provided"
+# An auth config for a provider without auth methods: 400 "Provider does not support auth configs".
+
+# --- Configs from vaults (subspace modules/deployment/src/services/providerConfig.ts) ----------
+# createProviderConfig: `deploymentOid: d.providerDeployment?.oid ?? vault.deploymentOid` (the new
+# config takes the vault's deployment); a vault bound to a deployment other than the given one is
+# preconditionFailedError 412 deployment_lock_mismatch "Vault is locked to a different deployment".
+VAULT_LOCK_STATUS = 412
+VAULT_LOCK_CODE = "deployment_lock_mismatch"
+VAULT_LOCK_MESSAGE = "Vault is locked to a different deployment"
 
 # --- Objects -------------------------------------------------------------------------------
-# A config is `is_default` only when a deployment created it (deployment `provider_config`).
-# Auth configs created through the API have source "manual"; their type is "manual" for
-# manual methods and "oauth_manual" for oauth methods.
+# A config is `is_default` only when a deployment created it (deployment `provider_config`, or the
+# empty default config above). Auth configs created through the API have source "manual"; their
+# type is "manual" for manual methods and "oauth_manual" for oauth methods (unverified).
 AUTH_CONFIG_TYPE_BY_METHOD = {"manual": "manual", "oauth": "oauth_manual"}
-CONFIG_VISIBILITY = "encrypted"
+CONFIG_VISIBILITY = "encrypted"  # unverified
+# Object names from subspace packages/presenters/src/: sessionTemplate.ts "session.template",
+# sessionTemplateProvider.ts "session.template.provider", providerAuthMethod.ts
+# "provider.capabilities.auth_method" (scopes "provider.capabilities.auth_method.scope"),
+# providerConfig.ts "provider.capabilities.config.schema". A tool's `instructions` is a list and
+# `tool_categories[]` carry `tool_count` (metorial-api.md; the SDK's types agree).
+OBJECT_NAMES = {
+    "session_template": "session.template",
+    "template_provider": "session.template.provider",
+    "auth_method": "provider.capabilities.auth_method",
+    "auth_method_scope": "provider.capabilities.auth_method.scope",
+    "config_schema": "provider.capabilities.config.schema",
+}
 # Deployments' `provider_version_id` filter matches the effective version (locked, else the
-# provider's current version at write time).
-# Timestamps: ISO 8601 UTC with millisecond precision and a `Z` suffix (store.now_iso).
+# provider's current version at write time). Timestamps: ISO 8601 UTC with millisecond precision
+# and a `Z` suffix (store.now_iso). Both unverified.
 # Embedded previews carry `object` names with a `#preview` suffix, e.g. "provider.config#preview";
-# a template provider's `auth_config` is {"object": "provider.auth_config#preview", "id"}.
+# a template provider's `auth_config` is {"object": "provider.auth_config#preview", "id"}. Unverified.
 PREVIEW_SUFFIX = "#preview"
+# Embedded previews have no `status` (the official SDK 2.6's preview types have none).
+# List envelopes carry `"object": "list"` as metorial-api.md documents; the SDK's list types have
+# only `items` and `pagination` (its mappers ignore the extra key). Unverified which is right: kept,
+# and tolerated by name in tests/conformance.
 # `GET /session-templates/{id}/tools` answers {"object": "list", "items": [tool…]}, unpaginated.
 CATALOG_TIMESTAMP = "2025-01-15T09:00:00.000Z"
 
 # --- Tool filters --------------------------------------------------------------------------
-# A tool passes a filter when the filter has no tool rules, or any tool rule matches it.
-# An invalid or over-long regex matches nothing (regexes are only checked when used).
+# A tool passes a filter when the filter has no tool rules, or any tool rule matches it. Regexes
+# match case-insensitively (metorial-api.md). An invalid or over-long regex matches nothing
+# (regexes are only checked when used). The length cap is unverified.
 MAX_REGEX_LENGTH = 1000
 
 # --- Transport -----------------------------------------------------------------------------
@@ -113,10 +170,10 @@ MAX_REGEX_LENGTH = 1000
 # (catalog data) but not with provider_deployment_id / provider_config_id (403).
 # 401 messages: "Missing Authorization header", "Malformed Authorization header" (scheme not
 # exactly `Bearer`, extra spaces, or a key not starting with `metorial_`), "Invalid API key".
-MISSING_CONTENT_TYPE_IS_JSON = True
+# All unverified beyond the contract (app.py).
 
 # --- Admin ---------------------------------------------------------------------------------
 # `/_emulator/*` answers loopback clients only (403 otherwise). A request there carrying an
 # `Authorization` header is treated as an API call to an unknown path: 404 not_found in the
-# API's error shape, not counted, not rate limited, not faulted.
+# API's error shape, not counted, not rate limited, not faulted. Emulator-only.
 ADMIN_PREFIX = "/_emulator"

@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from . import choices
 from .errors import field_problem, gone, invalid_data, not_found
 from .kinds import BY_PATH, KindSpec
 from .listing import Query, parse_list_query, run_list
@@ -120,9 +121,10 @@ def list_objects(em: Emulator, spec: KindSpec, query: Query) -> dict[str, Any]:
 def _update(em: Emulator, spec: KindSpec, record: Record, body: dict[str, Any]) -> None:
     """PATCH: absent or null leaves a field; "" clears text; metadata is replaced wholesale."""
     fields = check_body(body, spec.fields, patch=True)
-    if "name" in fields:
+    keeps_old = spec.key in choices.BLANK_TEXT_KEEPS_OLD  # `text?.trim() || existing`
+    if "name" in fields and not (keeps_old and fields["name"] is None):
         record.name = fields["name"]
-    if "description" in fields:
+    if "description" in fields and not (keeps_old and fields["description"] is None):
         record.description = fields["description"]
     for name in ("metadata", "tool_filters"):
         if name in fields:
@@ -173,7 +175,8 @@ def config_schema(em: Emulator, query: Query) -> dict[str, Any]:
     name, value = given[0]
     spec = _schema_spec(em, name, value)
     return {
-        "object": "provider.config_schema", "visibility": spec["config_visibility"], "specification_id": spec["id"],
+        "object": choices.OBJECT_NAMES["config_schema"], "visibility": spec["config_visibility"],
+        "specification_id": spec["id"],
         "provider_id": spec["provider_id"], "schema": {"type": "json_schema", "schema": spec["config_schema"]},
         "created_at": spec["created_at"], "updated_at": spec["updated_at"],
     }

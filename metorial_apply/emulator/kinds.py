@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import serializers as ser
 from . import templates, writes
-from .choices import AUTH_CREDENTIALS_PREFIX
+from .choices import OBJECT_NAMES
 from .store import Record
 from .validation import FieldRule as F
 
@@ -98,20 +98,21 @@ MANAGED = (
     ),
     KindSpec(
         "auth_credentials", "provider-auth-credentials", "provider.auth_credentials", ser.auth_credentials,
-        AUTH_CREDENTIALS_PREFIX,
+        "pacr",  # no documented prefix (choices.py, Ids)
         (F("provider_id", "id", required=True), *COMMON, F("client_id", "id", create=False, update=True),
          F("client_secret", "id", create=False, update=True), F("scopes", "strings", create=False, update=True)),
         {"provider_id": PROVIDER, "provider_auth_method_id": ("auth_method_id", None), "origin": ("origin", None)},
         create=writes.create_auth_credentials, update=writes.update_auth_credentials,
     ),
     KindSpec(
-        "session_template", "session-templates", "session_template", ser.session_template, "set",
+        "session_template", "session-templates", OBJECT_NAMES["session_template"], ser.session_template, "set",
         (F("name", "text", required=True, update=True), F("description", "text", update=True),
          F("metadata", "object", update=True)),
         create=templates.create_session_template, cascade=(("template_provider", "template_id"),),
     ),
     KindSpec(
-        "template_provider", "session-template-providers", "session_template.provider", ser.template_provider, "stp",
+        "template_provider", "session-template-providers", OBJECT_NAMES["template_provider"],
+        ser.template_provider, "stp",
         (F("session_template_id", "id", required=True), *templates.PROVIDER_RULES[:-1], FILTERS),
         {"session_template_id": ("template_id", None), "provider_id": PROVIDER,
          "provider_deployment_id": ("deployment_id", None), "provider_config_id": ("config_id", None),
@@ -138,7 +139,7 @@ CATALOG = (
     KindSpec(
         "auth_method",
         "provider-auth-methods",
-        "provider.auth_method",
+        OBJECT_NAMES["auth_method"],
         ser.catalog_object,
         filters={"provider_version_id": ("version_id", None), "provider_id": PROVIDER},
         required_filters=("provider_version_id",),

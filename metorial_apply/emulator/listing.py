@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .choices import CURSOR_PREFIX
+from . import choices
 from .errors import field_problem, invalid_data
 from .store import Record
 
@@ -37,9 +37,9 @@ def query_error(name: str, message: str, code: str = "invalid_value") -> Excepti
 
 def decode_cursor(text: str) -> tuple[str, bool]:
     """`cur_…` → (anchor id, backward); 400 when malformed."""
-    if not text.startswith(CURSOR_PREFIX):
+    if not text.startswith(choices.CURSOR_PREFIX):
         raise query_error("cursor", "Malformed cursor")
-    body = text[len(CURSOR_PREFIX):]
+    body = text[len(choices.CURSOR_PREFIX):]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):

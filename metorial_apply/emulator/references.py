@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .choices import PROVIDER_MISMATCH_CODE, PROVIDER_MISMATCH_MESSAGE
+from . import choices
 from .errors import ApiError, field_problem, invalid_field, not_found, use_after_delete
 from .store import Record
 
@@ -49,7 +49,7 @@ def check_same_provider(expected: str, record: Record | None, path: list[Any]) -
     """A referenced object of another provider is a 400 naming the field."""
     if record is not None and record.ref("provider_id") != expected:
         raise ApiError(
-            400, PROVIDER_MISMATCH_CODE, PROVIDER_MISMATCH_MESSAGE, entity="body",
+            400, choices.PROVIDER_MISMATCH_CODE, choices.PROVIDER_MISMATCH_MESSAGE, entity="body",
             errors=[field_problem(path, "provider_mismatch", "Belongs to a different provider")],
         )
 

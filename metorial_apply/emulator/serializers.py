@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .choices import PREVIEW_SUFFIX
+from . import choices
 from .store import Record
 from .toolfilters import output_form
 
@@ -51,7 +51,8 @@ def _stamps(record: Record) -> dict[str, str]:
 def deployment_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
-    common = _common(record, "provider.deployment" + PREVIEW_SUFFIX)
+    common = _common(record, "provider.deployment" + choices.PREVIEW_SUFFIX)
+    del common["status"]  # previews carry no status (the SDK's preview types have none)
     return {
         **common,
         "is_default": record.doc.get("is_default", False),
@@ -64,7 +65,7 @@ def config_preview(record: Record | None) -> dict[str, Any] | None:
     if record is None:
         return None
     return {
-        "object": "provider.config" + PREVIEW_SUFFIX,
+        "object": "provider.config" + choices.PREVIEW_SUFFIX,
         "id": record.id,
         "is_default": record.doc.get("is_default", False),
         "provider_id": record.ref("provider_id"),
@@ -136,7 +137,8 @@ def session_template(reader: Reader, record: Record) -> dict[str, Any]:
         rows = store.select("kind = 'template_provider' AND template_id = ?", [record.id])
         providers = [p for p in rows if p.doc.get("archived_by") == record.id]
     return {
-        **_common(record, "session_template"), "providers": [template_provider(reader, p) for p in providers],
+        **_common(record, choices.OBJECT_NAMES["session_template"]),
+        "providers": [template_provider(reader, p) for p in providers],
         "integration_instance_id": None, "integration_instance_group_id": None,
         "identity_actor_id": None, "identity_id": None, **_stamps(record),
     }
@@ -145,7 +147,7 @@ def session_template(reader: Reader, record: Record) -> dict[str, Any]:
 def template_provider(reader: Reader, record: Record) -> dict[str, Any]:
     auth_config_id = record.ref("auth_config_id")
     return {
-        "object": "session_template.provider",
+        "object": choices.OBJECT_NAMES["template_provider"],
         "id": record.id,
         "status": record.status,
         "tool_filter": output_form(record.doc.get("tool_filters", [])),
@@ -153,7 +155,7 @@ def template_provider(reader: Reader, record: Record) -> dict[str, Any]:
         "session_template_id": record.ref("template_id"),
         "deployment": deployment_preview(reader.get(record.ref("deployment_id"))),
         "config": config_preview(reader.get(record.ref("config_id"))),
-        "auth_config": {"object": "provider.auth_config" + PREVIEW_SUFFIX, "id": auth_config_id}
+        "auth_config": {"object": "provider.auth_config" + choices.PREVIEW_SUFFIX, "id": auth_config_id}
         if auth_config_id
         else None,
         **_stamps(record),

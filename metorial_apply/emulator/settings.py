@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .choices import DEFAULT_RATE_LIMIT_PRESET, RATE_LIMIT_PRESETS
+from .choices import RATE_LIMIT_PRESETS
 
 DEFAULT_SECRET_KEY = "metorial_sk_local_emulator_secret_key"
 DEFAULT_PUBLISHABLE_KEY = "metorial_pk_local_emulator_publishable_key"
@@ -58,8 +58,8 @@ class EmulatorSettings:
     db_path: str | None = None
     secret_keys: tuple[str, ...] = (DEFAULT_SECRET_KEY,)
     publishable_keys: tuple[str, ...] = (DEFAULT_PUBLISHABLE_KEY,)
-    rate_limit_count: int = RATE_LIMIT_PRESETS[DEFAULT_RATE_LIMIT_PRESET][0]
-    rate_limit_window_seconds: float = RATE_LIMIT_PRESETS[DEFAULT_RATE_LIMIT_PRESET][1]
+    rate_limit_count: int = RATE_LIMIT_PRESETS["org"][0]
+    rate_limit_window_seconds: float = RATE_LIMIT_PRESETS["org"][1]
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int | None = None  # seeds ids' random suffixes and, unless faults.seed is set, faults
     cascade_delay_ms: float = 0.0

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .choices import BASE62, ID_COUNTER_WIDTH, ID_SUFFIX_WIDTH
+from . import choices
 
 # Reference columns: every filter and cascade edge reads one of these, so each is indexed.
 REF_COLUMNS = (
@@ -49,6 +49,10 @@ def now_iso() -> str:
     """ISO 8601 UTC with millisecond precision and `Z`, the API's timestamp form."""
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+# ASCII-ordered alphabet so that byte-wise (SQLite BINARY) comparison matches numeric order.
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def base62(number: int, width: int) -> str:
@@ -121,7 +125,7 @@ class Store:
         """The highest counter in use, for databases written before the meta counter existed."""
         best = 0
         for (ident,) in self.conn.execute("SELECT id FROM objects").fetchall():
-            best = max(best, decode_base62(ident.partition("_")[2][:ID_COUNTER_WIDTH]))
+            best = max(best, decode_base62(ident.partition("_")[2][:choices.ID_COUNTER_WIDTH]))
         return best
 
     def new_id(self, prefix: str) -> str:
@@ -131,8 +135,8 @@ class Store:
             row = self.conn.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'id_counter' RETURNING value"
             ).fetchone()
-            suffix = "".join(self._rng.choice(BASE62) for _ in range(ID_SUFFIX_WIDTH))
-            return f"{prefix}_{base62(int(row[0]), ID_COUNTER_WIDTH)}{suffix}"
+            suffix = "".join(self._rng.choice(BASE62) for _ in range(choices.ID_SUFFIX_WIDTH))
+            return f"{prefix}_{base62(int(row[0]), choices.ID_COUNTER_WIDTH)}{suffix}"
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:

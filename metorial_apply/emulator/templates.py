@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .choices import (
-    MAX_TEMPLATE_PROVIDERS,
-    PROVIDER_MISMATCH_CODE,
-    PROVIDER_MISMATCH_MESSAGE,
-    TEMPLATE_PROVIDER_EMPTY_MESSAGE,
-    TEMPLATE_PROVIDER_LIMIT_CODE,
-)
+from . import choices
 from .errors import ApiError, field_problem, invalid_field
 from .references import require, require_optional
 from .store import Record
@@ -35,9 +29,9 @@ def _pieces(em: Emulator, fields: dict[str, Any], path: list[Any]) -> dict[str, 
     pieces = {name: require_optional(em, PIECE_KINDS[name], fields.get(name)) for name in PIECES}
     given = {name: r for name, r in pieces.items() if r is not None}
     if not given:
-        raise _domain_error("invalid_data", TEMPLATE_PROVIDER_EMPTY_MESSAGE, path)
+        raise _domain_error("invalid_data", choices.TEMPLATE_PROVIDER_EMPTY_MESSAGE, path)
     if len({r.ref("provider_id") for r in given.values()}) > 1:
-        raise _domain_error(PROVIDER_MISMATCH_CODE, PROVIDER_MISMATCH_MESSAGE, path)
+        raise _domain_error(choices.PROVIDER_MISMATCH_CODE, choices.PROVIDER_MISMATCH_MESSAGE, path)
     return pieces
 
 
@@ -60,30 +54,71 @@ def _deployment_for(em: Emulator, pieces: dict[str, Record | None], provider_id:
     return defaults[0]
 
 
+def _check_deployment(deployment: Record, provider_id: str, pieces: dict[str, Record | None], path: list[Any]) -> None:
+    """A deployment of another provider, or a config / auth config bound to another deployment."""
+    bound = [pieces[n] for n in ("provider_config_id", "provider_auth_config_id") if pieces[n] is not None]
+    if deployment.ref("provider_id") != provider_id or any(
+        r.ref("deployment_id") not in (None, deployment.id) for r in bound
+    ):
+        raise _domain_error(choices.DEPLOYMENT_MISMATCH_CODE, choices.DEPLOYMENT_MISMATCH_MESSAGE, path)
+
+
+def has_required_config(schema: Any) -> bool:
+    """providerCombination.ts's test, kept exactly (see choices: CONFIG_REQUIRED_*)."""
+    if not schema:
+        return False
+    return not (schema.get("type") == "object" and schema.get("properties") and not schema.get("required"))
+
+
+def _default_config(em: Emulator, deployment: Record, spec: dict[str, Any], path: list[Any]) -> Record:
+    """The deployment's default config, else a new empty one when the schema requires nothing."""
+    default = em.store.get(deployment.doc.get("default_config_id") or "")
+    if default is not None and default.status == "active":
+        return default
+    if has_required_config(spec["config_schema"]):
+        raise _domain_error(choices.CONFIG_REQUIRED_CODE, choices.CONFIG_REQUIRED_MESSAGE, path)
+    provider = em.catalog.providers[str(deployment.ref("provider_id"))]
+    inner = deployment.name or provider["name"]
+    name = f"Default Config for {provider['name'] if 'Default ' in inner else inner}"
+    fields = {"name": name, "description": choices.DEFAULT_CONFIG_DESCRIPTION, "value": {}}
+    config = make_config(em, provider["id"], deployment, fields, path, is_default=True, check=False)
+    deployment.doc["default_config_id"] = config.id
+    em.store.save(deployment)
+    return config
+
+
+def _auth_config(spec: dict[str, Any], auth_config: Record | None, path: list[Any]) -> Record | None:
+    """An auth config is needed exactly when the version has auth methods (no default exists)."""
+    if auth_config is None and spec["auth_methods"]:
+        raise _domain_error(choices.AUTH_CONFIG_REQUIRED_CODE, choices.AUTH_CONFIG_REQUIRED_MESSAGE, path)
+    if auth_config is not None and not spec["auth_methods"]:
+        raise _domain_error("bad_request", "Provider does not support auth configs", path)
+    return auth_config
+
+
 def add_template_provider(em: Emulator, template: Record, fields: dict[str, Any], path: list[Any]) -> Record:
     active = em.store.count("kind = 'template_provider' AND template_id = ? AND status = 'active'", [template.id])
-    if active >= MAX_TEMPLATE_PROVIDERS:
+    if active >= choices.MAX_TEMPLATE_PROVIDERS:
         raise _domain_error(
-            TEMPLATE_PROVIDER_LIMIT_CODE,
-            f"A session template can have at most {MAX_TEMPLATE_PROVIDERS} providers",
+            choices.TEMPLATE_PROVIDER_LIMIT_CODE,
+            f"A session template can have at most {choices.MAX_TEMPLATE_PROVIDERS} providers",
             path,
         )
     pieces = _pieces(em, fields, path)
     provider_id = str(next(r for r in pieces.values() if r is not None).ref("provider_id"))
     deployment = _deployment_for(em, pieces, provider_id, path)
-    config = pieces["provider_config_id"]
-    vault = pieces["provider_config_vault_id"]
+    _check_deployment(deployment, provider_id, pieces, path)
+    spec = em.catalog.spec_for_version(str(deployment.ref("version_id")))
+    config, vault = pieces["provider_config_id"], pieces["provider_config_vault_id"]
     if config is None and vault is not None:
         config = make_config(
             em, provider_id, deployment, {"provider_config_vault_id": vault.id, "name": vault.name}, path
         )
-    if config is None and deployment.doc.get("default_config_id"):
-        default = em.store.get(deployment.doc["default_config_id"])
-        config = default if default is not None and default.status == "active" else None
-    auth_config = pieces["provider_auth_config_id"]
+    config = config or _default_config(em, deployment, spec, path)
+    auth_config = _auth_config(spec, pieces["provider_auth_config_id"], path)
     refs = {
         "provider_id": provider_id, "template_id": template.id, "deployment_id": deployment.id,
-        "config_id": config.id if config else None, "auth_config_id": auth_config.id if auth_config else None,
+        "config_id": config.id, "auth_config_id": auth_config.id if auth_config else None,
     }
     record = new_record(em, "template_provider", fields, refs)
     record.doc.pop("metadata")

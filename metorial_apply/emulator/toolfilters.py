@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .choices import MAX_REGEX_LENGTH
+from . import choices
 from .errors import field_problem
 
 # Rule type → (the list or pattern field it carries, what it filters).
@@ -60,7 +60,7 @@ def output_form(rules: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _regex_matches(pattern: str, text: str) -> bool:
     # Regexes are checked only when used: an invalid or over-long one matches nothing.
-    if len(pattern) > MAX_REGEX_LENGTH:
+    if len(pattern) > choices.MAX_REGEX_LENGTH:
         return False
     try:
         return re.search(pattern, text, re.IGNORECASE) is not None

@@ -12,7 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .choices import PATCH_EMPTY_STRING_CLEARS, TRIM_CHARACTERS
+from . import choices
 from .errors import field_problem, invalid_data
 from .toolfilters import check_tool_filters
 
@@ -57,8 +57,8 @@ def _check_value(rule: FieldRule, value: Any, path: list[Any]) -> tuple[Any, lis
     if rule.type == "strings" and not all(isinstance(v, str) for v in value):
         return None, [field_problem(path, "invalid_type", "Expected array of strings")]
     if rule.type == "text":
-        # Trimmed; empty means unset on create and clear on PATCH (choices.PATCH_EMPTY_STRING_CLEARS).
-        return (value.strip(TRIM_CHARACTERS) or None), []
+        # Trimmed; empty means unset on create and clear on PATCH (see choices.BLANK_TEXT_KEEPS_OLD).
+        return (value.strip(choices.TRIM_CHARACTERS) or None), []
     if rule.type == "id" and not value:
         return None, [field_problem(path, "too_small", "Expected a non-empty id")]
     return value, []
@@ -95,8 +95,6 @@ def _collect(
                 cleaned[rule.name] = None  # null = follow the latest version
             continue
         result, found = _check_value(rule, value, path)
-        if patch and rule.type == "text" and result is None and not PATCH_EMPTY_STRING_CLEARS:
-            continue  # an empty string would then leave the value unchanged
         if rule.required and result is None and not found:
             # A required name of only spaces is missing on create and cannot be cleared on PATCH.
             found = [field_problem(path, "required", "Required" if not patch else "Cannot be cleared")]

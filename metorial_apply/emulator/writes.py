@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .choices import AUTH_CONFIG_TYPE_BY_METHOD, CREDENTIALS_REQUIRE_OAUTH
-from .errors import invalid_field
+from . import choices
+from .errors import ApiError, invalid_field
 from .references import (
     check_same_provider,
     effective_version,
@@ -58,14 +58,17 @@ def make_config(
     fields: dict[str, Any],
     path: list[Any],
     is_default: bool = False,
+    check: bool = True,
 ) -> Record:
-    """A config from a value (checked against the provider's schema) or from a vault."""
+    """A config from a value (checked against the provider's schema) or from a vault, which
+    lends the config its deployment when none is given (choices.VAULT_LOCK_*)."""
     _one_source(fields, path)
     vault = require_optional(em, "vault", fields.get("provider_config_vault_id"))
     check_same_provider(provider_id, vault, path + ["provider_config_vault_id"])
+    deployment = _vault_deployment(em, vault, deployment)
     version_id = effective_version(em, provider_id, deployment)
     spec = em.catalog.spec_for_version(version_id)
-    if vault is None:
+    if vault is None and check:
         check_secret_against(fields["value"], spec["config_schema"], path + ["value"])
     refs = {
         "provider_id": provider_id, "deployment_id": deployment.id if deployment else None,
@@ -75,6 +78,16 @@ def make_config(
     record.secret = fields["value"] if vault is None else vault.secret
     em.store.save(record)
     return record
+
+
+def _vault_deployment(em: Emulator, vault: Record | None, deployment: Record | None) -> Record | None:
+    """The given deployment, else the vault's; 412 when the vault is bound to another one."""
+    bound = vault.ref("deployment_id") if vault is not None else None
+    if bound is None:
+        return deployment
+    if deployment is not None and deployment.id != bound:
+        raise ApiError(choices.VAULT_LOCK_STATUS, choices.VAULT_LOCK_CODE, choices.VAULT_LOCK_MESSAGE)
+    return deployment or em.store.get(bound)
 
 
 def create_deployment(em: Emulator, body: dict[str, Any]) -> Record:
@@ -135,7 +148,7 @@ def create_auth_config(em: Emulator, body: dict[str, Any]) -> Record:
         "provider_id": method["provider_id"], "deployment_id": deployment.id if deployment else None,
         "auth_method_id": method["id"], "specification_id": method["provider_specification_id"],
     }
-    kind = AUTH_CONFIG_TYPE_BY_METHOD.get(method["type"], "manual")
+    kind = choices.AUTH_CONFIG_TYPE_BY_METHOD.get(method["type"], "manual")
     record = new_record(em, "auth_config", fields, refs, type=kind, source="manual", is_default=False)
     record.secret = fields["value"]
     em.store.save(record)
@@ -151,7 +164,7 @@ def create_auth_credentials(em: Emulator, body: dict[str, Any]) -> Record:
         raise invalid_field(["config", "type"], "invalid_literal", "Expected oauth")
     provider = require_provider(em, fields["provider_id"])
     method = em.catalog.oauth_method(provider["id"])
-    if method is None and CREDENTIALS_REQUIRE_OAUTH:
+    if method is None:
         raise invalid_field(["provider_id"], "invalid_reference", "This provider has no OAuth auth method")
     refs = {"provider_id": provider["id"], "auth_method_id": method["id"] if method else None, "origin": "custom"}
     record = new_record(em, "auth_credentials", fields, refs, type="oauth", scopes=config["scopes"])

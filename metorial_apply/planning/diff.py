@@ -102,6 +102,7 @@ class Comparison:
     drift: bool  # live no longer matches the spec-hash stamped at the last apply
     config_changed: bool  # desired differs from the spec-hash stamped at the last apply
     live_spec: dict[str, Any]  # projected live spec
+    notes: tuple[str, ...] = ()  # what the plan cannot do here, for the reader
 
     @property
     def changed(self) -> bool:
@@ -199,6 +200,8 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
     """Compare one pair. `replaced` names addresses being replaced (their children repoint);
     `owned` is every live address of the stack; `key` checks keyed secret fingerprints."""
     live_spec = project_live(kind, desired.spec, live.spec, owned)
+    kept = sorted(f for f in kind.kept_when_blank if desired.spec.get(f) is None and live_spec.get(f) is not None)
+    live_spec = live_spec | dict.fromkeys(kept)  # the API keeps them: asking to clear would never converge
     child_field = kind.children.field if kind.children else None
     # A field sensitive on either side stays hidden: the live value may still be the old secret.
     sensitive = desired.sensitive | live.sensitive
@@ -224,4 +227,5 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
         drift=stored is not None and live_hash != stored,
         config_changed=stored is None or spec_hash(desired.spec, desired.sensitive) != stored,
         live_spec=live_spec,
+        notes=tuple(f"the API cannot clear {kind.label}'s {label(f)}; set another text to change it" for f in kept),
     )

@@ -16,7 +16,7 @@ from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 
-__all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Plan", "build_plan"]
+__all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
 FORMAT_VERSION = 1
 
@@ -60,6 +60,14 @@ class Change(Frozen):
         return self.action in (Action.DELETE, Action.REPLACE)
 
 
+class Note(Frozen):
+    """Something the reader should know about one address that is not a change (e.g. a field the
+    API cannot clear). Rendered once, after the summary."""
+
+    address: Address
+    text: str
+
+
 class Plan(Frozen):
     """Every change for one stack, in a valid execution order (noops included, for display).
 
@@ -75,6 +83,7 @@ class Plan(Frozen):
     live_fingerprints: dict[str, str] = Field(default_factory=dict)
     desired_digest: str = ""
     config_path: str | None = None  # what `apply plan.json` reloads secrets from
+    notes: tuple[Note, ...] = ()  # sorted by address
 
     def actionable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)
@@ -198,9 +207,10 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
 
 
 def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
-             key: FingerprintKey | None) -> dict[Address, Change]:
+             key: FingerprintKey | None) -> tuple[dict[Address, Change], list[Note]]:
     want, have = desired.by_address(), live.by_address()
     pairs = _compare_all(want, have, frozenset(), key)
+    notes = [Note(address=a, text=t) for a in sorted(pairs, key=sort_key) for t in pairs[a].notes]
     replaced = _cascade(want, pairs)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
@@ -209,7 +219,7 @@ def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
     for a in want.keys() ^ have.keys():
         out[a] = _single(a, want.get(a), have.get(a))
-    return out
+    return out, notes
 
 
 def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, frozenset[Address]],
@@ -252,10 +262,12 @@ def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] 
     `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError."""
     refs = _refs(desired)
     check_acyclic(refs)
-    ordered = _with_edges(_changes(desired, live, refs, key), refs, live)
+    changes, notes = _changes(desired, live, refs, key)
+    ordered = _with_edges(changes, refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
         known = set(desired.by_address()) | set(live.by_address())
         ordered = _targeted(ordered, wanted, known)
-    return Plan(stack=desired.stack, changes=tuple(ordered),
+        notes = [n for n in notes if n.address in {c.address for c in ordered}]
+    return Plan(stack=desired.stack, changes=tuple(ordered), notes=tuple(notes),
                 live_fingerprints={str(r.address): r.fingerprint or "" for r in live})

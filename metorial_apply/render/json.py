@@ -32,6 +32,7 @@ def plan_document(plan: Plan, context: RenderContext, key: FingerprintKey | None
         "api_url": context.api_url,
         "destructive": bool(view.destructive),
         "exit_code": view.exit_code,
+        "notes": [{"address": a, "text": t} for a, t in view.notes],
     }
     return body | {"checksum": checksum(body, key)}
 

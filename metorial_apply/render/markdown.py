@@ -37,7 +37,7 @@ def render_markdown(plan: Plan, context: RenderContext, *, limit: int = GITHUB_C
 
 
 def markdown_of(view: View, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    head = [title(view)] + kind_table(view) + destructive_line(view) + drift_line(view)
+    head = [title(view)] + kind_table(view) + destructive_line(view) + drift_line(view) + note_block(view)
     return fit(head, detail_blocks(view), footer(view), view, limit)
 
 
@@ -89,6 +89,12 @@ def capped(items: list[str]) -> str:
     shown = " · ".join(items[:LIST_MAX])
     more = len(items) - LIST_MAX
     return shown + (f" · … and {more:,} more" if more > 0 else "")
+
+
+def note_block(view: View) -> list[str]:
+    """Plan notes, once, after the summary table."""
+    return ["\n".join(f"> **Note:** {code_span(a)}: {md_text(t)}  " for a, t in view.notes).rstrip()] \
+        if view.notes else []
 
 
 def destructive_line(view: View) -> list[str]:

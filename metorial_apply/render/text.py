@@ -28,7 +28,7 @@ def render_text(plan: Plan, context: RenderContext, *, color: bool = False) -> s
 
 
 def text_of(view: View, *, color: bool = False) -> str:
-    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color)
+    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color) + note_lines(view)
     lines += change_lines(view, color) + footer_lines(view)
     return "\n".join(lines) + "\n"
 
@@ -71,6 +71,14 @@ def summary_lines(view: View, color: bool) -> list[str]:
     text = (f"Plan: {c['create']} to create, {c['update']} to update, "
             f"{c['replace']} to replace, {c['delete']} to delete.")
     return [paint(text, BOLD, color), ""]
+
+
+def note_lines(view: View) -> list[str]:
+    """Plan notes, once, after the summary (a blank line ends them when changes follow)."""
+    if not view.notes:
+        return []
+    lines = [f"Note: {inert(address)}: {inert(text)}" for address, text in view.notes]
+    return ([""] if not view.rows else []) + lines + ([""] if view.rows else [])
 
 
 def change_lines(view: View, color: bool) -> list[str]:

@@ -102,6 +102,7 @@ class View:
     noops: tuple[Row, ...]
     counts: dict[str, int]  # action value → count, every action in ACTION_ORDER
     kinds: tuple[KindCounts, ...] = field(default=())  # kinds with at least one change
+    notes: tuple[tuple[str, str], ...] = field(default=())  # (address, text), from Plan.notes
 
     @property
     def drift(self) -> tuple[Row, ...]:
@@ -131,7 +132,8 @@ def build_view(plan: Plan, context: RenderContext) -> View:
     per_kind = tuple(KindCounts(k, {a.value: sum(1 for r in changed if r.kind == k and r.action is a)
                                     for a in CHANGE_ACTIONS}) for k in kinds)
     return View(stack=inert(plan.stack), context=context, rows=tuple(changed),
-                noops=tuple(r for r in rows if r.action is Action.NOOP), counts=counts, kinds=per_kind)
+                noops=tuple(r for r in rows if r.action is Action.NOOP), counts=counts, kinds=per_kind,
+                notes=tuple((str(n.address), n.text) for n in plan.notes))
 
 
 def sort_key_kind(kind: str) -> tuple[int, str]:

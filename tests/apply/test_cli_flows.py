@@ -18,9 +18,11 @@ deployments:
   gh: {{provider: github, description: {desc}}}
 configs:
   gh-cfg: {{deployment: gh, value: {{base_url: "{url}"}}{protect}}}
+auth_configs:
+  gh-token: {{deployment: gh, method: token, value: {{token: t}}}}
 session_templates:
   bot:
-    providers: [{{deployment: gh, config: gh-cfg}}]
+    providers: [{{deployment: gh, config: gh-cfg, auth_config: gh-token}}]
 """
 
 
@@ -82,8 +84,8 @@ def test_replace_creates_new_repoints_template_and_deletes_old(emulator: Emulato
     assert writes.index(("POST", "session-template-providers")) < writes.index(("DELETE", "provider-configs"))
     ok(["plan", str(path), "--detailed-exitcode"], emulator)
     active = list(emulator.objects("flows", status="active"))
-    assert Counter(o["kind"] for o in active) == {"deployment": 1, "config": 1, "session_template": 1}
-    providers = emulator.admin("GET", "/objects", params={"kind": "session_template.provider", "status": "active"})[
+    assert Counter(o["kind"] for o in active) == {"deployment": 1, "config": 1, "auth_config": 1, "session_template": 1}
+    providers = emulator.admin("GET", "/objects", params={"kind": "template_provider", "status": "active"})[
         "items"
     ]
     new = next(o["id"] for o in active if o["kind"] == "config")
@@ -94,10 +96,10 @@ def test_deletes_in_ci_need_allow_delete(emulator: EmulatorProcess, tmp_path: Pa
     path = tmp_path / "stack.yaml"
     write(path)
     ok(["apply", str(path), "--auto-approve"], emulator)
-    path.write_text("stack: flows\ndeployments:\n  gh: {provider: github, description: one}\n")
+    path.write_text("stack: flows\ndeployments:\n  gh: {provider: github, description: one}\n")  # 3 deletes
     refused = run_cli(["apply", str(path), "--auto-approve"], env=env(emulator))
     assert refused.code == 1 and "config.gh-cfg" in refused.err and "needs --allow-delete" in refused.err
-    assert len(emulator.objects("flows", status="active")) == 3
+    assert len(emulator.objects("flows", status="active")) == 4
     ok(["apply", str(path), "--auto-approve", "--allow-delete"], emulator)
     assert len(emulator.objects("flows", status="active")) == 1
 
@@ -110,17 +112,18 @@ def test_destroy_refuses_protected_then_deletes_everything_dependents_first(
     ok(["apply", str(path), "--auto-approve"], emulator)
     refused = run_cli(["destroy", str(path), "--auto-approve"], env=env(emulator))
     assert refused.code == 1 and "config.gh-cfg" in refused.err and "protect: true" in refused.err
-    assert len(emulator.objects("flows", status="active")) == 3
+    assert len(emulator.objects("flows", status="active")) == 4
     write(path)
     (tmp_path / "empty").mkdir()
     refused = run_cli(["destroy", str(tmp_path / "empty"), "--stack", "flows", "--auto-approve"], env=env(emulator))
     assert refused.code == 1 and "config.gh-cfg" in refused.err  # the applied flag still guards it
     ok(["apply", str(path), "--auto-approve"], emulator)  # protect: false lands in the stamps
     out = ok(["destroy", str(path), "--auto-approve", "--journal", str(journal)], emulator)
-    assert "Destroy finished in" in out and "3 done, 0 failed" in out
+    assert "Destroy finished in" in out and "4 done, 0 failed" in out
     assert emulator.objects("flows", status="active") == []
     deletes = [json.loads(x)["path"].split("/")[1] for x in journal.read_text().splitlines()
                if json.loads(x).get("method") == "DELETE" and json.loads(x).get("address")]
-    assert deletes == ["session-templates", "provider-configs", "provider-deployments"]
+    assert deletes[0] == "session-templates" and deletes[-1] == "provider-deployments"
+    assert sorted(deletes[1:-1]) == ["provider-auth-configs", "provider-configs"]
     again = ok(["destroy", str(path), "--auto-approve"], emulator)
     assert "Nothing to destroy" in again

@@ -64,7 +64,7 @@ def test_200_resources_converge_in_one_run_under_faults(tmp_path: Path, seed: in
         assert set(active) == expected_addresses()  # zero missing
         assert max(active.values()) == 1, [a for a, n in active.items() if n > 1]  # zero duplicates
         providers = list(
-            server.admin("GET", "/objects", params={"kind": "session_template.provider", "status": "active"})["items"]
+            server.admin("GET", "/objects", params={"kind": "template_provider", "status": "active"})["items"]
         )
         per_template = Counter(p["session_template_id"] for p in providers)
         assert per_template and max(per_template.values()) == 1

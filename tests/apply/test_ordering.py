@@ -133,7 +133,8 @@ async def world(tmp_path: Path, hold: frozenset[tuple[str, str]]) -> AsyncIterat
 
 def stack(deployments: str, configs: str = "", templates: str = "") -> str:
     """YAML for the stack: `deployments` "name ...", `configs` "name:deployment:team_key ...",
-    `templates` "name:deployment+config,deployment ..." (all of provider linear)."""
+    `templates` "name:deployment+config,deployment ..." (all of provider linear). Each deployment a
+    template uses gets an auth config `key-<deployment>`, as the API requires of linear's providers."""
     lines = [f"stack: {STACK}"]
     if deployments:
         lines += ["deployments:", *(f"  {d}: {{provider: linear}}" for d in deployments.split())]
@@ -143,15 +144,25 @@ def stack(deployments: str, configs: str = "", templates: str = "") -> str:
             name, dep, team = entry.split(":")
             lines.append(f"  {name}: {{deployment: {dep}, value: {{team_key: {team}}}}}")
     if templates:
-        lines.append("session_templates:")
-        for entry in templates.split():
-            name, items = entry.split(":")
-            providers = []
-            for item in items.split(","):
-                dep, _, cfg = item.partition("+")
-                providers.append(f"{{deployment: {dep}" + (f", config: {cfg}" if cfg else "") + "}")
-            lines.append(f"  {name}: {{providers: [{', '.join(providers)}]}}")
+        lines += template_lines(templates)
     return "\n".join(lines) + "\n"
+
+
+def template_lines(templates: str) -> list[str]:
+    lines, used = ["session_templates:"], set()
+    for entry in templates.split():
+        name, items = entry.split(":")
+        providers = []
+        for item in items.split(","):
+            dep, _, cfg = item.partition("+")
+            used.add(dep)
+            config = f", config: {cfg}" if cfg else ""
+            providers.append(f"{{deployment: {dep}{config}, auth_config: key-{dep}}}")
+        lines.append(f"  {name}: {{providers: [{', '.join(providers)}]}}")
+    lines.append("auth_configs:")
+    value = "{api_key: lin_api_test}"
+    lines += [f"  key-{d}: {{deployment: {d}, method: api_key, value: {value}}}" for d in sorted(used)]
+    return lines
 
 
 # -- the cases: one per kind of edge ---------------------------------------------------------------

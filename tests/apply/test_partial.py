@@ -68,11 +68,12 @@ configs:
   ln-cfg: {{deployment: ln, value: {{}}}}
 auth_configs:
   gh-token: {{deployment: gh, method: token, value: {{token: "{CANARY}"}}}}
+  ln-key: {{deployment: ln, method: api_key, value: {{api_key: k}}}}
 session_templates:
   t-gh:
     providers: [{{deployment: gh, auth_config: gh-token}}]
   t-ln:
-    providers: [{{deployment: ln, config: ln-cfg}}]
+    providers: [{{deployment: ln, config: ln-cfg, auth_config: ln-key}}]
 """
 
 
@@ -89,13 +90,13 @@ def test_rejected_change_skips_exactly_its_dependents(rejecting_server: str, tmp
     )
     assert "(POST /provider-auth-configs, request req_rejected1)" in out
     assert "session_template.t-gh" in out and "skipped: depends on auth_config.gh-token" in out
-    assert "4 done, 1 failed, 1 skipped" in out
+    assert "5 done, 1 failed, 1 skipped" in out
     assert "Left to do (run plan again after fixing): + auth_config.gh-token, + session_template.t-gh" in out
     objects = httpx.get(
         f"{rejecting_server}/_emulator/objects", params={"metadata[metorial-apply/stack]": "partial"}
     ).json()
     landed = sorted(o["metadata"]["metorial-apply/address"] for o in objects["items"])
-    assert landed == ["config.ln-cfg", "deployment.gh", "deployment.ln", "session_template.t-ln"]
+    assert landed == ["auth_config.ln-key", "config.ln-cfg", "deployment.gh", "deployment.ln", "session_template.t-ln"]
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     outcomes = {line["address"]: line["outcome"] for line in lines if line["event"] == "change"}
     assert outcomes["auth_config.gh-token"] == "failed" and outcomes["session_template.t-gh"] == "skipped"

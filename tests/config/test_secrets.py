@@ -136,14 +136,16 @@ deployments:
     name: "gh-${var.v}"
     description: "about ${var.v}"
     metadata: {team: "${var.v}", fixed: plain}
-    tools: ["${var.v}", create_issue]
+    tools: [{tool_regex: "^create_|${var.v}"}]
   plain: {provider: github, description: plain}
 configs:
   gh-cfg: {deployment: github, value: {base_url: "https://example.com"}}
+auth_configs:
+  gh-auth: {deployment: github, method: token, value: {token: not-a-canary-token}}
 session_templates:
   bot:
     description: "bot ${var.v}"
-    providers: [{deployment: github, config: gh-cfg, tools: ["${var.v}"]}]
+    providers: [{deployment: github, config: gh-cfg, auth_config: gh-auth, tools: [{tool_regex: "^get_|${var.v}"}]}]
 """
 VIA_VAR_FILE = VIA_VARIABLES.replace('variables: {v: "${env:CANARY}"}\n', "")
 
@@ -214,7 +216,8 @@ def test_a_variable_fed_by_env_stays_hidden_in_names_metadata_tools_and_descript
     creating = every_output(run_cli, tmp_path, *extra)
     assert "tools        (secret)" in creating[0] and "plain" in creating[0]
     assert_clean(*creating, applied(run_cli, tmp_path, yaml, *extra))
-    provider_tools = yaml.replace('tools: ["${var.v}"]}', 'tools: ["${var.v}", list_issues]}')
+    provider_tools = yaml.replace('tools: [{tool_regex: "^get_|${var.v}"}]}',
+                                  'tools: [{tool_regex: "^get_|${var.v}"}, list_issues]}')
     (tmp_path / "stack.yaml").write_text(provider_tools, encoding="utf-8")  # a sub-resource update
     updating = every_output(run_cli, tmp_path, *extra)
     assert "providers[github].tools  (secret changed)" in updating[0]
@@ -224,7 +227,7 @@ def test_a_variable_fed_by_env_stays_hidden_in_names_metadata_tools_and_descript
     assert_clean(*every_output(run_cli, tmp_path))
     (tmp_path / "stack.yaml").write_text(GONE, encoding="utf-8")
     removing = every_output(run_cli, tmp_path)
-    assert "Plan: 0 to create, 0 to update, 0 to replace, 4 to delete." in removing[0]
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 5 to delete." in removing[0]
     assert_clean(*removing)
 
 

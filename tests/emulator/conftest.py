@@ -60,3 +60,16 @@ async def admin(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any
     request = client.build_request(method, "/_emulator" + path, **kwargs)
     request.headers.pop("authorization", None)
     return await client.send(request)
+
+
+AUTH_INPUTS = {"github": ("token", {"token": "t"}), "linear": ("api_key", {"api_key": "k"}),
+               "slack": ("bot_token", {"bot_token": "b"})}
+
+
+async def auth_config(client: httpx.AsyncClient, provider: str, deployment_id: str | None = None) -> str:
+    """An auth config's id: template providers of providers with auth methods need one."""
+    method, value = AUTH_INPUTS[provider]
+    body: dict[str, Any] = {"provider_auth_method_id": method, "value": value}
+    if deployment_id:
+        body["provider_deployment_id"] = deployment_id
+    return str((await create(client, "/provider-auth-configs", body))["id"])

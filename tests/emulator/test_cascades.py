@@ -39,8 +39,13 @@ async def build_graph(client: httpx.AsyncClient) -> dict[str, str]:
         "/provider-auth-configs",
         {"provider_auth_method_id": "token", "provider_deployment_id": deployment["id"], "value": {"token": "t"}},
     )
+    loose_auth = await create(
+        client, "/provider-auth-configs", {"provider_auth_method_id": "token", "value": {"token": "t"}}
+    )
     template = await create(
-        client, "/session-templates", {"name": "t", "providers": [{"provider_deployment_id": deployment["id"]}]}
+        client, "/session-templates",
+        {"name": "t",
+         "providers": [{"provider_deployment_id": deployment["id"], "provider_auth_config_id": auth["id"]}]},
     )
     other = await create(client, "/provider-deployments", {"provider_id": "github"})
     other_tp = await create(
@@ -50,6 +55,7 @@ async def build_graph(client: httpx.AsyncClient) -> dict[str, str]:
             "session_template_id": template["id"],
             "provider_deployment_id": other["id"],
             "provider_config_id": from_vault["id"],
+            "provider_auth_config_id": loose_auth["id"],
         },
     )
     return {
@@ -149,9 +155,12 @@ async def test_concurrent_creates_and_deletes_in_process(client: httpx.AsyncClie
             for _ in range(20)
         )
     )
+    auth = await create(client, "/provider-auth-configs",
+                        {"provider_auth_method_id": "api_key", "value": {"api_key": "k"}})
     templates = await asyncio.gather(
         *(
-            create(client, "/session-templates", {"name": f"t{i}", "providers": [{"provider_deployment_id": d["id"]}]})
+            create(client, "/session-templates", {"name": f"t{i}", "providers": [
+                {"provider_deployment_id": d["id"], "provider_auth_config_id": auth["id"]}]})
             for i, d in enumerate(deployments)
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import admin, create
+from .conftest import admin, auth_config, create
 
 pytestmark = pytest.mark.anyio
 
@@ -498,7 +498,7 @@ async def test_session_templates_and_providers(client: httpx.AsyncClient) -> Non
     assert (
         set(template) == TEMPLATE_FIELDS
         and template["id"].startswith("set_")
-        and template["object"] == "session_template"
+        and template["object"] == "session.template"
     )
     provider = template["providers"][0]
     assert set(provider) == TEMPLATE_PROVIDER_FIELDS and provider["id"].startswith("stp_")
@@ -540,14 +540,16 @@ async def test_template_provider_rules(client: httpx.AsyncClient) -> None:
     resolved = await create(
         client,
         "/session-template-providers",
-        {"session_template_id": template["id"], "provider_config_id": config_only["id"]},
+        {"session_template_id": template["id"], "provider_config_id": config_only["id"],
+         "provider_auth_config_id": await auth_config(client, "github")},
     )
     assert resolved["deployment"]["id"] == github["id"]
     vault = await create(client, "/provider-config-vaults", {"provider_id": "github", "name": "v", "value": {}})
     from_vault = await create(
         client,
         "/session-template-providers",
-        {"session_template_id": template["id"], "provider_config_vault_id": vault["id"]},
+        {"session_template_id": template["id"], "provider_config_vault_id": vault["id"],
+         "provider_auth_config_id": await auth_config(client, "github")},
     )
     assert from_vault["deployment"]["is_default"] is True and from_vault["config"]["id"].startswith("pcf_")
     error(
@@ -562,18 +564,12 @@ async def test_template_provider_rules(client: httpx.AsyncClient) -> None:
 
 async def test_template_provider_cap(client: httpx.AsyncClient) -> None:
     deployment = await create(client, "/provider-deployments", {"provider_id": "github"})
-    template = await create(
-        client, "/session-templates", {"name": "t", "providers": [{"provider_deployment_id": deployment["id"]}] * 100}
-    )
+    entry = {"provider_deployment_id": deployment["id"], "provider_auth_config_id": await auth_config(client, "github")}
+    template = await create(client, "/session-templates", {"name": "t", "providers": [entry] * 100})
     assert len(template["providers"]) == 100
-    over = await client.post(
-        "/session-template-providers",
-        json={"session_template_id": template["id"], "provider_deployment_id": deployment["id"]},
-    )
+    over = await client.post("/session-template-providers", json={"session_template_id": template["id"], **entry})
     assert over.status_code == 400 and over.json()["code"] == "limit_exceeded"
-    too_many = await client.post(
-        "/session-templates", json={"name": "t", "providers": [{"provider_deployment_id": deployment["id"]}] * 101}
-    )
+    too_many = await client.post("/session-templates", json={"name": "t", "providers": [entry] * 101})
     assert too_many.status_code == 400
     names = [t["name"] for t in (await client.get("/session-templates")).json()["items"]]
     assert names == ["t"]  # the failed create left nothing behind
@@ -593,6 +589,7 @@ async def test_template_tools_chain_filters(client: httpx.AsyncClient) -> None:
             "providers": [
                 {
                     "provider_deployment_id": deployment["id"],
+                    "provider_auth_config_id": await auth_config(client, "github"),
                     "tool_filters": [{"type": "tool_keys", "keys": ["list_issues", "search_code"]}],
                 }
             ],

@@ -212,11 +212,14 @@ deployments:
   main: {provider: PROVIDER, description: main}
 configs:
   main-cfg: {deployment: main, value: {}}
+auth_configs:
+  main-auth: {deployment: main, method: METHOD}
 session_templates:
   bot:
     providers:
-      - {deployment: main, config: main-cfg}
+      - {deployment: main, config: main-cfg, auth_config: main-auth}
 """
+AUTH = {"github": "token, value: {token: t}", "linear": "api_key, value: {api_key: k}"}
 
 
 @pytest.mark.anyio
@@ -225,14 +228,15 @@ async def test_replacing_a_deployment_cascades_applies_and_converges(tmp_path: P
     async with open_client("local", None, state_dir=tmp_path / ".metorial-apply") as client:
         catalog = await fetch_catalog(client)
         for provider in ("github", "linear"):
-            path.write_text(CASCADE.replace("PROVIDER", provider))
+            path.write_text(CASCADE.replace("PROVIDER", provider).replace("METHOD", AUTH[provider]))
             desired = resolve_names(load_config(path), catalog)
             plan = build_plan(desired, await fetch_live(client, "prod", catalog))
             report = await apply_plan(plan, client, catalog=catalog)
             assert all(r.outcome.value == "done" for r in report.results), report
             if provider == "linear":
                 assert [(c.action.value, str(c.address)) for c in plan.actionable()] == [
-                    ("replace", "deployment.main"), ("replace", "config.main-cfg"), ("update", "session_template.bot")]
+                    ("replace", "deployment.main"), ("replace", "config.main-cfg"),
+                    ("replace", "auth_config.main-auth"), ("update", "session_template.bot")]
             after = await fetch_live(client, "prod", catalog)
             assert build_plan(desired, after).actionable() == ()
         assert after.get(next(r.address for r in after if r.address.kind == "deployment")).spec["provider"] == "linear"  # type: ignore[union-attr]

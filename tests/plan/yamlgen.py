@@ -61,30 +61,46 @@ json_values = st.recursive(json_scalars, lambda inner: st.one_of(
 metadata = st.dictionaries(texts.filter(lambda k: not k.startswith("metorial-apply/")), json_values, max_size=4)
 
 
+def matching_regexes(tool_keys: list[str]) -> list[str]:
+    """Regexes that match at least one of the tools (one matching none is a validation error)."""
+    return [".*", "^" + tool_keys[0][:4], tool_keys[-1][-4:].upper() + "$", "(?i)" + tool_keys[1][2:6]]
+
+
 @st.composite
 def tool_rule(draw: st.DrawFn, tool_keys: list[str]) -> dict[str, Any]:
-    keys = st.lists(st.one_of(st.sampled_from(tool_keys), texts), max_size=4)
+    """A rule; tool keys and tool regexes name tools that exist (others are validation errors),
+    resource and prompt rules are free text (the API only checks their shape)."""
     kind = draw(
         st.sampled_from(["tool_keys", "tool_regex", "resource_uris", "resource_regex", "prompt_keys", "prompt_regex"])
     )
+    if kind == "tool_regex":
+        return {kind: draw(st.sampled_from(matching_regexes(tool_keys)))}
     if kind.endswith("_regex"):
         return {kind: draw(st.one_of(st.sampled_from(["^list_", "issue$", "(?i)CREATE", ".*"]), nonempty))}
-    return {kind: draw(keys)}
+    keys = st.sampled_from(tool_keys) if kind == "tool_keys" else st.one_of(st.sampled_from(tool_keys), texts)
+    return {kind: draw(st.lists(keys, max_size=4))}
 
 
 @st.composite
 def tools(draw: st.DrawFn, provider: str) -> list[Any] | None:
     """Absent, empty, tool keys (duplicates, any order), or rules mixed with keys."""
-    keys = [t["key"] for t in PROVIDERS[provider]["tools"]]
+    keys = current_tools(provider)
     shape = draw(st.sampled_from(["absent", "empty", "keys", "rules"]))
     if shape == "absent":
         return None
     if shape == "empty":
         return []
-    key = st.one_of(st.sampled_from(keys), texts)
+    key = st.sampled_from(keys)
     if shape == "keys":
         return draw(st.lists(key, min_size=1, max_size=5))
     return draw(st.lists(st.one_of(key, tool_rule(keys)), min_size=1, max_size=4))
+
+
+def current_tools(provider: str) -> list[str]:
+    """Tool keys of the provider's current version, which `validate --online` checks keys against."""
+    entry = PROVIDERS[provider]
+    current = next(v for v in entry["versions"] if v.get("current"))
+    return [t["key"] for t in entry["tools"] if t["key"] not in current.get("exclude_tools", [])]
 
 
 def schema_value(draw: st.DrawFn, schema: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +175,10 @@ def vault(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
 def provider_config(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
     provider = draw(st.sampled_from(SLUGS))
     out = placed(draw, config, provider) | draw(common())
-    source = maybe(draw, named(config, "config_vaults", provider))
+    # A vault bound to a deployment lends it to the config: a config on another deployment is refused.
+    vaults = [v for v in named(config, "config_vaults", provider)
+              if config["config_vaults"][v].get("deployment") in (None, out.get("deployment"))]
+    source = maybe(draw, vaults) if "deployment" in out else maybe(draw, named(config, "config_vaults", provider))
     if source:
         out["vault"] = source
         if "deployment" not in out and draw(st.booleans()):
@@ -196,12 +215,30 @@ def template(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
         provider = owner_provider(config, "deployments", dep)
         item: dict[str, Any] = {"deployment": dep}
         for field, section in (("config", "configs"), ("auth_config", "auth_configs")):
-            ref = maybe(draw, named(config, section, provider))
+            usable = [n for n in named(config, section, provider) if bound_to(config, section, n) in (None, dep)]
+            ref = draw(st.sampled_from(usable)) if usable and needs(provider, field) else maybe(draw, usable)
             if ref:
                 item[field] = ref
+        if any(needs(provider, f) and f not in item for f in ("config", "auth_config")):
+            continue  # the API would refuse this provider: nothing usable to give it
         found = draw(tools(provider))
         items.append(item | ({"tools": found} if found is not None else {}))
     return draw(common()) | ({"providers": items} if items or draw(st.booleans()) else {})
+
+
+def bound_to(config: dict[str, Any], section: str, name: str) -> str | None:
+    """The deployment a config or auth config is bound to (a config from a vault takes the vault's)."""
+    spec = config[section][name]
+    if spec.get("deployment") or section != "configs" or not spec.get("vault"):
+        return spec.get("deployment")
+    return config["config_vaults"][spec["vault"]].get("deployment")
+
+
+def needs(provider: str, field: str) -> bool:
+    """Template providers of this provider need this field (our deployments have no defaults):
+    an auth config when it has auth methods, a config when its schema requires properties."""
+    entry = PROVIDERS[provider]
+    return bool(entry["auth_methods"]) if field == "auth_config" else bool(entry["config_schema"].get("required"))
 
 
 MAKERS = {"deployments": deployment, "config_vaults": vault, "configs": provider_config,
@@ -218,10 +255,10 @@ def refs_of(section: str, spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def still_valid(old: dict[str, Any], new: dict[str, Any], section: str, name: str) -> bool:
-    """A resource kept from `old` stays valid when everything it references still exists and
-    still belongs to the same provider (so its method, value and provider agree)."""
+    """A resource kept from `old` stays valid when everything it references is kept as it was
+    (so its provider, deployment bindings, method and value still agree)."""
     refs = refs_of(section, old[section][name])
-    return all(n in new.get(s, {}) and owner_provider(new, s, n) == owner_provider(old, s, n) for s, n in refs)
+    return all(n in new.get(s, {}) and new[s][n] == old[s][n] for s, n in refs)
 
 
 @st.composite

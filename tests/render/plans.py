@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from metorial_apply.core.model import Address, Resource, SecretValue
-from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.planning.plan import Action, Change, FieldDiff, Note, Plan
 from metorial_apply.render import RenderContext, RenderStats
 
 CANARY = "canary-5f3e9d1c-never-print-me"
@@ -91,7 +91,9 @@ def noops() -> list[Change]:
 def full_plan() -> Plan:
     """Every action, drift, a secret change, a sensitive field, child diffs; in execution order."""
     changes = noops() + creates()[:1] + destructive()[:1] + updates() + creates()[1:] + destructive()[1:]
-    return Plan(stack="production", changes=tuple(changes), config_path="prod/",
+    notes = (Note(address=addr("auth_config.github-oauth"),
+                  text="the API cannot clear an auth config's description; set another text to change it"),)
+    return Plan(stack="production", changes=tuple(changes), config_path="prod/", notes=notes,
                 live_fingerprints={"deployment.github": "sha256:aa", "config.github-prod": "sha256:bb"})
 
 

@@ -42,7 +42,7 @@ def test_display_order_does_not_depend_on_execution_order(name: str) -> None:
     random.Random(7).shuffle(shuffled)
     assert shuffled != list(plan.changes)
     other = Plan(stack=plan.stack, changes=tuple(shuffled), config_path=plan.config_path,
-                 live_fingerprints=plan.live_fingerprints)
+                 live_fingerprints=plan.live_fingerprints, notes=plan.notes)
     assert RENDERERS[name](other) == RENDERERS[name](plan)
 
 
