@@ -3,8 +3,9 @@
 For scripts that test against a real-HTTP emulator (our tests and benchmarks, and users'
 pipelines): pick a port, start `python -m metorial_apply.emulator serve --port P --db DB
 [flags]`, wait until it answers, stop it (terminate, then kill), and reach `/_emulator/*`
-(stats, faults, objects, reset). On Linux the child dies with its parent, so an interrupted
-run leaks no server. Its stderr goes to DB.log, quoted if it fails to start.
+(stats, faults, objects, reset; api_keys and authenticate for the key emulators, `api="metlo"` or
+`"metal"`). On Linux the child dies with its parent, so an interrupted run leaks no server. Its
+stderr goes to DB.log, quoted if it fails to start.
 
     with EmulatorProcess.start(tmp / "bench.sqlite3", "--latency-ms", "50") as server:
         ...  # server.url, server.stats(), server.faults(latency_ms=0), server.reset()
@@ -88,6 +89,15 @@ class EmulatorAdmin:
         """Wipe managed objects and counters (the catalog and default deployments stay)."""
         self.admin("POST", "/reset", timeout=30.0)
 
+    def api_keys(self) -> list[dict[str, Any]]:
+        """A key emulator's keys (names and identities, never secrets), deleted ones in their window too."""
+        return self.admin("GET", "/keys")["items"]
+
+    def authenticate(self, api_key: str, client_id: str | None = None) -> bool:
+        """Whether a key emulator would accept these credentials right now."""
+        body = {"api_key": api_key} | ({"client_id": client_id} if client_id is not None else {})
+        return bool(self.admin("POST", "/authenticate", json=body)["ok"])
+
 
 class EmulatorProcess(EmulatorAdmin):
     """A running `emulator serve` child process; a context manager that stops it."""
@@ -97,10 +107,12 @@ class EmulatorProcess(EmulatorAdmin):
         self.process, self.log = process, log
 
     @classmethod
-    def start(cls, db: Path, *flags: str, timeout_s: float = 20.0) -> EmulatorProcess:
-        """Serve `db` (SQLite, created if missing) with extra `serve` flags; return once it answers."""
+    def start(cls, db: Path, *flags: str, timeout_s: float = 20.0, api: str = "metorial") -> EmulatorProcess:
+        """Serve `db` (SQLite, created if missing) with extra `serve` flags; return once it answers.
+        `api`: metorial, or the metlo / metal key emulator."""
         port = free_port()
-        cmd = [sys.executable, "-m", "metorial_apply.emulator", "serve", "--port", str(port), "--db", str(db), *flags]
+        cmd = [sys.executable, "-m", "metorial_apply.emulator", "serve", "--port", str(port), "--db", str(db),
+               "--api", api, *flags]
         log = db.with_name(db.name + ".log")
         with log.open("wb") as stderr:  # the child keeps its own handle
             process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=child_env(),

@@ -72,6 +72,10 @@ def emulator_group() -> None:
 
 
 @emulator_group.command("serve", help="Serve the emulator over HTTP on a loopback address.")
+@click.option("--api", type=click.Choice(["metorial", "metlo", "metal"]), default="metorial", show_default=True,
+              help="Which API to emulate: Metorial, or the Metlo or Metal API-key service.")
+@click.option("--revoke-delay-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="--api metlo|metal: how long a deleted key keeps authenticating (the services' auth cache).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--port", default=8787, show_default=True, type=int)
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file (default: in memory).")
@@ -115,6 +119,12 @@ def serve_command(**options: Any) -> None:
         raise click.BadParameter(
             f"{options['host']} is not a loopback address; the emulator only listens on loopback", param_hint="--host"
         )
+    if options["api"] != "metorial":
+        from .keys.cli import serve_keys  # here, not at the top: keys.cli imports this module
+
+        return serve_keys(options["api"], options)
+    if options["revoke_delay_ms"]:
+        raise click.UsageError("--revoke-delay-ms applies to --api metlo and --api metal only")
     try:
         settings = _settings(options)
     except ValueError as exc:

@@ -19,6 +19,10 @@ import metorial_apply
 CATALOG = json.loads((Path(metorial_apply.__file__).parent / "emulator" / "catalog_data.json").read_text())
 PROVIDERS: dict[str, dict[str, Any]] = {p["slug"]: p for p in CATALOG["providers"]}
 SLUGS = sorted(PROVIDERS)
+# Auth configs need a provider with an auth method, credentials one with an OAuth method
+# (the key services' providers, metal and metlo, take their key as config and have neither).
+METHOD_SLUGS = [s for s in SLUGS if PROVIDERS[s]["auth_methods"]]
+OAUTH_SLUGS = [s for s in SLUGS if any(m["type"] == "oauth" for m in PROVIDERS[s]["auth_methods"])]
 STACK = "prop"
 # Small name pools per section, so a mutation's fresh draw re-uses, drops and adds names.
 POOLS = {
@@ -190,7 +194,7 @@ def provider_config(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def auth_config(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
-    provider = draw(st.sampled_from(SLUGS))
+    provider = draw(st.sampled_from(METHOD_SLUGS))
     method = draw(st.sampled_from(PROVIDERS[provider]["auth_methods"]))
     out = placed(draw, config, provider) | draw(common()) | {"method": method["key"]}
     out["value"] = schema_value(draw, method["input_schema"])
@@ -199,7 +203,7 @@ def auth_config(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def credentials(draw: st.DrawFn, config: dict[str, Any]) -> dict[str, Any]:
-    provider = draw(st.sampled_from(SLUGS))
+    provider = draw(st.sampled_from(OAUTH_SLUGS))
     scopes = [s["scope"] for m in PROVIDERS[provider]["auth_methods"] for s in m.get("scopes", [])]
     return {"provider": provider} | draw(common()) | {
         "client_id": draw(secret_text), "client_secret": draw(secret_text),
