@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.api.live import LiveRead, read_live
+from metorial_apply.api.waits import WaitNotice
+from metorial_apply.cli.options import wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.fingerprint import warm
@@ -22,6 +26,11 @@ from metorial_apply.planning.plan import Plan, build_plan
 from metorial_apply.planning.saved import desired_digest
 
 STATE_DIR = ".metorial-apply"
+
+
+def print_wait(notice: WaitNotice) -> None:
+    """The client never sleeps silently: every notice becomes a line on stderr."""
+    click.echo(wait_line(notice), err=True)
 
 
 def state_dir_for(path: Path) -> Path:
@@ -60,7 +69,8 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
     lap = on_phase or (lambda name: None)
     async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
                            rate_limit=args.get("rate_limit"), on_call=on_call,
-                           max_concurrency=args["parallelism"]) as client:
+                           max_concurrency=args["parallelism"], timeout_s=args["timeout"],
+                           max_wait_s=args["max_wait"], on_wait=print_wait) as client:
         client.require_secret_key()
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
         if resolve:

@@ -33,7 +33,8 @@ def test_verdict_for_status(method: str, status: int, verdict: Verdict) -> None:
 
 def test_retries_stop_at_max_attempts() -> None:
     assert verdict_for_status("GET", 500, 3, POLICY) is Verdict.FAIL
-    assert verdict_for_status("POST", 429, 3, POLICY) is Verdict.FAIL
+    assert verdict_for_status("POST", 429, 3, POLICY) is Verdict.RETRY  # 429s: bounded by the wait budget
+    assert verdict_for_status("GET", 429, POLICY.max_rate_limited_attempts, POLICY) is Verdict.FAIL
     assert verdict_for_exception("GET", httpx.ReadTimeout("t"), 3, POLICY) is Verdict.FAIL
 
 
