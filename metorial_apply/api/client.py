@@ -229,9 +229,9 @@ class MetorialClient:
         if creating:
             try:
                 return json_object(call, response)
-            except ApiError:
+            except ApiError as exc:
                 # The create happened but its id is unreadable: the stamp finds it.
-                raise outcome_unknown(call, stamp or {}, response=response) from None
+                raise outcome_unknown(call, stamp or {}, exc=exc) from None
         return json_object(call, response)
 
     async def _call(self, call: ApiCall, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None,

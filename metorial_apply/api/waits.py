@@ -18,6 +18,8 @@ from metorial_apply.core.errors import ApiCall, ApiError
 
 DEFAULT_MAX_WAIT_S = 15 * 60.0
 NOTICE_EVERY_S = 10.0
+# Sleeps may end a clock tick early and clocks move while we compute: "10 s" is 10 s give or take this.
+SLACK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,11 @@ class WaitBudget:
     def _maybe_notice(self, what: str, left: float, first: bool) -> None:
         """A long wait speaks at its start and every 10 s; short waits speak once they add up to
         10 s. One notice per 10 s however many requests wait at once."""
+        every = NOTICE_EVERY_S - SLACK_S
         unreported = self.spent() - self._noticed_at
         quiet_for = self._clock() - self._notice_clock if self._notice_clock is not None else None
-        long_and_quiet = left >= NOTICE_EVERY_S and (quiet_for is None or quiet_for >= NOTICE_EVERY_S)
-        if self._on_notice is None or not (unreported >= NOTICE_EVERY_S or long_and_quiet):
+        long_and_quiet = left >= every and (quiet_for is None or quiet_for >= every)
+        if self._on_notice is None or not (unreported >= every or long_and_quiet) or (not first and left < 1):
             return
         self._noticed_at, self._notice_clock = self.spent(), self._clock()
         self._on_notice(WaitNotice(what, left, self._noticed_at, self.total_s, first))
