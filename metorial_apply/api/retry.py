@@ -129,7 +129,10 @@ def delay_for(status: int | None, headers: Mapping[str, str], attempt: int, poli
     if status == 429:
         asked = server_wait(headers, wall_now)
         if asked is not None:
-            # Never less than the backoff: a Reset of 0 on a 429 (a burst, another client's spike)
-            # would otherwise spend every attempt in the same instant.
-            return max(min(policy.max_rate_limit_wait_s, asked), policy.backoff(attempt, rng))
+            # At the time the server announces, believed up to the cap, plus a first backoff's
+            # jitter: a Reset of 0 (a burst, another client's spike) must not spend every attempt
+            # in the same instant, and our waiting requests should not all arrive at once. Not
+            # the growing backoff: when other clients spend the budget, a slot that frees at the
+            # announced time goes to whoever asks first.
+            return min(policy.max_rate_limit_wait_s, asked) + policy.backoff(1, rng)
     return policy.backoff(attempt, rng)

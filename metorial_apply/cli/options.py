@@ -46,7 +46,9 @@ def network_options(f: F) -> F:
 def wait_line(notice: WaitNotice) -> str:
     """One line for a wait notice (stderr): what for, how long, and the budget spent."""
     verb = "Waiting" if notice.first else "Still waiting"
-    return (f"{verb} {notice.seconds_left:.0f} s for {notice.what}; "
+    # Short waits speak once they add up to 10 s; "Waiting 0 s" would say nothing useful.
+    length = f" {notice.seconds_left:.0f} s" if notice.seconds_left >= 1 else ""
+    return (f"{verb}{length} for {notice.what}; "
             f"waited {notice.waited_s:.0f} s of {notice.budget_s:g} s (--max-wait).")
 
 

@@ -83,6 +83,6 @@ async def test_retry_backoff_is_announced_through_on_wait(api: respx.MockRouter,
     notices: list[WaitNotice] = []
     async with make_client(on_wait=notices.append) as client:
         await client.list_all("/provider-deployments")
-    assert [n.seconds_left for n in notices] == [30, 20, 10]
+    assert [round(n.seconds_left) for n in notices] == [30, 20, 10]
     assert notices[0].what == ("a rate-limited GET /provider-deployments to be accepted "
                                "(429; the server asked for 30 s, believed up to 60 s)")
