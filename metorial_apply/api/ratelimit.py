@@ -31,6 +31,7 @@ DEFAULT_COUNT = 5000
 DEFAULT_WINDOW_S = 600.0
 # When every slot is held by a request still in flight, nothing says when one frees; poll.
 IN_FLIGHT_POLL_S = 0.01
+SERVER_RECHECK_S = 0.25
 # Above these, a RateLimit-Reset value is an epoch timestamp rather than a number of seconds.
 EPOCH_MS_THRESHOLD = 1e12
 EPOCH_S_THRESHOLD = 1e9
@@ -141,7 +142,10 @@ class SlidingWindow:
             return 0.0
         frees = ([self._done[0] + self.window_s] if self._done else []) + self._foreign[:1]
         frees += [self._server_frees_at] if self._server_frees_at is not None else []
-        return max(0.0, min(frees) - now) if frees else IN_FLIGHT_POLL_S
+        wait = max(0.0, min(frees) - now) if frees else IN_FLIGHT_POLL_S
+        # A request in flight brings the server's word back soon: look again then rather than
+        # sleeping out a guessed window the answer may shorten.
+        return min(wait, SERVER_RECHECK_S) if self._in_flight else wait
 
     def start(self, now: float) -> int:
         """Take a slot for a request being sent; returns its sequence number."""

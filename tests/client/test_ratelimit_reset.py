@@ -43,3 +43,13 @@ def test_without_headers_our_own_window_still_holds() -> None:
     w = guessing_600_s()
     spend(w, 0.0)
     assert w.wait_time(0.1) == pytest.approx(600.0)
+
+
+def test_a_request_in_flight_means_looking_again_soon_not_sleeping_out_the_guess() -> None:
+    w = guessing_600_s()
+    spend(w, 0.0, n=2)
+    spend(w, 1.0, Observation(limit=None, remaining=1, reset_s=1), n=1)  # the server: 1 left
+    in_flight = w.start(1.2)  # ... which we take
+    assert 0 < w.wait_time(1.2) <= 0.25  # its answer may say more is free: do not sleep 600 s
+    w.finish(in_flight, 1.3, Observation(limit=None, remaining=4, reset_s=1))
+    assert w.wait_time(1.3) == 0.0
