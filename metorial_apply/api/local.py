@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from metorial_apply.core.errors import UsageError
+
 LOCAL = "local"
 LOCAL_BASE_URL = "http://emulator.local"
 
@@ -21,7 +23,10 @@ def local_transport(
 
     if transport is not None:
         return transport, api_key or emulator.DEFAULT_SECRET_KEY, LOCAL_BASE_URL, None
-    db_path = str(private_database(state_dir)) if state_dir is not None else None
+    try:
+        db_path = str(private_database(state_dir)) if state_dir is not None else None
+    except OSError as exc:
+        raise UsageError(f"cannot prepare the local state directory {state_dir}: {exc.strerror}") from None
     app = emulator.create_app(emulator.EmulatorSettings(db_path=db_path))
     close = emulator.emulator_of(app).close
     return emulator.asgi_transport(app), api_key or emulator.DEFAULT_SECRET_KEY, LOCAL_BASE_URL, close

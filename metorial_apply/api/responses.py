@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from metorial_apply.api.limits import (
+    DEFAULT_MAX_JSON_DEPTH,
     DeadlineExceeded,
     RequestLimits,
     ResponseTooDeepError,
@@ -41,7 +42,7 @@ class Reply:
     headers: httpx.Headers
     content: bytes = field(repr=False)
     reason_phrase: str = ""
-    max_json_depth: int = 100
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
 
     @property
     def is_success(self) -> bool:

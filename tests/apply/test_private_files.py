@@ -70,3 +70,11 @@ def test_git_sees_nothing_of_the_state_directory(tmp_path: Path) -> None:
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
                             capture_output=True, text=True, check=True).stdout
     assert status.split() == ["??", "stack.yaml"]
+
+
+def test_a_state_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(CONFIG)
+    (tmp_path / ".metorial-apply").write_text("a file where the directory should be")
+    result = run_cli(["plan", str(tmp_path), "--api-url", "local"])
+    assert result.code == 1
+    assert result.err == f"Error: cannot prepare the local state directory {tmp_path / '.metorial-apply'}: File exists\n"
