@@ -77,4 +77,5 @@ def test_a_state_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) 
     (tmp_path / ".metorial-apply").write_text("a file where the directory should be")
     result = run_cli(["plan", str(tmp_path), "--api-url", "local"])
     assert result.code == 1
-    assert result.err == f"Error: cannot prepare the local state directory {tmp_path / '.metorial-apply'}: File exists\n"
+    state = tmp_path / ".metorial-apply"
+    assert result.err == f"Error: cannot prepare the local state directory {state}: File exists\n"
