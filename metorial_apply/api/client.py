@@ -26,8 +26,7 @@ from metorial_apply.api.limits import (
     DeadlineExceeded,
     DeadlineExceededError,
     RequestLimits,
-    ResponseTooDeepError,
-    ResponseTooLargeError,
+    ResponseLimitError,
     path_template,
 )
 from metorial_apply.api.local import LOCAL, local_transport
@@ -222,7 +221,7 @@ class MetorialClient:
         creating = stamp is not None and method == "POST"
         try:
             response = await self._call(call, params, body, stamp)
-        except (ResponseTooLargeError, ResponseTooDeepError) as exc:
+        except ResponseLimitError as exc:
             if creating:  # an answer arrived, so the create may have happened: the stamp finds it
                 raise outcome_unknown(call, stamp or {}, exc=exc) from None
             raise

@@ -14,9 +14,10 @@ import httpx
 
 from metorial_apply.api.limits import (
     DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_JSON_VALUES,
     DeadlineExceeded,
     RequestLimits,
-    ResponseTooDeepError,
+    ResponseLimitError,
     ResponseTooLargeError,
     parse_json,
 )
@@ -43,14 +44,15 @@ class Reply:
     content: bytes = field(repr=False)
     reason_phrase: str = ""
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_json_values: int = DEFAULT_MAX_JSON_VALUES
 
     @property
     def is_success(self) -> bool:
         return 200 <= self.status_code < 300
 
     def json(self, call: ApiCall) -> Any:
-        """The body's JSON value; ResponseTooDeepError past the depth cap, ValueError when not JSON."""
-        return parse_json(call, self.status_code, self.content, self.max_json_depth)
+        """The body's JSON value; a ResponseLimitError past the depth or value cap, ValueError when not JSON."""
+        return parse_json(call, self.status_code, self.content, self.max_json_depth, self.max_json_values)
 
 
 def _text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -82,7 +84,8 @@ async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLim
         if len(body) + len(chunk) > cap:
             raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
         body += chunk
-    return Reply(response.status_code, response.headers, bytes(body), response.reason_phrase, limits.max_json_depth)
+    return Reply(response.status_code, response.headers, bytes(body), response.reason_phrase, limits.max_json_depth,
+                 limits.max_json_values)
 
 
 def error_body(call: ApiCall, response: Reply) -> dict[str, Any]:
@@ -90,7 +93,7 @@ def error_body(call: ApiCall, response: Reply) -> dict[str, Any]:
     nesting: the status alone then speaks)."""
     try:
         body = response.json(call)
-    except (ValueError, ResponseTooDeepError):
+    except (ValueError, ResponseLimitError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -167,7 +170,7 @@ def invalid_response(call: ApiCall, response: Reply | None, what: str) -> ApiErr
 
 
 def json_object(call: ApiCall, response: Reply) -> dict[str, Any]:
-    """The JSON object of a 2xx response, or an `invalid_response` (or ResponseTooDeep) ApiError."""
+    """The JSON object of a 2xx response, or an `invalid_response` (or a ResponseLimitError) ApiError."""
     try:
         body = response.json(call)
     except ValueError:

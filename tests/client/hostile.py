@@ -73,6 +73,18 @@ def deep(depth: int) -> Behaviour:
     return answer
 
 
+def many_values(total: int) -> Behaviour:
+    """A 200 whose JSON is `[{},{},…]`, `total` bytes: within the size cap, but each 3 bytes
+    parse into a 64-byte dict."""
+    count = (total - 2) // 3
+    body = b"[" + b"{}," * (count - 1) + b"{}]"  # one 16 MiB allocation, not a list of millions
+
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}) + body)
+        await writer.drain()
+    return answer
+
+
 class HostileServer:
     """Serves `behaviour` to every request until stopped; `requests` counts what arrived."""
 

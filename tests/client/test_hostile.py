@@ -1,5 +1,6 @@
 """No hang, no blow-up: `plan` through the real CLI, in a child process, against a server that
-trickles its body, asks for a 99999 s wait, sends 400 MB or nests JSON 100,000 deep. Each run
+trickles its body, asks for a 99999 s wait, sends 400 MB, nests JSON 100,000 deep or packs
+millions of values into 16 MiB. Each run
 exits 1 with a one-line error naming the call and the limit, within its deadline, and the
 child's peak memory stays under 200 MB."""
 
@@ -17,7 +18,7 @@ import pytest
 
 from metorial_apply.api.retry import RetryPolicy
 from metorial_apply.emulator.process import child_env
-from tests.client.hostile import Behaviour, HostileServer, deep, huge, rate_limited, trickle
+from tests.client.hostile import Behaviour, HostileServer, deep, huge, many_values, rate_limited, trickle
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "metorial_sk_hostile_test_key"
@@ -142,6 +143,18 @@ def test_deep_nesting_is_a_clear_error_not_a_recursion_error(tmp_path: Path) -> 
     assert "RecursionError" not in run.err
     assert server.requests == 1
     assert run.seconds < 5 + STARTUP_S
+    assert run.max_rss < MAX_RSS_BYTES
+
+
+def test_a_body_within_the_size_cap_but_of_millions_of_values_is_refused_unparsed(tmp_path: Path) -> None:
+    # 16 MiB less a byte of `[{},{},…]`: 5.6 million dicts, half a gigabyte once parsed.
+    with serve(many_values(16 * 1024 * 1024 - 1)) as server:
+        run = plan_against(server.url, tmp_path, "--timeout", "20")
+    line = one_error_line(run)
+    assert run.code == 1
+    assert line == ("Error: 200 response_too_many_values: the response's JSON holds more than 500,000 values; "
+                    "not parsed (GET /providers)")
+    assert server.requests == 1
     assert run.max_rss < MAX_RSS_BYTES
 
 

@@ -17,8 +17,11 @@ from metorial_apply.api.limits import (
     RequestLimits,
     ResponseTooDeepError,
     ResponseTooLargeError,
+    ResponseTooManyValuesError,
     path_template,
+    structure,
     too_deep,
+    value_bound,
 )
 from metorial_apply.core import errors
 
@@ -50,7 +53,23 @@ class Trickle(httpx.AsyncByteStream):
     (b'"unterminated [[[[[', 2, True),  # not JSON either way; never parsed
 ])
 def test_too_deep_counts_only_brackets_outside_strings(body: bytes, cap: int, deep: bool) -> None:
-    assert too_deep(body, cap) is deep
+    assert too_deep(structure(body), cap) is deep
+
+
+@pytest.mark.parametrize(("body", "values"), [
+    (b"1", 1), (b"[]", 2), (b"[1, 2, 3]", 4), (b'{"a": [1, {"b": "x,y,[z"}]}', 5), (b'["a,b", "c"]', 3),
+])
+def test_value_bound_is_never_below_the_count_and_ignores_strings(body: bytes, values: int) -> None:
+    assert value_bound(structure(body)) == values
+
+
+async def test_too_many_values_are_refused_before_parsing(api: respx.MockRouter, make_client: Any) -> None:
+    api.get(DEPLOYMENTS).mock(return_value=httpx.Response(200, content=b"[" + b",".join([b"{}"] * 1001) + b"]"))
+    async with make_client(limits=RequestLimits(max_json_values=1000)) as client:
+        with pytest.raises(ResponseTooManyValuesError) as caught:
+            await client.list_all(DEPLOYMENTS)
+    assert str(caught.value) == ("200 response_too_many_values: the response's JSON holds more than 1,000 values; "
+                                 "not parsed (GET /provider-deployments)")
 
 
 @pytest.mark.parametrize(("path", "template"), [
@@ -142,7 +161,7 @@ async def test_a_body_within_the_deadline_and_caps_reads_normally(api: respx.Moc
 
 
 def test_limits_are_checked() -> None:
-    for bad in ({"deadline_s": 0}, {"max_body_bytes": 0}, {"max_json_depth": 0}):
+    for bad in ({"deadline_s": 0}, {"max_body_bytes": 0}, {"max_json_depth": 0}, {"max_json_values": 0}):
         with pytest.raises(ValueError):
             RequestLimits(**bad)
 
