@@ -12,7 +12,9 @@ import pytest
 import respx
 
 from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.api.retry import RetryPolicy
 from metorial_apply.api.waits import WaitBudget, WaitBudgetExceededError, WaitBudgetSpent, WaitNotice
+from metorial_apply.core.errors import RateLimitedError
 from tests.client.conftest import FakeTime, page
 
 pytestmark = pytest.mark.anyio
@@ -86,3 +88,14 @@ async def test_retry_backoff_is_announced_through_on_wait(api: respx.MockRouter,
     assert [round(n.seconds_left) for n in notices] == [30, 20, 10]
     assert notices[0].what == ("a rate-limited GET /provider-deployments to be accepted "
                                "(429; the server asked for 30 s, believed up to 60 s)")
+
+
+async def test_429s_without_any_wait_are_bounded_in_count(api: respx.MockRouter, make_client: Any,
+                                                           fake_time: FakeTime) -> None:
+    """No backoff and a Reset of 0: the wait budget never runs down, the attempt count stops it."""
+    route = api.get("/provider-deployments").mock(return_value=httpx.Response(
+        429, headers={"ratelimit-remaining": "0", "ratelimit-reset": "0"}))
+    async with make_client(retry=RetryPolicy(base_delay_s=0, max_rate_limited_attempts=7)) as client:
+        with pytest.raises(RateLimitedError):
+            await client.list_all("/provider-deployments")
+    assert route.call_count == 7 and sum(fake_time.slept) == 0
