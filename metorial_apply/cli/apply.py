@@ -26,7 +26,7 @@ from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
+from metorial_apply.cli.options import api_options, config_options, fingerprint_key, network_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import parse_targets
 from metorial_apply.cli.progress import make_progress, summary_lines
@@ -208,6 +208,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @config_options
 @api_options
+@network_options
 @common_options
 @click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")
 @click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")

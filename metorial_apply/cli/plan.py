@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from metorial_apply.api.live import LiveRead
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
+from metorial_apply.cli.options import api_options, config_options, fingerprint_key, network_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.kinds import KINDS
@@ -154,6 +154,7 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @config_options
 @api_options
+@network_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
 @click.option("--markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a pull-request comment to this file (`-`: print it instead of the text plan).")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.options import api_options, config_options, network_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.config.files import config_files
 from metorial_apply.config.load import load_config
@@ -23,14 +23,16 @@ def _files_text(path: Path) -> str:
     return files[0] if len(files) == 1 else f"{len(files)} files in {path}"
 
 
-async def _online(desired: State, path: Path, api_url: str, api_key: str | None) -> State:
+async def _online(desired: State, path: Path, api_url: str, api_key: str | None, timeout: float,
+                  max_wait: float) -> State:
     # Imported here: offline validation must work without touching the client stack.
     from metorial_apply.api.catalog import fetch_catalog
     from metorial_apply.api.client import open_client
-    from metorial_apply.cli.session import detail_for, state_dir_for
+    from metorial_apply.cli.session import detail_for, print_wait, state_dir_for
     from metorial_apply.config.resolve import resolve_names
 
-    async with open_client(api_url, api_key, state_dir=state_dir_for(path)) as client:
+    async with open_client(api_url, api_key, state_dir=state_dir_for(path), timeout_s=timeout, max_wait_s=max_wait,
+                           on_wait=print_wait) as client:
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
     return resolve_names(desired, catalog)
 
@@ -43,9 +45,10 @@ async def _online(desired: State, path: Path, api_url: str, api_key: str | None)
                    "check secret values against the provider's schemas, tool keys and regexes against "
                    "its tools, and that template providers have the auth config and config the API needs.")
 @api_options
+@network_options
 @click.pass_obj
 def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ...], var_files: tuple[Path, ...],
-            online: bool, api_url: str, api_key: str | None) -> None:
+            online: bool, api_url: str, api_key: str | None, timeout: float, max_wait: float) -> None:
     """Check the YAML at PATH (a file or a directory; default: the current directory).
 
     Exit code 0 when valid, 1 when not (every problem is listed, with file:line).
@@ -53,7 +56,7 @@ def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ..
     desired = load_config(path, stack=stack, variables=parse_vars(variables), var_files=var_files,
                           env=dict(os.environ))
     if online:
-        desired = asyncio.run(_online(desired, path, api_url, api_key))
+        desired = asyncio.run(_online(desired, path, api_url, api_key, timeout, max_wait))
     count = len(desired)
     where = " against " + ("the local emulator" if api_url == "local" else api_url) if online else ""
     out.info(f"Valid: {count} resource{'s' if count != 1 else ''} in stack {desired.stack} "
