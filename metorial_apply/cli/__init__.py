@@ -20,7 +20,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "emulator", "keygen")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

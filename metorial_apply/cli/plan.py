@@ -22,6 +22,7 @@ from metorial_apply.api.live import LiveRead
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
+from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
@@ -112,6 +113,15 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
     ]
 
 
+def key_suggestion(run: Planned, args: dict[str, Any]) -> str | None:
+    """Suggest keyed fingerprints when this plan paid for many scrypt comparisons without a key."""
+    if args["fingerprint_key"] is not None:
+        return None
+    live = run.read.state.by_address()
+    return key_hint(sum(1 for r in run.desired if r.secret is not None and r.address in live
+                        and is_scrypt(live[r.address].stamp)))
+
+
 def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> None:
     ctx = context_for(run, args)
     if args["out"]:
@@ -120,6 +130,8 @@ def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> Non
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
     for note in run.read.ignored:
         out.echo(f"Warning: {note}", err=True)
+    if not out.quiet and (hint := key_suggestion(run, args)):
+        out.echo(hint, err=True)
     text = render_json(run.plan, ctx) if args["as_json"] else render_text(run.plan, ctx, color=out.color)
     phases.lap("render")
     if args["as_json"] or not out.quiet or run.plan.actionable():
