@@ -284,7 +284,8 @@ class MetorialClient:
             except httpx.HTTPError as exc:
                 return None, exc
             finally:
-                self.limiter.release(seq, response.headers if response is not None else None)
+                self.limiter.release(seq, response.headers if response is not None else None,
+                                     response.status_code if response is not None else None)
         if response.status_code == 429:
             self.stats.rate_limited += 1
         return response, None
