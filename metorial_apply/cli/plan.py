@@ -6,7 +6,6 @@ stdout stays machine-readable. Files (--out, --markdown) are written atomically.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -21,7 +20,7 @@ import click
 from metorial_apply.api.live import LiveRead
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
+from metorial_apply.cli.session import fresh_plan, load_desired, run_async, session, state_dir_for
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
@@ -177,7 +176,7 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     args["targets"] = parse_targets(args["targets"])
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
-    run = asyncio.run(make_plan(path, args, phases))
+    run = run_async(make_plan(path, args, phases))
     emit(out, run, args, phases)
     ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
 
