@@ -1,5 +1,5 @@
 """Generated stacks and the CLI run as a user runs it: a child `python -m metorial_apply …`
-whose wall time and peak RSS (its own rusage, from wait4) are measured.
+whose wall time and peak RSS (VmHWM, sampled) are measured.
 
 A stack of `groups` × (deployment, config, auth config, session template): the config and
 the auth config values are write-only secrets, so half the resources carry a secret.
@@ -7,7 +7,6 @@ the auth config values are write-only secrets, so half the resources carry a sec
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from emulator_process import SECRET_KEY, child_env  # first: it puts this checko
 
 RESOURCES_PER_GROUP = 4
 BENCH_KEY = "benchmark-only-fingerprint-key-0123456789"  # not a secret: only ever used on the emulator
+RSS_SAMPLE_S = 0.02  # VmHWM only grows, so a sample this often misses at most the last 20 ms
 
 
 def stack_yaml(groups: int, name: str) -> str:
@@ -63,21 +63,47 @@ def cli_env(key: str | None) -> dict[str, str]:
 
 
 def run_cli(args: list[str], work: Path, *, key: str | None = None, timeout_s: float = 900.0) -> CliRun:
-    """`python -m metorial_apply ARGS` in `work`; wall time and its own peak RSS (wait4's rusage).
-    Killed after `timeout_s`, which then raises."""
+    """`python -m metorial_apply ARGS` in `work`; wall time and its own peak RSS. Killed after
+    `timeout_s`, which then raises."""
     out_path, err_path = work / "cli.out", work / "cli.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "metorial_apply", *args], stdout=out, stderr=err,
                                  stdin=subprocess.DEVNULL, cwd=work, env=cli_env(key))
-        timer = threading.Timer(timeout_s, child.kill)
-        timer.start()
+        peak = PeakRss(child.pid)
+        peak.start()
         try:
-            _, status, usage = os.wait4(child.pid, 0)
+            code = child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise RuntimeError(f"CLI {args[0]} killed after {timeout_s:.0f} s") from None
         finally:
-            timer.cancel()
+            peak.stop.set()
+            peak.join()
         wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-    if child.returncode < 0:
-        raise RuntimeError(f"CLI {args[0]} killed (signal {-child.returncode}); limit {timeout_s:.0f} s")
-    return CliRun(child.returncode, wall, usage.ru_maxrss / 1024, out_path.read_text(), err_path.read_text())
+    return CliRun(code, wall, peak.kib / 1024, out_path.read_text(), err_path.read_text())
+
+
+class PeakRss(threading.Thread):
+    """Samples the child's VmHWM (its peak RSS since exec) until it exits. Not wait4's
+    ru_maxrss: Linux carries the pre-exec high-water mark over exec, and before exec the
+    child is a copy of this (much larger) process."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.status = Path(f"/proc/{pid}/status")
+        self.kib = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                text = self.status.read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.kib = max(self.kib, int(line.split()[1]))
+            if self.stop.wait(RSS_SAMPLE_S):
+                return

@@ -198,15 +198,15 @@ def run(sizes: list[int], latency: float = 50.0, cpu_size: int = 1000) -> dict[s
     with (tempfile.TemporaryDirectory() as tmp,
           EmulatorProcess.start(Path(tmp) / "bench.sqlite3", "--rate-limit", "10000000/600") as server):
         done = 0
-        for n in wanted:
-            n = len(desired_resources(n))  # whole groups
+        for size in wanted:
+            n = len(desired_resources(size))  # whole groups
             seeded_s = grow(server, everything[done:n])
             done = n
             live, info = read_figures(server, n, latency)
             info["seeded_s"] = seeded_s
-            if n in sizes:
+            if size in sizes:
                 rows.append(info)
-            if n == cpu_size:
+            if size == cpu_size:
                 server.faults(latency_ms=0)
                 cpu = cpu_modes(everything[:n], live)
     return {"latency_ms": latency, "sizes": rows, "cpu": cpu}
