@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import sys
 import threading
@@ -47,6 +48,7 @@ HMAC_SCHEME = "hmac-sha256"
 KEY_ENV = "METORIAL_APPLY_FINGERPRINT_KEY"
 MIN_KEY_CHARS = 32
 NAMED = 10  # addresses an error lists before "and N more"
+_HMAC_FORM = re.compile(r"hmac-sha256:([0-9a-f]{8}):[0-9a-f]{64}")
 KEY_BYTES = 32  # 256 random bits, token_urlsafe: 43 characters
 # Above this many scrypt comparisons (~10 ms of CPU each) a plan spends seconds a key would save.
 SUGGEST_KEY_ABOVE = 200
@@ -107,10 +109,8 @@ def keyed_fingerprint(secret: SecretValue, salt: str, key: FingerprintKey) -> st
 
 def _hmac_key_id(stored: str) -> str | None:
     """The key id of a well-formed hmac fingerprint, else None."""
-    parts = stored.split(":")
-    if len(parts) != 3 or parts[0] != HMAC_SCHEME or len(parts[1]) != 8 or len(parts[2]) != 64:
-        return None
-    return parts[1] if all(c in "0123456789abcdef" for c in parts[1] + parts[2]) else None
+    found = _HMAC_FORM.fullmatch(stored)
+    return found.group(1) if found else None
 
 
 def _needs_other_key(stamp: Stamp, key: FingerprintKey | None) -> bool:
