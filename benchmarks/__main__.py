@@ -41,14 +41,14 @@ def suite(quick: bool) -> dict[str, Bench]:
             "plan_scale": lambda: plan_scale.run([250, 1000], latency=50, cpu_size=250),
             "apply_scale": lambda: apply_scale.run([100, 250, 500], sample=40, rate_resources=400),
             "contention": lambda: contention.run(n=400),
-            "e2e": lambda: e2e.run([1000], scrypt=False),
+            "e2e": lambda: e2e.run([1000]),
         }
     return {
         "list_live": lambda: list_live.run(total=5000, latency_ms=20),
         "plan_scale": lambda: plan_scale.run([1000, 2500, 5000, 10000], latency=50, cpu_size=1000),
         "apply_scale": lambda: apply_scale.run([250, 500, 1000, 2000], sample=100, rate_resources=1000),
         "contention": lambda: contention.run(n=1000),
-        "e2e": lambda: e2e.run([1000, 10000], scrypt=True),
+        "e2e": lambda: e2e.run([1000, 10000], scrypt_sizes=(1000,)),
     }
 
 
