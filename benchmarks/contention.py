@@ -87,15 +87,16 @@ async def measure(server: EmulatorProcess, n: int, count: int, window: float, sh
     other = Other(server.url, OTHER_SHARE * count / window)
     runner = asyncio.create_task(other.run())
     await asyncio.sleep(window)  # the other client alone for one whole window
-    before = server.stats()["rate_limited"]
+    before, before_t = server.stats()["rate_limited"], time.time() - other.t0
     with tempfile.TemporaryDirectory() as tmp:
         ours = await apply_beside(Path(tmp), server, n, share, window, parallelism)
-    after = server.stats()["rate_limited"]
+    after, after_t = server.stats()["rate_limited"], time.time() - other.t0
     other.stop.set()
     await runner
     start = ours["first_start"] - other.t0
     alone, together = other.rejected(0.0, window), other.rejected(start, start + ours["wall_s"])
-    mine_429 = after - before - (together[1])
+    # The server counts every 429; the other client's between the two reads are not ours.
+    mine_429 = after - before - other.rejected(before_t, after_t)[1]
     ideal = ours["calls"] / (share * count / window)
     return {"resources": n, "count": count, "window_s": window, "share": share, "other_share": OTHER_SHARE,
             "calls": ours["calls"], "wall_s": ours["wall_s"], "ideal_s": ideal, "ours_429": mine_429,
