@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     # A command builds objects for every resource and frees few before it exits; at 10,000
     # resources the default thresholds re-scan them often enough to cost seconds (load and plan
-    # were 1.5-2x slower). Cycles are still collected, only less often.
+    # took 1.4-1.8x as long). Cycles are still collected, only less often.
     gc.set_threshold(GC_THRESHOLD, 20, 100)
     try:
         code = cli.main(args=argv, prog_name="metorial-apply", standalone_mode=False)
