@@ -8,6 +8,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -22,8 +23,17 @@ class Row:
 def machine() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "python": sys.version.split()[0],
-            "platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor() or "?",
+            "platform": platform.platform(), "cpus": os.cpu_count(), "processor": cpu_model(),
             "load_at_end": [round(x, 2) for x in load]}
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    return names[0] if names else platform.processor() or "unknown processor"
 
 
 def list_rows(r: dict[str, Any]) -> list[Row]:

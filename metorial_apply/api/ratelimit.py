@@ -19,9 +19,11 @@ How the budget is kept:
   `RateLimit-Limit`, which counts every client of the organization), while our slots plus the
   foreign ones still stay under COUNT: we never take more than the share, nor push the
   organization over its limit when others use more than the rest.
-- AIMD: a 429 halves our cap (once per burst: only a request sent after the last cut cuts
-  again; never below one slot), and the cap grows back linearly, half the full cap per window,
-  so a halved cap is whole again one window later. The server counted what we sent meanwhile.
+- AIMD: a 429 that says the window is spent (RateLimit-Remaining 0, or no headers) halves our
+  cap (once per burst: only a request sent after the last cut cuts again; never below 1/16 of
+  it, nor one slot), and the cap grows back linearly, half the full cap per window, so a halved
+  cap is whole again one window later. A 429 with room left in the window (a burst guard,
+  another limit) is the retry's business, not the budget's: it does not cut.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ IN_FLIGHT_POLL_S = 0.01
 # AIMD: a 429 multiplies our cap by CUT; it regains RECOVER_PER_WINDOW of the full cap per window.
 CUT = 0.5
 RECOVER_PER_WINDOW = 0.5
-MIN_SCALE = 1 / 64  # the cap never falls below this share of itself (nor below one slot)
+MIN_SCALE = 1 / 16  # the cap never falls below this share of itself (nor below one slot)
 SHARE_FORM = "rate limit must look like COUNT/SECONDS (e.g. 5000/600) or a share PERCENT% (e.g. 40%, or 40%/600)"
 # Above these, a RateLimit-Reset value is an epoch timestamp rather than a number of seconds.
 EPOCH_MS_THRESHOLD = 1e12
@@ -200,7 +202,7 @@ class SlidingWindow:
         if started is None:
             return
         self._done.append(now)
-        if status == 429 and seq > self._cut_after:
+        if status == 429 and seq > self._cut_after and (seen is None or not seen.remaining):
             self._recover(now)
             self.scale = max(MIN_SCALE, self.scale * CUT)
             self._cut_after = self._sent  # what is in flight now was sent before this cut

@@ -80,6 +80,21 @@ def test_a_429_halves_the_cap_once_per_burst() -> None:
     assert w.cap(0.2) == 25
 
 
+def test_a_429_with_room_left_in_the_window_does_not_cut() -> None:
+    w = shared(count=100, share=None)
+    w.finish(w.start(0.0), 0.0, Observation(limit=100, remaining=60, reset_s=3), status=429)  # a burst guard
+    assert w.cap(0.0) == 100
+    w.finish(w.start(0.1), 0.1, Observation(limit=100, remaining=0, reset_s=3), status=429)  # the window is spent
+    assert w.cap(0.1) == 50
+
+
+def test_the_cap_never_falls_below_a_sixteenth() -> None:
+    w = shared(count=1000, share=None)
+    for i in range(12):
+        w.finish(w.start(float(i) / 1000), float(i) / 1000, status=429)
+    assert w.cap(0.012) == 62  # 1000 / 16, plus what 12 ms of recovery gave back (less than one)
+
+
 def test_the_cap_never_falls_below_one_slot() -> None:
     w = shared(count=10, share=0.2)
     for i in range(12):
