@@ -8,7 +8,7 @@
    same (`apply --rate-limit 500/10`): 429s received (target 0) and wall time against
    calls / rate, and against the sliding window's own bound (a slot frees W after its use).
 
-Usage: python benchmarks/apply_scale.py [--resources 1000] [--naive-sample 100] [--skip-rate]
+Usage: python benchmarks/apply_scale.py [--sizes 250,500,1000] [--naive-sample 100] [--skip-rate]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cli_runs import BENCH_KEY, stack_yaml
 from emulator_process import SECRET_KEY as KEY
 from emulator_process import EmulatorProcess, child_env
 
@@ -29,27 +30,15 @@ DEPTH = 3  # deployment → config/auth config → session template
 
 
 def env() -> dict[str, str]:
-    return child_env({"CI": "1", "NO_COLOR": "1"})
-
-
-def stack(groups: int, name: str) -> str:
-    """groups × (deployment, config, auth config, session template)."""
-    lines = [f"stack: {name}", "deployments:"] + [f"  d{i}: {{provider: github}}" for i in range(groups)]
-    lines += ["configs:"] + [
-        f"  c{i}: {{deployment: d{i}, value: {{base_url: 'https://api.github.com'}}}}" for i in range(groups)
-    ]
-    lines += ["auth_configs:"] + [
-        f"  a{i}: {{deployment: d{i}, method: token, value: {{token: 't{i}'}}}}" for i in range(groups)
-    ]
-    lines += ["session_templates:"]
-    lines += [f"  t{i}: {{providers: [{{deployment: d{i}, config: c{i}, auth_config: a{i}}}]}}" for i in range(groups)]
-    return "\n".join(lines) + "\n"
+    # Keyed fingerprints: what is measured is scheduling and the rate limit, not scrypt (whose
+    # lowest-priority threads starve on a busy machine and would hold creates back).
+    return child_env({"CI": "1", "NO_COLOR": "1", "METORIAL_APPLY_FINGERPRINT_KEY": BENCH_KEY})
 
 
 def apply(work: Path, url: str, groups: int, name: str, *flags: str) -> dict[str, Any]:
     """Run the real CLI; return apply-phase wall time, calls, and the summary line."""
     path, journal = work / f"{name}.yaml", work / f"{name}.jsonl"
-    path.write_text(stack(groups, name))
+    path.write_text(stack_yaml(groups, name))
     cmd = [sys.executable, "-m", "metorial_apply", "apply", str(path), "--auto-approve", "-q",
            "--api-url", url, "--api-key", KEY, "--journal", str(journal), *flags]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=1800)
@@ -59,68 +48,99 @@ def apply(work: Path, url: str, groups: int, name: str, *flags: str) -> dict[str
     calls = [x for x in lines if x["event"] == "call"]
     applied = [x for x in calls if x["address"]] or calls
     return {"wall": span(applied), "all_wall": span(calls), "calls": len(applied), "all_calls": len(calls),
-            "busy": sum(x["duration_s"] for x in applied),
+            "busy": sum(x["duration_s"] for x in applied), "ends": call_ends(calls),
             "retries": sum(x["retries"] for x in calls), "summary": done.stdout.strip().splitlines()[-1]}
+
+
+def call_ends(calls: list[dict[str, Any]]) -> list[float]:
+    """Each call's end, in seconds since the first call started (journal ts = end time)."""
+    ends = sorted(end_time(x) for x in calls)
+    first = min(end_time(x) - x["duration_s"] for x in calls)
+    return [round(t - first, 3) for t in ends]
+
+
+def end_time(call: dict[str, Any]) -> float:
+    return datetime.fromisoformat(call["ts"].replace("Z", "+00:00")).timestamp()
 
 
 def span(calls: list[dict[str, Any]]) -> float:
     """Seconds from the first call's start to the last call's end (journal ts = end time)."""
-    def end(x: dict[str, Any]) -> float:
-        return datetime.fromisoformat(x["ts"].replace("Z", "+00:00")).timestamp()
-
-    return max(end(x) for x in calls) - min(end(x) - x["duration_s"] for x in calls)
+    return max(end_time(x) for x in calls) - min(end_time(x) - x["duration_s"] for x in calls)
 
 
-def latency_case(work: Path, n: int, sample: int, parallelism: int) -> None:
-    latency = 0.050
-    with EmulatorProcess.start(work / "latency.sqlite3", "--latency-ms", str(latency * 1000)) as server:
-        ours = apply(work, server.url, n // 4, "scale", "--parallelism", str(parallelism))
+def latency_case(work: Path, sizes: list[int], sample: int, parallelism: int) -> dict[str, Any]:
+    """Apply at each size with 50 ms latency (a fresh emulator each), and the naive baseline once."""
+    latency, rows = 0.050, []
+    for n in sizes:
+        with EmulatorProcess.start(work / f"latency{n}.sqlite3", "--latency-ms", str(latency * 1000)) as server:
+            ours = apply(work, server.url, max(1, n // 4), f"scale{n}", "--parallelism", str(parallelism))
+        bound = max(DEPTH * latency, ours["calls"] * latency / parallelism)
+        rows.append({"resources": n, "wall_s": ours["wall"], "calls": ours["calls"], "bound_s": bound,
+                     "mean_call_s": ours["busy"] / ours["calls"], "busy_bound_s": ours["busy"] / parallelism,
+                     "summary": ours["summary"]})
+    with EmulatorProcess.start(work / "naive.sqlite3", "--latency-ms", str(latency * 1000)) as server:
         naive = apply(work, server.url, max(1, sample // 4), "naive", "--parallelism", "1")
-    bound = max(DEPTH * latency, ours["calls"] * latency / parallelism)
-    naive_scaled = naive["wall"] * ours["calls"] / naive["calls"]
-    print(f"== {n} resources, {latency * 1000:.0f} ms latency, parallelism {parallelism}")
-    print(f"   {ours['summary']}")
-    print(f"   apply phase: {ours['wall']:.2f} s for {ours['calls']} calls; lower bound {bound:.2f} s "
-          f"→ {ours['wall'] / bound:.2f}× the bound (target ≤ 1.20×)")
-    mean = ours["busy"] / ours["calls"]
-    print(
-        f"   measured mean call time under load {mean * 1000:.1f} ms "
-        f"(server latency {latency * 1000:.0f} ms + processing); "
-        f"bound at that call time {ours['busy'] / parallelism:.2f} s → scheduling efficiency "
-        f"{ours['busy'] / parallelism / ours['wall']:.0%}"
-    )
-    print(f"   naive (one change at a time): {naive['wall']:.2f} s for {naive['calls']} calls, "
-          f"scaled to {ours['calls']} calls: {naive_scaled:.1f} s → ours is {naive_scaled / ours['wall']:.1f}× faster")
+    return {"latency_ms": latency * 1000, "parallelism": parallelism, "sizes": rows,
+            "naive": {"resources": sample, "wall_s": naive["wall"], "calls": naive["calls"]}}
 
 
-def rate_case(work: Path, n: int, parallelism: int) -> None:
-    count, window = 500, 10.0
-    with EmulatorProcess.start(work / "rate.sqlite3", "--rate-limit", f"{count}/{int(window)}") as server:
-        ours = apply(work, server.url, n // 4, "rated", "--parallelism", str(parallelism),
-                     "--rate-limit", f"{count}/{int(window)}")
+def rate_case(work: Path, n: int, parallelism: int, count: int = 500, window: float = 10.0) -> dict[str, Any]:
+    """Emulator and client both limited to count/window: 429s, and wall time against calls / rate."""
+    limit = f"{count}/{int(window)}"
+    with EmulatorProcess.start(work / "rate.sqlite3", "--rate-limit", limit) as server:
+        ours = apply(work, server.url, n // 4, "rated", "--parallelism", str(parallelism), "--rate-limit", limit)
         stats = server.stats()
-    calls, rate = ours["all_calls"], count / window
-    window_bound = window * ((calls - 1) // count)  # the last slot frees W after the one it reuses
-    print(f"== {n} resources, emulator and client limited to {count}/{window:.0f} s ({rate:.0f} requests/s)")
-    print(f"   {ours['summary']}")
-    print(f"   429s received: {stats['rate_limited']} (target 0); client retries: {ours['retries']}")
-    versus = (f"sliding-window bound {window_bound:.1f} s → {ours['all_wall'] / window_bound:.2f}×" if window_bound
-              else f"all {calls} calls fit in one window's budget of {count}")
-    print(f"   wall {ours['all_wall']:.2f} s for {calls} calls; calls / rate = {calls / rate:.2f} s "
-          f"→ {ours['all_wall'] / (calls / rate):.2f}× (target ≤ 1.10×); {versus}")
+    calls = ours["all_calls"]
+    return {"resources": n, "count": count, "window_s": window, "calls": calls, "wall_s": ours["all_wall"],
+            "ideal_s": calls / (count / window), "window_bound_s": window * ((calls - 1) // count),
+            "rate_limited": stats["rate_limited"], "retries": ours["retries"], "ends": ours["ends"],
+            "summary": ours["summary"]}
+
+
+def show_latency(r: dict[str, Any]) -> None:
+    naive = r["naive"]
+    for row in r["sizes"]:
+        naive_scaled = naive["wall_s"] * row["calls"] / naive["calls"]
+        print(f"== {row['resources']} resources, {r['latency_ms']:.0f} ms latency, parallelism {r['parallelism']}")
+        print(f"   {row['summary']}")
+        print(f"   apply phase: {row['wall_s']:.2f} s for {row['calls']} calls; lower bound {row['bound_s']:.2f} s "
+              f"→ {row['wall_s'] / row['bound_s']:.2f}× the bound (target ≤ 1.20×)")
+        print(f"   mean call time under load {row['mean_call_s'] * 1000:.1f} ms; bound at that call time "
+              f"{row['busy_bound_s']:.2f} s → scheduling efficiency {row['busy_bound_s'] / row['wall_s']:.0%}")
+        print(f"   naive (one change at a time), scaled to {row['calls']} calls: {naive_scaled:.1f} s "
+              f"→ ours is {naive_scaled / row['wall_s']:.1f}× faster")
+
+
+def show_rate(r: dict[str, Any]) -> None:
+    print(f"== {r['resources']} resources, emulator and client limited to {r['count']}/{r['window_s']:.0f} s")
+    print(f"   {r['summary']}")
+    print(f"   429s received: {r['rate_limited']} (target 0); client retries: {r['retries']}")
+    print(f"   wall {r['wall_s']:.2f} s for {r['calls']} calls; calls / rate = {r['ideal_s']:.2f} s "
+          f"→ {r['wall_s'] / r['ideal_s']:.2f}× (target ≤ 1.10×)")
+
+
+def run(sizes: list[int], sample: int = 100, parallelism: int = 8, rate_resources: int | None = 1000) -> dict[str, Any]:
+    """Apply wall time against N (and the naive baseline), then the rate-limited case."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = {"latency": latency_case(Path(tmp), sizes, sample, parallelism)}
+        if rate_resources:
+            out["rate"] = rate_case(Path(tmp), rate_resources, parallelism)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resources", type=int, default=1000)
+    parser.add_argument("--sizes", default="1000")
     parser.add_argument("--naive-sample", type=int, default=100)
     parser.add_argument("--parallelism", type=int, default=8)
+    parser.add_argument("--rate-resources", type=int, default=1000)
     parser.add_argument("--skip-rate", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        latency_case(Path(tmp), args.resources, args.naive_sample, args.parallelism)
-        if not args.skip_rate:
-            rate_case(Path(tmp), args.resources, args.parallelism)
+    result = run([int(x) for x in args.sizes.split(",")], args.naive_sample, args.parallelism,
+                 None if args.skip_rate else args.rate_resources)
+    show_latency(result["latency"])
+    if "rate" in result:
+        show_rate(result["rate"])
 
 
 if __name__ == "__main__":

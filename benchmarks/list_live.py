@@ -111,32 +111,50 @@ async def page_service_time(base: str, samples: int = 20) -> float:
     return statistics.median(times)
 
 
-async def run(total: int, latency_ms: float, server: EmulatorProcess) -> None:
+async def measure(total: int, latency_ms: float, server: EmulatorProcess) -> dict[str, Any]:
+    """Seed `total` resources, then list them ours and the naive way; the figures as a dict."""
     base = server.url
     server.faults(latency_ms=0)  # seed at full speed; measure at `latency_ms`
     started = time.perf_counter()
     await seed(base, total)
-    print(f"seeded {total} resources in {time.perf_counter() - started:.1f}s")
+    seeded_s = time.perf_counter() - started
     service_s = await page_service_time(base)
     server.faults(latency_ms=latency_ms)
     ours = [await list_ours(base) for _ in range(REPEATS)]
     naive = [await list_naive(base) for _ in range(REPEATS)]
     wall, client, counts = sorted(ours, key=lambda r: r[0])[REPEATS // 2]
     pages = {kind: max(1, math.ceil(n / 100)) for kind, n in counts.items()}
-    min_calls, bound_s = sum(pages.values()), max(pages.values()) * latency_ms / 1000
-    naive_s, naive_calls = statistics.median(r[0] for r in naive), naive[0][1]
-    print(f"objects per kind: {counts}")
-    print(f"calls:  ours {client.stats.calls} vs minimum {min_calls}  → {client.stats.calls / min_calls:.2f}×"
-          f"   (naive {naive_calls} → {naive_calls / min_calls:.2f}×)")
-    print(f"wall:   ours {wall:.3f}s vs lower bound {bound_s:.3f}s  → {wall / bound_s:.2f}×"
-          f"   (naive {naive_s:.3f}s → {naive_s / bound_s:.2f}×; ours is {naive_s / wall:.1f}× faster)")
+    bound_s = max(pages.values()) * latency_ms / 1000
     # The emulator serves one request at a time, so its own time per page bounds us too.
     served_s = max(max(pages.values()) * (latency_ms / 1000 + service_s), sum(pages.values()) * service_s)
-    print(
-        f"        vs bound with the emulator's {service_s * 1000:.1f} ms per page {served_s:.3f}s "
-        f"→ {wall / served_s:.2f}×"
-    )
-    print(f"429s: {client.stats.rate_limited}, retries: {client.stats.retries}  (median of {REPEATS} runs)")
+    return {"total": total, "latency_ms": latency_ms, "seeded_s": seeded_s, "objects_per_kind": counts,
+            "calls": client.stats.calls, "min_calls": sum(pages.values()), "naive_calls": naive[0][1],
+            "wall_s": wall, "bound_s": bound_s, "naive_s": statistics.median(r[0] for r in naive),
+            "page_service_s": service_s, "served_bound_s": served_s,
+            "rate_limited": client.stats.rate_limited, "retries": client.stats.retries, "repeats": REPEATS}
+
+
+def run(total: int = 5000, latency_ms: float = 20.0) -> dict[str, Any]:
+    """Start an emulator, measure, stop it; aborts after DEADLINE_S."""
+    flags = ("--latency-ms", str(latency_ms), "--rate-limit", "1000000/600")
+    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess.start(Path(tmp) / "bench.sqlite3", *flags) as server:
+        try:
+            return asyncio.run(asyncio.wait_for(measure(total, latency_ms, server), DEADLINE_S))
+        except TimeoutError:
+            raise RuntimeError(f"aborted: the live-listing benchmark took longer than {DEADLINE_S:.0f}s") from None
+
+
+def show(r: dict[str, Any]) -> None:
+    print(f"seeded {r['total']} resources in {r['seeded_s']:.1f}s")
+    print(f"objects per kind: {r['objects_per_kind']}")
+    print(f"calls:  ours {r['calls']} vs minimum {r['min_calls']}  → {r['calls'] / r['min_calls']:.2f}×"
+          f"   (naive {r['naive_calls']} → {r['naive_calls'] / r['min_calls']:.2f}×)")
+    print(f"wall:   ours {r['wall_s']:.3f}s vs lower bound {r['bound_s']:.3f}s  → {r['wall_s'] / r['bound_s']:.2f}×"
+          f"   (naive {r['naive_s']:.3f}s → {r['naive_s'] / r['bound_s']:.2f}×; "
+          f"ours is {r['naive_s'] / r['wall_s']:.1f}× faster)")
+    print(f"        vs bound with the emulator's {r['page_service_s'] * 1000:.1f} ms per page "
+          f"{r['served_bound_s']:.3f}s → {r['wall_s'] / r['served_bound_s']:.2f}×")
+    print(f"429s: {r['rate_limited']}, retries: {r['retries']}  (median of {r['repeats']} runs)")
 
 
 def main() -> None:
@@ -144,12 +162,10 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=5000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     args = parser.parse_args()
-    flags = ("--latency-ms", str(args.latency_ms), "--rate-limit", "1000000/600")
-    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess.start(Path(tmp) / "bench.sqlite3", *flags) as server:
-        try:
-            asyncio.run(asyncio.wait_for(run(args.total, args.latency_ms, server), DEADLINE_S))
-        except TimeoutError:
-            sys.exit(f"aborted: the benchmark took longer than {DEADLINE_S:.0f}s")
+    try:
+        show(run(args.total, args.latency_ms))
+    except RuntimeError as exc:
+        sys.exit(str(exc))
 
 
 if __name__ == "__main__":

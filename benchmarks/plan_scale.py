@@ -1,10 +1,11 @@
-"""Plan at scale: live read calls and wall time vs the minimum and a per-resource-GET baseline,
-build_plan CPU per resource (with scrypt, with keyed hmac fingerprints, and without either),
-and peak memory.
+"""Plan at scale: live read calls and wall time vs the minimum and a per-resource-GET baseline
+at growing sizes, and build_plan CPU per resource by fingerprint mode (scrypt, scrypt already
+in the per-run memo, keyed hmac, secrets excluded).
 
 Starts its own `metorial-apply emulator serve` on a free 127.0.0.1 port (SQLite in a temp
-dir), seeds N stamped resources with latency 0, then measures with 50 ms latency per request.
-Run: python benchmarks/plan_scale.py [--sizes 1000,10000] [--latency-ms 50]
+dir), seeds stamped resources with latency 0 (each size adds to the last), then measures with
+50 ms latency per request. CPU modes are measured at --cpu-size resources.
+Run: python benchmarks/plan_scale.py [--sizes 1000,10000] [--latency-ms 50] [--cpu-size 1000]
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import argparse
 import asyncio
 import math
 import os
-import resource
 import tempfile
 import time
-import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -126,21 +125,33 @@ def edited(resources: list[Resource]) -> list[Resource]:
     return out
 
 
-def plan_cpu(desired: State, live: State) -> dict[str, float]:
+def strip_secrets(state: State) -> State:
+    """The same resources without secrets: build_plan's own work, no fingerprint compared."""
+    return State.of(state.stack, [r.model_copy(update={"secret": None}) for r in state])
+
+
+def cpu_per_resource(desired: State, live: State, key: fingerprint.FingerprintKey | None = None) -> dict[str, float]:
+    t0 = time.process_time()
+    plan = build_plan(desired, live, key=key)
+    cpu = time.process_time() - t0
+    return {"ms_per_resource": cpu * 1000 / len(desired), "cpu_s": cpu, "changes": len(plan.actionable())}
+
+
+def cpu_modes(resources: list[Resource], live: State) -> dict[str, Any]:
+    """build_plan CPU per resource by mode, and the threaded scrypt prefetch's wall time."""
+    desired = State.of(STACK, edited(resources))
     fingerprint._scrypt.cache_clear()
-    t0 = time.process_time()
-    plan = build_plan(desired, live)
-    cold = time.process_time() - t0
-    t0 = time.process_time()
-    build_plan(desired, live)  # fingerprints cached: the planner's own work
-    warm_cpu = time.process_time() - t0
+    modes = {"scrypt": cpu_per_resource(desired, live)}
+    modes["scrypt_cached"] = cpu_per_resource(desired, live)  # every fingerprint in the per-run memo
+    modes["keyed"] = cpu_per_resource(desired, keyed_live(live, resources), BENCH_KEY)
+    modes["no_secrets"] = cpu_per_resource(strip_secrets(desired), live)
     fingerprint._scrypt.cache_clear()
     pairs = [(r.secret, live.get(r.address).stamp) for r in desired if r.secret and live.get(r.address)]  # type: ignore[union-attr]
     t0 = time.perf_counter()
     fingerprint.warm(pairs, workers=os.cpu_count() or 2)
-    warm_wall = time.perf_counter() - t0
-    return {"cold_cpu": cold, "plan_only_cpu": warm_cpu, "threaded_scrypt_wall": warm_wall,
-            "secrets": len(pairs), "actionable": len(plan.actionable())}
+    fingerprint._scrypt.cache_clear()
+    return {"resources": len(desired), "secrets": len(pairs), "modes": modes,
+            "threaded_scrypt_wall_s": time.perf_counter() - t0, "threads": os.cpu_count() or 2}
 
 
 def keyed_live(live: State, seeded: list[Resource]) -> State:
@@ -155,65 +166,76 @@ def keyed_live(live: State, seeded: list[Resource]) -> State:
     return State.of(live.stack, out)
 
 
-def keyed_cpu(desired: State, live: State) -> tuple[float, int]:
-    """build_plan CPU with every secret's fingerprint keyed (nothing cached: hmac is not)."""
-    t0 = time.process_time()
-    plan = build_plan(desired, live, key=BENCH_KEY)
-    return time.process_time() - t0, len(plan.actionable())
-
-
-def run(n: int, latency: float, server: EmulatorProcess) -> None:
-    url = server.url
-    server.reset()
-    server.faults(latency_ms=0)  # seed at full speed; measure at `latency`
-    resources = desired_resources(n)
+def grow(server: EmulatorProcess, resources: list[Resource]) -> float:
+    """Seed `resources` (whole groups) at zero latency; seconds it took."""
+    server.faults(latency_ms=0)
     t0 = time.perf_counter()
 
     async def seeding() -> None:
-        async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=16) as client:
+        async with open_client(server.url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=16) as client:
             await seed(client, resources)
 
     asyncio.run(seeding())
-    print(f"\n== {len(resources)} resources (seeded in {time.perf_counter() - t0:.1f} s), latency {latency:.0f} ms ==")
+    return time.perf_counter() - t0
+
+
+def read_figures(server: EmulatorProcess, n: int, latency: float) -> tuple[State, dict[str, Any]]:
     server.faults(latency_ms=latency)
-    live, info = asyncio.run(live_read(url))
-    base_s, base_calls, listed = asyncio.run(baseline(url))
+    live, info = asyncio.run(live_read(server.url))
+    base_s, base_calls, listed = asyncio.run(baseline(server.url))
     # An empty kind still costs one call; a full last page costs one more to learn it was the last.
     minimum = sum(max(1, math.ceil(c / 100)) for c in listed.values())
-    print(f"live read: {info['live_calls']} list calls (minimum {minimum} = Σ max(1, ⌈n_kind/100⌉) over "
-          f"{sum(listed.values())} listed objects), catalog {info['catalog_calls']} calls; {info['live_s']:.2f} s")
-    print(f"baseline (list ids + GET each, parallelism 10): {base_calls} calls, {base_s:.2f} s "
-          f"→ ours is {base_s / info['live_s']:.1f}× faster, {base_calls / info['live_calls']:.0f}× fewer calls")
-    server.faults(latency_ms=0)
-    desired = State.of(STACK, edited(resources))
-    cpu = plan_cpu(desired, live)
-    count = len(resources)
-    print(f"build_plan CPU: {cpu['cold_cpu'] * 1000 / count:.3f} ms/resource incl. scrypt for {cpu['secrets']} secrets "
-          f"({cpu['cold_cpu']:.2f} s); {cpu['plan_only_cpu'] * 1000 / count:.3f} ms/resource without scrypt "
-          f"(target < 0.2); scrypt prefetch in threads: {cpu['threaded_scrypt_wall']:.2f} s wall; "
-          f"{cpu['actionable']} changes")
-    hmac_cpu, hmac_changes = keyed_cpu(desired, keyed_live(live, resources))
-    print(f"build_plan CPU keyed: {hmac_cpu * 1000 / count:.3f} ms/resource incl. hmac-sha256 for {cpu['secrets']} "
-          f"secrets ({hmac_cpu:.2f} s, METORIAL_APPLY_FINGERPRINT_KEY set); {hmac_changes} changes")
-    tracemalloc.start()
-    fingerprint._scrypt.cache_clear()
-    live2, _ = asyncio.run(live_read(url))
-    build_plan(desired, live2)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"memory: live read + plan peak {peak / 2**20:.1f} MiB traced (target < 200); process max RSS {rss:.0f} MiB")
+    return live, info | {"resources": n, "listed": sum(listed.values()), "min_calls": minimum,
+                         "baseline_calls": base_calls, "baseline_s": base_s}
+
+
+def run(sizes: list[int], latency: float = 50.0, cpu_size: int = 1000) -> dict[str, Any]:
+    """Live read and baseline at each size (seeding adds to the last size), CPU modes at `cpu_size`."""
+    rows: list[dict[str, Any]] = []
+    cpu: dict[str, Any] = {}
+    wanted = sorted(set(sizes) | {cpu_size})
+    everything = desired_resources(wanted[-1])
+    with (tempfile.TemporaryDirectory() as tmp,
+          EmulatorProcess.start(Path(tmp) / "bench.sqlite3", "--rate-limit", "10000000/600") as server):
+        done = 0
+        for size in wanted:
+            n = len(desired_resources(size))  # whole groups
+            seeded_s = grow(server, everything[done:n])
+            done = n
+            live, info = read_figures(server, n, latency)
+            info["seeded_s"] = seeded_s
+            if size in sizes:
+                rows.append(info)
+            if size == cpu_size:
+                server.faults(latency_ms=0)
+                cpu = cpu_modes(everything[:n], live)
+    return {"latency_ms": latency, "sizes": rows, "cpu": cpu}
+
+
+def show(result: dict[str, Any]) -> None:
+    for r in result["sizes"]:
+        print(f"\n== {r['resources']} resources (seeded in {r['seeded_s']:.1f} s), "
+              f"latency {result['latency_ms']:.0f} ms")
+        print(f"live read: {r['live_calls']} list calls (minimum {r['min_calls']} = Σ max(1, ⌈n_kind/100⌉) over "
+              f"{r['listed']} listed objects), catalog {r['catalog_calls']} calls; {r['live_s']:.2f} s")
+        print(f"baseline (list ids + GET each, parallelism 10): {r['baseline_calls']} calls, {r['baseline_s']:.2f} s "
+              f"→ ours is {r['baseline_s'] / r['live_s']:.1f}× faster, "
+              f"{r['baseline_calls'] / r['live_calls']:.0f}× fewer calls")
+    cpu = result["cpu"]
+    if cpu:
+        print(f"\nbuild_plan CPU per resource at {cpu['resources']} resources ({cpu['secrets']} secrets compared):")
+        for mode, m in cpu["modes"].items():
+            print(f"  {mode:14} {m['ms_per_resource']:.3f} ms ({m['cpu_s']:.2f} s, {m['changes']} changes)")
+        print(f"  scrypt prefetch in {cpu['threads']} threads: {cpu['threaded_scrypt_wall_s']:.2f} s wall")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--cpu-size", type=int, default=1000)
     args = parser.parse_args()
-    with (tempfile.TemporaryDirectory() as tmp,
-          EmulatorProcess.start(Path(tmp) / "bench.sqlite3", "--rate-limit", "10000000/600") as server):
-        for n in (int(x) for x in args.sizes.split(",")):
-            run(n, args.latency_ms, server)
+    show(run([int(x) for x in args.sizes.split(",")], args.latency_ms, args.cpu_size))
 
 
 if __name__ == "__main__":

@@ -275,7 +275,8 @@ class MetorialClient:
             except httpx.HTTPError as exc:
                 return None, exc
             finally:
-                self.limiter.release(seq, reply.headers if reply is not None else None)
+                self.limiter.release(seq, reply.headers if reply is not None else None,
+                                     reply.status_code if reply is not None else None)
         if reply.status_code == 429:
             self.stats.rate_limited += 1
         return reply, None

@@ -15,6 +15,15 @@ How the budget is kept:
 - `RateLimit-Limit` replaces COUNT when `learn` is on. The window is not in any header: it is
   configured (default 600 s), except that the first response in an empty server window
   (Remaining == Limit - 1) reveals it, because Reset then counts down a whole window.
+- A share (`--rate-limit 40%`) caps our own slots at that share of COUNT (as learned from
+  `RateLimit-Limit`, which counts every client of the organization), while our slots plus the
+  foreign ones still stay under COUNT: we never take more than the share, nor push the
+  organization over its limit when others use more than the rest.
+- AIMD (with a share): a 429 that says the window is spent (RateLimit-Remaining 0, or no headers) halves our
+  cap (once per burst: only a request sent after the last cut cuts again; never below 1/16 of
+  it, nor one slot), and the cap grows back linearly, half the full cap per window, so a halved
+  cap is whole again one window later. A 429 with room left in the window (a burst guard,
+  another limit) is the retry's business, not the budget's: it does not cut.
 """
 
 from __future__ import annotations
@@ -32,6 +41,11 @@ DEFAULT_WINDOW_S = 600.0
 # When every slot is held by a request still in flight, nothing says when one frees; poll.
 IN_FLIGHT_POLL_S = 0.01
 SERVER_RECHECK_S = 0.25
+# AIMD: a 429 multiplies our cap by CUT; it regains RECOVER_PER_WINDOW of the full cap per window.
+CUT = 0.5
+RECOVER_PER_WINDOW = 0.5
+MIN_SCALE = 1 / 16  # the cap never falls below this share of itself (nor below one slot)
+SHARE_FORM = "rate limit must look like COUNT/SECONDS (e.g. 5000/600) or a share PERCENT% (e.g. 40%, or 40%/600)"
 # Above these, a RateLimit-Reset value is an epoch timestamp rather than a number of seconds.
 EPOCH_MS_THRESHOLD = 1e12
 EPOCH_S_THRESHOLD = 1e9
@@ -39,27 +53,36 @@ EPOCH_S_THRESHOLD = 1e9
 
 @dataclass(frozen=True)
 class RateLimitSettings:
-    """Client budget: `count` requests per sliding `window_s` seconds; `learn` adopts server headers."""
+    """Client budget: `count` requests per sliding `window_s` seconds; `learn` adopts server headers;
+    `share` (0-1] takes only that part of `count` for ourselves (None: all of it)."""
 
     count: int = DEFAULT_COUNT
     window_s: float = DEFAULT_WINDOW_S
     learn: bool = True
+    share: float | None = None
 
     def __post_init__(self) -> None:
-        if self.count < 1 or not self.window_s > 0:
+        if self.count < 1 or not self.window_s > 0 or not math.isfinite(self.window_s):
             raise ValueError("rate limit needs count >= 1 and window > 0 seconds")
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError("a rate-limit share must be more than 0% and at most 100%")
 
     @classmethod
     def parse(cls, text: str) -> RateLimitSettings:
-        """`COUNT/SECONDS` (e.g. `500/10`) → settings; raises ValueError with a clear message."""
-        count_text, sep, window_text = text.strip().partition("/")
+        """`COUNT/SECONDS` (e.g. `500/10`), `PERCENT%` or `PERCENT%/SECONDS` (a share of the
+        organization's limit, e.g. `40%`) → settings; raises ValueError with a clear message."""
+        head, sep, window_text = text.strip().partition("/")
+        is_share = head.endswith("%")
         try:
-            count, window = int(count_text), float(window_text)
+            window = float(window_text) if sep else DEFAULT_WINDOW_S
+            number = float(head[:-1]) if is_share else int(head)
         except ValueError:
-            raise ValueError("rate limit must look like COUNT/SECONDS, e.g. 5000/600") from None
+            raise ValueError(SHARE_FORM) from None
+        if is_share:
+            return cls(window_s=window, share=number / 100)
         if not sep:
-            raise ValueError("rate limit must look like COUNT/SECONDS, e.g. 5000/600")
-        return cls(count=count, window_s=window)
+            raise ValueError(SHARE_FORM)
+        return cls(count=int(number), window_s=window)
 
 
 @dataclass(frozen=True)
@@ -123,6 +146,11 @@ class SlidingWindow:
         # server's (it is a guess until learned); the server is believed over it.
         self._server_open = 0
         self._server_frees_at: float | None = None
+        self.shared = settings.share is not None  # our own cap and AIMD apply only with a share
+        self.share = settings.share if settings.share is not None else 1.0
+        self.scale = 1.0  # AIMD factor on our cap: cut by a 429, grows back with time
+        self._scaled_at: float | None = None  # when `scale` was last brought up to date
+        self._cut_after = 0  # a 429 cuts only for a request sent after the last cut (seq > this)
 
     def _expire(self, now: float) -> None:
         while self._done and self._done[0] + self.window_s <= now:
@@ -136,8 +164,32 @@ class SlidingWindow:
         self._expire(now)
         return len(self._in_flight) + len(self._done) + len(self._foreign)
 
+    def own(self, now: float) -> int:
+        """Our slots held now: in flight and answered within the window."""
+        self._expire(now)
+        return len(self._in_flight) + len(self._done)
+
+    def _recover(self, now: float) -> None:
+        if self._scaled_at is not None and self.scale < 1.0:
+            self.scale = min(1.0, self.scale + RECOVER_PER_WINDOW * (now - self._scaled_at) / self.window_s)
+        self._scaled_at = now
+
+    def cap(self, now: float) -> int:
+        """How many slots we may hold now: our share of COUNT, times the AIMD factor; at least one."""
+        self._recover(now)
+        return max(1, math.floor(self.count * self.share * self.scale + 1e-9))
+
     def wait_time(self, now: float) -> float:
         """Seconds until a request may be sent (0 = now)."""
+        # Our own cap binds only with a share: without one, the organization's window (and the
+        # server's word on it, which knows the real window where ours is a guess) decides alone.
+        capped = self.shared and self.own(now) >= self.cap(now)
+        own_wait = self._own_frees(now) if capped else 0.0
+        return max(own_wait, self._total_wait(now))
+
+    def _total_wait(self, now: float) -> float:
+        """Seconds until the organization's window (ours and others' slots) admits one more. The
+        server's word, when it says a slot is open, is believed over our guessed window."""
         if self.used(now) < self.count or self._server_open > 0:
             return 0.0
         frees = ([self._done[0] + self.window_s] if self._done else []) + self._foreign[:1]
@@ -147,6 +199,14 @@ class SlidingWindow:
         # sleeping out a guessed window the answer may shorten.
         return min(wait, SERVER_RECHECK_S) if self._in_flight else wait
 
+    def _own_frees(self, now: float) -> float:
+        """Seconds until our cap admits one more: an answered slot expires, or the cap grows."""
+        frees = [self._done[0] + self.window_s - now] if self._done else []
+        if self.scale < 1.0:
+            target = (self.own(now) + 1) / (self.count * self.share)  # the scale that admits one more
+            frees.append((min(1.0, target) - self.scale) * self.window_s / RECOVER_PER_WINDOW)
+        return max(0.0, min(frees)) if frees else IN_FLIGHT_POLL_S
+
     def start(self, now: float) -> int:
         """Take a slot for a request being sent; returns its sequence number."""
         self._sent += 1
@@ -154,12 +214,16 @@ class SlidingWindow:
         self._server_open = max(0, self._server_open - 1)
         return self._sent
 
-    def finish(self, seq: int, now: float, seen: Observation | None = None) -> None:
-        """The response to `seq` arrived (or the attempt failed) at `now`; apply its headers."""
+    def finish(self, seq: int, now: float, seen: Observation | None = None, status: int | None = None) -> None:
+        """The response to `seq` (HTTP `status`, None if none came) arrived at `now`; apply its headers."""
         started = self._in_flight.pop(seq, None)
         if started is None:
             return
         self._done.append(now)
+        if status == 429 and self.shared and seq > self._cut_after and (seen is None or not seen.remaining):
+            self._recover(now)
+            self.scale = max(MIN_SCALE, self.scale * CUT)
+            self._cut_after = self._sent  # what is in flight now was sent before this cut
         if seen is not None:
             self._observe(seq, started[1], now, seen)
 
@@ -216,8 +280,9 @@ class RateLimiter:
                 await self._sleep(delay)
             return self.window.start(self._clock())
 
-    def release(self, seq: int, headers: Mapping[str, str] | None = None) -> Observation | None:
-        """Return the slot's request as answered; headers (if any) correct the budget."""
+    def release(self, seq: int, headers: Mapping[str, str] | None = None,
+                status: int | None = None) -> Observation | None:
+        """Return the slot's request as answered; headers (if any) correct the budget, a 429 cuts it."""
         seen = parse_observation(headers) if headers is not None else None
-        self.window.finish(seq, self._clock(), seen)
+        self.window.finish(seq, self._clock(), seen, status)
         return seen

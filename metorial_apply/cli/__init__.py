@@ -8,6 +8,7 @@ replacements (with --detailed-exitcode), 64 usage error (so it is never mistaken
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib
 import sys
 
@@ -19,9 +20,10 @@ from metorial_apply.core.errors import MetorialApplyError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
+GC_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "catalog", "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "catalog", "keygen", "emulator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -45,6 +47,7 @@ SUMMARIES = {
     "destroy": "Delete every resource of the stack, dependents first.",
     "unlock": "Break a stack lock held by a run that is gone.",
     "catalog": "Browse the provider catalog: versions, auth methods, config, tools.",
+    "keygen": "Print a new fingerprint key (METORIAL_APPLY_FINGERPRINT_KEY) for a secret store.",
     "emulator": "Run the local Metorial API emulator.",
 }
 
@@ -70,6 +73,10 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group and map every outcome to an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    # A command builds objects for every resource and frees few before it exits; at 10,000
+    # resources the default thresholds re-scan them often enough to cost seconds (load and plan
+    # took 1.4-1.8x as long). Cycles are still collected, only less often.
+    gc.set_threshold(GC_THRESHOLD, 20, 100)
     try:
         code = cli.main(args=argv, prog_name="metorial-apply", standalone_mode=False)
     except click.exceptions.UsageError as exc:

@@ -185,8 +185,9 @@ def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
                      help="Append a JSON-lines record of every API call and change to FILE."),
         click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (pipelines)."),
-        click.option("--rate-limit", default=None, metavar="COUNT/SECONDS",
-                     help="Client-side request budget (default: the API's published 5000/600)."),
+        click.option("--rate-limit", default=None, metavar="COUNT/SECONDS|PERCENT%",
+                     help="Client-side request budget (default: the API's published 5000/600), or a share "
+                          "of the organization's limit such as 40% (40%/SECONDS for another window)."),
         click.option("-q", "--quiet", "quiet_flag", is_flag=True, help="Only failures and the summary."),
     ]):
         f = option(f)

@@ -6,7 +6,6 @@ stdout stays machine-readable. Files (--out, --markdown) are written atomically.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -21,7 +20,8 @@ import click
 from metorial_apply.api.live import LiveRead
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, network_options, parse_vars
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
+from metorial_apply.cli.session import fresh_plan, load_desired, run_async, session, state_dir_for
+from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
@@ -116,6 +116,15 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
 STDOUT = Path("-")
 
 
+def key_suggestion(run: Planned, args: dict[str, Any]) -> str | None:
+    """Suggest keyed fingerprints when this plan paid for many scrypt comparisons without a key."""
+    if args["fingerprint_key"] is not None:
+        return None
+    live = run.read.state.by_address()
+    return key_hint(sum(1 for r in run.desired if r.secret is not None and r.address in live
+                        and is_scrypt(live[r.address].stamp)))
+
+
 def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> None:
     ctx = context_for(run, args)
     if args["out"]:
@@ -124,6 +133,8 @@ def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> Non
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
     for note in run.read.ignored:
         out.echo(f"Warning: {inert(note)}", err=True)
+    if not out.quiet and (hint := key_suggestion(run, args)):
+        out.echo(hint, err=True)
     key = args.get("fingerprint_key")
     if args["markdown"] == STDOUT:  # the comment is what stdout is for: the text plan stays off it
         text = render_markdown(run.plan, ctx)
@@ -177,7 +188,7 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     args["targets"] = parse_targets(args["targets"])
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
-    run = asyncio.run(make_plan(path, args, phases))
+    run = run_async(make_plan(path, args, phases))
     emit(out, run, args, phases)
     ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
 

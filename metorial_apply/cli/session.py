@@ -3,12 +3,13 @@ client, read the catalog (resolving the config's names) and live state, and buil
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -29,6 +30,20 @@ from metorial_apply.planning.plan import Plan, build_plan
 from metorial_apply.planning.saved import desired_digest
 
 STATE_DIR = ".metorial-apply"
+T = TypeVar("T")
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, with the result kept out of the task: on exit, asyncio.run restores
+    the SIGINT handler and Python 3.11 then formats the repr of its main task, result included,
+    which for a 10,000-resource plan took seconds."""
+    box: list[T] = []
+
+    async def boxed() -> None:
+        box.append(await main)
+
+    asyncio.run(boxed())
+    return box[0]
 
 
 def print_wait(notice: WaitNotice) -> None:

@@ -5,7 +5,6 @@ have no default config or auth config, true for every deployment this tool creat
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -56,7 +55,9 @@ def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ..
     desired = load_config(path, stack=stack, variables=parse_vars(variables), var_files=var_files,
                           env=dict(os.environ))
     if online:
-        desired = asyncio.run(_online(desired, path, api_url, api_key, timeout, max_wait))
+        from metorial_apply.cli.session import run_async  # the client stack, only when online
+
+        desired = run_async(_online(desired, path, api_url, api_key, timeout, max_wait))
     count = len(desired)
     where = " against " + ("the local emulator" if api_url == "local" else api_url) if online else ""
     out.info(f"Valid: {count} resource{'s' if count != 1 else ''} in stack {desired.stack} "

@@ -29,6 +29,24 @@ _SCALARS = {
     TAG + "int": _constructor.construct_yaml_int, TAG + "float": _constructor.construct_yaml_float,
 }
 
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser
+
+    class _FastLoader(yaml.composer.Composer, CParser, yaml.resolver.Resolver):  # type: ignore[misc]
+        """libyaml's C scanner and parser (most of the time at 10,000 resources) under PyYAML's
+        own Python composer: the same nodes and marks as SafeLoader's, and deep nesting still
+        raises RecursionError. libyaml's C composer is not used: it recurses without a limit
+        and a deeply nested flow collection crashes the process."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _LOADER: type = _FastLoader
+else:  # PyYAML built without libyaml
+    _LOADER = yaml.SafeLoader
+
 
 @dataclass(frozen=True)
 class Pos:
@@ -199,10 +217,18 @@ def _syntax_error(file: str, text: str, exc: yaml.YAMLError) -> Diagnostic:
                       column=mark.column + 1 if mark else None, hint=hint)
 
 
+def _compose(text: str) -> Node | None:
+    try:
+        return yaml.compose(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        # libyaml words its errors differently: the pure-Python parser's are the diagnostics.
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def parse_yaml(text: str, file: str) -> Document:
     """Parse one YAML document; raises ConfigError with every problem found in it."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.YAMLError as exc:
         raise ConfigError([_syntax_error(file, text, exc)]) from None
     except RecursionError:

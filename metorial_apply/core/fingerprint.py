@@ -12,6 +12,14 @@ breaking comparisons with fingerprints already stored.
 Keyed mode (`FingerprintKey`): `hmac-sha256:<key_id>:<hex>` costs microseconds and cannot be
 guessed offline without the key, which never leaves this process. Stored scrypt fingerprints
 keep comparing by scrypt; an hmac one is never guessed at without its key (`check_key`).
+
+Why the default stays scrypt and fast means keyed: whoever reads a stamp can run our comparison
+with a guess in place of the secret, so any keyless comparison that costs us c per secret costs
+a guesser c per guess. Cheaper keyless comparison would be cheaper guessing by the same factor.
+So the default keeps scrypt's cost per guess; what it no longer pays twice is the same
+(salt, secret) within one process (`_scrypt`, an in-memory memo that is never written
+anywhere), and the fast path is one command away (`metorial-apply keygen`; `plan` suggests it
+when it compared more than SUGGEST_KEY_ABOVE scrypt fingerprints).
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
+import secrets
 import sys
 import threading
 from collections.abc import Iterable
@@ -38,6 +48,11 @@ HMAC_SCHEME = "hmac-sha256"
 KEY_ENV = "METORIAL_APPLY_FINGERPRINT_KEY"
 MIN_KEY_CHARS = 32
 NAMED = 10  # addresses an error lists before "and N more"
+_HMAC_FORM = re.compile(r"hmac-sha256:([0-9a-f]{8}):[0-9a-f]{64}")
+KEY_BYTES = 32  # 256 random bits, token_urlsafe: 43 characters
+# Above this many scrypt comparisons (~10 ms of CPU each) a plan spends seconds a key would save.
+SUGGEST_KEY_ABOVE = 200
+MEMO_SIZE = 65536  # (salt, secret) pairs remembered per process: 10,000s of secrets, a few MiB
 
 
 @dataclass(frozen=True)
@@ -69,9 +84,15 @@ def new_salt() -> str:
     return os.urandom(SALT_BYTES).hex()
 
 
-@lru_cache(maxsize=65536)
+def new_key() -> str:
+    """A fresh fingerprint key for METORIAL_APPLY_FINGERPRINT_KEY (`metorial-apply keygen`)."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+@lru_cache(maxsize=MEMO_SIZE)
 def _scrypt(material: bytes, salt: str, n: int, r: int, p: int) -> str:
-    # Cached so a secret compared twice in one process (plan then apply) costs one scrypt.
+    # The per-process memo: a secret compared twice in one run (warm then plan, plan then
+    # apply) costs one scrypt. It lives in memory only, where the secret itself already is.
     return hashlib.scrypt(material, salt=bytes.fromhex(salt), n=n, r=r, p=p, dklen=DKLEN, maxmem=2**26).hex()
 
 
@@ -88,10 +109,8 @@ def keyed_fingerprint(secret: SecretValue, salt: str, key: FingerprintKey) -> st
 
 def _hmac_key_id(stored: str) -> str | None:
     """The key id of a well-formed hmac fingerprint, else None."""
-    parts = stored.split(":")
-    if len(parts) != 3 or parts[0] != HMAC_SCHEME or len(parts[1]) != 8 or len(parts[2]) != 64:
-        return None
-    return parts[1] if all(c in "0123456789abcdef" for c in parts[1] + parts[2]) else None
+    found = _HMAC_FORM.fullmatch(stored)
+    return found.group(1) if found else None
 
 
 def _needs_other_key(stamp: Stamp, key: FingerprintKey | None) -> bool:
@@ -151,15 +170,30 @@ def matches(secret: SecretValue, stamp: Stamp | None, key: FingerprintKey | None
     return hmac.compare_digest(mine, stamp.secret_fingerprint)
 
 
-def warm(pairs: Iterable[tuple[SecretValue, Stamp | None]], *, workers: int = 4) -> None:
+def is_scrypt(stamp: Stamp | None) -> bool:
+    """True when comparing against this stamp costs a scrypt (a well-formed scrypt fingerprint)."""
+    return stamp is not None and _valid_salt(stamp.secret_salt) and _params(stamp.secret_fingerprint or "") is not None
+
+
+def warm(pairs: Iterable[tuple[SecretValue, Stamp | None]], *, workers: int = 4) -> int:
     """Compute the fingerprints `matches` will need, in parallel threads, so a later pure
-    `build_plan` finds them cached. Pure in effect: it only fills the in-process cache."""
+    `build_plan` finds them cached. Pure in effect: it only fills the in-process memo.
+    Returns how many scrypt comparisons there are (for `key_hint`)."""
     # Only scrypt needs warming: an hmac fingerprint costs microseconds (and may lack its key).
-    todo = [(s, st) for s, st in pairs if st is not None and _params(st.secret_fingerprint or "") is not None]
-    if len(todo) < 2 or workers < 2:
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(lambda pair: matches(*pair), todo))
+    todo = [(s, st) for s, st in pairs if is_scrypt(st)]
+    if len(todo) >= 2 and workers >= 2:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda pair: matches(*pair), todo))
+    return len(todo)
+
+
+def key_hint(scrypt_comparisons: int) -> str | None:
+    """The suggestion `plan` prints when scrypt comparisons cost seconds; None below the threshold."""
+    if scrypt_comparisons <= SUGGEST_KEY_ABOVE:
+        return None
+    return (f"Hint: {scrypt_comparisons} secret values were compared by scrypt (~10 ms of CPU each). "
+            f"Run `metorial-apply keygen` and store the key as {KEY_ENV} beside the API key to compare "
+            f"them in microseconds; stamps turn keyed as their resources are next written.")
 
 
 def background_pool(workers: int) -> ThreadPoolExecutor:

@@ -1,0 +1,61 @@
+"""The benchmark page and plots are drawn from a results dict (a trimmed real --quick run):
+every benchmark's figures reach the table, every plot is a PNG, a failed benchmark is listed
+as failed and the rest still render, and --render-only redraws from the JSON alone."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import page  # noqa: E402
+import plots  # noqa: E402
+
+SAMPLE = Path(__file__).with_name("sample_results.json")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def results() -> dict[str, Any]:
+    return json.loads(SAMPLE.read_text())
+
+
+def test_every_benchmark_reaches_the_table_and_every_plot_is_drawn(results: dict[str, Any], tmp_path: Path) -> None:
+    names = plots.draw(results, tmp_path)
+    assert sorted(names) == sorted(plots.PLOTS)
+    assert all((tmp_path / n).read_bytes().startswith(PNG) for n in names)
+    text = page.render(results, names)
+    for figure in ("our 429s", "the other client's 429s", "build_plan CPU per resource, keyed",
+                   "`plan`, no changes, 1000 resources, keyed: peak RSS", "live read of 1000 resources: API calls",
+                   "apply 500 resources at 50 ms: wall"):
+        assert figure in text
+    assert results["machine"]["date"] in text and "quick" in text
+    assert all(f"(benchmarks/{n})" in text for n in names)
+    assert "## Failed" not in text
+
+
+def test_a_failed_benchmark_is_listed_and_the_others_still_render(results: dict[str, Any], tmp_path: Path) -> None:
+    broken = copy.deepcopy(results)
+    broken["contention"] = {"error": "RuntimeError: apply failed (1)"}
+    names = plots.draw(broken, tmp_path)
+    assert "rate_budget.png" not in names and "apply_wall.png" in names
+    text = page.render(broken, names)
+    assert "- contention: RuntimeError: apply failed (1)" in text and "our 429s" not in text
+    assert "apply 500 resources at 50 ms: wall" in text
+
+
+def test_render_only_redraws_from_the_json(tmp_path: Path) -> None:
+    (tmp_path / "benchmarks.json").write_text(SAMPLE.read_text())
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--render-only", "--docs", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
+    assert (tmp_path / "benchmarks" / "plan_cpu.png").read_bytes().startswith(PNG)
