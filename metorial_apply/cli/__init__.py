@@ -21,7 +21,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "emulator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -43,6 +43,7 @@ SUMMARIES = {
     "plan": "Show what apply would change, desired (YAML) against live (API).",
     "apply": "Apply the YAML, or a saved plan, to the API.",
     "destroy": "Delete every resource of the stack, dependents first.",
+    "show": "Render a saved plan (plan.json) as text, Markdown or JSON, offline.",
     "unlock": "Break a stack lock held by a run that is gone.",
     "emulator": "Run the local Metorial API emulator.",
 }

@@ -21,6 +21,7 @@ import click
 from metorial_apply.api.live import LiveRead
 from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
 from metorial_apply.cli.output import Output
+from metorial_apply.cli.planfile import apply_flags, inputs_for
 from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
@@ -96,7 +97,7 @@ def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
                           api_calls=run.stats.get("calls")),
         plan_checksum=saved["checksum"] if saved else None,
         saved_plan=str(out_path) if out_path else None,
-        full_plan_hint=str(out_path) if out_path else None,
+        full_plan_hint=str(out_path) if out_path else None, apply_flags=apply_flags(run.plan.inputs),
     )
 
 
@@ -177,6 +178,8 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
     run = asyncio.run(make_plan(path, args, phases))
+    if args["out"]:
+        run.plan = run.plan.model_copy(update={"inputs": inputs_for(run.plan, args["out"], path, args)})
     emit(out, run, args, phases)
     ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
 

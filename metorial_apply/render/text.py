@@ -145,7 +145,8 @@ def footer_lines(view: View) -> list[str]:
     if view.destructive:
         hint = f"(exit code 3 with --detailed-exitcode: {destructive_phrase(view)} present)"
     target = shlex.quote(view.apply_target) if view.apply_target else "<path>"
-    return ["", f"Apply with: metorial-apply apply {target}   {hint}"]
+    command = " ".join(("metorial-apply apply", *view.context.apply_flags, target))
+    return ["", f"Apply with: {command}   {hint}"]
 
 
 def destructive_phrase(view: View) -> str:

@@ -46,6 +46,7 @@ class RenderContext:
     plan_checksum: str | None = None  # "sha256:…" of the saved plan, when one was written
     saved_plan: str | None = None  # path of a saved plan: `apply` takes it instead of the config
     next_step: bool = True  # end with "Apply with: …"; false when apply itself shows the plan
+    apply_flags: tuple[str, ...] = ()  # flags "Apply with:" names before the target (already shell-quoted)
 
 
 @dataclass(frozen=True)
