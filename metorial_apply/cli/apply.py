@@ -26,7 +26,7 @@ from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
+from metorial_apply.cli.options import api_options, config_options, fingerprint_key, gate_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import parse_targets
 from metorial_apply.cli.planfile import read_saved
@@ -195,9 +195,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
 @config_options
 @api_options
 @common_options
-@click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")
-@click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")
-@click.option("--allow-empty", is_flag=True, help="Allow an empty configuration that deletes everything.")
+@gate_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Apply only this address and what it depends on (repeatable).")
 @click.pass_context

@@ -38,6 +38,22 @@ def config_options(f: F) -> F:
     return f
 
 
+GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")
+
+
+def gate_options(f: F) -> F:
+    """apply's safety-gate flags; `plan` takes them too, to report what such an apply would refuse."""
+    f = click.option("--allow-empty", is_flag=True, help="Allow an empty configuration that deletes everything.")(f)
+    f = click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")(f)
+    f = click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")(f)
+    return f
+
+
+def gate_flags(args: dict[str, Any]) -> tuple[str, ...]:
+    """The gate flags set in `args`, as written on the command line."""
+    return tuple(flag for flag in GATE_FLAGS if args.get(flag.removeprefix("--").replace("-", "_")))
+
+
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     """`NAME=VALUE` pairs → dict; a pair without `=` is a usage error."""
     out: dict[str, str] = {}

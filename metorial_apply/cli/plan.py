@@ -19,14 +19,16 @@ from typing import Any
 import click
 
 from metorial_apply.api.live import LiveRead
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, parse_vars
+from metorial_apply.cli.options import api_options, config_options, fingerprint_key, gate_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.planfile import apply_flags, inputs_for
+from metorial_apply.cli.safety import blocked_by
 from metorial_apply.cli.session import fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.planning.safety import Blocked
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
 from metorial_apply.render.inert import inert
@@ -58,15 +60,17 @@ class Planned:
     stats: dict[str, Any]
     list_calls: int
     live_seconds: float
+    blocked: tuple[Blocked, ...] = ()  # what an apply with plan's gate flags would refuse
 
 
-async def make_plan(path: Path, args: dict[str, Any], phases: Phases) -> Planned:
+async def make_plan(path: Path, args: dict[str, Any], phases: Phases, out: Output) -> Planned:
     desired = load_desired(path, args)
     phases.lap("load")
     async with session(desired, state_dir_for(path), args, None, on_phase=phases.lap) as s:
         plan = fresh_plan(s, args, path)
         phases.lap("plan")
-    return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds)
+    return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds,
+                   blocked_by(plan, s.desired, args, out))
 
 
 def write_atomic(target: Path, text: str) -> None:
@@ -97,7 +101,8 @@ def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
                           api_calls=run.stats.get("calls")),
         plan_checksum=saved["checksum"] if saved else None,
         saved_plan=str(out_path) if out_path else None,
-        full_plan_hint=str(out_path) if out_path else None, apply_flags=apply_flags(run.plan.inputs),
+        full_plan_hint=str(out_path) if out_path else None, apply_flags=apply_flags(run.plan.inputs, args),
+        blocked=run.blocked,
     )
 
 
@@ -158,6 +163,7 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
 @click.option("--markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a pull-request comment to this file (`-`: print it instead of the text plan).")
+@gate_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
@@ -177,7 +183,7 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     args["targets"] = parse_targets(args["targets"])
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
-    run = asyncio.run(make_plan(path, args, phases))
+    run = asyncio.run(make_plan(path, args, phases, out))
     if args["out"]:
         run.plan = run.plan.model_copy(update={"inputs": inputs_for(run.plan, args["out"], path, args)})
     emit(out, run, args, phases)

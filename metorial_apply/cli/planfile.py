@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from metorial_apply.cli.options import gate_flags
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.planning.inputs import (
@@ -43,16 +44,17 @@ def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -
     return PlanInputs(
         config=portable(config_path.resolve(), base), var_files=tuple(files),
         variables={n: var_digest(plan.stack, n, v) for n, v in sorted(args["variables"].items())},
-        stack=args["stack"], targets=tuple(str(t) for t in args["targets"]),
+        stack=args["stack"], targets=tuple(str(t) for t in args["targets"]), flags=gate_flags(args),
     )
 
 
-def apply_flags(inputs: PlanInputs | None) -> tuple[str, ...]:
-    """The flags `apply plan.json` needs again (the file never holds a --var value)."""
+def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """The flags `apply` needs for the plan shown: a saved plan's --stack and --var names (the
+    file never holds a --var value) and the gate flags plan was given."""
     if inputs is None:
-        return ()
+        return gate_flags(args or {})
     flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
-    return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)))
+    return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
 
 
 def read_plan_file(path: Path, key: FingerprintKey | None) -> Plan:

@@ -36,6 +36,7 @@ class PlanInputs(Frozen):
     variables: dict[str, str] = Field(default_factory=dict)  # --var name → salted digest of its value
     stack: str | None = None  # --stack as given to plan
     targets: tuple[str, ...] = ()  # --target as given to plan
+    flags: tuple[str, ...] = ()  # gate flags given to plan (display: apply takes flags from its own command line)
 
 
 def file_digest(data: bytes) -> str:

@@ -64,10 +64,10 @@ def blocked(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empt
     """Every rule an apply with these flags would refuse `plan` by, in the order apply checks
     them. THE decision: `check_safety` (apply) raises the first; `plan` shows them all."""
     out = []
-    protected = [c for c in plan.changes if c.destructive and c.protect]
+    destructive = sorted((c for c in plan.changes if c.destructive), key=lambda c: str(c.address))  # not run order
+    protected = [c for c in destructive if c.protect]
     if protected:
         out.append(_protected(protected))
-    destructive = [c for c in plan.changes if c.destructive]
     names = tuple(str(c.address) for c in destructive)
     deletes = [c for c in destructive if c.action is Action.DELETE]
     if desired_count == 0 and live_count > 0 and deletes and not allow_empty:

@@ -33,6 +33,7 @@ def plan_document(plan: Plan, context: RenderContext, key: FingerprintKey | None
         "destructive": bool(view.destructive),
         "exit_code": view.exit_code,
         "notes": [{"address": a, "text": t} for a, t in view.notes],
+        "blocked": [b.model_dump(mode="json") for b in context.blocked],
     }
     return body | {"checksum": checksum(body, key)}
 

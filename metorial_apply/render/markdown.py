@@ -37,7 +37,8 @@ def render_markdown(plan: Plan, context: RenderContext, *, limit: int = GITHUB_C
 
 
 def markdown_of(view: View, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    head = [title(view)] + kind_table(view) + destructive_line(view) + drift_line(view) + note_block(view)
+    head = [title(view)] + kind_table(view) + blocked_block(view) + destructive_line(view) + drift_line(view)
+    head += note_block(view)
     return fit(head, detail_blocks(view), footer(view), view, limit)
 
 
@@ -95,6 +96,15 @@ def note_block(view: View) -> list[str]:
     """Plan notes, once, after the summary table."""
     return ["\n".join(f"> **Note:** {code_span(a)}: {md_text(t)}  " for a, t in view.notes).rstrip()] \
         if view.notes else []
+
+
+def blocked_block(view: View) -> list[str]:
+    """What apply with plan's gate flags would refuse, each with what unblocks it."""
+    found = view.context.blocked
+    if not found:
+        return []
+    items = [f"> - {md_text(b.message)}" + (f" **Unblock:** {md_text(b.unblock)}" if b.flag else "") for b in found]
+    return ["\n".join(["> **Blocked:** apply would refuse this plan:", *items])]
 
 
 def destructive_line(view: View) -> list[str]:

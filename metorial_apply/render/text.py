@@ -14,7 +14,8 @@ from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, 
 from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
 
 COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0"}
-BOLD, YELLOW = "1", "33"
+BOLD, YELLOW, RED = "1", "33", "31"
+GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")  # what "Blocked" says apply was given
 ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right instead of everyone's
 LABEL_WIDTH_COMMON = 13  # "client_secret"; child paths like providers[x].tools stay out
 LABEL_WIDTH_MAX = 28
@@ -28,7 +29,8 @@ def render_text(plan: Plan, context: RenderContext, *, color: bool = False) -> s
 
 
 def text_of(view: View, *, color: bool = False) -> str:
-    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color) + note_lines(view)
+    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color) + blocked_lines(view, color)
+    lines += note_lines(view)
     lines += change_lines(view, color) + footer_lines(view)
     return "\n".join(lines) + "\n"
 
@@ -71,6 +73,24 @@ def summary_lines(view: View, color: bool) -> list[str]:
     text = (f"Plan: {c['create']} to create, {c['update']} to update, "
             f"{c['replace']} to replace, {c['delete']} to delete.")
     return [paint(text, BOLD, color), ""]
+
+
+def blocked_lines(view: View, color: bool) -> list[str]:
+    """What apply with plan's gate flags would refuse, each with what unblocks it."""
+    found = view.context.blocked
+    if not found:
+        return []
+    lines = [paint(f"Blocked: apply{_with_flags(view)} would refuse this plan:", RED, color)]
+    for b in found:
+        lines.append(f"  ✗ {inert(b.message)}")
+        if b.flag:
+            lines.append(f"    Unblock: {b.unblock}")
+    return lines + [""]
+
+
+def _with_flags(view: View) -> str:
+    gates = [f for f in view.context.apply_flags if f in GATE_FLAGS]
+    return f" {' '.join(gates)}" if gates else ""
 
 
 def note_lines(view: View) -> list[str]:
