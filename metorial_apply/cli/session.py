@@ -17,6 +17,7 @@ from metorial_apply.apply.lock import StackLock
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
+from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
 from metorial_apply.core.state import State
@@ -36,10 +37,11 @@ def detail_for(desired: State) -> set[str]:
     return {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
 
 
-def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None) -> State:
-    return load_config(
-        config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"]
-    )
+def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None,
+                 warnings: list[Diagnostic] | None = None) -> State:
+    """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets)."""
+    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
+                       var_files=args["var_files"], warnings=warnings)
 
 
 @dataclass

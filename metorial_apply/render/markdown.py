@@ -37,7 +37,9 @@ def render_markdown(plan: Plan, context: RenderContext, *, limit: int = GITHUB_C
 
 
 def markdown_of(view: View, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    head = [title(view)] + kind_table(view) + blocked_block(view) + destructive_line(view) + drift_line(view)
+    head = [title(view)] + (["> **Secrets not compared** (`--no-secrets`): for review only; this plan cannot "
+                             "be applied."] if view.context.no_secrets else [])
+    head += kind_table(view) + blocked_block(view) + destructive_line(view) + drift_line(view)
     head += note_block(view)
     return fit(head, detail_blocks(view), footer(view), view, limit)
 

@@ -20,6 +20,7 @@ ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right in
 LABEL_WIDTH_COMMON = 13  # "client_secret"; child paths like providers[x].tools stay out
 LABEL_WIDTH_MAX = 28
 VALUE_WIDTH = 60
+NO_SECRETS = "Secrets not compared (--no-secrets): for review only; this plan cannot be applied."
 DRIFT_WIDTH = 100
 
 
@@ -46,6 +47,8 @@ def plural(count: int, word: str) -> str:
 def header_lines(view: View) -> list[str]:
     ctx = view.context
     lines = [f"metorial-apply plan · stack {view.stack} · {inert(ctx.api_url)}"]
+    if ctx.no_secrets:
+        lines.append(NO_SECRETS)
     if ctx.stats is not None:
         s = ctx.stats
         lines.append(
@@ -159,7 +162,7 @@ def change_text(line: FieldLine, *, kind: str = "") -> str:
 
 
 def footer_lines(view: View) -> list[str]:
-    if not view.rows or not view.context.next_step:
+    if not view.rows or not view.context.next_step or view.context.no_secrets:
         return []
     hint = "(exit code 2 with --detailed-exitcode)"
     if view.destructive:

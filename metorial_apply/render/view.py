@@ -48,6 +48,7 @@ class RenderContext:
     saved_plan: str | None = None  # path of a saved plan: `apply` takes it instead of the config
     next_step: bool = True  # end with "Apply with: …"; false when apply itself shows the plan
     blocked: tuple[Blocked, ...] = ()  # what an apply with plan's gate flags would refuse (cli/safety.py)
+    no_secrets: bool = False  # plan --no-secrets: secrets not compared; the plan cannot be applied
     apply_flags: tuple[str, ...] = ()  # flags "Apply with:" names before the target (already shell-quoted)
 
 
