@@ -13,6 +13,7 @@ from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert, md_inert
 from metorial_apply.render.values import SECRET, SECRET_CHANGED, format_value
 from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
+from metorial_apply.render.worddiff import LongChange, long_change
 
 GITHUB_COMMENT_LIMIT = 65536
 LIST_MAX = 25  # addresses named in the one-line destructive and drift summaries
@@ -157,9 +158,24 @@ def field_table(row: Row) -> str:
 
 
 def cell(line: FieldLine, value: object, kind: str, side: str = "after") -> str:
+    long = None if line.secret or line.mode != "change" else long_change(line.before, line.after, line.shape,
+                                                                          VALUE_WIDTH)
+    if long is not None:
+        return long_cell(long, side)
     if line.secret:
         return f"*{SECRET_CHANGED if line.secret == 'changed' and side == 'after' else SECRET}*"
     return md_text(format_value(value, line.shape, quote=False, width=VALUE_WIDTH, kind=kind))
+
+
+def long_cell(long: LongChange, side: str) -> str:
+    """One side of a long change, whole: removed words ~~struck~~ before, added words **bold**
+    after (context elided with …); for a list, the items removed or added."""
+    if not long.words:
+        items = long.removed if side == "before" else long.added
+        return f"{'removed' if side == 'before' else 'added'}: " + (", ".join(md_text(x) for x in items) or "–")
+    mine, mark = ("delete", "~~") if side == "before" else ("insert", "**")
+    return "".join(md_text(t) if op == "equal" else f"{mark}{md_text(t)}{mark}"
+                   for op, t in long.words if op in ("equal", mine)).strip()
 
 
 # -- footer and size ------------------------------------------------------------------------

@@ -7,11 +7,13 @@ yellow ~, magenta -/+, red -); without it the text is exactly the golden-file fo
 from __future__ import annotations
 
 import shlex
+import textwrap
 
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert
-from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value
+from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value, one_line
 from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
+from metorial_apply.render.worddiff import long_change, marked
 
 COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0"}
 BOLD, YELLOW, RED = "1", "33", "31"
@@ -20,6 +22,7 @@ ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right in
 LABEL_WIDTH_COMMON = 13  # "client_secret"; child paths like providers[x].tools stay out
 LABEL_WIDTH_MAX = 28
 VALUE_WIDTH = 60
+WRAP_WIDTH = 90  # a long change wraps here, whole
 NO_SECRETS = "Secrets not compared (--no-secrets): for review only; this plan cannot be applied."
 DRIFT_WIDTH = 100
 
@@ -140,7 +143,14 @@ def field_text_lines(row: Row, common: int = 0) -> list[str]:
 
 
 def value_lines(line: FieldLine, kind: str) -> list[str]:
-    """Usually one line; a list of sub-resources too long for one line gets one line per item."""
+    """Usually one line; a list of sub-resources too long for one line gets one line per item; a
+    long string change shows its changed words (wrapped, never cut), a long list its items."""
+    if line.mode == "change" and not line.secret:
+        long = long_change(line.before, line.after, line.shape, VALUE_WIDTH)
+        if long is not None and long.words:
+            return textwrap.wrap(inert(one_line(marked(long.words))).strip(), WRAP_WIDTH) or [""]
+        if long is not None:
+            return [f"- {inert(x)}" for x in long.removed] + [f"+ {inert(x)}" for x in long.added]
     text = change_text(line, kind=kind)
     items = line.after if line.mode == "after" else line.before
     if line.shape != "children" or line.secret or line.mode == "change" or not text.endswith(ELLIPSIS):
