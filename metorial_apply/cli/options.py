@@ -9,10 +9,28 @@ from typing import Any
 
 import click
 
-from metorial_apply.api.client import DEFAULT_API_URL
+from metorial_apply.api.client import DEFAULT_API_URL, LOCAL, check_api_url
+from metorial_apply.core.errors import UsageError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
 
 F = Callable[..., Any]
+
+
+def _api_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A malformed --api-url is a usage error (exit 64), found before anything else is read."""
+    if value != LOCAL:
+        try:
+            check_api_url(value)
+        except UsageError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--api-url "), param_hint="--api-url") from None
+    return value
+
+
+def key_origin() -> str:
+    """Where this command's API key came from, for messages: `--api-key` or `METORIAL_API_KEY`."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("api_key") if ctx is not None else None
+    return "--api-key" if source is click.core.ParameterSource.COMMANDLINE else "METORIAL_API_KEY"
 
 
 def api_options(f: F) -> F:
@@ -23,7 +41,8 @@ def api_options(f: F) -> F:
     )(f)
     f = click.option(
         "--api-url", envvar="METORIAL_API_URL", default=DEFAULT_API_URL, show_default=True,
-        show_envvar=True, help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
+        show_envvar=True, callback=_api_url,
+        help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
     )(f)
     return f
 

@@ -14,10 +14,11 @@ from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.apply.lock import StackLock
+from metorial_apply.cli.options import key_origin
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
-from metorial_apply.core.errors import Diagnostic
+from metorial_apply.core.errors import ApiKeyError, Diagnostic
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
 from metorial_apply.core.state import State
@@ -30,6 +31,18 @@ STATE_DIR = ".metorial-apply"
 def state_dir_for(path: Path) -> Path:
     """Where `--api-url local` keeps the emulator's SQLite: beside the config."""
     return (path if path.is_dir() else path.parent) / STATE_DIR
+
+
+def require_secret_key(client: MetorialClient) -> None:
+    """The client's check, blaming the key on where it came from (--api-key or the environment)."""
+    try:
+        client.require_secret_key()
+    except ApiKeyError as exc:
+        origin = key_origin()
+        if origin == "METORIAL_API_KEY":
+            raise
+        raise ApiKeyError(str(exc).replace("in METORIAL_API_KEY", "given with --api-key")
+                          .replace("METORIAL_API_KEY", "--api-key")) from None
 
 
 def detail_for(desired: State) -> set[str]:
@@ -71,7 +84,7 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
     async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
                            rate_limit=args.get("rate_limit"), on_call=on_call,
                            max_concurrency=args["parallelism"]) as client:
-        client.require_secret_key()
+        require_secret_key(client)
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
         if resolve:
             desired = resolve_names(desired, catalog, predict=False)
