@@ -14,7 +14,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,15 +22,40 @@ from urllib.parse import quote
 import httpx
 
 from metorial_apply import __version__
+from metorial_apply.api.limits import (
+    DeadlineExceeded,
+    DeadlineExceededError,
+    RequestLimits,
+    ResponseLimitError,
+    path_template,
+)
+from metorial_apply.api.local import LOCAL, local_transport
 from metorial_apply.api.ratelimit import RateLimiter, RateLimitSettings, Sleep
 from metorial_apply.api.responses import (
+    Reply,
     invalid_response,
     json_object,
     outcome_unknown,
+    read_reply,
     status_error,
     transport_error,
 )
-from metorial_apply.api.retry import RetryPolicy, Verdict, delay_for, verdict_for_exception, verdict_for_status
+from metorial_apply.api.retry import (
+    RetryPolicy,
+    Verdict,
+    delay_for,
+    server_wait,
+    verdict_for_exception,
+    verdict_for_status,
+)
+from metorial_apply.api.stats import CallRecord, RequestStats
+from metorial_apply.api.waits import (
+    DEFAULT_MAX_WAIT_S,
+    WaitBudget,
+    WaitBudgetExceededError,
+    WaitBudgetSpent,
+    WaitNotice,
+)
 from metorial_apply.core.errors import (
     ApiCall,
     ApiError,
@@ -46,56 +70,12 @@ DEFAULT_API_URL = "https://api.metorial.com"
 API_VERSION = "2026-02-01"
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # 1,000,000 objects of one kind: a bound, not an expectation
-LOCAL = "local"
-LOCAL_BASE_URL = "http://emulator.local"
 PUBLISHABLE_PREFIX = "metorial_pk_"
 PUBLISHABLE_MESSAGE = (
     "the key in METORIAL_API_KEY is a publishable key (metorial_pk_…); plan and apply need a "
     "secret key (metorial_sk_…). Create one under Developer → API Keys."
 )
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One finished API call (all its attempts), for journals and observers."""
-
-    method: str
-    path: str
-    kind: str | None
-    name: str | None
-    status: int | None  # None when no response arrived
-    duration_s: float
-    retries: int
-
-
-@dataclass
-class RequestStats:
-    """Counters for `--stats`: calls by method and kind, pages, retries, 429s, wall time."""
-
-    by_method: Counter[str] = field(default_factory=Counter)
-    by_kind: Counter[str] = field(default_factory=Counter)  # kind, or the path for catalog calls
-    pages: int = 0
-    retries: int = 0
-    rate_limited: int = 0  # 429 responses received (each retried or raised)
-    limiter_wait_s: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-
-    @property
-    def calls(self) -> int:
-        return sum(self.by_method.values())
-
-    @property
-    def elapsed_s(self) -> float:
-        return (self.finished if self.finished is not None else time.monotonic()) - self.started
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls, "by_method": dict(sorted(self.by_method.items())),
-            "by_kind": dict(sorted(self.by_kind.items())), "pages": self.pages, "retries": self.retries,
-            "rate_limited": self.rate_limited, "limiter_wait_s": round(self.limiter_wait_s, 3),
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
+LIMITER_WAIT = "a free slot in the API's request budget (shared with the organization's other clients)"
 
 
 def _is_loopback(host: str) -> bool:
@@ -138,8 +118,8 @@ class MetorialClient:
     """Async client for one API base URL and key. Use as `async with open_client(...) as client`."""
 
     def __init__(self, http: httpx.AsyncClient, api_key: str, *, base_url: str,
-                 limiter: RateLimiter, retry: RetryPolicy, max_concurrency: int = 8,
-                 on_call: Callable[[CallRecord], None] | None = None, sleep: Sleep = asyncio.sleep,
+                 limiter: RateLimiter, retry: RetryPolicy, budget: WaitBudget, limits: RequestLimits,
+                 max_concurrency: int = 8, on_call: Callable[[CallRecord], None] | None = None,
                  rng: random.Random | None = None, on_close: Callable[[], None] | None = None) -> None:
         self._http = http
         self._on_close = on_close  # releases the in-process emulator's database
@@ -147,9 +127,10 @@ class MetorialClient:
         self.base_url = base_url
         self.limiter = limiter
         self.retry = retry
+        self.budget = budget  # every sleep of the run goes through it (the limiter's too)
+        self.limits = limits
         self._slots = asyncio.Semaphore(max_concurrency)
         self._on_call = on_call
-        self._sleep = sleep
         self._rng = rng or random.Random()
         self.stats = RequestStats()
 
@@ -237,59 +218,85 @@ class MetorialClient:
                     body: Mapping[str, Any] | None = None, kind: str | None = None, name: str | None = None,
                     stamp: dict[str, str] | None = None) -> dict[str, Any]:
         call = ApiCall(method=method, path=path, kind=kind, name=name)
-        response = await self._call(call, params, body, stamp)
-        if stamp is not None and method == "POST":
+        creating = stamp is not None and method == "POST"
+        try:
+            response = await self._call(call, params, body, stamp)
+        except ResponseLimitError as exc:
+            if creating:  # an answer arrived, so the create may have happened: the stamp finds it
+                raise outcome_unknown(call, stamp or {}, exc=exc) from None
+            raise
+        if creating:
             try:
                 return json_object(call, response)
-            except ApiError:
+            except ApiError as exc:
                 # The create happened but its id is unreadable: the stamp finds it.
-                raise outcome_unknown(call, stamp, response=response) from None
+                raise outcome_unknown(call, stamp or {}, exc=exc) from None
         return json_object(call, response)
 
     async def _call(self, call: ApiCall, params: Mapping[str, Any] | None, body: Mapping[str, Any] | None,
-                    stamp: dict[str, str] | None) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise a typed error. Records stats and CallRecord."""
+                    stamp: dict[str, str] | None) -> Reply:
+        """Send with retries; return a 2xx reply or raise a typed error. Records stats and CallRecord.
+        429s are retried while the run's wait budget lasts; other failures `max_attempts` times."""
         if call.method != "GET":
             self.require_secret_key()  # before anything is sent
-        started, retries, status = time.monotonic(), 0, None
+        started, status, tries, retries = time.monotonic(), None, Counter[bool](), 0
         try:
-            for attempt in range(1, self.retry.max_attempts + 1):
+            for _ in range(self.retry.max_attempts + self.retry.max_rate_limited_attempts):
                 response, failure = await self._attempt(call, params, body)
                 status = response.status_code if response is not None else None
                 if response is not None and response.is_success:
                     return response
+                tries[status == 429] += 1
+                attempt = tries[status == 429]
                 verdict, delay = self._verdict(call.method, response, failure, attempt)
                 if verdict is not Verdict.RETRY:
-                    raise self._failure(call, verdict, response, failure, stamp)
+                    raise self._failure(call, verdict, response, failure, stamp, tries[False])
                 retries += 1
                 self.stats.retries += 1
-                log.debug("retrying %s %s after %s in %.2fs (attempt %d of %d)", call.method, call.path,
-                          status or type(failure).__name__, delay, attempt + 1, self.retry.max_attempts)
-                await self._sleep(delay)
-            raise AssertionError("unreachable: the verdict stops at max_attempts")
+                log.debug("retrying %s %s after %s in %.2fs", call.method, call.path,
+                          status or type(failure).__name__, delay)
+                await self.budget.wait(delay, self._waiting_for(call, response, failure, attempt))
+            raise AssertionError("unreachable: the verdicts stop within the attempts")
+        except WaitBudgetSpent as spent:
+            raise WaitBudgetExceededError(ApiCall(call.method, path_template(call.path), call.kind, call.name),
+                                          spent) from None
         finally:
             self._record(call, status, time.monotonic() - started, retries)
 
     async def _attempt(self, call: ApiCall, params: Mapping[str, Any] | None,
-                       body: Mapping[str, Any] | None) -> tuple[httpx.Response | None, httpx.HTTPError | None]:
-        """One HTTP exchange under the concurrency cap and the rate limiter; never raises httpx errors."""
+                       body: Mapping[str, Any] | None) -> tuple[Reply | None, httpx.HTTPError | None]:
+        """One HTTP exchange under the concurrency cap and the rate limiter; never raises httpx
+        errors (a passed deadline is DeadlineExceeded, an httpx timeout), only a body over a limit."""
         async with self._slots:
             seq = await self.limiter.acquire()
-            response: httpx.Response | None = None
+            reply: Reply | None = None
             try:
-                response = await self._http.request(
-                    call.method, call.path, params=dict(params) if params else None,
-                    json=dict(body) if body is not None else None,
-                )
+                reply = await self._exchange(call, params, body)
             except httpx.HTTPError as exc:
                 return None, exc
             finally:
-                self.limiter.release(seq, response.headers if response is not None else None)
-        if response.status_code == 429:
+                self.limiter.release(seq, reply.headers if reply is not None else None)
+        if reply.status_code == 429:
             self.stats.rate_limited += 1
-        return response, None
+        return reply, None
 
-    def _verdict(self, method: str, response: httpx.Response | None, failure: httpx.HTTPError | None,
+    async def _exchange(self, call: ApiCall, params: Mapping[str, Any] | None,
+                        body: Mapping[str, Any] | None) -> Reply:
+        """Send and read the whole response within the deadline: httpx's timeouts bound each
+        read, not a body that trickles in one byte at a time."""
+        request = self._http.build_request(call.method, call.path, params=dict(params) if params else None,
+                                           json=dict(body) if body is not None else None)
+        try:
+            async with asyncio.timeout(self.limits.deadline_s):
+                response = await self._http.send(request, stream=True)
+                try:
+                    return await read_reply(call, response, self.limits)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise DeadlineExceeded("the request's deadline passed", request=request) from None
+
+    def _verdict(self, method: str, response: Reply | None, failure: httpx.HTTPError | None,
                  attempt: int) -> tuple[Verdict, float]:
         if response is not None:
             verdict = verdict_for_status(method, response.status_code, attempt, self.retry)
@@ -302,13 +309,27 @@ class MetorialClient:
         delay = delay_for(status, headers, attempt, self.retry, self._rng) if verdict is Verdict.RETRY else 0.0
         return verdict, delay
 
-    def _failure(self, call: ApiCall, verdict: Verdict, response: httpx.Response | None,
-                 failure: httpx.HTTPError | None, stamp: dict[str, str] | None) -> ApiError:
+    def _waiting_for(self, call: ApiCall, response: Reply | None, failure: httpx.HTTPError | None,
+                     attempt: int) -> str:
+        """What a retry waits for, for the notices and the budget error (no ids, no query)."""
+        what = f"{call.method} {path_template(call.path)}"
+        if response is not None and response.status_code == 429:
+            asked = server_wait(response.headers)
+            hint = (f"the server asked for {asked:.0f} s, believed up to {self.retry.max_rate_limit_wait_s:g} s"
+                    if asked is not None else "no wait hint, backing off")
+            return f"a rate-limited {what} to be accepted (429; {hint})"
+        cause = f"a {response.status_code}" if response is not None else f"a {type(failure).__name__}"
+        return f"a retry of {what} after {cause} (attempt {attempt + 1} of {self.retry.max_attempts})"
+
+    def _failure(self, call: ApiCall, verdict: Verdict, response: Reply | None,
+                 failure: httpx.HTTPError | None, stamp: dict[str, str] | None, attempts: int) -> ApiError:
         if verdict is Verdict.UNKNOWN:
             return outcome_unknown(call, stamp or {}, response=response, exc=failure)
         if response is not None:
             return status_error(call, response)
         assert failure is not None
+        if isinstance(failure, DeadlineExceeded):
+            return DeadlineExceededError(call, self.limits.deadline_s, attempts)
         return transport_error(call, failure)
 
     def _record(self, call: ApiCall, status: int | None, duration: float, retries: int) -> None:
@@ -349,42 +370,30 @@ def _headers(api_key: str) -> dict[str, str]:
 def open_client(api_url: str, api_key: str | None, *, state_dir: Path | None = None,
                 rate_limit: RateLimitSettings | None = None,
                 on_call: Callable[[CallRecord], None] | None = None, retry: RetryPolicy | None = None,
-                max_concurrency: int = 8, timeout_s: float = 30.0,
+                max_concurrency: int = 8, timeout_s: float = 30.0, limits: RequestLimits | None = None,
+                max_wait_s: float = DEFAULT_MAX_WAIT_S, on_wait: Callable[[WaitNotice], None] | None = None,
                 transport: httpx.AsyncBaseTransport | None = None, sleep: Sleep = asyncio.sleep,
                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> MetorialClient:
     """Build a client (checks URL and key first, sending nothing). `api_url="local"` runs the
-    emulator in-process with its SQLite file in `state_dir` (in memory when state_dir is None)."""
+    emulator in-process with its SQLite file in `state_dir` (in memory when state_dir is None).
+    `timeout_s` is each request's total deadline unless `limits` says otherwise; the run waits
+    at most `max_wait_s` in all, telling `on_wait` every 10 s of it."""
     on_close = None
     if api_url == LOCAL:
-        transport, api_key, base, on_close = _local(state_dir, api_key, transport)
+        transport, api_key, base, on_close = local_transport(state_dir, api_key, transport)
     else:
         base = str(check_api_url(api_url)).rstrip("/")
     key = check_api_key(api_key)
+    limits = limits or RequestLimits(deadline_s=timeout_s)
     # One kept-alive connection per concurrent request: httpx keeps only 20 by default, so at
     # a higher --parallelism every call beyond 20 would open (and close) a connection of its own.
-    limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+    pool = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
     http = httpx.AsyncClient(
         base_url=base, headers=_headers(key), transport=transport, follow_redirects=False,
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)), limits=limits,
+        timeout=httpx.Timeout(limits.deadline_s, connect=min(limits.deadline_s, 10.0)), limits=pool,
     )
-    limiter = RateLimiter(rate_limit, clock=clock, sleep=sleep)
+    budget = WaitBudget(max_wait_s, clock=clock, sleep=sleep, on_notice=on_wait)
+    limiter = RateLimiter(rate_limit, clock=clock, sleep=lambda seconds: budget.wait(seconds, LIMITER_WAIT))
     return MetorialClient(http, key, base_url=base if api_url != LOCAL else LOCAL, limiter=limiter,
-                          retry=retry or RetryPolicy(), max_concurrency=max_concurrency, on_call=on_call,
-                          sleep=sleep, rng=rng, on_close=on_close)
-
-
-def _local(
-    state_dir: Path | None, api_key: str | None, transport: httpx.AsyncBaseTransport | None
-) -> tuple[httpx.AsyncBaseTransport, str, str, Callable[[], None] | None]:
-    """The in-process emulator: imported lazily, since only `local` needs it."""
-    from metorial_apply import emulator
-
-    if transport is not None:
-        return transport, api_key or emulator.DEFAULT_SECRET_KEY, LOCAL_BASE_URL, None
-    db_path = None
-    if state_dir is not None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        db_path = str(state_dir / "emulator.sqlite3")
-    app = emulator.create_app(emulator.EmulatorSettings(db_path=db_path))
-    close = emulator.emulator_of(app).close
-    return emulator.asgi_transport(app), api_key or emulator.DEFAULT_SECRET_KEY, LOCAL_BASE_URL, close
+                          retry=retry or RetryPolicy(), budget=budget, limits=limits,
+                          max_concurrency=max_concurrency, on_call=on_call, rng=rng, on_close=on_close)

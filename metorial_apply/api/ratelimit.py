@@ -31,6 +31,7 @@ DEFAULT_COUNT = 5000
 DEFAULT_WINDOW_S = 600.0
 # When every slot is held by a request still in flight, nothing says when one frees; poll.
 IN_FLIGHT_POLL_S = 0.01
+SERVER_RECHECK_S = 0.25
 # Above these, a RateLimit-Reset value is an epoch timestamp rather than a number of seconds.
 EPOCH_MS_THRESHOLD = 1e12
 EPOCH_S_THRESHOLD = 1e9
@@ -117,6 +118,11 @@ class SlidingWindow:
         self._freed = 0  # answered slots expired so far (a running count)
         self._done: deque[float] = deque()  # response times, ascending
         self._foreign: list[float] = []  # heap of expiry times of slots other clients hold
+        # The server's own word, from the latest headers: slots it said were free (less what we
+        # sent since), or when it said the next one frees. Our window may be longer than the
+        # server's (it is a guess until learned); the server is believed over it.
+        self._server_open = 0
+        self._server_frees_at: float | None = None
 
     def _expire(self, now: float) -> None:
         while self._done and self._done[0] + self.window_s <= now:
@@ -132,15 +138,20 @@ class SlidingWindow:
 
     def wait_time(self, now: float) -> float:
         """Seconds until a request may be sent (0 = now)."""
-        if self.used(now) < self.count:
+        if self.used(now) < self.count or self._server_open > 0:
             return 0.0
         frees = ([self._done[0] + self.window_s] if self._done else []) + self._foreign[:1]
-        return max(0.0, min(frees) - now) if frees else IN_FLIGHT_POLL_S
+        frees += [self._server_frees_at] if self._server_frees_at is not None else []
+        wait = max(0.0, min(frees) - now) if frees else IN_FLIGHT_POLL_S
+        # A request in flight brings the server's word back soon: look again then rather than
+        # sleeping out a guessed window the answer may shorten.
+        return min(wait, SERVER_RECHECK_S) if self._in_flight else wait
 
     def start(self, now: float) -> int:
         """Take a slot for a request being sent; returns its sequence number."""
         self._sent += 1
         self._in_flight[self._sent] = (now, self._freed)
+        self._server_open = max(0, self._server_open - 1)
         return self._sent
 
     def finish(self, seq: int, now: float, seen: Observation | None = None) -> None:
@@ -173,6 +184,13 @@ class SlidingWindow:
             until = now + (seen.reset_s if seen.reset_s is not None else self.window_s)
             for _ in range(min(deficit, self.count)):
                 heapq.heappush(self._foreign, until)
+        self._server_open = max(0, server_left)
+        if server_left > 0 or seen.reset_s is None:
+            self._server_frees_at = None
+        elif self._server_frees_at is None or self._server_frees_at <= now:
+            self._server_frees_at = now + seen.reset_s
+        else:  # each announcement is a bound (a slot frees by then): keep the soonest still ahead
+            self._server_frees_at = min(self._server_frees_at, now + seen.reset_s)
 
 
 Clock = Callable[[], float]

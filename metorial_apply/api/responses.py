@@ -7,10 +7,20 @@ request id, so they are safe to print, log and pickle.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from metorial_apply.api.limits import (
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_JSON_VALUES,
+    DeadlineExceeded,
+    RequestLimits,
+    ResponseLimitError,
+    ResponseTooLargeError,
+    parse_json,
+)
 from metorial_apply.core.errors import (
     ApiCall,
     ApiError,
@@ -22,6 +32,27 @@ from metorial_apply.core.errors import (
 MAX_MESSAGE_CHARS = 500  # an API message is shown to people; a runaway one is cut
 MAX_PROBLEMS = 50
 REQUEST_ID_HEADER = "metorial-req-id"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole response, read within the request's limits (deadline, body cap): nothing in it
+    refers back to the connection, and its JSON is parsed only through the depth check."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes = field(repr=False)
+    reason_phrase: str = ""
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_json_values: int = DEFAULT_MAX_JSON_VALUES
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self, call: ApiCall) -> Any:
+        """The body's JSON value; a ResponseLimitError past the depth or value cap, ValueError when not JSON."""
+        return parse_json(call, self.status_code, self.content, self.max_json_depth, self.max_json_values)
 
 
 def _text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -41,16 +72,33 @@ def _problems(raw: Any) -> tuple[FieldProblem, ...]:
     return tuple(out)
 
 
-def error_body(response: httpx.Response) -> dict[str, Any]:
-    """The API's error object, or {} when the body is not one (a proxy's HTML page, say)."""
+async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLimits) -> Reply:
+    """Read a streamed response whole, counting its (decoded) bytes against the cap as they
+    arrive: nothing is allocated from a declared length, and reading stops at the cap."""
+    cap = limits.max_body_bytes
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        if len(body) + len(chunk) > cap:
+            raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
+        body += chunk
+    return Reply(response.status_code, response.headers, bytes(body), response.reason_phrase, limits.max_json_depth,
+                 limits.max_json_values)
+
+
+def error_body(call: ApiCall, response: Reply) -> dict[str, Any]:
+    """The API's error object, or {} when the body is not one (a proxy's HTML page, a hostile
+    nesting: the status alone then speaks)."""
     try:
-        body = response.json()
-    except ValueError:
+        body = response.json(call)
+    except (ValueError, ResponseLimitError):
         return {}
     return body if isinstance(body, dict) else {}
 
 
-def with_request_id(call: ApiCall, response: httpx.Response | None) -> ApiCall:
+def with_request_id(call: ApiCall, response: Reply | httpx.Response | None) -> ApiCall:
     request_id = response.headers.get(REQUEST_ID_HEADER) if response is not None else None
     if not request_id:
         return call
@@ -59,9 +107,9 @@ def with_request_id(call: ApiCall, response: httpx.Response | None) -> ApiCall:
     )
 
 
-def status_error(call: ApiCall, response: httpx.Response) -> ApiError:
+def status_error(call: ApiCall, response: Reply) -> ApiError:
     """A typed error for a non-2xx response, with the API's code, message, hint and field problems."""
-    body = error_body(response)
+    body = error_body(call, response)
     status = response.status_code
     code = _text(body.get("code"), 100) or f"http_{status}"
     message = _text(body.get("message")) or response.reason_phrase or "request failed"
@@ -74,6 +122,8 @@ def status_error(call: ApiCall, response: httpx.Response) -> ApiError:
 
 def transport_message(exc: httpx.HTTPError) -> tuple[str, str]:
     """(code, message) for a transport failure, without httpx's text (which may quote the URL)."""
+    if isinstance(exc, DeadlineExceeded):
+        return "deadline_exceeded", "no complete response within the deadline (--timeout)"
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", f"the request timed out ({type(exc).__name__})"
     if isinstance(exc, httpx.ConnectError):
@@ -97,11 +147,14 @@ def transport_error(call: ApiCall, exc: httpx.HTTPError) -> ApiError:
     return error_class_for(None)(call, None, code, message)
 
 
-def outcome_unknown(call: ApiCall, stamp: dict[str, str], *, response: httpx.Response | None = None,
-                    exc: httpx.HTTPError | None = None) -> OutcomeUnknownError:
+def outcome_unknown(call: ApiCall, stamp: dict[str, str], *, response: Reply | None = None,
+                    exc: httpx.HTTPError | ApiError | None = None) -> OutcomeUnknownError:
     """A create that may or may not have happened; the stamp lets the caller look it up."""
+    if isinstance(exc, ApiError):  # the deadline passed, or the body broke a limit
+        return OutcomeUnknownError(call, exc.status, exc.code, f"{exc.api_message}; the create may have happened",
+                                   stamp=stamp)
     if response is not None:
-        body = error_body(response)
+        body = error_body(call, response)
         code = _text(body.get("code"), 100) or f"http_{response.status_code}"
         detail = _text(body.get("message")) or response.reason_phrase or "server error"
         return OutcomeUnknownError(with_request_id(call, response), response.status_code, code,
@@ -110,16 +163,16 @@ def outcome_unknown(call: ApiCall, stamp: dict[str, str], *, response: httpx.Res
     return OutcomeUnknownError(call, None, code, f"{message}; the create may have happened", stamp=stamp)
 
 
-def invalid_response(call: ApiCall, response: httpx.Response | None, what: str) -> ApiError:
+def invalid_response(call: ApiCall, response: Reply | None, what: str) -> ApiError:
     """A 2xx whose body is not what the contract promises."""
     status = response.status_code if response is not None else None
     return ApiError(with_request_id(call, response), status, "invalid_response", what)
 
 
-def json_object(call: ApiCall, response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a 2xx response, or an `invalid_response` ApiError."""
+def json_object(call: ApiCall, response: Reply) -> dict[str, Any]:
+    """The JSON object of a 2xx response, or an `invalid_response` (or a ResponseLimitError) ApiError."""
     try:
-        body = response.json()
+        body = response.json(call)
     except ValueError:
         body = None
     if not isinstance(body, dict):

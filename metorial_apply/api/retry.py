@@ -1,6 +1,9 @@
 """When to retry an API call and how long to wait: pure decisions, no I/O.
 
-Timeouts, connection errors, 429 and 5xx are retried with jittered exponential backoff, except
+Timeouts, connection errors and 5xx are retried `max_attempts` times with jittered exponential
+backoff; a 429 is retried at the time the server announces (believed up to a cap per wait) for
+as long as the run's wait budget lasts (api/waits.py), since other clients spending the same
+budget is no reason to give up. Except
 that a create (POST) is never re-sent once it may have reached the server: the API has no
 idempotency keys, so a second POST could create a duplicate. A POST is retried only when the
 server provably did not execute it: a 429 (rejected before execution) or a connection that
@@ -39,11 +42,15 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay_s: float = 0.25
     max_delay_s: float = 20.0
-    max_rate_limit_wait_s: float = 600.0  # longest wait a 429's Reset/Retry-After may ask for
+    max_rate_limit_wait_s: float = 60.0  # longest wait a 429's Retry-After/Reset is believed for
+    # 429s are bounded by the run's wait budget; this count only stops a server that answers
+    # 429 with no wait at all from being asked again without end.
+    max_rate_limited_attempts: int = 1000
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base_delay_s < 0 or self.max_delay_s < 0:
-            raise ValueError("retry policy needs max_attempts >= 1 and non-negative delays")
+        if min(self.max_attempts, self.max_rate_limited_attempts) < 1 or self.base_delay_s < 0 \
+                or self.max_delay_s < 0 or self.max_rate_limit_wait_s < 0:
+            raise ValueError("retry policy needs attempts >= 1 and non-negative delays")
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before attempt `attempt + 1` (attempt counts from 1)."""
@@ -56,10 +63,13 @@ def retryable_status(status: int) -> bool:
 
 
 def verdict_for_status(method: str, status: int, attempt: int, policy: RetryPolicy) -> Verdict:
-    """After an error response: retry 429 always (while attempts last), 5xx unless a create."""
+    """After an error response: retry 429 always (`attempt` counts 429s only), 5xx unless a create
+    (`attempt` counts the other failures)."""
     if not retryable_status(status):
         return Verdict.FAIL
-    if method == "POST" and status != 429:
+    if status == 429:
+        return Verdict.RETRY if attempt < policy.max_rate_limited_attempts else Verdict.FAIL
+    if method == "POST":
         return Verdict.UNKNOWN
     return Verdict.RETRY if attempt < policy.max_attempts else Verdict.FAIL
 
@@ -119,7 +129,10 @@ def delay_for(status: int | None, headers: Mapping[str, str], attempt: int, poli
     if status == 429:
         asked = server_wait(headers, wall_now)
         if asked is not None:
-            # Never less than the backoff: a Reset of 0 on a 429 (a burst, another client's spike)
-            # would otherwise spend every attempt in the same instant.
-            return max(min(policy.max_rate_limit_wait_s, asked), policy.backoff(attempt, rng))
+            # At the time the server announces, believed up to the cap, plus a first backoff's
+            # jitter: a Reset of 0 (a burst, another client's spike) must not spend every attempt
+            # in the same instant, and our waiting requests should not all arrive at once. Not
+            # the growing backoff: when other clients spend the budget, a slot that frees at the
+            # announced time goes to whoever asks first.
+            return min(policy.max_rate_limit_wait_s, asked) + policy.backoff(1, rng)
     return policy.backoff(attempt, rng)

@@ -106,3 +106,24 @@ async def recover_create(
             last = exc
     assert last is not None
     raise last
+
+
+async def recover_child_create(client: ApiClient, path: str, parent: dict[str, str], body: dict[str, Any], *,
+                               kind: str, name: str, sleep: Sleep = asyncio.sleep) -> None:
+    """A child create (a session-template provider, identified by its parent and deployment)
+    whose outcome is unknown: adopt it if it landed, else create it once more, as often as
+    CREATE_ATTEMPTS allows (that create may be lost too)."""
+    deployment = body.get("provider_deployment_id")
+    last: OutcomeUnknownError | None = None
+    for _ in range(CREATE_ATTEMPTS):
+        items = await list_with_retries(client, path, parent, kind=kind, sleep=sleep)
+        if any(o.get("status", "active") == "active" and (o.get("deployment") or {}).get("id") == deployment
+               for o in items):
+            return
+        try:
+            await client.create(path, body, kind=kind, name=name, stamp={})
+            return
+        except OutcomeUnknownError as exc:
+            last = exc
+    assert last is not None
+    raise last

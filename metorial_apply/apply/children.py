@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from metorial_apply.apply.calls import ApiClient, delete_quietly
+from metorial_apply.apply.calls import ApiClient, delete_quietly, recover_child_create
 from metorial_apply.apply.ids import IdMap
 from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.core.kinds import CHILD_REFS, ChildSpec, KindSpec
@@ -72,10 +72,6 @@ async def _up(client: ApiClient, child: ChildSpec, parent: Address, parent_id: s
 async def _recover_child(
     client: ApiClient, child: ChildSpec, parent: Address, parent_id: str, body: dict[str, Any]
 ) -> None:
-    """A child create whose response was lost: adopt the child if it landed, else create it once more."""
-    deployment = body.get("provider_deployment_id")
-    items = await client.list_all(child.path, {child.parent_param: parent_id}, kind=parent.kind)
-    found = [o for o in items if o.get("status", "active") == "active"
-             and (o.get("deployment") or {}).get("id") == deployment]
-    if not found:
-        await client.create(child.path, body, kind=parent.kind, name=parent.name, stamp={})
+    """A child create whose response was lost: adopt the child if it landed, else create it again."""
+    await recover_child_create(client, child.path, {child.parent_param: parent_id}, body,
+                               kind=parent.kind, name=parent.name)

@@ -6,6 +6,7 @@ by method, path without query, status and timing; changes by address, outcome an
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -36,10 +37,13 @@ class Journal:
     @classmethod
     def open(cls, path: Path, *, stack: str | None = None) -> Journal:
         try:
-            stream = path.open("a", encoding="utf-8")
+            # 0600 from the first byte (and tightened if it existed): a journal names every
+            # resource, id and API message of the organization, so it is nobody else's to read.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise UsageError(f"cannot open journal {path}: {exc.strerror}") from None
-        return cls(stream, stack=stack)
+        os.fchmod(fd, 0o600)
+        return cls(os.fdopen(fd, "a", encoding="utf-8"), stack=stack)
 
     def close(self) -> None:
         self._stream.close()

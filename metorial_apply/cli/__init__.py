@@ -21,7 +21,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "catalog", "emulator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -45,6 +45,7 @@ SUMMARIES = {
     "destroy": "Delete every resource of the stack, dependents first.",
     "show": "Render a saved plan (plan.json) as text, Markdown or JSON, offline.",
     "unlock": "Break a stack lock held by a run that is gone.",
+    "catalog": "Browse the provider catalog: versions, auth methods, config, tools.",
     "emulator": "Run the local Metorial API emulator.",
 }
 

@@ -26,7 +26,14 @@ from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, gate_options, parse_vars
+from metorial_apply.cli.options import (
+    api_options,
+    config_options,
+    fingerprint_key,
+    gate_options,
+    network_options,
+    parse_vars,
+)
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import parse_targets
 from metorial_apply.cli.planfile import read_saved
@@ -194,6 +201,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @config_options
 @api_options
+@network_options
 @common_options
 @gate_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",

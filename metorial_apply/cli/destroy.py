@@ -18,7 +18,7 @@ import click
 from metorial_apply.apply.journal import Journal
 from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, run_changes, show_plan
 from metorial_apply.cli.lock import stack_lock
-from metorial_apply.cli.options import api_options, config_options
+from metorial_apply.cli.options import api_options, config_options, network_options
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.safety import Approval, confirm
 from metorial_apply.cli.session import load_desired, session, state_dir_for
@@ -82,6 +82,7 @@ async def destroy_path(out: Output, path: Path | None, args: dict[str, Any]) -> 
 @click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
 @config_options
 @api_options
+@network_options
 @common_options
 @click.pass_context
 def command(ctx: click.Context, path: Path | None, **args: Any) -> None:

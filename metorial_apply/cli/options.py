@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from metorial_apply.api.client import DEFAULT_API_URL, LOCAL, check_api_url
+from metorial_apply.api.limits import DEFAULT_DEADLINE_S
+from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
 
@@ -45,6 +47,28 @@ def api_options(f: F) -> F:
         help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
     )(f)
     return f
+
+
+def network_options(f: F) -> F:
+    """--timeout (each request's total deadline) and --max-wait (the run's waiting budget)."""
+    f = click.option(
+        "--max-wait", type=click.FloatRange(min=0), default=DEFAULT_MAX_WAIT_S, show_default=True, metavar="SECONDS",
+        help="Stop once the run has waited this long in all (rate limits, retries); waits are announced every 10 s.",
+    )(f)
+    f = click.option(
+        "--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_DEADLINE_S, show_default=True,
+        metavar="SECONDS", help="Total time one API request may take, its whole response included.",
+    )(f)
+    return f
+
+
+def wait_line(notice: WaitNotice) -> str:
+    """One line for a wait notice (stderr): what for, how long, and the budget spent."""
+    verb = "Waiting" if notice.first else "Still waiting"
+    # Short waits speak once they add up to 10 s; "Waiting 0 s" would say nothing useful.
+    length = f" {notice.seconds_left:.0f} s" if notice.seconds_left >= 1 else ""
+    return (f"{verb}{length} for {notice.what}; "
+            f"waited {notice.waited_s:.0f} s of {notice.budget_s:g} s (--max-wait).")
 
 
 def config_options(f: F) -> F:

@@ -59,4 +59,20 @@ def report_error(exc: BaseException, *, debug: bool = False) -> None:
     # unless --debug asks for the traceback.
     click.echo(f"Error: internal error ({type(exc).__name__}); re-run with --debug for details.", err=True)
     if debug:
-        traceback.print_exception(exc)
+        click.echo(redacted_traceback(exc), err=True, nl=False)
+
+
+def redacted_traceback(exc: BaseException) -> str:
+    """The frames of `exc` and of what caused it, each closed by its type alone: an exception's
+    text may quote a value (a secret read from the environment, say); its frames do not."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts: list[str] = []
+    for link in reversed(chain):
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(link.__traceback__))
+        parts.append(f"{type(link).__module__}.{type(link).__qualname__} (message withheld: it may quote a value)\n")
+    return "".join(parts)

@@ -19,7 +19,14 @@ from typing import Any
 import click
 
 from metorial_apply.api.live import LiveRead
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, gate_options, parse_vars
+from metorial_apply.cli.options import (
+    api_options,
+    config_options,
+    fingerprint_key,
+    gate_options,
+    network_options,
+    parse_vars,
+)
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.planfile import apply_flags, inputs_for
 from metorial_apply.cli.safety import blocked_by
@@ -173,6 +180,7 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
 @config_options
 @api_options
+@network_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
 @click.option("--markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a pull-request comment to this file (`-`: print it instead of the text plan).")

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.live import LiveRead, read_live
+from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.apply.lock import StackLock
-from metorial_apply.cli.options import key_origin
+from metorial_apply.cli.options import key_origin, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
@@ -26,6 +30,11 @@ from metorial_apply.planning.plan import Plan, build_plan
 from metorial_apply.planning.saved import desired_digest
 
 STATE_DIR = ".metorial-apply"
+
+
+def print_wait(notice: WaitNotice) -> None:
+    """The client never sleeps silently: every notice becomes a line on stderr."""
+    click.echo(wait_line(notice), err=True)
 
 
 def state_dir_for(path: Path) -> Path:
@@ -83,7 +92,8 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
     lap = on_phase or (lambda name: None)
     async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
                            rate_limit=args.get("rate_limit"), on_call=on_call,
-                           max_concurrency=args["parallelism"]) as client:
+                           max_concurrency=args["parallelism"], timeout_s=args.get("timeout", DEFAULT_DEADLINE_S),
+                           max_wait_s=args.get("max_wait", DEFAULT_MAX_WAIT_S), on_wait=print_wait) as client:
         require_secret_key(client)
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
         if resolve:

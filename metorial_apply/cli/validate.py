@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from metorial_apply.cli.options import api_options, config_options, parse_vars
+from metorial_apply.cli.options import api_options, config_options, network_options, parse_vars
 from metorial_apply.cli.output import Output
 from metorial_apply.config.files import config_files
 from metorial_apply.config.load import load_config
@@ -24,14 +24,16 @@ def _files_text(path: Path) -> str:
     return files[0] if len(files) == 1 else f"{len(files)} files in {path}"
 
 
-async def _online(desired: State, path: Path, api_url: str, api_key: str | None) -> State:
+async def _online(desired: State, path: Path, api_url: str, api_key: str | None, timeout: float,
+                  max_wait: float) -> State:
     # Imported here: offline validation must work without touching the client stack.
     from metorial_apply.api.catalog import fetch_catalog
     from metorial_apply.api.client import open_client
-    from metorial_apply.cli.session import detail_for, state_dir_for
+    from metorial_apply.cli.session import detail_for, print_wait, state_dir_for
     from metorial_apply.config.resolve import resolve_names
 
-    async with open_client(api_url, api_key, state_dir=state_dir_for(path)) as client:
+    async with open_client(api_url, api_key, state_dir=state_dir_for(path), timeout_s=timeout, max_wait_s=max_wait,
+                           on_wait=print_wait) as client:
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
     return resolve_names(desired, catalog)
 
@@ -46,9 +48,10 @@ async def _online(desired: State, path: Path, api_url: str, api_key: str | None)
 @click.option("--strict", is_flag=True,
               help="Offline: an unset ${env:} or a missing ${file:} is an error, not a warning.")
 @api_options
+@network_options
 @click.pass_obj
 def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ...], var_files: tuple[Path, ...],
-            online: bool, strict: bool, api_url: str, api_key: str | None) -> None:
+            online: bool, strict: bool, api_url: str, api_key: str | None, timeout: float, max_wait: float) -> None:
     """Check the YAML at PATH (a file or a directory; default: the current directory).
 
     Offline, secret values are not needed: an unset ${env:} or missing ${file:} is a warning
@@ -61,7 +64,7 @@ def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ..
     for warning in warnings or []:
         out.echo(f"Warning: {warning}" + (f"\n  hint: {warning.hint}" if warning.hint else ""), err=True)
     if online:
-        desired = asyncio.run(_online(desired, path, api_url, api_key))
+        desired = asyncio.run(_online(desired, path, api_url, api_key, timeout, max_wait))
     count = len(desired)
     where = " against " + ("the local emulator" if api_url == "local" else api_url) if online else ""
     out.info(f"Valid: {count} resource{'s' if count != 1 else ''} in stack {desired.stack} "

@@ -61,7 +61,9 @@ async def get_faults(em: Emulator, request: Request, body: dict[str, Any]) -> An
 
 
 async def put_faults(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
-    """Any of the FaultSettings fields, `seed`, `burst_429_next`/`error_next`/`drop_next`, `cascade_delay_ms`."""
+    """Any of the FaultSettings fields, `seed`, `cascade_delay_ms`, and `burst_429_next`, `error_next`,
+    `drop_next`, `error_after_commit_next` (fault the next N requests; the last two count committed writes,
+    of the collection `next_path` when set, e.g. "/provider-deployments")."""
     if "cascade_delay_ms" in body:
         delay = body.pop("cascade_delay_ms")
         if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:

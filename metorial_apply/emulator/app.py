@@ -2,7 +2,8 @@
 
 Pipeline for an API request: draw faults → sleep (latency) → authenticate (401) → rate
 limit (429, counted after auth) → 429 burst → route (404) → key type (403) → 500 fault
-(before executing, so nothing is committed) → body (400) → execute → maybe drop.
+(before executing, so nothing is committed) → body (400) → execute → maybe 500 after the
+commit → maybe drop.
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ async def _handle(
         raise internal_error()
     body = await read_body(request) if route.action in ("create", "update") else {}
     result = execute(em, route, query, body)
-    return result, route.is_write and em.faults.take_drop(plan.drop)
+    path = request.url.path
+    if route.is_write and em.faults.take_error_after_commit(path):
+        raise internal_error()  # the write stays committed: a create the client must not repeat
+    return result, route.is_write and em.faults.take_drop(plan.drop, path)
 
 
 async def api_endpoint(request: Request) -> Response:

@@ -47,7 +47,8 @@ def serve(host: str = "127.0.0.1", port: int = 8787, db: str | None = None, **se
 def _settings(options: dict[str, Any]) -> EmulatorSettings:
     faults = FaultSettings(
         latency_ms=options["latency_ms"], jitter_ms=options["jitter_ms"], error_rate=options["error_rate"],
-        drop_rate=options["drop_rate"], burst_429_rate=options["burst_429_rate"],
+        drop_rate=options["drop_rate"], error_after_commit_rate=options["error_after_commit_rate"],
+        burst_429_rate=options["burst_429_rate"],
         burst_429_length=options["burst_429_length"], seed=options["seed"],
     )
     extra: dict[str, Any] = {}
@@ -92,6 +93,13 @@ def emulator_group() -> None:
     default=0.0,
     show_default=True,
     help="Share of committed writes whose response is dropped.",
+)
+@click.option(
+    "--error-after-commit-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of committed writes answered 500 anyway (the write stays).",
 )
 @click.option(
     "--burst-429-rate",

@@ -19,6 +19,7 @@ class FaultSettings:
     jitter_ms: float = 0.0
     error_rate: float = 0.0  # share of API requests answered 500 before executing
     drop_rate: float = 0.0  # share of committed writes whose response is dropped
+    error_after_commit_rate: float = 0.0  # share of committed writes answered 500 (the write stays)
     burst_429_rate: float = 0.0  # probability that a request starts a 429 burst
     burst_429_length: int = 3  # requests per burst, including the one starting it
     seed: int | None = None
@@ -38,7 +39,7 @@ class FaultSettings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0")
-        for name in ("error_rate", "drop_rate", "burst_429_rate"):
+        for name in ("error_rate", "drop_rate", "error_after_commit_rate", "burst_429_rate"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number between 0 and 1")

@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 
+from metorial_apply.api.waits import WaitBudgetExceededError
 from metorial_apply.core import errors
 from tests.client.conftest import FakeTime, error
 
@@ -53,8 +54,8 @@ async def test_400_carries_field_problems_and_hint(api: respx.MockRouter, make_c
                         "(POST /provider-configs, request req_test123)")
 
 
-@pytest.mark.parametrize(("status", "cls"), [(429, errors.RateLimitedError), (500, errors.ServerError),
-                                             (502, errors.ServerError), (504, errors.ServerError)])
+@pytest.mark.parametrize(("status", "cls"), [(500, errors.ServerError), (502, errors.ServerError),
+                                             (504, errors.ServerError)])
 async def test_retryable_status_raises_after_attempts_run_out(api: respx.MockRouter, make_client: Any,
                                                               fake_time: FakeTime, status: int,
                                                               cls: type[errors.ApiError]) -> None:
@@ -66,6 +67,21 @@ async def test_retryable_status_raises_after_attempts_run_out(api: respx.MockRou
     assert route.call_count == 3
     assert caught.value.status == status and caught.value.code == "some_code"
     assert len(fake_time.slept) == 2
+
+
+async def test_429_is_retried_until_the_wait_budget_is_spent(api: respx.MockRouter, make_client: Any,
+                                                            fake_time: FakeTime) -> None:
+    """429s do not count against max_attempts (another client may be spending the budget); the
+    run's --max-wait does, and its error names what was waited for."""
+    route = api.get(DEPLOYMENTS).mock(return_value=error(429, "rate_limit_exceeded", "Slow down"))
+    async with make_client(max_wait_s=120) as client:
+        with pytest.raises(WaitBudgetExceededError) as caught:
+            await client.list_all(DEPLOYMENTS, kind="deployment")
+    assert route.call_count > 3  # more than max_attempts
+    assert 120 - 4 <= sum(fake_time.slept) <= 120  # stopped when the next wait would pass the budget
+    assert str(caught.value).startswith("wait_budget_spent: stopped instead of waiting ")
+    assert "a rate-limited GET /provider-deployments to be accepted (429" in str(caught.value)
+    assert "120 s budget (--max-wait)" in str(caught.value)
 
 
 async def test_non_json_error_body_uses_reason_phrase(api: respx.MockRouter, make_client: Any) -> None:

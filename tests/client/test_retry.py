@@ -33,7 +33,8 @@ def test_verdict_for_status(method: str, status: int, verdict: Verdict) -> None:
 
 def test_retries_stop_at_max_attempts() -> None:
     assert verdict_for_status("GET", 500, 3, POLICY) is Verdict.FAIL
-    assert verdict_for_status("POST", 429, 3, POLICY) is Verdict.FAIL
+    assert verdict_for_status("POST", 429, 3, POLICY) is Verdict.RETRY  # 429s: bounded by the wait budget
+    assert verdict_for_status("GET", 429, POLICY.max_rate_limited_attempts, POLICY) is Verdict.FAIL
     assert verdict_for_exception("GET", httpx.ReadTimeout("t"), 3, POLICY) is Verdict.FAIL
 
 
@@ -78,10 +79,13 @@ def test_server_wait(headers: dict[str, str], expected: float | None) -> None:
     assert got == (pytest.approx(expected) if expected is not None else None)
 
 
-def test_429_waits_what_the_server_says_but_never_less_than_backoff() -> None:
+def test_429_waits_what_the_server_says_plus_a_first_backoffs_jitter() -> None:
     rng = random.Random(0)
-    assert delay_for(429, {"ratelimit-reset": "6"}, 1, POLICY, rng, WALL) == pytest.approx(6.0)
+    assert 6.5 <= delay_for(429, {"ratelimit-reset": "6"}, 1, POLICY, rng, WALL) <= 7.0
     assert 0.5 <= delay_for(429, {"ratelimit-reset": "0"}, 1, POLICY, rng, WALL) <= 1.0
-    capped = RetryPolicy(max_rate_limit_wait_s=60)
-    assert delay_for(429, {"ratelimit-reset": "600"}, 1, capped, rng, WALL) == pytest.approx(60.0)
+    # the jitter does not grow with the attempts: a slot another client may take frees at the reset
+    assert 6.5 <= delay_for(429, {"ratelimit-reset": "6"}, 9, POLICY, rng, WALL) <= 7.0
+    capped = RetryPolicy(max_rate_limit_wait_s=60, base_delay_s=0)
+    assert delay_for(429, {"retry-after": "99999"}, 1, capped, rng, WALL) == pytest.approx(60.0)
+    assert RetryPolicy().max_rate_limit_wait_s == 60  # the default cap per wait
     assert 0.5 <= delay_for(500, {"ratelimit-reset": "100"}, 1, POLICY, rng, WALL) <= 1.0

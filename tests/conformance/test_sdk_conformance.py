@@ -31,9 +31,11 @@ from hypothesis import HealthCheck, given, settings
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import open_client
 from metorial_apply.api.live import fetch_live
+from metorial_apply.api.responses import Reply
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.config.load import load_config
 from metorial_apply.config.resolve import resolve_names
+from metorial_apply.core.errors import ApiCall
 from metorial_apply.emulator import EmulatorSettings, asgi_transport, create_app
 from metorial_apply.planning.plan import build_plan
 from tests.conformance.sdk import (
@@ -128,22 +130,23 @@ OPAQUE = {"metadata", "tool_filter", "config_schema", "input_schema", "output_sc
 
 @contextmanager
 def reads_recorded(found: Recording) -> Iterator[None]:
-    """While inside, every 2xx JSON body our client parses is recorded with the keys it reads."""
-    original = httpx.Response.json
+    """While inside, every 2xx JSON body our client parses is recorded with the keys it reads.
+    Our client parses bodies only through `Reply.json` (after its size, depth and value caps)."""
+    original = Reply.json
 
-    def json_with_reads(response: httpx.Response, **kwargs: Any) -> Any:
-        raw = original(response, **kwargs)
-        if not 200 <= response.status_code < 300:
+    def json_with_reads(reply: Reply, call: ApiCall) -> Any:
+        raw = original(reply, call)
+        if not reply.is_success:
             return raw
-        seen = Seen(response.request.method, response.request.url.path, raw)
+        seen = Seen(call.method, call.path, raw)
         found.seen.append(seen)
         return tracked(raw, seen.reads, ())
 
-    httpx.Response.json = json_with_reads  # type: ignore[method-assign]
+    Reply.json = json_with_reads  # type: ignore[method-assign]
     try:
         yield
     finally:
-        httpx.Response.json = original  # type: ignore[method-assign]
+        Reply.json = original  # type: ignore[method-assign]
 
 
 async def converge(texts: list[str], recording: Recording) -> None:

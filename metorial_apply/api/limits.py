@@ -1,0 +1,153 @@
+"""Bounds on one API request: a total deadline, a body size cap and JSON nesting and value caps.
+
+A misbehaving server must not hang a run or blow up its memory: httpx's timeouts bound each
+read, not a body that trickles one byte at a time, so the client streams every response under
+one asyncio deadline and counts the bytes as they arrive. The nesting of a JSON body is
+measured before `json.loads` sees it, so a deep body is a clear error rather than a
+RecursionError from the parser or from anything that walks the value later, and its values
+are counted, since 16 MiB of `[{},{},…]` parses into half a gigabyte of Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from metorial_apply.core.errors import ApiCall, ApiError, TransportError
+
+DEFAULT_DEADLINE_S = 30.0
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# The API's own objects nest a handful of levels; metadata is free-form but written by people.
+# 100 stays far below Python's recursion limit for everything that walks a value afterwards.
+DEFAULT_MAX_JSON_DEPTH = 100
+# A page of 100 objects holds a few thousand values; 500,000 parse into at most ~120 MB even as
+# one-key objects, the costliest value per byte of body.
+DEFAULT_MAX_JSON_VALUES = 500_000
+
+# A JSON string (escapes included); what is inside one never counts as nesting.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
+_OPEN = frozenset(b"[{")
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Per-request bounds: `deadline_s` for the whole exchange (body included), the decoded body
+    size and the JSON nesting depth."""
+
+    deadline_s: float = DEFAULT_DEADLINE_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_json_values: int = DEFAULT_MAX_JSON_VALUES
+
+    def __post_init__(self) -> None:
+        if not self.deadline_s > 0 or min(self.max_body_bytes, self.max_json_depth, self.max_json_values) < 1:
+            raise ValueError("request limits need a deadline > 0 s and body, depth and value caps >= 1")
+
+
+def path_template(path: str) -> str:
+    """`/provider-deployments/pde_1/tools` → `/provider-deployments/{id}/tools`: every path of this
+    API is a collection, then an id, then an optional sub-collection."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if len(parts) > 1:
+        parts[1] = "{id}"
+    return "/" + "/".join(parts)
+
+
+def _template_call(call: ApiCall) -> ApiCall:
+    return ApiCall(method=call.method, path=path_template(call.path), kind=call.kind, name=call.name,
+                   request_id=call.request_id)
+
+
+def size_text(n: int) -> str:
+    """Bytes for people: `16 MiB`, `512 KiB`, `300 bytes`."""
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The whole exchange passed its deadline: a timeout like httpx's own, so it is retried (or,
+    for a create, resolved by its stamp) the same way."""
+
+
+class ResponseLimitError(ApiError):
+    """A response broke one of the per-request caps (size, nesting, values); it was not used."""
+
+
+class ResponseTooLargeError(ResponseLimitError):
+    """The response body passed the size cap; reading stopped there."""
+
+    def __init__(self, call: ApiCall, status: int | None, cap: int) -> None:
+        self.cap = cap
+        super().__init__(_template_call(call), status, "response_too_large",
+                         f"the response body is larger than the {size_text(cap)} cap; stopped reading it")
+
+
+class ResponseTooDeepError(ResponseLimitError):
+    """The response's JSON nests deeper than the cap; it was not parsed."""
+
+    def __init__(self, call: ApiCall, status: int | None, cap: int) -> None:
+        self.cap = cap
+        super().__init__(_template_call(call), status, "response_too_deep",
+                         f"the response's JSON nests deeper than {cap} levels; not parsed")
+
+
+class ResponseTooManyValuesError(ResponseLimitError):
+    """The response's JSON holds more values than the cap; it was not parsed."""
+
+    def __init__(self, call: ApiCall, status: int | None, cap: int) -> None:
+        self.cap = cap
+        super().__init__(_template_call(call), status, "response_too_many_values",
+                         f"the response's JSON holds more than {cap:,} values; not parsed")
+
+
+class DeadlineExceededError(TransportError):
+    """No complete response (headers and body) arrived within the per-request deadline."""
+
+    def __init__(self, call: ApiCall, deadline_s: float, attempts: int) -> None:
+        self.deadline_s = deadline_s
+        tries = f" (each of {attempts} attempts)" if attempts > 1 else ""
+        super().__init__(_template_call(call), None, "deadline_exceeded",
+                         f"no complete response within the {deadline_s:g} s deadline (--timeout){tries}")
+
+
+def structure(body: bytes) -> bytes:
+    """The brackets and commas of `body` outside its strings, in order (C speed throughout)."""
+    return _STRING.sub(b"", body).translate(None, _NOT_STRUCTURE)
+
+
+def value_bound(marks: bytes) -> int:
+    """At least the number of values (a comma separates two, a bracket opens one)."""
+    return marks.count(b",") + marks.count(b"[") + marks.count(b"{") + 1
+
+
+def too_deep(marks: bytes, cap: int) -> bool:
+    """Whether the brackets in `marks` nest deeper than `cap`; one loop over them, which stops
+    as soon as the cap is passed."""
+    brackets = marks.translate(None, b",")
+    if len(brackets) <= cap:
+        return False  # too few brackets to pass the cap, whatever their order
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte in _OPEN else -1
+        if depth > cap:
+            return True
+    return False
+
+
+def parse_json(call: ApiCall, status: int | None, body: bytes, max_depth: int,
+               max_values: int = DEFAULT_MAX_JSON_VALUES) -> Any:
+    """The JSON value of `body`, or ResponseTooManyValuesError / ResponseTooDeepError before any
+    parsing; ValueError when it is not JSON."""
+    marks = structure(body)
+    if value_bound(marks) > max_values:
+        raise ResponseTooManyValuesError(call, status, max_values)
+    if too_deep(marks, max_depth):
+        raise ResponseTooDeepError(call, status, max_depth)
+    return json.loads(body)

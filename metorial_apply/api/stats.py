@@ -1,0 +1,52 @@
+"""What the client observed: one record per finished call (for journals and observers) and the
+counters behind `--stats`."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One finished API call (all its attempts), for journals and observers."""
+
+    method: str
+    path: str
+    kind: str | None
+    name: str | None
+    status: int | None  # None when no response arrived
+    duration_s: float
+    retries: int
+
+
+@dataclass
+class RequestStats:
+    """Counters for `--stats`: calls by method and kind, pages, retries, 429s, wall time."""
+
+    by_method: Counter[str] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)  # kind, or the path for catalog calls
+    pages: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 responses received (each retried or raised)
+    limiter_wait_s: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def calls(self) -> int:
+        return sum(self.by_method.values())
+
+    @property
+    def elapsed_s(self) -> float:
+        return (self.finished if self.finished is not None else time.monotonic()) - self.started
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "by_method": dict(sorted(self.by_method.items())),
+            "by_kind": dict(sorted(self.by_kind.items())), "pages": self.pages, "retries": self.retries,
+            "rate_limited": self.rate_limited, "limiter_wait_s": round(self.limiter_wait_s, 3),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }

@@ -1,0 +1,180 @@
+"""The per-request bounds inside the client: a total deadline around the whole exchange, a body
+cap counted while streaming, and a JSON depth cap checked before parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from metorial_apply.api.limits import (
+    DeadlineExceededError,
+    RequestLimits,
+    ResponseTooDeepError,
+    ResponseTooLargeError,
+    ResponseTooManyValuesError,
+    path_template,
+    structure,
+    too_deep,
+    value_bound,
+)
+from metorial_apply.core import errors
+
+pytestmark = pytest.mark.anyio
+
+DEPLOYMENTS = "/provider-deployments"
+
+
+class Trickle(httpx.AsyncByteStream):
+    """A body that arrives one byte per `every_s` (real time: the deadline is the loop's clock)."""
+
+    def __init__(self, body: bytes, every_s: float) -> None:
+        self.body, self.every_s = body, every_s
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for i in range(len(self.body)):
+            await asyncio.sleep(self.every_s)
+            yield self.body[i : i + 1]
+
+
+@pytest.mark.parametrize(("body", "cap", "deep"), [
+    (b'{"a": [1, {"b": [2]}]}', 4, False),
+    (b'{"a": [1, {"b": [2]}]}', 3, True),
+    (b"[" * 101 + b"]" * 101, 100, True),
+    (b"[" * 100 + b"]" * 100, 100, False),
+    (b"[]" * 5000, 1, False),  # many brackets, never deep
+    (json.dumps({"s": "[[[[[[[[[[" * 50}).encode(), 2, False),  # brackets inside a string
+    (json.dumps({"s": 'x\\"[[[[[[[[[[' * 50, "t": "]"}).encode(), 2, False),  # escaped quotes inside
+    (b'"unterminated [[[[[', 2, True),  # not JSON either way; never parsed
+])
+def test_too_deep_counts_only_brackets_outside_strings(body: bytes, cap: int, deep: bool) -> None:
+    assert too_deep(structure(body), cap) is deep
+
+
+@pytest.mark.parametrize(("body", "values"), [
+    (b"1", 1), (b"[]", 2), (b"[1, 2, 3]", 4), (b'{"a": [1, {"b": "x,y,[z"}]}', 5), (b'["a,b", "c"]', 3),
+])
+def test_value_bound_is_never_below_the_count_and_ignores_strings(body: bytes, values: int) -> None:
+    assert value_bound(structure(body)) == values
+
+
+async def test_too_many_values_are_refused_before_parsing(api: respx.MockRouter, make_client: Any) -> None:
+    api.get(DEPLOYMENTS).mock(return_value=httpx.Response(200, content=b"[" + b",".join([b"{}"] * 1001) + b"]"))
+    async with make_client(limits=RequestLimits(max_json_values=1000)) as client:
+        with pytest.raises(ResponseTooManyValuesError) as caught:
+            await client.list_all(DEPLOYMENTS)
+    assert str(caught.value) == ("200 response_too_many_values: the response's JSON holds more than 1,000 values; "
+                                 "not parsed (GET /provider-deployments)")
+
+
+@pytest.mark.parametrize(("path", "template"), [
+    ("/providers", "/providers"), ("/provider-deployments/pde_1", "/provider-deployments/{id}"),
+    ("/session-templates/set_9/tools", "/session-templates/{id}/tools"), ("/providers?id=x", "/providers"),
+])
+def test_path_template_hides_ids_and_queries(path: str, template: str) -> None:
+    assert path_template(path) == template
+
+
+async def test_deep_json_is_refused_before_parsing(api: respx.MockRouter, make_client: Any) -> None:
+    api.get(f"{DEPLOYMENTS}/pde_1").mock(return_value=httpx.Response(200, content=b"[" * 5000 + b"]" * 5000))
+    async with make_client(limits=RequestLimits(max_json_depth=50)) as client:
+        with pytest.raises(ResponseTooDeepError) as caught:
+            await client.get(DEPLOYMENTS, "pde_1", kind="deployment", name="gh")
+    assert str(caught.value) == ("200 response_too_deep: the response's JSON nests deeper than 50 levels; "
+                                 "not parsed (GET /provider-deployments/{id})")
+
+
+async def test_a_deep_error_body_still_gives_the_status(api: respx.MockRouter, make_client: Any) -> None:
+    api.get(DEPLOYMENTS).mock(return_value=httpx.Response(400, content=b"[" * 5000 + b"]" * 5000))
+    async with make_client() as client:
+        with pytest.raises(errors.BadRequestError) as caught:
+            await client.list_all(DEPLOYMENTS)
+    assert caught.value.code == "http_400"
+
+
+async def test_body_over_the_cap_stops_reading(api: respx.MockRouter, make_client: Any) -> None:
+    chunks: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        while len(chunks) < 1000:  # 64 MiB if nobody stopped reading
+            chunks.append(1)
+            yield b" " * 65536
+
+    api.get(DEPLOYMENTS).mock(return_value=httpx.Response(200, stream=_Stream(endless())))
+    async with make_client(limits=RequestLimits(max_body_bytes=1 << 20)) as client:
+        with pytest.raises(ResponseTooLargeError) as caught:
+            await client.list_all(DEPLOYMENTS, params={"search": "secret-query"})
+    assert len(chunks) == 17  # 16 chunks fit in 1 MiB; the 17th passes the cap and reading stops
+    assert str(caught.value) == ("200 response_too_large: the response body is larger than the 1 MiB cap; "
+                                 "stopped reading it (GET /provider-deployments)")
+
+
+async def test_a_declared_length_over_the_cap_is_refused_unread(api: respx.MockRouter, make_client: Any) -> None:
+    api.get(DEPLOYMENTS).mock(return_value=httpx.Response(
+        200, headers={"content-length": str(2 << 20)}, stream=_Stream(_never())))
+    async with make_client(limits=RequestLimits(max_body_bytes=1 << 20)) as client:
+        with pytest.raises(ResponseTooLargeError):
+            await client.list_all(DEPLOYMENTS)
+
+
+async def test_a_create_whose_answer_breaks_a_limit_is_an_unknown_outcome(api: respx.MockRouter,
+                                                                          make_client: Any) -> None:
+    route = api.post(DEPLOYMENTS).mock(return_value=httpx.Response(200, content=b"[" * 500 + b"]" * 500))
+    async with make_client() as client:
+        with pytest.raises(errors.OutcomeUnknownError) as caught:
+            await client.create(DEPLOYMENTS, {}, kind="deployment", name="gh", stamp={"s": "1"})
+    assert caught.value.stamp == {"s": "1"} and route.call_count == 1
+    assert caught.value.code == "response_too_deep"
+
+
+async def test_the_deadline_bounds_a_trickling_body(api: respx.MockRouter, make_client: Any) -> None:
+    route = api.get(DEPLOYMENTS).mock(side_effect=lambda request: httpx.Response(
+        200, stream=Trickle(b'{"items": []}', every_s=0.05)))
+    async with make_client(limits=RequestLimits(deadline_s=0.2)) as client:
+        with pytest.raises(DeadlineExceededError) as caught:
+            await client.list_all(DEPLOYMENTS)
+    assert isinstance(caught.value, errors.TransportError)  # recovery listings retry it as transient
+    assert route.call_count == 3  # retried like any timeout, make_client's max_attempts times
+    assert str(caught.value) == ("deadline_exceeded: no complete response within the 0.2 s deadline (--timeout) "
+                                 "(each of 3 attempts) (GET /provider-deployments)")
+
+
+async def test_a_create_past_its_deadline_is_never_resent(api: respx.MockRouter, make_client: Any) -> None:
+    route = api.post(DEPLOYMENTS).mock(side_effect=lambda request: httpx.Response(
+        200, stream=Trickle(b'{"id": "pde_1"}', every_s=0.05)))
+    async with make_client(limits=RequestLimits(deadline_s=0.2)) as client:
+        with pytest.raises(errors.OutcomeUnknownError) as caught:
+            await client.create(DEPLOYMENTS, {}, kind="deployment", name="gh", stamp={"s": "1"})
+    assert route.call_count == 1 and caught.value.code == "deadline_exceeded"
+
+
+async def test_a_body_within_the_deadline_and_caps_reads_normally(api: respx.MockRouter, make_client: Any) -> None:
+    api.get(f"{DEPLOYMENTS}/pde_1").mock(side_effect=lambda request: httpx.Response(
+        200, stream=Trickle(b'{"id": "pde_1"}', every_s=0.001)))
+    async with make_client(limits=RequestLimits(deadline_s=5, max_body_bytes=15, max_json_depth=1)) as client:
+        assert await client.get(DEPLOYMENTS, "pde_1") == {"id": "pde_1"}
+
+
+def test_limits_are_checked() -> None:
+    for bad in ({"deadline_s": 0}, {"max_body_bytes": 0}, {"max_json_depth": 0}, {"max_json_values": 0}):
+        with pytest.raises(ValueError):
+            RequestLimits(**bad)
+
+
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.chunks:
+            yield chunk
+
+
+async def _never() -> AsyncIterator[bytes]:
+    raise AssertionError("the body was read")
+    yield b""  # pragma: no cover - makes this an async generator
