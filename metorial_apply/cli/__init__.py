@@ -23,7 +23,8 @@ EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 GC_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "catalog", "keygen", "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "catalog", "keygen",
+                   "emulator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -45,6 +46,7 @@ SUMMARIES = {
     "plan": "Show what apply would change, desired (YAML) against live (API).",
     "apply": "Apply the YAML, or a saved plan, to the API.",
     "destroy": "Delete every resource of the stack, dependents first.",
+    "show": "Render a saved plan (plan.json) as text, Markdown or JSON, offline.",
     "unlock": "Break a stack lock held by a run that is gone.",
     "catalog": "Browse the provider catalog: versions, auth methods, config, tools.",
     "keygen": "Print a new fingerprint key (METORIAL_APPLY_FINGERPRINT_KEY) for a secret store.",

@@ -26,17 +26,23 @@ from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, network_options, parse_vars
+from metorial_apply.cli.options import (
+    api_options,
+    config_options,
+    fingerprint_key,
+    gate_options,
+    network_options,
+    parse_vars,
+)
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import parse_targets
+from metorial_apply.cli.planfile import read_saved
 from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
-from metorial_apply.core.errors import PlanError, UsageError
-from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.planning.plan import Plan
-from metorial_apply.planning.saved import check_stale, load_saved_plan, same_plan, saved_targets, verify_desired
+from metorial_apply.planning.saved import check_stale, same_plan, saved_targets, verify_desired
 from metorial_apply.render import RenderContext, RenderStats, render_text
 from metorial_apply.render.inert import inert
 
@@ -61,19 +67,6 @@ def saved_plan_against(saved: Plan, s: Session, args: dict[str, Any], config_pat
     fresh = fresh_plan(s, args | {"targets": saved_targets(saved, s.desired, s.read.state)}, config_path)
     same_plan(saved, fresh)
     return fresh
-
-
-def read_saved(path: Path, key: FingerprintKey | None) -> tuple[Plan, Path]:
-    try:
-        saved = load_saved_plan(path.read_text(encoding="utf-8"), key)
-    except OSError as exc:
-        raise UsageError(f"cannot read saved plan {path}: {exc.strerror}") from None
-    if not saved.config_path:
-        raise PlanError("the saved plan does not say which configuration it came from; plan again")
-    config_path = Path(saved.config_path)
-    if not config_path.exists():
-        raise PlanError(f"the saved plan's configuration {config_path} does not exist here; run apply where plan ran")
-    return saved, config_path
 
 
 def show_plan(out: Output, plan: Plan, s: Session) -> None:
@@ -153,7 +146,7 @@ def finish(out: Output, report: ApplyReport, stopped_by: str | None, journal: Jo
 
 async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
     is_saved = path.is_file() and path.suffix == ".json"
-    saved, config_path = read_saved(path, args.get("fingerprint_key")) if is_saved else (None, path)
+    saved, config_path = read_saved(path, args) if is_saved else (None, path)
     desired = load_desired(config_path, args)  # the stack from the config or --stack, never from a file
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
@@ -211,9 +204,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
 @api_options
 @network_options
 @common_options
-@click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")
-@click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")
-@click.option("--allow-empty", is_flag=True, help="Allow an empty configuration that deletes everything.")
+@gate_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Apply only this address and what it depends on (repeatable).")
 @click.pass_context

@@ -40,8 +40,12 @@ def has_config(path: Path) -> bool:
     )
 
 
-def stack_desired(path: Path, args: dict[str, Any]) -> tuple[State, frozenset[Address]]:
-    """The stack to destroy (desired: empty) and the addresses the config protects."""
+def stack_desired(path: Path | None, args: dict[str, Any]) -> tuple[State, frozenset[Address]]:
+    """The stack to destroy (desired: empty) and the addresses the config protects. `--stack`
+    without a PATH needs no config at all, and reads none: live stamps still carry `protect`."""
+    if args["stack"] and path is None:
+        return State.of(args["stack"], []), frozenset()
+    path = path if path is not None else Path(".")
     if args["stack"] and not has_config(path):
         return State.of(args["stack"], []), frozenset()
     if not has_config(path):
@@ -50,8 +54,9 @@ def stack_desired(path: Path, args: dict[str, Any]) -> tuple[State, frozenset[Ad
     return State.of(config.stack, []), frozenset(r.address for r in config if r.protect)
 
 
-async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
+async def destroy_path(out: Output, path: Path | None, args: dict[str, Any]) -> int:
     desired, protected = stack_desired(path, args)
+    path = path if path is not None else Path(".")
     journal = Journal.open(args["journal"], stack=desired.stack) if args["journal"] else None
     try:
         lock = stack_lock(out, args["lock"], journal.run if journal else None)
@@ -74,13 +79,13 @@ async def destroy_path(out: Output, path: Path, args: dict[str, Any]) -> int:
 
 
 @click.command("destroy")
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
 @config_options
 @api_options
 @network_options
 @common_options
 @click.pass_context
-def command(ctx: click.Context, path: Path, **args: Any) -> None:
+def command(ctx: click.Context, path: Path | None, **args: Any) -> None:
     """Delete every resource of the stack (from `--stack` or the config at PATH), dependents first.
 
     Resources with `protect: true` (in the config, or as last applied) refuse; set

@@ -9,12 +9,30 @@ from typing import Any
 
 import click
 
-from metorial_apply.api.client import DEFAULT_API_URL
+from metorial_apply.api.client import DEFAULT_API_URL, LOCAL, check_api_url
 from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
+from metorial_apply.core.errors import UsageError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
 
 F = Callable[..., Any]
+
+
+def _api_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A malformed --api-url is a usage error (exit 64), found before anything else is read."""
+    if value != LOCAL:
+        try:
+            check_api_url(value)
+        except UsageError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--api-url "), param_hint="--api-url") from None
+    return value
+
+
+def key_origin() -> str:
+    """Where this command's API key came from, for messages: `--api-key` or `METORIAL_API_KEY`."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("api_key") if ctx is not None else None
+    return "--api-key" if source is click.core.ParameterSource.COMMANDLINE else "METORIAL_API_KEY"
 
 
 def api_options(f: F) -> F:
@@ -25,7 +43,8 @@ def api_options(f: F) -> F:
     )(f)
     f = click.option(
         "--api-url", envvar="METORIAL_API_URL", default=DEFAULT_API_URL, show_default=True,
-        show_envvar=True, help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
+        show_envvar=True, callback=_api_url,
+        help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
     )(f)
     return f
 
@@ -60,6 +79,22 @@ def config_options(f: F) -> F:
                      help="Set a variable for ${var.NAME} (repeatable).")(f)
     f = click.option("--stack", default=None, help="Ownership scope; overrides `stack:` in the config.")(f)
     return f
+
+
+GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")
+
+
+def gate_options(f: F) -> F:
+    """apply's safety-gate flags; `plan` takes them too, to report what such an apply would refuse."""
+    f = click.option("--allow-empty", is_flag=True, help="Allow an empty configuration that deletes everything.")(f)
+    f = click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")(f)
+    f = click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")(f)
+    return f
+
+
+def gate_flags(args: dict[str, Any]) -> tuple[str, ...]:
+    """The gate flags set in `args`, as written on the command line."""
+    return tuple(flag for flag in GATE_FLAGS if args.get(flag.removeprefix("--").replace("-", "_")))
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:

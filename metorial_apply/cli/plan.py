@@ -11,21 +11,33 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from metorial_apply.api.live import LiveRead
-from metorial_apply.cli.options import api_options, config_options, fingerprint_key, network_options, parse_vars
+from metorial_apply.cli.options import (
+    api_options,
+    config_options,
+    fingerprint_key,
+    gate_options,
+    network_options,
+    parse_vars,
+)
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.session import fresh_plan, load_desired, run_async, session, state_dir_for
+from metorial_apply.cli.planfile import apply_flags, inputs_for
+from metorial_apply.cli.safety import blocked_by
+from metorial_apply.cli.session import Session, fresh_plan, load_desired, run_async, session, state_dir_for
+from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
-from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.kinds import KINDS, sort_key
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
+from metorial_apply.planning.blind import without_secrets
 from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.planning.safety import Blocked
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
 from metorial_apply.render.inert import inert
@@ -57,15 +69,28 @@ class Planned:
     stats: dict[str, Any]
     list_calls: int
     live_seconds: float
+    blocked: tuple[Blocked, ...] = ()  # what an apply with plan's gate flags would refuse
 
 
-async def make_plan(path: Path, args: dict[str, Any], phases: Phases) -> Planned:
-    desired = load_desired(path, args)
+async def make_plan(path: Path, args: dict[str, Any], phases: Phases, out: Output) -> Planned:
+    absent: list[Diagnostic] | None = [] if args["no_secrets"] else None
+    desired = load_desired(path, args, warnings=absent)
+    for warning in absent or []:
+        out.echo(f"Warning: {warning}", err=True)
     phases.lap("load")
     async with session(desired, state_dir_for(path), args, None, on_phase=phases.lap) as s:
-        plan = fresh_plan(s, args, path)
+        plan = blind_plan(s, args, path) if args["no_secrets"] else fresh_plan(s, args, path)
         phases.lap("plan")
-    return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds)
+    return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds,
+                   blocked_by(plan, s.desired, args, out))
+
+
+def blind_plan(s: Session, args: dict[str, Any], path: Path) -> Plan:
+    """`--no-secrets`: the plan with no secret compared, a note on each resource left out."""
+    desired, notes = without_secrets(s.desired, s.read.state)
+    plan = fresh_plan(replace(s, desired=desired), args, path)
+    notes = tuple(sorted((*plan.notes, *notes), key=lambda n: sort_key(n.address)))
+    return plan.model_copy(update={"notes": notes, "desired_digest": ""})  # no digest: `apply` refuses it
 
 
 def write_atomic(target: Path, text: str) -> None:
@@ -96,7 +121,8 @@ def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
                           api_calls=run.stats.get("calls")),
         plan_checksum=saved["checksum"] if saved else None,
         saved_plan=str(out_path) if out_path else None,
-        full_plan_hint=str(out_path) if out_path else None,
+        full_plan_hint=str(out_path) if out_path else None, apply_flags=apply_flags(run.plan.inputs, args),
+        blocked=run.blocked, no_secrets=bool(args.get("no_secrets")),
     )
 
 
@@ -169,6 +195,9 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
 @click.option("--markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a pull-request comment to this file (`-`: print it instead of the text plan).")
+@gate_options
+@click.option("--no-secrets", is_flag=True,
+              help="Plan without secret values: secrets are not compared (review only; no --out).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
@@ -184,11 +213,16 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args["markdown"] == STDOUT and args["as_json"]:
         raise click.UsageError("--markdown - and --json both print to stdout: choose one")
+    if args["no_secrets"] and args["out"]:
+        raise click.UsageError("--no-secrets plans cannot be applied, so they cannot be saved: drop --out (or "
+                               "--no-secrets)")
     args["variables"] = parse_vars(args["variables"])
     args["targets"] = parse_targets(args["targets"])
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
-    run = run_async(make_plan(path, args, phases))
+    run = run_async(make_plan(path, args, phases, out))
+    if args["out"]:
+        run.plan = run.plan.model_copy(update={"inputs": inputs_for(run.plan, args["out"], path, args)})
     emit(out, run, args, phases)
     ctx.exit(exit_code(run.plan) if detailed_exitcode else EXIT_OK)
 

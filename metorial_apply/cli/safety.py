@@ -16,7 +16,7 @@ from metorial_apply.cli.output import Output
 from metorial_apply.core.errors import SafetyError
 from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Action, Plan
-from metorial_apply.planning.safety import check_safety
+from metorial_apply.planning.safety import Blocked, blocked
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,20 @@ class Approval:
     plan: Plan
 
 
-def refuse_unsafe(plan: Plan, desired: State, args: dict[str, Any], out: Output) -> None:
-    """apply's safety rules with this run's flags; "CI mode" means nobody at a terminal (not a TTY, or CI set)."""
+def blocked_by(plan: Plan, desired: State, args: dict[str, Any], out: Output) -> tuple[Blocked, ...]:
+    """What apply with this run's flags refuses the plan by; `plan` shows it, `apply` raises the
+    first. "CI mode" means nobody at a terminal (not a TTY, or CI set)."""
     live_count = sum(1 for c in plan.changes if c.live is not None)
-    check_safety(plan, ci=not out.interactive, allow_delete=bool(args.get("allow_delete")),
-                 force=bool(args.get("force")), allow_empty=bool(args.get("allow_empty")),
-                 desired_count=len(desired), live_count=live_count)
+    return blocked(plan, ci=not out.interactive, allow_delete=bool(args.get("allow_delete")),
+                   force=bool(args.get("force")), allow_empty=bool(args.get("allow_empty")),
+                   desired_count=len(desired), live_count=live_count)
+
+
+def refuse_unsafe(plan: Plan, desired: State, args: dict[str, Any], out: Output) -> None:
+    """apply's safety rules with this run's flags: the first that blocks the plan refuses it."""
+    found = blocked_by(plan, desired, args, out)
+    if found:
+        raise SafetyError(found[0].message, flag=found[0].flag)
 
 
 def confirm(out: Output, approval: Approval) -> bool:

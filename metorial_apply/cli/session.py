@@ -19,10 +19,11 @@ from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.apply.lock import StackLock
-from metorial_apply.cli.options import wait_line
+from metorial_apply.cli.options import key_origin, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
+from metorial_apply.core.errors import ApiKeyError, Diagnostic
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
 from metorial_apply.core.state import State
@@ -56,15 +57,28 @@ def state_dir_for(path: Path) -> Path:
     return (path if path.is_dir() else path.parent) / STATE_DIR
 
 
+def require_secret_key(client: MetorialClient) -> None:
+    """The client's check, blaming the key on where it came from (--api-key or the environment)."""
+    try:
+        client.require_secret_key()
+    except ApiKeyError as exc:
+        origin = key_origin()
+        if origin == "METORIAL_API_KEY":
+            raise
+        raise ApiKeyError(str(exc).replace("in METORIAL_API_KEY", "given with --api-key")
+                          .replace("METORIAL_API_KEY", "--api-key")) from None
+
+
 def detail_for(desired: State) -> set[str]:
     """Providers the config names: only those need versions, methods and schemas."""
     return {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
 
 
-def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None) -> State:
-    return load_config(
-        config_path, stack=stack or args["stack"], variables=args["variables"], var_files=args["var_files"]
-    )
+def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None,
+                 warnings: list[Diagnostic] | None = None) -> State:
+    """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets)."""
+    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
+                       var_files=args["var_files"], warnings=warnings)
 
 
 @dataclass
@@ -95,7 +109,7 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
                            rate_limit=args.get("rate_limit"), on_call=on_call,
                            max_concurrency=args["parallelism"], timeout_s=args.get("timeout", DEFAULT_DEADLINE_S),
                            max_wait_s=args.get("max_wait", DEFAULT_MAX_WAIT_S), on_wait=print_wait) as client:
-        client.require_secret_key()
+        require_secret_key(client)
         catalog = await fetch_catalog(client, detail_for=detail_for(desired))
         if resolve:
             desired = resolve_names(desired, catalog, predict=False)

@@ -17,7 +17,7 @@ from metorial_apply.api.client import open_client
 from metorial_apply.apply.lock import delete_record, lock_records
 from metorial_apply.cli.options import api_options
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.session import STATE_DIR
+from metorial_apply.cli.session import STATE_DIR, require_secret_key
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.lock import LockRecord, printable
 
@@ -32,7 +32,7 @@ def not_held(stack: str, run: str, held: list[LockRecord]) -> UsageError:
 
 async def unlock(out: Output, stack: str, run: str, args: dict[str, Any]) -> int:
     async with open_client(args["api_url"], args["api_key"], state_dir=Path(STATE_DIR)) as client:
-        client.require_secret_key()
+        require_secret_key(client)
         records = sorted((r for r in await lock_records(client) if r.stack == stack), key=LockRecord.order)
         mine = [r for r in records if r.run == run]
         if not mine:

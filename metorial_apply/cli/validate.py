@@ -14,6 +14,7 @@ from metorial_apply.cli.options import api_options, config_options, network_opti
 from metorial_apply.cli.output import Output
 from metorial_apply.config.files import config_files
 from metorial_apply.config.load import load_config
+from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.state import State
 
 
@@ -43,17 +44,24 @@ async def _online(desired: State, path: Path, api_url: str, api_key: str | None,
               help="Also resolve providers, auth methods and versions against the API's catalog, "
                    "check secret values against the provider's schemas, tool keys and regexes against "
                    "its tools, and that template providers have the auth config and config the API needs.")
+@click.option("--strict", is_flag=True,
+              help="Offline: an unset ${env:} or a missing ${file:} is an error, not a warning.")
 @api_options
 @network_options
 @click.pass_obj
 def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ...], var_files: tuple[Path, ...],
-            online: bool, api_url: str, api_key: str | None, timeout: float, max_wait: float) -> None:
+            online: bool, strict: bool, api_url: str, api_key: str | None, timeout: float, max_wait: float) -> None:
     """Check the YAML at PATH (a file or a directory; default: the current directory).
 
-    Exit code 0 when valid, 1 when not (every problem is listed, with file:line).
+    Offline, secret values are not needed: an unset ${env:} or missing ${file:} is a warning
+    (an error with --strict or --online). Exit code 0 when valid, 1 when not (every problem is
+    listed, with file:line).
     """
+    warnings: list[Diagnostic] | None = None if strict or online else []
     desired = load_config(path, stack=stack, variables=parse_vars(variables), var_files=var_files,
-                          env=dict(os.environ))
+                          env=dict(os.environ), warnings=warnings)
+    for warning in warnings or []:
+        out.echo(f"Warning: {warning}" + (f"\n  hint: {warning.hint}" if warning.hint else ""), err=True)
     if online:
         from metorial_apply.cli.session import run_async  # the client stack, only when online
 

@@ -101,8 +101,9 @@ def _read_text(target: Path, written: str) -> str:
     except IsADirectoryError:
         raise InterpolationError(f"${{file:{written}}} is a directory") from None
     except OSError as exc:
-        reason = "no such file" if isinstance(exc, FileNotFoundError) else (exc.strerror or "cannot read it")
-        raise InterpolationError(f"${{file:{written}}}: {reason}") from None
+        missing = isinstance(exc, FileNotFoundError)
+        reason = "no such file" if missing else (exc.strerror or "cannot read it")
+        raise InterpolationError(f"${{file:{written}}}: {reason}", absent=missing) from None
     if len(raw) > MAX_FILE_BYTES:
         raise InterpolationError(f"${{file:{written}}} is larger than 1 MiB")
     try:

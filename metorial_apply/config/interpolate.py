@@ -20,8 +20,9 @@ TOKEN = re.compile(r"\$\$\{|\$\{")
 class InterpolationError(Exception):
     """A `${…}` that cannot be resolved; the message names the reference, never a value."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, absent: bool = False) -> None:
         self.message, self.hint = message, hint
+        self.absent = absent  # an unset ${env:} or a missing ${file:}: a secret not at hand, not a mistake
         super().__init__(message)
 
 
@@ -43,12 +44,14 @@ class Sources:
     env: Mapping[str, str]
     variables: Mapping[str, Variable] | None  # None: `${var.…}` is not allowed here
     read_file: Callable[[str], str]
+    lenient: bool = False  # offline validate: an absent secret is reported in Resolved.absent, not raised
 
 
 @dataclass(frozen=True)
 class Resolved:
     value: str
     sensitive: bool  # some part came from ${env:} or ${file:}
+    absent: tuple[InterpolationError, ...] = ()  # lenient only: the references standing in for absent secrets
 
     def __repr__(self) -> str:
         return f"Resolved(sensitive={self.sensitive})"
@@ -58,6 +61,7 @@ def interpolate(text: str, sources: Sources) -> Resolved:
     """Replace every `${…}` in `text`; raises InterpolationError for the first bad reference."""
     out: list[str] = []
     sensitive = False
+    absent: list[InterpolationError] = []
     i = 0
     while (m := TOKEN.search(text, i)) is not None:
         out.append(text[i:m.start()])
@@ -68,12 +72,18 @@ def interpolate(text: str, sources: Sources) -> Resolved:
         end = text.find("}", m.end())
         if end < 0:
             raise InterpolationError("unterminated ${ (no closing })", "write $${ for a literal ${")
-        part = resolve(text[m.end():end], sources)
+        try:
+            part = resolve(text[m.end():end], sources)
+        except InterpolationError as exc:
+            if not (exc.absent and sources.lenient):
+                raise
+            absent.append(exc)  # the reference itself stands in: it is no secret, and validation goes on
+            part = Resolved(text[m.start():end + 1], True)
         out.append(part.value)
         sensitive = sensitive or part.sensitive
         i = end + 1
     out.append(text[i:])
-    return Resolved("".join(out), sensitive)
+    return Resolved("".join(out), sensitive, tuple(absent))
 
 
 def resolve(expr: str, sources: Sources) -> Resolved:
@@ -102,7 +112,7 @@ def _env(body: str, env: Mapping[str, str]) -> str:
     if sep:
         return default
     raise InterpolationError(f"environment variable {name} is not set",
-                             f"export {name}, or give a default: ${{env:{name}:-…}}")
+                             f"export {name}, or give a default: ${{env:{name}:-…}}", absent=True)
 
 
 def _var(name: str, variables: Mapping[str, Variable] | None) -> Resolved:
@@ -144,6 +154,7 @@ def interpolate_tree(
         except InterpolationError as exc:
             errors.append((here, exc))
             return value
+        errors.extend((here, exc) for exc in found.absent)
         if found.sensitive:
             sensitive.add(here)
         return found.value

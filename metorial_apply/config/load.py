@@ -8,8 +8,9 @@ message, and as a last guard any message that would contain one is redacted.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +94,22 @@ def _resource(entry: Entry, model: Any, sensitive: set[YamlPath]) -> Resource:
     )
 
 
-def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Variable]) -> Built:
-    """Interpolate and validate one entry into a Resource, collecting its problems."""
+def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Variable], lenient: bool = False
+                ) -> Built:
+    """Interpolate and validate one entry into a Resource, collecting its problems (`lenient`: an
+    absent secret is a warning, its reference standing in for the value)."""
     built, doc = Built(entry), entry.source.doc
     raw = {} if entry.data is None else entry.data
     if not isinstance(raw, dict):
         built.problems.append(diagnostic(doc.value_pos(entry.path), entry.path,
                                          f"a {entry.kind.kind} must be a mapping of fields, got {type(raw).__name__}"))
         return built
-    data, sensitive, failures = interpolate_tree(raw, Sources(env, variables, entry.source.read_file))
+    data, sensitive, failures = interpolate_tree(raw, Sources(env, variables, entry.source.read_file, lenient))
+    built.problems += [
+        replace(diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint), warning=lenient)
+        for p, e in failures if e.absent and lenient
+    ]
+    failures = [(p, e) for p, e in failures if not (e.absent and lenient)]
     built.problems += [
         diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint) for p, e in failures
     ]
@@ -146,25 +154,36 @@ def sort_diagnostics(problems: Sequence[Diagnostic]) -> list[Diagnostic]:
     return sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.message))
 
 
+REFERENCE = re.compile(r"\$\{(env|file):[^}]*\}")  # what stands in for an absent secret (lenient)
+
+
 def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str, str] = {},
-                var_files: Sequence[Path] = (), env: Mapping[str, str] | None = None) -> State:
+                var_files: Sequence[Path] = (), env: Mapping[str, str] | None = None,
+                warnings: list[Diagnostic] | None = None) -> State:
     """Read the configuration at `path` (a file or directory) into the desired State.
 
     Raises ConfigError carrying every problem found; `env` defaults to the process environment.
+    With `warnings` (offline validate) an unset `${env:}` or a missing `${file:}` is appended
+    there instead: the State then holds the reference where the secret would be.
     """
+    lenient = warnings is not None
     env = dict(os.environ) if env is None else env
     files = config_files(Path(path))
     sources, problems = _read(files.files, files.root)
     complete = not problems
     var_sources, more = _read([(Path(p), str(p)) for p in var_files], None)
     problems += more + [d for s in sources for d in check_top_level(s)]
-    values, more = collect_variables(sources, var_sources, variables, env)
+    values, more = collect_variables(sources, var_sources, variables, env, lenient)
     name, stack_problems = find_stack(sources, stack, env, values, complete=complete)
     entries, more2 = collect_entries(sources)
-    built = [build_entry(e, env, values) for e in entries]
+    built = [build_entry(e, env, values, lenient) for e in entries]
     resources, link_problems = link(built)
     problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems
     secrets = [s for b in built for s in b.secrets] + [v.value for v in values.values() if v.sensitive]
+    if warnings is not None:  # a reference standing in for an absent secret is no secret: keep it readable
+        secrets = [s for s in secrets if not REFERENCE.fullmatch(s)]
+        warnings += sort_diagnostics(redact([p for p in problems if p.warning], secrets))
+        problems = [p for p in problems if not p.warning]
     if problems or name is None:
         raise ConfigError(sort_diagnostics(redact(problems, secrets)) or [Diagnostic("no stack: given")])
     return State.of(name, resources)

@@ -124,6 +124,7 @@ def resolve_names(desired: State, catalog: Catalog, *, predict: bool = True) -> 
     for resource in desired:
         fixed, found = _canonical_names(resource, catalog)
         resolved[fixed.address], problems = fixed, problems + found
+    problems = _once_per_provider(problems)
     refs = {a: references_of(r) for a, r in resolved.items()}
     order, _ = dependency_order(resolved, refs)
     resolved, mismatches = fill_providers(resolved, refs, order, canonical=True)
@@ -136,6 +137,20 @@ def resolve_names(desired: State, catalog: Catalog, *, predict: bool = True) -> 
         raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.path or "",
                                                           d.message)))
     return state
+
+
+def _once_per_provider(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """An unknown provider once (where it is first declared), not again on every config and auth
+    config that takes it from a deployment."""
+    seen: set[str] = set()
+    out: list[Diagnostic] = []
+    for d in problems:
+        if d.message.startswith("unknown provider "):
+            if d.message in seen:
+                continue
+            seen.add(d.message)
+        out.append(d)
+    return out
 
 
 def _dotted(problem: RefProblem) -> str:

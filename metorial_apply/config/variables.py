@@ -6,7 +6,7 @@ they are secret) but not other variables.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from metorial_apply.config.interpolate import VAR_NAME, InterpolationError, Sources, Variable, interpolate
@@ -52,16 +52,21 @@ def _raw_entries(source: Source, mapping: Any, base: tuple) -> tuple[list[tuple[
     return out, problems
 
 
-def _resolve(source: Source, name: str, text: str, pos: Pos, base: tuple, env: Mapping[str, str]
-             ) -> tuple[Variable | None, Diagnostic | None]:
+def _resolve(source: Source, name: str, text: str, pos: Pos, base: tuple, env: Mapping[str, str],
+             lenient: bool = False) -> tuple[Variable | None, Diagnostic | None]:
     try:
-        found = interpolate(text, Sources(env=env, variables=None, read_file=source.read_file))
+        found = interpolate(text, Sources(env=env, variables=None, read_file=source.read_file, lenient=lenient))
     except InterpolationError as exc:
         return None, diagnostic(pos, base + (name,), exc.message, exc.hint)
+    if found.absent:  # lenient: the reference stands in for the secret; a warning, not an error
+        first = found.absent[0]
+        return Variable(found.value, True), replace(diagnostic(pos, base + (name,), first.message, first.hint),
+                                                    warning=True)
     return Variable(found.value, found.sensitive), None
 
 
-def _from_config(sources: list[Source], env: Mapping[str, str]) -> tuple[dict[str, Variable], list[Diagnostic]]:
+def _from_config(sources: list[Source], env: Mapping[str, str], lenient: bool
+                 ) -> tuple[dict[str, Variable], list[Diagnostic]]:
     values: dict[str, Variable] = {}
     first: dict[str, tuple[str, Pos]] = {}
     problems: list[Diagnostic] = []
@@ -78,7 +83,7 @@ def _from_config(sources: list[Source], env: Mapping[str, str]) -> tuple[dict[st
                                            f"first defined at {where.file}:{where.line}"))
                 continue
             first.setdefault(name, (text, pos))
-            value, problem = _resolve(source, name, text, pos, ("variables",), env)
+            value, problem = _resolve(source, name, text, pos, ("variables",), env, lenient)
             problems += [problem] if problem else []
             if value is not None:
                 values[name] = value
@@ -86,14 +91,15 @@ def _from_config(sources: list[Source], env: Mapping[str, str]) -> tuple[dict[st
 
 
 def collect_variables(config: list[Source], var_files: list[Source], cli: Mapping[str, str],
-                      env: Mapping[str, str]) -> tuple[dict[str, Variable], list[Diagnostic]]:
-    """All variables by precedence (CLI > var files in order > `variables:`), with every problem."""
-    values, problems = _from_config(config, env)
+                      env: Mapping[str, str], lenient: bool = False) -> tuple[dict[str, Variable], list[Diagnostic]]:
+    """All variables by precedence (CLI > var files in order > `variables:`), with every problem
+    (`lenient`: an absent secret is a warning; see load_config)."""
+    values, problems = _from_config(config, env, lenient)
     for source in var_files:
         entries, shape = _raw_entries(source, source.doc.data, ())
         problems += shape
         for name, text, pos in entries:
-            value, problem = _resolve(source, name, text, pos, (), env)
+            value, problem = _resolve(source, name, text, pos, (), env, lenient)
             problems += [problem] if problem else []
             if value is not None:
                 values[name] = value

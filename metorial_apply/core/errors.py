@@ -24,6 +24,7 @@ class Diagnostic:
     column: int | None = None  # 1-based
     path: str | None = None  # YAML path, e.g. "configs.github-prod.deployment"
     hint: str | None = None
+    warning: bool = False  # offline validate's absent secret: reported, not fatal (an error with --strict)
 
     def location(self) -> str:
         parts = [p for p in (self.file, self.line, self.column) if p is not None]

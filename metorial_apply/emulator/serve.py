@@ -78,10 +78,12 @@ def emulator_group() -> None:
 @click.option("--revoke-delay-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="--api metlo|metal: how long a deleted key keeps authenticating (the services' auth cache).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--port", default=8787, show_default=True, type=int, help="TCP port to listen on.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file (default: in memory).")
-@click.option("--latency-ms", type=float, default=0.0, show_default=True)
-@click.option("--jitter-ms", type=float, default=0.0, show_default=True)
+@click.option("--latency-ms", type=float, default=0.0, show_default=True,
+              help="Added delay before every response, in milliseconds.")
+@click.option("--jitter-ms", type=float, default=0.0, show_default=True,
+              help="Random extra delay, up to this many milliseconds, on top of --latency-ms.")
 @click.option(
     "--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share of requests answered 500."
 )

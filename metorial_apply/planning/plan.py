@@ -15,6 +15,7 @@ from metorial_apply.core.state import State
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
+from metorial_apply.planning.inputs import PlanInputs
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
@@ -82,7 +83,8 @@ class Plan(Frozen):
     changes: tuple[Change, ...] = ()
     live_fingerprints: dict[str, str] = Field(default_factory=dict)
     desired_digest: str = ""
-    config_path: str | None = None  # what `apply plan.json` reloads secrets from
+    config_path: str | None = None  # the config path as given to plan (display)
+    inputs: PlanInputs | None = None  # set for a saved plan: what `apply plan.json` reloads
     notes: tuple[Note, ...] = ()  # sorted by address
 
     def actionable(self) -> tuple[Change, ...]:

@@ -12,8 +12,10 @@ apply stores the flag) once it is gone, so deleting a line cannot bypass it.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from metorial_apply.core.errors import SafetyError
-from metorial_apply.core.model import Address
+from metorial_apply.core.model import Address, Frozen
 from metorial_apply.planning.plan import Action, Change, Plan
 
 MASS_SHARE = 0.30  # share of the stack a plan may delete or replace without --force
@@ -31,43 +33,70 @@ UNPROTECT_LIVE = ("it was applied with `protect: true`: put it back in the confi
                   "apply, then remove it")
 
 
-def _refuse_protected(protected: list[Change]) -> None:
+class Blocked(Frozen):
+    """One rule an apply with the given flags would refuse the plan by; `unblock` says the flag
+    or edit that lets it through (`flag` is that flag, if one does)."""
+
+    rule: Literal["protected", "empty", "mass", "ci-delete"]
+    message: str  # the refusal apply gives, word for word
+    unblock: str
+    flag: str | None = None
+    addresses: tuple[str, ...] = ()
+
+
+def _protected(protected: list[Change]) -> Blocked:
     what = ", ".join(f"{c.address} ({c.action.value}: {c.reason})" for c in protected)
     deletes_only = all(c.action is Action.DELETE for c in protected)
-    raise SafetyError(
+    unblock = UNPROTECT_LIVE if deletes_only else UNPROTECT_IN_CONFIG
+    return Blocked(rule="protected", unblock=unblock, addresses=tuple(str(c.address) for c in protected), message=(
         f"refusing to {'delete or replace' if len(protected) > 1 else protected[0].action.value} "
-        f"protected resource{'s' if len(protected) > 1 else ''}: {what}. "
-        f"To allow it: {UNPROTECT_LIVE if deletes_only else UNPROTECT_IN_CONFIG}.")
+        f"protected resource{'s' if len(protected) > 1 else ''}: {what}. To allow it: {unblock}."))
 
 
 def check_protected(plan: Plan) -> None:
     protected = [c for c in plan.changes if c.destructive and c.protect]
     if protected:
-        _refuse_protected(protected)
+        raise SafetyError(_protected(protected).message)
+
+
+def blocked(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empty: bool,
+            desired_count: int, live_count: int) -> tuple[Blocked, ...]:
+    """Every rule an apply with these flags would refuse `plan` by, in the order apply checks
+    them. THE decision: `check_safety` (apply) raises the first; `plan` shows them all."""
+    out = []
+    destructive = sorted((c for c in plan.changes if c.destructive), key=lambda c: str(c.address))  # not run order
+    protected = [c for c in destructive if c.protect]
+    if protected:
+        out.append(_protected(protected))
+    names = tuple(str(c.address) for c in destructive)
+    deletes = [c for c in destructive if c.action is Action.DELETE]
+    if desired_count == 0 and live_count > 0 and deletes and not allow_empty:
+        out.append(Blocked(rule="empty", flag="--allow-empty", unblock="pass --allow-empty (or use destroy)",
+                           addresses=names, message=(
+            f"the configuration declares no resources, so this plan would delete all {live_count} in stack "
+            f"{plan.stack!r}. If that is intended, pass --allow-empty (or use destroy).")))
+    share = len(destructive) / live_count if live_count else 0.0
+    if live_count >= MASS_MIN_STACK and share > MASS_SHARE and not force:
+        out.append(Blocked(rule="mass", flag="--force", unblock="check the plan; pass --force if it is intended",
+                           addresses=names, message=(
+            f"this plan would delete or replace {len(destructive)} of {live_count} resources ({share:.0%}) in "
+            f"stack {plan.stack!r}, more than {MASS_SHARE:.0%}: {_names(destructive)}. "
+            "Check the plan; pass --force if it is intended.")))
+    if destructive and ci and not allow_delete:
+        out.append(Blocked(rule="ci-delete", flag="--allow-delete", unblock="pass --allow-delete",
+                           addresses=names, message=(
+            f"this plan deletes or replaces {len(destructive)} resource{'s' if len(destructive) != 1 else ''} "
+            f"({_names(destructive)}); in CI that needs --allow-delete.")))
+    return tuple(out)
 
 
 def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empty: bool,
                  desired_count: int, live_count: int) -> None:
-    """Raise SafetyError (with the overriding flag, if any) when a rule refuses the plan."""
-    check_protected(plan)
-    destructive = [c for c in plan.changes if c.destructive]
-    if not destructive:
-        return
-    deletes = [c for c in destructive if c.action is Action.DELETE]
-    if desired_count == 0 and live_count > 0 and deletes and not allow_empty:
-        raise SafetyError(
-            f"the configuration declares no resources, so this plan would delete all {live_count} in stack "
-            f"{plan.stack!r}. If that is intended, pass --allow-empty (or use destroy).", flag="--allow-empty")
-    share = len(destructive) / live_count if live_count else 0.0
-    if live_count >= MASS_MIN_STACK and share > MASS_SHARE and not force:
-        raise SafetyError(
-            f"this plan would delete or replace {len(destructive)} of {live_count} resources ({share:.0%}) in "
-            f"stack {plan.stack!r}, more than {MASS_SHARE:.0%}: {_names(destructive)}. "
-            "Check the plan; pass --force if it is intended.", flag="--force")
-    if ci and not allow_delete:
-        raise SafetyError(
-            f"this plan deletes or replaces {len(destructive)} resource{'s' if len(destructive) != 1 else ''} "
-            f"({_names(destructive)}); in CI that needs --allow-delete.", flag="--allow-delete")
+    """Raise SafetyError (with the overriding flag, if any) for the first rule that refuses the plan."""
+    found = blocked(plan, ci=ci, allow_delete=allow_delete, force=force, allow_empty=allow_empty,
+                    desired_count=desired_count, live_count=live_count)
+    if found:
+        raise SafetyError(found[0].message, flag=found[0].flag)
 
 
 def check_destroy(plan: Plan, protected: frozenset[Address]) -> None:

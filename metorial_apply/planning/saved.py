@@ -27,6 +27,7 @@ from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
 from metorial_apply.planning.diff import REDACTED
+from metorial_apply.planning.inputs import PlanInputs
 from metorial_apply.planning.plan import FORMAT_VERSION, Action, Change, ChildChange, FieldDiff, Plan
 
 TOOL = "metorial-apply"
@@ -113,6 +114,8 @@ def plan_to_dict(plan: Plan, *, tool_version: str | None = None, key: Fingerprin
     }
     if tool_version is not None:
         body["tool_version"] = tool_version
+    if plan.inputs is not None:
+        body["inputs"] = plan.inputs.model_dump(mode="json")
     return body | {"checksum": checksum(body, key)}
 
 
@@ -159,6 +162,7 @@ def plan_from_dict(data: Any, key: FingerprintKey | None = None) -> Plan:
             desired_digest=data.get("desired_digest") or "",
             changes=tuple(change_from_dict(c) for c in data["changes"]),
             live_fingerprints=dict(data.get("live_fingerprints") or {}),
+            inputs=PlanInputs.model_validate(data["inputs"]) if data.get("inputs") is not None else None,
         )
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         raise PlanError(f"saved plan is malformed ({type(exc).__name__}); plan again") from None

@@ -13,6 +13,7 @@ from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert, md_inert
 from metorial_apply.render.values import SECRET, SECRET_CHANGED, format_value
 from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
+from metorial_apply.render.worddiff import LongChange, long_change
 
 GITHUB_COMMENT_LIMIT = 65536
 LIST_MAX = 25  # addresses named in the one-line destructive and drift summaries
@@ -37,7 +38,10 @@ def render_markdown(plan: Plan, context: RenderContext, *, limit: int = GITHUB_C
 
 
 def markdown_of(view: View, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    head = [title(view)] + kind_table(view) + destructive_line(view) + drift_line(view) + note_block(view)
+    head = [title(view)] + (["> **Secrets not compared** (`--no-secrets`): for review only; this plan cannot "
+                             "be applied."] if view.context.no_secrets else [])
+    head += kind_table(view) + blocked_block(view) + destructive_line(view) + drift_line(view)
+    head += note_block(view)
     return fit(head, detail_blocks(view), footer(view), view, limit)
 
 
@@ -97,6 +101,15 @@ def note_block(view: View) -> list[str]:
         if view.notes else []
 
 
+def blocked_block(view: View) -> list[str]:
+    """What apply with plan's gate flags would refuse, each with what unblocks it."""
+    found = view.context.blocked
+    if not found:
+        return []
+    items = [f"> - {md_text(b.message)}" + (f" **Unblock:** {md_text(b.unblock)}" if b.flag else "") for b in found]
+    return ["\n".join(["> **Blocked:** apply would refuse this plan:", *items])]
+
+
 def destructive_line(view: View) -> list[str]:
     rows = view.destructive
     if not rows:
@@ -145,9 +158,24 @@ def field_table(row: Row) -> str:
 
 
 def cell(line: FieldLine, value: object, kind: str, side: str = "after") -> str:
+    long = None if line.secret or line.mode != "change" else long_change(line.before, line.after, line.shape,
+                                                                          VALUE_WIDTH)
+    if long is not None:
+        return long_cell(long, side)
     if line.secret:
         return f"*{SECRET_CHANGED if line.secret == 'changed' and side == 'after' else SECRET}*"
     return md_text(format_value(value, line.shape, quote=False, width=VALUE_WIDTH, kind=kind))
+
+
+def long_cell(long: LongChange, side: str) -> str:
+    """One side of a long change, whole: removed words ~~struck~~ before, added words **bold**
+    after (context elided with …); for a list, the items removed or added."""
+    if not long.words:
+        items = long.removed if side == "before" else long.added
+        return f"{'removed' if side == 'before' else 'added'}: " + (", ".join(md_text(x) for x in items) or "–")
+    mine, mark = ("delete", "~~") if side == "before" else ("insert", "**")
+    return "".join(md_text(t) if op == "equal" else f"{mark}{md_text(t)}{mark}"
+                   for op, t in long.words if op in ("equal", mine)).strip()
 
 
 # -- footer and size ------------------------------------------------------------------------

@@ -7,18 +7,23 @@ yellow ~, magenta -/+, red -); without it the text is exactly the golden-file fo
 from __future__ import annotations
 
 import shlex
+import textwrap
 
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert
-from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value
+from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value, one_line
 from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
+from metorial_apply.render.worddiff import long_change, marked
 
 COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0"}
-BOLD, YELLOW = "1", "33"
+BOLD, YELLOW, RED = "1", "33", "31"
+GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")  # what "Blocked" says apply was given
 ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right instead of everyone's
 LABEL_WIDTH_COMMON = 13  # "client_secret"; child paths like providers[x].tools stay out
 LABEL_WIDTH_MAX = 28
 VALUE_WIDTH = 60
+WRAP_WIDTH = 90  # a long change wraps here, whole
+NO_SECRETS = "Secrets not compared (--no-secrets): for review only; this plan cannot be applied."
 DRIFT_WIDTH = 100
 
 
@@ -28,7 +33,8 @@ def render_text(plan: Plan, context: RenderContext, *, color: bool = False) -> s
 
 
 def text_of(view: View, *, color: bool = False) -> str:
-    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color) + note_lines(view)
+    lines = header_lines(view) + drift_lines(view, color) + summary_lines(view, color) + blocked_lines(view, color)
+    lines += note_lines(view)
     lines += change_lines(view, color) + footer_lines(view)
     return "\n".join(lines) + "\n"
 
@@ -44,6 +50,8 @@ def plural(count: int, word: str) -> str:
 def header_lines(view: View) -> list[str]:
     ctx = view.context
     lines = [f"metorial-apply plan · stack {view.stack} · {inert(ctx.api_url)}"]
+    if ctx.no_secrets:
+        lines.append(NO_SECRETS)
     if ctx.stats is not None:
         s = ctx.stats
         lines.append(
@@ -71,6 +79,24 @@ def summary_lines(view: View, color: bool) -> list[str]:
     text = (f"Plan: {c['create']} to create, {c['update']} to update, "
             f"{c['replace']} to replace, {c['delete']} to delete.")
     return [paint(text, BOLD, color), ""]
+
+
+def blocked_lines(view: View, color: bool) -> list[str]:
+    """What apply with plan's gate flags would refuse, each with what unblocks it."""
+    found = view.context.blocked
+    if not found:
+        return []
+    lines = [paint(f"Blocked: apply{_with_flags(view)} would refuse this plan:", RED, color)]
+    for b in found:
+        lines.append(f"  ✗ {inert(b.message)}")
+        if b.flag:
+            lines.append(f"    Unblock: {b.unblock}")
+    return lines + [""]
+
+
+def _with_flags(view: View) -> str:
+    gates = [f for f in view.context.apply_flags if f in GATE_FLAGS]
+    return f" {' '.join(gates)}" if gates else ""
 
 
 def note_lines(view: View) -> list[str]:
@@ -117,7 +143,14 @@ def field_text_lines(row: Row, common: int = 0) -> list[str]:
 
 
 def value_lines(line: FieldLine, kind: str) -> list[str]:
-    """Usually one line; a list of sub-resources too long for one line gets one line per item."""
+    """Usually one line; a list of sub-resources too long for one line gets one line per item; a
+    long string change shows its changed words (wrapped, never cut), a long list its items."""
+    if line.mode == "change" and not line.secret:
+        long = long_change(line.before, line.after, line.shape, VALUE_WIDTH)
+        if long is not None and long.words:
+            return textwrap.wrap(inert(one_line(marked(long.words))).strip(), WRAP_WIDTH) or [""]
+        if long is not None:
+            return [f"- {inert(x)}" for x in long.removed] + [f"+ {inert(x)}" for x in long.added]
     text = change_text(line, kind=kind)
     items = line.after if line.mode == "after" else line.before
     if line.shape != "children" or line.secret or line.mode == "change" or not text.endswith(ELLIPSIS):
@@ -139,13 +172,14 @@ def change_text(line: FieldLine, *, kind: str = "") -> str:
 
 
 def footer_lines(view: View) -> list[str]:
-    if not view.rows or not view.context.next_step:
+    if not view.rows or not view.context.next_step or view.context.no_secrets:
         return []
     hint = "(exit code 2 with --detailed-exitcode)"
     if view.destructive:
         hint = f"(exit code 3 with --detailed-exitcode: {destructive_phrase(view)} present)"
     target = shlex.quote(view.apply_target) if view.apply_target else "<path>"
-    return ["", f"Apply with: metorial-apply apply {target}   {hint}"]
+    command = " ".join(("metorial-apply apply", *view.context.apply_flags, target))
+    return ["", f"Apply with: {command}   {hint}"]
 
 
 def destructive_phrase(view: View) -> str:

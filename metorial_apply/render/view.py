@@ -16,6 +16,7 @@ from metorial_apply import __version__
 from metorial_apply.core.kinds import KINDS, kind_order
 from metorial_apply.core.model import SecretValue
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
+from metorial_apply.planning.safety import Blocked
 from metorial_apply.render.inert import inert
 from metorial_apply.render.values import SECRET, Shape, display_field, shape_of
 
@@ -46,6 +47,9 @@ class RenderContext:
     plan_checksum: str | None = None  # "sha256:…" of the saved plan, when one was written
     saved_plan: str | None = None  # path of a saved plan: `apply` takes it instead of the config
     next_step: bool = True  # end with "Apply with: …"; false when apply itself shows the plan
+    blocked: tuple[Blocked, ...] = ()  # what an apply with plan's gate flags would refuse (cli/safety.py)
+    no_secrets: bool = False  # plan --no-secrets: secrets not compared; the plan cannot be applied
+    apply_flags: tuple[str, ...] = ()  # flags "Apply with:" names before the target (already shell-quoted)
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
 
 from metorial_apply.planning.plan import Plan
-from metorial_apply.render import render_json, render_markdown, render_text
+from metorial_apply.planning.safety import blocked
+from metorial_apply.render import RenderContext, render_json, render_markdown, render_text
 from tests.render.golden_files import check_golden
 from tests.render.plans import CONTEXT, empty_plan, full_plan
 
+
+def context_for(plan: Plan) -> RenderContext:
+    """CONTEXT with what an apply in CI with no gate flag would refuse (the "Blocked" section)."""
+    found = blocked(plan, ci=True, allow_delete=False, force=False, allow_empty=False,
+                    desired_count=sum(1 for c in plan.changes if c.desired is not None),
+                    live_count=sum(1 for c in plan.changes if c.live is not None))
+    return replace(CONTEXT, blocked=found)
+
+
 RENDERERS = {
-    "plan.txt": lambda p: render_text(p, CONTEXT),
-    "plan.md": lambda p: render_markdown(p, CONTEXT),
-    "plan.json": lambda p: render_json(p, CONTEXT),
+    "plan.txt": lambda p: render_text(p, context_for(p)),
+    "plan.md": lambda p: render_markdown(p, context_for(p)),
+    "plan.json": lambda p: render_json(p, context_for(p)),
 }
 
 

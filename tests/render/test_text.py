@@ -47,7 +47,7 @@ def test_reasons_line_up_in_one_column() -> None:
     assert len(heads) == 7 and len(columns) == 1
 
 
-def test_long_values_are_cut_with_an_ellipsis() -> None:
+def test_long_values_are_shown_whole_and_wrapped() -> None:
     plan = Plan(
         stack="s",
         changes=(
@@ -59,8 +59,11 @@ def test_long_values_are_cut_with_an_ellipsis() -> None:
             ),
         ),
     )
-    line = next(line for line in render_text(plan, CONTEXT).splitlines() if "description  " in line)
-    assert "…" in line and len(line) < 120
+    lines = render_text(plan, CONTEXT).splitlines()
+    start = next(i for i, line in enumerate(lines) if "description  " in line)
+    shown = lines[start:start + 8]
+    assert all(len(line) < 120 for line in shown)  # wrapped, whole: every x of the change is there
+    assert "".join(shown).count("x") == 500 and "{+y+}" in "".join(shown)
 
 
 def test_no_changes() -> None:

@@ -1,0 +1,100 @@
+"""Saved-plan files on disk: what `plan --out` records of its inputs, and how `apply plan.json`
+finds them again from any directory (metorial_apply.planning.inputs holds the rules)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from metorial_apply.cli.options import gate_flags
+from metorial_apply.core.errors import PlanError, UsageError
+from metorial_apply.core.fingerprint import FingerprintKey
+from metorial_apply.planning.inputs import (
+    PlanInputs,
+    VarFile,
+    check_stack_flag,
+    check_var_file,
+    check_variables,
+    file_digest,
+    portable,
+    recorded_path,
+    var_digest,
+)
+from metorial_apply.planning.plan import Plan
+from metorial_apply.planning.saved import load_saved_plan
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -> PlanInputs:
+    """What `plan --out` records: paths relative to the plan file's directory when below it."""
+    base = out.resolve().parent
+    files = []
+    for var_file in args["var_files"]:
+        data = _read(Path(var_file))
+        if data is None:
+            raise UsageError(f"cannot read var file {var_file}")
+        files.append(VarFile(path=portable(Path(var_file).resolve(), base), digest=file_digest(data)))
+    return PlanInputs(
+        config=portable(config_path.resolve(), base), var_files=tuple(files),
+        variables={n: var_digest(plan.stack, n, v) for n, v in sorted(args["variables"].items())},
+        stack=args["stack"], targets=tuple(str(t) for t in args["targets"]), flags=gate_flags(args),
+    )
+
+
+def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """The flags `apply` needs for the plan shown: a saved plan's --stack and --var names (the
+    file never holds a --var value) and the gate flags plan was given."""
+    if inputs is None:
+        return gate_flags(args or {})
+    flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
+    return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
+
+
+def read_plan_file(path: Path, key: FingerprintKey | None) -> Plan:
+    try:
+        return load_saved_plan(path.read_text(encoding="utf-8"), key)
+    except OSError as exc:
+        raise UsageError(f"cannot read saved plan {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"saved plan {path} is not UTF-8 text; plan again") from None
+
+
+def _config_here(saved: Plan) -> Path:
+    if not saved.config_path:
+        raise PlanError("the saved plan does not say which configuration it came from; plan again")
+    config_path = Path(saved.config_path)
+    if not config_path.exists():
+        raise PlanError(f"the saved plan's configuration {config_path} does not exist here; run apply where plan "
+                        "ran (a plan saved with --out records its inputs and applies from anywhere)")
+    return config_path
+
+
+def read_saved(path: Path, args: dict[str, Any]) -> tuple[Plan, Path]:
+    """The saved plan and its configuration, with its var files set in `args`; refuses, naming
+    the thing, when a var file is missing or changed, a --var differs or --stack differs."""
+    saved = read_plan_file(path, args.get("fingerprint_key"))
+    inputs = saved.inputs
+    if inputs is None:  # `plan --json > plan.json`: no file path to be relative to; apply where plan ran
+        return saved, _config_here(saved)
+    if args["var_files"] or args["targets"]:
+        raise UsageError("a saved plan carries its own var files and targets: give apply the plan file alone")
+    check_stack_flag(inputs, args["stack"])
+    base = Path(path).resolve().parent
+    config = Path(recorded_path(inputs.config, base, "configuration"))
+    if not config.exists():
+        raise PlanError(f"the saved plan's configuration {inputs.config} does not exist (looked for {config})")
+    var_files = []
+    for entry in inputs.var_files:
+        where = Path(recorded_path(entry.path, base, "var file"))
+        check_var_file(entry, _read(where), str(where))
+        var_files.append(where)
+    check_variables(inputs, saved.stack, args["variables"])
+    args["var_files"] = tuple(var_files)
+    return saved, config

@@ -1,0 +1,54 @@
+"""Issue 12 item 6, the small ones: each through the real CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.apply.conftest import run_cli
+
+STACK = ("stack: small\ndeployments:\n  gh: {provider: githb, description: x}\n"
+         "configs:\n  c: {deployment: gh, value: {}}\n")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "stack.yaml").write_text(STACK.replace("githb", "github"))
+    return tmp_path
+
+
+def test_a_publishable_key_given_with_api_key_is_blamed_on_api_key(config: Path) -> None:
+    result = run_cli(["plan", str(config), "--api-url", "local", "--api-key", "metorial_pk_abc"])
+    assert result.code == 1 and "the key given with --api-key is a publishable key" in result.err
+    assert "METORIAL_API_KEY" not in result.err
+    from_env = run_cli(["plan", str(config), "--api-url", "local"], env={"METORIAL_API_KEY": "metorial_pk_abc"})
+    assert from_env.code == 1 and "the key in METORIAL_API_KEY is a publishable key" in from_env.err
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com", "not a url", "https://user:pw@example.com"])
+def test_a_bad_api_url_is_a_usage_error(config: Path, url: str) -> None:
+    result = run_cli(["plan", str(config), "--api-url", url, "--api-key", "metorial_sk_x"])
+    assert result.code == 64, result.err
+    assert "--api-url" in result.err and "pw" not in result.err
+
+
+def test_a_provider_typo_is_reported_once(tmp_path: Path) -> None:
+    (tmp_path / "stack.yaml").write_text(STACK)
+    result = run_cli(["validate", str(tmp_path), "--online", "--api-url", "local"])
+    assert result.code == 1
+    assert len(re.findall(r'unknown provider "githb"', result.err)) == 1 and "1 error;" in result.err
+
+
+def test_destroy_with_stack_and_no_path_reads_no_yaml(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("stack: [unclosed\n")  # read, it would fail the run
+    result = run_cli(["destroy", "--stack", "nothing-here", "--api-url", "local", "--auto-approve"], cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "Nothing to destroy: stack 'nothing-here' has no resources." in result.out
+
+
+def test_emulator_serve_options_have_help() -> None:
+    result = run_cli(["emulator", "serve", "--help"])
+    assert re.search(r"--port INTEGER\s+TCP port", result.out)
+    assert re.search(r"--latency-ms FLOAT\s+Added delay", result.out)
