@@ -30,12 +30,16 @@ def build_server(
     settings: EmulatorSettings, host: str = "127.0.0.1", port: int = 8787, log_level: str = "warning"
 ) -> uvicorn.Server:
     """A uvicorn server for the emulator (not started), refusing non-loopback hosts."""
+    return loopback_server(create_app(settings), host, port, log_level)
+
+
+def loopback_server(app: Any, host: str, port: int, log_level: str) -> uvicorn.Server:
+    """A uvicorn server for one of the emulators' apps (not started). Loopback only: every
+    emulator accepts well-known keys."""
     if not is_loopback(host):
         raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}: it accepts well-known keys")
     quiet_uvicorn_drop_logs()
-    config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level=log_level, lifespan="off", access_log=False
-    )
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False)
     return uvicorn.Server(config)
 
 

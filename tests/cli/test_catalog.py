@@ -11,20 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from metorial_apply.cli import main
 from metorial_apply.core.provider import AuthMethod, Field, ProviderDetail, ProviderSummary, Tool
 from metorial_apply.render.catalog import render_provider, render_providers
+from tests.cli.runner import run
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
 PUBLISHABLE = "metorial_pk_local_emulator_publishable_key"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 def raw(server: EmulatorProcess, path: str, **params: Any) -> list[dict[str, Any]]:

@@ -11,18 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.cli import SUMMARIES, cli, main
+from metorial_apply.cli import SUMMARIES, cli
 from metorial_apply.cli.output import Output
+from tests.cli.runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from typing import Any
 import click
 import uvicorn
 
-from ..serve import is_loopback
+from ..serve import loopback_server
 from ..settings import FaultSettings
-from ..transport import quiet_uvicorn_drop_logs
 from .app import SERVICES, create_key_app
 from .runtime import KeySettings
 
@@ -33,13 +32,7 @@ def key_settings(api: str, options: dict[str, Any]) -> KeySettings:
 
 def build_key_server(settings: KeySettings, host: str, port: int, log_level: str = "warning") -> uvicorn.Server:
     """A uvicorn server for a key emulator (not started), refusing non-loopback hosts."""
-    if not is_loopback(host):
-        raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}: it accepts well-known keys")
-    quiet_uvicorn_drop_logs()
-    config = uvicorn.Config(
-        create_key_app(settings), host=host, port=port, log_level=log_level, lifespan="off", access_log=False
-    )
-    return uvicorn.Server(config)
+    return loopback_server(create_key_app(settings), host, port, log_level)
 
 
 def serve_keys(api: str, options: dict[str, Any]) -> None:
