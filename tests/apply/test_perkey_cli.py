@@ -25,9 +25,9 @@ TWO = 'workspace: "${env:A}", default_channel: "${env:B}"'
 OTHER = 'workspace: "${env:C}"'
 
 
-def cli(tmp: Path, args: list[str], key: str | None) -> Result:
+def cli(tmp: Path, args: list[str], key: str | None, api: bool = True) -> Result:
     env = {"METORIAL_APPLY_FINGERPRINT_KEY": key, "METORIAL_API_KEY": None, "METORIAL_API_URL": None} | VALUES
-    return run_cli([*args, "--api-url", "local"], env=env, cwd=tmp)  # type: ignore[arg-type]
+    return run_cli([*args, *(["--api-url", "local"] if api else [])], env=env, cwd=tmp)  # type: ignore[arg-type]
 
 
 def apply_then_plan(tmp: Path, key: str | None, applied: str, planned: str) -> tuple[Result, list[dict], str]:
@@ -40,7 +40,8 @@ def apply_then_plan(tmp: Path, key: str | None, applied: str, planned: str) -> t
     text = cli(tmp, ["plan", str(path), "--detailed-exitcode", "--out", str(files[0]), "--markdown", str(files[1])],
                key)
     as_json = cli(tmp, ["plan", str(path), "--json"], key)
-    shown = cli(tmp, ["show", str(files[0])], key)
+    shown = cli(tmp, ["show", str(files[0])], key, api=False)
+    assert shown.code == 0, shown.out + shown.err
     assert text.code == 3 and "-/+ config.sl-cfg" in text.out, text.out + text.err
     diffs = [d for c in json.loads(as_json.out)["changes"] for d in c.get("diffs", [])]
     outputs = [done, text, as_json, shown]
@@ -53,6 +54,7 @@ def apply_then_plan(tmp: Path, key: str | None, applied: str, planned: str) -> t
 def test_keyed_plan_names_added_changed_and_removed_keys_never_values(tmp_path: Path) -> None:
     text, diffs, everything = apply_then_plan(tmp_path, KEY, ONE, TWO)
     assert "value.default_channel  (added)" in text.out and "value.workspace" not in everything
+    assert everything.count("value.default_channel  (added)") == 2  # the plan, and `show` of its saved file
     assert {"field": "value.default_channel", "before": None, "after": "(secret)", "secret": True} in diffs
     assert "| value.default\\_channel | *(none)* | *(added)* |" in (tmp_path / "plan.md").read_text()
     text, diffs, everything = apply_then_plan(tmp_path, KEY, TWO, OTHER)
