@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -53,6 +54,11 @@ KEY_BYTES = 32  # 256 random bits, token_urlsafe: 43 characters
 # Above this many scrypt comparisons (~10 ms of CPU each) a plan spends seconds a key would save.
 SUGGEST_KEY_ABOVE = 200
 MEMO_SIZE = 65536  # (salt, secret) pairs remembered per process: 10,000s of secrets, a few MiB
+# Per-key fingerprints (keyed mode only): a value with more top-level keys keeps one fingerprint,
+# so a stamp stays a few KiB of metadata. 128 bits each: keyed, so nothing to guess offline.
+KEYS_LIMIT = 64
+KEY_DIGEST_HEX = 32
+KeyChange = tuple[str, str]  # (top-level key name, "added" | "removed" | "changed")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,65 @@ def keyed_fingerprint(secret: SecretValue, salt: str, key: FingerprintKey) -> st
     """`hmac-sha256:<key_id>:<hex>` of the salt bytes followed by the secret's canonical JSON."""
     digest = hmac.new(key.material, bytes.fromhex(salt) + secret.canonical(), hashlib.sha256).hexdigest()
     return f"{HMAC_SCHEME}:{key.key_id}:{digest}"
+
+
+def _key_digest(name: str, value: object, salt: str, key: FingerprintKey) -> str:
+    # The name is bound into the message, so equal values under different names differ.
+    pair = json.dumps([name, value], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    message = b"metorial-apply/secret-key\0" + bytes.fromhex(salt) + pair
+    return hmac.new(key.material, message, hashlib.sha256).hexdigest()[:KEY_DIGEST_HEX]
+
+
+def _top_level(secret: SecretValue) -> dict[str, object] | None:
+    value = secret.reveal()
+    if not isinstance(value, dict) or not value or len(value) > KEYS_LIMIT:
+        return None
+    return {str(name): item for name, item in value.items()}
+
+
+def key_fingerprints(secret: SecretValue, salt: str, key: FingerprintKey) -> str | None:
+    """`hmac-sha256:<key_id>:{"name":"hex",…}` (sorted), one keyed fingerprint per top-level key
+    of a dict value; None for any other value. Names are stored, values never."""
+    items = _top_level(secret)
+    if items is None:
+        return None
+    digests = {name: _key_digest(name, item, salt, key) for name, item in items.items()}
+    return f"{HMAC_SCHEME}:{key.key_id}:" + json.dumps(digests, sort_keys=True, separators=(",", ":"))
+
+
+def _stored_keys(stamp: Stamp | None, key: FingerprintKey | None) -> dict[str, str] | None:
+    """The stamp's per-key fingerprints when they were made with `key`, else None."""
+    if key is None or stamp is None or not stamp.secret_keys or not _valid_salt(stamp.secret_salt):
+        return None
+    scheme, _, rest = stamp.secret_keys.partition(":")
+    key_id, _, body = rest.partition(":")
+    if scheme != HMAC_SCHEME or key_id != key.key_id:
+        return None
+    try:
+        stored = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(stored, dict) or not all(isinstance(v, str) for v in stored.values()):
+        return None
+    return stored
+
+
+def changed_keys(secret: SecretValue, stamp: Stamp | None, key: FingerprintKey | None) -> tuple[KeyChange, ...] | None:
+    """Which top-level keys of a dict value differ from the stamp's per-key fingerprints, sorted
+    by name; None when the stamp cannot tell (scrypt mode, an older stamp, another key)."""
+    stored, items = _stored_keys(stamp, key), _top_level(secret)
+    if stored is None or items is None or key is None or stamp is None:
+        return None
+    salt = stamp.secret_salt or ""
+    out: list[KeyChange] = []
+    for name in sorted(items.keys() | stored.keys()):
+        if name not in stored:
+            out.append((name, "added"))
+        elif name not in items:
+            out.append((name, "removed"))
+        elif not hmac.compare_digest(_key_digest(name, items[name], salt, key), stored[name]):
+            out.append((name, "changed"))
+    return tuple(out)
 
 
 def _hmac_key_id(stored: str) -> str | None:
@@ -230,4 +295,5 @@ def stamp_for(resource: Resource, stack: str, salt: str | None, key: Fingerprint
         secret_salt=salt if fp else None,
         protect=resource.protect,
         sensitive=tuple(sorted(resource.sensitive)),
+        secret_keys=key_fingerprints(resource.secret, salt or "", key) if fp and key and resource.secret else None,
     )

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 STAMP_PREFIX = "metorial-apply/"
-STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect", "sensitive")
+STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect", "sensitive",
+              "secret-keys")
 
 
 class Frozen(BaseModel):
@@ -102,11 +103,15 @@ class Stamp(Frozen):
     # their live value stays redacted after the YAML stops using a secret, or drops the resource.
     # None: a stamp written before this key existed (then the desired side's fields are used).
     sensitive: tuple[str, ...] | None = None
+    # Keyed mode, dict values only: `hmac-sha256:<key_id>:{"name":"hex",…}`, one keyed
+    # fingerprint per top-level key (names visible, values never), so a plan can name the key
+    # that changed. None: scrypt mode, a non-dict value, or a stamp written before this key.
+    secret_keys: str | None = None
 
     def to_metadata(self) -> dict[str, str]:
         values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
                   "true" if self.protect else None,
-                  ",".join(sorted(self.sensitive)) if self.sensitive is not None else None]
+                  ",".join(sorted(self.sensitive)) if self.sensitive is not None else None, self.secret_keys]
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
@@ -127,6 +132,7 @@ class Stamp(Frozen):
             secret_salt=ours.get("secret-salt") if isinstance(ours.get("secret-salt"), str) else None,
             protect=ours.get("protect") == "true",
             sensitive=_fields(ours.get("sensitive")),
+            secret_keys=ours.get("secret-keys") if isinstance(ours.get("secret-keys"), str) else None,
         )
 
 

@@ -19,6 +19,8 @@ from metorial_apply.core.specs import RULE_FIELDS
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 
 REDACTED = "(secret)"
+NAMING_NEEDS_KEY = (f"naming the changed key of a secret value needs {fingerprint.KEY_ENV} "
+                    "(`metorial-apply keygen`)")
 LABELS = {"tool_filters": "tools"}  # canonical spec field → the YAML word users know
 
 
@@ -195,6 +197,23 @@ def secret_diff(kind: KindSpec) -> FieldDiff:
     return FieldDiff(field=", ".join(kind.secret_fields) or "value", before=REDACTED, after=REDACTED, secret=True)
 
 
+def secret_diffs(kind: KindSpec, desired: Resource, live: Resource,
+                 key: fingerprint.FingerprintKey | None) -> tuple[list[FieldDiff], list[str]]:
+    """A changed secret's diff lines (and notes): with per-key fingerprints (keyed mode) one line
+    per changed top-level key, `before` None when added and `after` None when removed; else one
+    line for the whole value. Names only: both sides stay redacted."""
+    whole = secret_diff(kind)
+    assert desired.secret is not None
+    keys = fingerprint.changed_keys(desired.secret, live.stamp, key) if len(kind.secret_fields) == 1 else None
+    if keys:
+        return [FieldDiff(field=f"{whole.field}.{name}", before=None if how == "added" else REDACTED,
+                          after=None if how == "removed" else REDACTED, secret=True) for name, how in keys], []
+    # Scrypt mode keeps one fingerprint per value (per-key scrypt would let weak fields be
+    # guessed one at a time), so only the keyed mode can name the key.
+    unnamed = key is None and isinstance(desired.secret.reveal(), dict) and len(kind.secret_fields) == 1
+    return [whole], [NAMING_NEEDS_KEY] if unnamed else []
+
+
 def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozenset[Address] = frozenset(),
             owned: frozenset[Address] = frozenset(), key: fingerprint.FingerprintKey | None = None) -> Comparison:
     """Compare one pair. `replaced` names addresses being replaced (their children repoint);
@@ -210,8 +229,8 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
     if child_field in sensitive:
         more = [FieldDiff(field=d.field, before=REDACTED, after=REDACTED, secret=True) for d in more]
     secret = secret_changed(desired, live, key)
-    if secret:
-        diffs.append(secret_diff(kind))
+    secret_lines, notes = secret_diffs(kind, desired, live, key) if secret else ([], [])
+    diffs += secret_lines
     if desired.protect != live.protect:
         diffs.append(FieldDiff(field="protect", before=live.protect, after=desired.protect))
         fields.append("protect")
@@ -227,5 +246,6 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
         drift=stored is not None and live_hash != stored,
         config_changed=stored is None or spec_hash(desired.spec, desired.sensitive) != stored,
         live_spec=live_spec,
-        notes=tuple(f"the API cannot clear {kind.label}'s {label(f)}; set another text to change it" for f in kept),
+        notes=tuple(f"the API cannot clear {kind.label}'s {label(f)}; set another text to change it" for f in kept)
+        + tuple(notes),
     )

@@ -63,6 +63,8 @@ def _stub(resource: Resource | None) -> Resource | None:
 
 def redacted_diff(diff: FieldDiff, sensitive: frozenset[str]) -> FieldDiff:
     if diff.secret or is_sensitive(diff.field, sensitive):
-        return FieldDiff(field=diff.field, before=SECRET, after=SECRET, secret=True)
+        # A side that is None (a key of a secret value added or removed) stays None: no value there.
+        return FieldDiff(field=diff.field, before=None if diff.before is None and diff.secret else SECRET,
+                         after=None if diff.after is None and diff.secret else SECRET, secret=True)
     return FieldDiff(field=diff.field, before=redact(diff.before, diff.field, sensitive),
                      after=redact(diff.after, diff.field, sensitive))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert, md_inert
-from metorial_apply.render.values import SECRET, SECRET_CHANGED, format_value
+from metorial_apply.render.values import NONE, SECRET, SECRET_MARKS, format_value
 from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import LongChange, long_change
 
@@ -163,7 +163,9 @@ def cell(line: FieldLine, value: object, kind: str, side: str = "after") -> str:
     if long is not None:
         return long_cell(long, side)
     if line.secret:
-        return f"*{SECRET_CHANGED if line.secret == 'changed' and side == 'after' else SECRET}*"
+        if side == "after":
+            return f"*{SECRET_MARKS.get(line.secret, SECRET)}*"
+        return f"*{NONE if line.secret == 'added' else SECRET}*"
     return md_text(format_value(value, line.shape, quote=False, width=VALUE_WIDTH, kind=kind))
 
 

@@ -11,7 +11,7 @@ import textwrap
 
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert
-from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_CHANGED, cut, format_value, one_line
+from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_MARKS, cut, format_value, one_line
 from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import long_change, marked
 
@@ -161,7 +161,7 @@ def value_lines(line: FieldLine, kind: str) -> list[str]:
 def change_text(line: FieldLine, *, kind: str = "") -> str:
     """`before → after`, or the one side that exists, or the secret marker."""
     if line.secret:
-        return SECRET_CHANGED if line.secret == "changed" else SECRET
+        return SECRET_MARKS.get(line.secret, SECRET)
     after = format_value(line.after, line.shape, width=VALUE_WIDTH, kind=kind)
     before = format_value(line.before, line.shape, width=VALUE_WIDTH, kind=kind)
     if line.mode == "after":

@@ -16,6 +16,8 @@ Shape = Literal["plain", "tools", "children", "child"]
 
 SECRET = "(secret)"
 SECRET_CHANGED = "(secret changed)"
+# A secret's marker by FieldLine.secret: a key of a secret value added or removed shows no value either.
+SECRET_MARKS = {"changed": SECRET_CHANGED, "added": "(added)", "removed": "(removed)"}
 NONE = "(none)"
 ALL_TOOLS = "(all)"
 ELLIPSIS = "…"

@@ -62,7 +62,8 @@ class FieldLine:
     mode: Literal["after", "before", "change"]
     before: Any = None
     after: Any = None
-    secret: Literal["", "secret", "changed"] = ""
+    # "changed"/"added"/"removed": a secret that changed (or a top-level key of one), never its value.
+    secret: Literal["", "secret", "changed", "added", "removed"] = ""
     shape: Shape = "plain"
 
 
@@ -234,7 +235,9 @@ def label_of(path: str) -> str:
 def diff_line(diff: FieldDiff, kind: str, sensitive: frozenset[str]) -> FieldLine:
     """A field diff; a secret or sensitive one keeps only the fact that it changed."""
     if diff.secret or is_sensitive(diff.field, sensitive):
-        return FieldLine(path=diff.field, label=label_of(diff.field), mode="change", secret="changed")
+        how = "changed" if not diff.secret else "added" if diff.before is None else \
+            "removed" if diff.after is None else "changed"
+        return FieldLine(path=diff.field, label=label_of(diff.field), mode="change", secret=how)
     return FieldLine(path=diff.field, label=label_of(diff.field), mode="change",
                      before=redact(diff.before, diff.field, sensitive), after=redact(diff.after, diff.field, sensitive),
                      shape=shape_of(kind, diff.field))
