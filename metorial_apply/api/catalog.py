@@ -60,10 +60,10 @@ async def _detail(client: MetorialClient, provider: dict[str, Any]) -> dict[str,
     tools = spec.get("tools")
     keys = tuple(sorted({t["key"] for t in tools if isinstance(t, dict) and isinstance(t.get("key"), str)})) \
         if isinstance(tools, list) else None
-    return {"versions": versions, "methods": methods, "schema": _schema(spec.get("config_schema")), "tools": keys}
+    return {"versions": versions, "methods": methods, "schema": unwrap_schema(spec.get("config_schema")), "tools": keys}
 
 
-def _schema(raw: Any) -> dict[str, Any] | None:
+def unwrap_schema(raw: Any) -> dict[str, Any] | None:
     """A JSON Schema, unwrapped from the API's `{type: "json_schema", schema: {…}}` envelope if wrapped."""
     if isinstance(raw, dict) and raw.get("type") == "json_schema" and isinstance(raw.get("schema"), dict):
         return raw["schema"]
@@ -74,7 +74,7 @@ def _provider(provider: dict[str, Any], detail: dict[str, Any]) -> CatalogProvid
     versions = {v["version"]: v["id"] for v in detail.get("versions", []) if v.get("version") and v.get("id")}
     listed = [m for m in detail.get("methods", []) if m.get("key") and m.get("id")]
     methods = {m["key"]: m["id"] for m in listed}
-    schemas = {m["key"]: schema for m in listed if (schema := _schema(m.get("input_schema"))) is not None}
+    schemas = {m["key"]: schema for m in listed if (schema := unwrap_schema(m.get("input_schema"))) is not None}
     return CatalogProvider(
         id=provider["id"],
         slug=provider.get("slug") or provider["id"],

@@ -23,21 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import is_lock_record
-from metorial_apply.core.model import Address, Catalog, Defaults, Resource, Stamp
+from metorial_apply.core.model import NAME, Address, Catalog, Defaults, Resource, Stamp
 from metorial_apply.core.state import State
 
 log = logging.getLogger(__name__)
 
 Raw = dict[str, Any]
-# The config's name rule (config/sections.NAME; tests/render/test_inert.py keeps them equal).
-NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import asyncio
 from difflib import get_close_matches
 from typing import Any
 
-from metorial_apply.api.catalog import PROVIDERS, SPECIFICATIONS, VERSIONS
+from metorial_apply.api.catalog import PROVIDERS, SPECIFICATIONS, VERSIONS, unwrap_schema
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.provider import AuthMethod, Field, ProviderDetail, ProviderSummary, Tool
@@ -33,9 +33,8 @@ async def list_providers(client: MetorialClient) -> list[ProviderSummary]:
 
 def schema_fields(raw: Any) -> tuple[Field, ...]:
     """The properties of a JSON Schema (bare, or in the API's `{type: json_schema, schema}` envelope)."""
-    if isinstance(raw, dict) and raw.get("type") == "json_schema" and isinstance(raw.get("schema"), dict):
-        raw = raw["schema"]
-    if not isinstance(raw, dict) or not isinstance(raw.get("properties"), dict):
+    raw = unwrap_schema(raw)
+    if raw is None or not isinstance(raw.get("properties"), dict):
         return ()
     required = {r for r in raw.get("required") or [] if isinstance(r, str)}
     fields = []

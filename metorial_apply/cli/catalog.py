@@ -13,15 +13,14 @@ from metorial_apply.api.provider_detail import describe_provider, list_providers
 from metorial_apply.cli.options import api_options
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import state_dir_for
+from metorial_apply.core.provider import ProviderDetail, ProviderSummary
 from metorial_apply.render.catalog import catalog_json, render_provider, render_providers
 
 
-async def _read(provider: str | None, api_url: str, api_key: str | None) -> str:
+async def _read(provider: str | None, api_url: str, api_key: str | None) -> list[ProviderSummary] | ProviderDetail:
     # With --api-url local the emulator's state lives beside the current directory's config.
     async with open_client(api_url, api_key, state_dir=state_dir_for(Path("."))) as client:
-        if provider is None:
-            return "providers", await list_providers(client)  # type: ignore[return-value]
-        return "provider", await describe_provider(client, provider)  # type: ignore[return-value]
+        return await list_providers(client) if provider is None else await describe_provider(client, provider)
 
 
 @click.command("catalog")
@@ -32,9 +31,9 @@ async def _read(provider: str | None, api_url: str, api_key: str | None) -> str:
 def command(out: Output, provider: str | None, as_json: bool, api_url: str, api_key: str | None) -> None:
     """List the catalog's providers, or show one (slug, id or identifier): versions, auth
     methods and their fields, config fields (* required) and tools. A publishable key is enough."""
-    _, value = asyncio.run(_read(provider, api_url, api_key))  # type: ignore[misc]
+    value = asyncio.run(_read(provider, api_url, api_key))
     if as_json:
-        click.echo(catalog_json(value), nl=False)
+        text = catalog_json(value)
     else:
-        text = render_providers(value) if provider is None else render_provider(value)  # type: ignore[arg-type]
-        click.echo(text, nl=False, color=out.color)
+        text = render_provider(value) if isinstance(value, ProviderDetail) else render_providers(value)
+    click.echo(text, nl=False, color=out.color)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from metorial_apply.config.references import FROM_SECRET_SOURCE
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.config.yamlsource import Document, diagnostic, read_yaml_file
 from metorial_apply.core.errors import ConfigError, Diagnostic
@@ -129,7 +130,7 @@ def _rule_problems(resource: Resource, base: Path, rules: list[dict[str, Any]], 
                     continue
                 index = locate.index(resource, base, lambda e, k=key: e == k)
                 where = base if index is None else base + (index,)
-                shown = "(a value from ${env:} or ${file:})" if hidden else f'"{key}"'
+                shown = FROM_SECRET_SOURCE if hidden else f'"{key}"'
                 hint = listing if hidden else did_you_mean(key, list(keys)) or listing
                 yield locate.at(resource, where, f"provider {provider.slug} has no tool {shown}", hint)
         elif rule.get("type") == "tool_regex" and _regex_matches(rule["pattern"], keys) is False:

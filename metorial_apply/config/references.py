@@ -46,10 +46,13 @@ def references_of(resource: Resource, spec: dict | None = None) -> list[tuple[Ya
     return [(parse_spec_path(p), a) for p, a in kind.references(spec if spec is not None else resource.spec)]
 
 
+FROM_SECRET_SOURCE = "(a value from ${env:} or ${file:})"  # what a message says in place of such a value
+
+
 def shown(resource: Resource, path: YamlPath, text: str | None) -> str:
     """A spec value quoted for a message, or a placeholder when it came from env or a file."""
     if path and str(path[0]) in resource.sensitive:
-        return "(a value from ${env:} or ${file:})"
+        return FROM_SECRET_SOURCE
     return f'"{text}"'
 
 

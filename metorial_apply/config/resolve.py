@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 
 from metorial_apply.config.predict import predicted_problems
-from metorial_apply.config.references import RefProblem, dependency_order, fill_providers, references_of
+from metorial_apply.config.references import RefProblem, dependency_order, fill_providers, references_of, shown
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.kinds import KINDS
@@ -33,10 +33,6 @@ def _choices(found: str, choices: list[str], what: str) -> str:
     return did_you_mean(found, choices) or (f"{what}: " + ", ".join(choices) if choices else f"no {what}")
 
 
-def _named(resource: Resource, field: str, value: str) -> str:
-    return "(a value from ${env:} or ${file:})" if field in resource.sensitive else f'"{value}"'
-
-
 def _canonical_names(resource: Resource, catalog: Catalog) -> tuple[Resource, list[Diagnostic]]:
     spec = dict(resource.spec)
     provider_ref = spec.get("provider")
@@ -46,7 +42,7 @@ def _canonical_names(resource: Resource, catalog: Catalog) -> tuple[Resource, li
     if provider is None:
         hint = None if "provider" in resource.sensitive else _choices(provider_ref, catalog.slugs(), "providers")
         return resource, [
-            _at(resource, "provider", f"unknown provider {_named(resource, 'provider', provider_ref)}", hint)
+            _at(resource, "provider", f"unknown provider {shown(resource, ('provider',), provider_ref)}", hint)
         ]
     spec["provider"] = provider.slug
     problems = []
@@ -62,9 +58,8 @@ def _canonical_names(resource: Resource, catalog: Catalog) -> tuple[Resource, li
             spec[field] = by_id.get(value, value)
         else:
             hint = None if field in resource.sensitive else _choices(value, sorted(table), f"{provider.slug} {what}")
-            problems.append(
-                _at(resource, field, f"provider {provider.slug} has no {field} {_named(resource, field, value)}", hint)
-            )
+            named = shown(resource, (field,), value)
+            problems.append(_at(resource, field, f"provider {provider.slug} has no {field} {named}", hint))
     return resource.model_copy(update={"spec": spec}), problems
 
 

@@ -14,8 +14,8 @@ from metorial_apply.config.variables import Source
 from metorial_apply.config.yamlsource import YamlPath, diagnostic
 from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.kinds import SECTIONS, KindSpec
+from metorial_apply.core.model import NAME
 
-NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 TOP_LEVEL = ("stack", "variables", *SECTIONS)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
@@ -22,6 +23,11 @@ class Frozen(BaseModel):
     """Base for every model: immutable, no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# A resource name as users write it in YAML (the key under its kind); stamps are checked against
+# the same rule, so a forged address outside it is foreign.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 class Address(Frozen):
