@@ -84,26 +84,32 @@ def has_required_config(schema: dict[str, Any] | None) -> bool:
     return not (schema.get("type") == "object" and schema.get("properties") and not schema.get("required"))
 
 
+def _provider_index(locate: Locator, template: Resource, deployment: str) -> int | None:
+    """Where the template's provider for `deployment` sits in its YAML list (the file is read
+    again only here, so only a plan with something to report pays for it)."""
+    return locate.index(template, ("providers",), lambda e: isinstance(e, dict) and e.get("deployment") == deployment)
+
+
 def _template_problems(template: Resource, by_deployment: dict[str, CatalogProvider], defaults: Defaults,
                        locate: Locator) -> Iterator[Diagnostic]:
     for item in template.spec.get("providers") or []:
         provider = by_deployment.get(item["deployment"])
         if provider is None:
             continue
-        index = locate.index(template, ("providers",), lambda e, d=item["deployment"]: isinstance(e, dict)
-                             and e.get("deployment") == d)
-        where: Path = ("providers",) if index is None else ("providers", index)
-        dep = item["deployment"]
+        dep, found = item["deployment"], []
         if item.get("config") is None and dep not in defaults.config and has_required_config(provider.config_schema):
             required = ", ".join(map(str, (provider.config_schema or {}).get("required") or [])) or "a value"
-            yield locate.at(template, where, "the API requires a config for this provider (400 config_required)",
-                            f"{provider.slug}'s config schema requires {required} and deployment {dep} has no "
-                            "default config: give this provider a config")
+            found.append(("the API requires a config for this provider (400 config_required)",
+                          f"{provider.slug}'s config schema requires {required} and deployment {dep} has no "
+                          "default config: give this provider a config"))
         if item.get("auth_config") is None and dep not in defaults.auth_config and provider.auth_methods:
-            yield locate.at(template, where,
-                            "the API requires an auth config for this provider (400 auth_config_required)",
-                            f"{provider.slug} has auth methods and deployment {dep} has no default auth config: "
-                            "give this provider an auth_config")
+            found.append(("the API requires an auth config for this provider (400 auth_config_required)",
+                          f"{provider.slug} has auth methods and deployment {dep} has no default auth config: "
+                          "give this provider an auth_config"))
+        if found:
+            index = _provider_index(locate, template, dep)
+            where: Path = ("providers",) if index is None else ("providers", index)
+            yield from (locate.at(template, where, message, hint) for message, hint in found)
 
 
 def _regex_matches(pattern: str, keys: tuple[str, ...]) -> bool | None:
@@ -114,12 +120,16 @@ def _regex_matches(pattern: str, keys: tuple[str, ...]) -> bool | None:
     return any(compiled.search(k) for k in keys)
 
 
-def _rule_problems(resource: Resource, base: Path, rules: list[dict[str, Any]], provider: CatalogProvider,
-                   locate: Locator) -> Iterator[Diagnostic]:
+def _rule_problems(resource: Resource, where_rules: Callable[[], Path | None], rules: list[dict[str, Any]],
+                   provider: CatalogProvider, locate: Locator) -> Iterator[Diagnostic]:
     """Unknown tool keys and regexes matching no tool of `provider`'s current version. A key from
-    ${env:}/${file:} is named by where it came from, never by its value (nor a did-you-mean of it)."""
+    ${env:}/${file:} is named by where it came from, never by its value (nor a did-you-mean of it).
+    `where_rules` (the rules' YAML path; None: not found, nothing reported) runs at the first problem."""
     keys = provider.tools
-    if keys is None:
+    if keys is None or not any(_rule_fails(rule, keys) for rule in rules):
+        return
+    base = where_rules()
+    if base is None:
         return
     hidden = bool(resource.sensitive & {"tool_filters", "providers"})
     listing = f"{provider.slug} tools: " + ", ".join(keys) if keys else f"{provider.slug} has no tools"
@@ -140,23 +150,29 @@ def _rule_problems(resource: Resource, base: Path, rules: list[dict[str, Any]], 
             yield locate.at(resource, where, f"tool_regex matches none of provider {provider.slug}'s tools", listing)
 
 
+def _rule_fails(rule: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    if rule.get("type") == "tool_keys":
+        return any(key not in keys for key in rule.get("keys") or [])
+    return rule.get("type") == "tool_regex" and _regex_matches(rule["pattern"], keys) is False
+
+
 def _tool_problems(resource: Resource, by_deployment: dict[str, CatalogProvider], current: dict[str, bool],
                    catalog: Catalog, locate: Locator) -> Iterator[Diagnostic]:
     """`current`: deployment name → whether it uses the current version, whose tools the catalog
     read holds (a deployment locked to another version has other tools: what hangs on it is skipped)."""
     if resource.address.kind == "session_template":
         for item in resource.spec.get("providers") or []:
-            provider = by_deployment.get(item["deployment"])
-            index = locate.index(resource, ("providers",), lambda e, d=item["deployment"]: isinstance(e, dict)
-                                 and e.get("deployment") == d)
-            if provider and index is not None and item.get("tool_filters") and current.get(item["deployment"]):
-                yield from _rule_problems(resource, ("providers", index, "tools"), item["tool_filters"], provider,
-                                          locate)
+            provider, dep = by_deployment.get(item["deployment"]), item["deployment"]
+            if provider and item.get("tool_filters") and current.get(dep):
+                def where(dep: str = dep) -> Path | None:
+                    index = _provider_index(locate, resource, dep)
+                    return None if index is None else ("providers", index, "tools")
+                yield from _rule_problems(resource, where, item["tool_filters"], provider, locate)
         return
     provider = catalog.find(str(resource.spec.get("provider")))
     owner = resource.address.name if resource.address.kind == "deployment" else resource.spec.get("deployment")
     if provider is not None and resource.spec.get("tool_filters") and (owner is None or current.get(owner)):
-        yield from _rule_problems(resource, ("tools",), resource.spec["tool_filters"], provider, locate)
+        yield from _rule_problems(resource, lambda: ("tools",), resource.spec["tool_filters"], provider, locate)
 
 
 def _uses_current(desired: State, by_deployment: dict[str, CatalogProvider]) -> dict[str, bool]:

@@ -94,3 +94,20 @@ def test_an_unknown_tool_key_from_a_secret_is_named_by_its_source_never_its_valu
     assert [d.message for d in found] == ["provider slack has no tool (a value from ${env:} or ${file:})"] * 2
     assert all(canary not in str(d) and canary not in (d.hint or "") for d in found)
     assert found[0].hint == "slack tools: list_channels, send_message"  # no did-you-mean of the value
+
+
+def test_a_config_with_nothing_to_report_is_not_read_again(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The YAML is parsed again only to position a problem: a clean plan never pays for it."""
+    import metorial_apply.config.predict as predict
+
+    path = tmp_path / "stack.yaml"
+    path.write_text("stack: s\ndeployments:\n  sl: {provider: slack, tools: [send_message, {tool_regex: ^list_}]}\n"
+                    "session_templates:\n  bot:\n    providers:\n"
+                    "      - {deployment: sl, tools: [list_channels]}\n")
+    desired = load_config(path)
+    reads: list[str] = []
+    real = predict.read_yaml_file
+    monkeypatch.setattr(predict, "read_yaml_file", lambda *a: reads.append(a[0]) or real(*a))
+    live = Defaults(config=frozenset({"sl"}), auth_config=frozenset({"sl"}))
+    assert predicted_problems(desired, CATALOG, live) == [] and reads == []
+    assert predicted_problems(desired, CATALOG) != [] and reads == [str(path)]  # a problem: read once, to position it
