@@ -59,13 +59,20 @@ def write_files(out_dir: Path, files: dict[str, str], force: bool) -> None:
         for name, text in sorted(files.items()):
             _replace_file(out_dir / name, text)
         return
-    parent = out_dir.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".metorial-export-", dir=parent))
+    try:
+        parent = out_dir.absolute().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".metorial-export-", dir=parent))
+    except OSError as exc:
+        raise UsageError(f"cannot write {out_dir}: {exc.strerror or type(exc).__name__}") from None
     try:
         for name, text in sorted(files.items()):
             (staging / name).write_text(text, encoding="utf-8")
         os.replace(staging, out_dir)  # onto a missing or empty directory: one atomic rename
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UsageError(f"cannot write {out_dir}: {exc.strerror or type(exc).__name__}; nothing was written") \
+            from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

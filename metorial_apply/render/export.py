@@ -291,6 +291,9 @@ def entry(picked: Picked, spec: Spec, catalog: Catalog, secrets: Secrets, notes:
     values as placeholders."""
     out = visible_fields(picked, spec)
     address = picked.address
+    if not spec.get("name"):
+        out.pop("name", None)  # `name:` defaults to the key: a blank one has no YAML form
+        notes.append(f"{address} has no name in Metorial; applying this YAML names it {picked.name}")
     for f in sorted(picked.stamp.sensitive or ()) if picked.stamp else ():
         if spec.get(f) not in (None, [], {}):
             value = tools_yaml(spec[f]) if f == "tool_filters" else spec[f]
