@@ -23,6 +23,7 @@ class Organization:
 
     ids: dict[str, list[str]] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    values: dict[tuple[str, str], str] = field(default_factory=dict)  # (id, "value.token") → secret
     default_configs: list[str] = field(default_factory=list)  # auto-created by the platform
 
     @property
@@ -34,10 +35,12 @@ class Maker:
     def __init__(self, url: str, canary: str) -> None:
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=10)
         self.canary, self.org = canary, Organization()
+        self.pending: dict[str, str] = {}  # secrets of the object being made, by field
 
-    def secret(self, label: str) -> str:
-        value = f"{self.canary}-{label}-{len(self.org.secrets)}"
+    def secret(self, path: str) -> str:
+        value = f"{self.canary}-{path}-{len(self.org.secrets)}"
         self.org.secrets.append(value)
+        self.pending[path] = value
         return value
 
     def post(self, kind: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +48,8 @@ class Maker:
         assert response.status_code < 300, response.text
         made = response.json()
         self.org.ids.setdefault(kind, []).append(made["id"])
+        self.org.values |= {(made["id"], path): value for path, value in self.pending.items()}
+        self.pending = {}
         return made
 
     def name(self, i: int, stem: str) -> str:
@@ -62,12 +67,12 @@ def make_organization(url: str, canary: str, scale: int = 10) -> Organization:
     m.post("deployment", "/provider-deployments", {"provider_id": "linear", "name": "Linear",
                                                    "locked_provider_version_id": _version(m, "linear")})
     vaults = [m.post("config_vault", "/provider-config-vaults", {
-        "provider_id": "github", "name": f"vault {i}", "value": {"base_url": m.secret("vault")},
+        "provider_id": "github", "name": f"vault {i}", "value": {"base_url": m.secret("value.base_url")},
         **({"provider_deployment_id": deployments[i]} if i % 2 else {}),
     })["id"] for i in range(scale // 2)]
     configs = [m.post("config", "/provider-configs", {
         "provider_id": "github", "provider_deployment_id": deployments[i], "name": m.name(i, "config"),
-        "value": {"base_url": m.secret("config")},
+        "value": {"base_url": m.secret("value.base_url")},
         "tool_filters": [{"type": "tool_regex", "pattern": "^list_"}] if i % 2 else [],
     })["id"] for i in range(scale)]
     for i, vault in enumerate(vaults):
@@ -75,12 +80,12 @@ def make_organization(url: str, canary: str, scale: int = 10) -> Organization:
                                                "name": f"from vault {i}"})
     auths = [m.post("auth_config", "/provider-auth-configs", {
         "provider_auth_method_id": "token", "provider_deployment_id": deployments[i], "name": m.name(i, "token"),
-        "value": {"token": m.secret("token")}, "description": "pat" if i % 2 else None,
+        "value": {"token": m.secret("value.token")}, "description": "pat" if i % 2 else None,
     })["id"] for i in range(scale)]
     for i in range(scale // 2):
         m.post("auth_credentials", "/provider-auth-credentials", {
             "provider_id": "github", "name": f"app {i}", "config": {
-                "type": "oauth", "client_id": m.secret("client-id"), "client_secret": m.secret("client-secret"),
+                "type": "oauth", "client_id": m.secret("client_id"), "client_secret": m.secret("client_secret"),
                 "scopes": ["repo"] if i % 2 else ["repo", "read:org"]}})
     _templates(m, deployments, configs, auths, scale)
     m.http.close()

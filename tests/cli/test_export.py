@@ -49,8 +49,11 @@ def test_a_handmade_organization_exports_without_secrets(emulator: EmulatorProce
     assert f"Exported {len(made)} unmanaged resources" in stdout
     listed = env_example(out)
     assert set(PLACEHOLDER.findall((out / "stack.yaml").read_text(encoding="utf-8"))) == set(listed)
-    # One placeholder per planted secret (vault, config and auth values; credential id and secret).
-    assert len(listed) == len(org.secrets)
+    # One placeholder per planted secret (vault, config and auth values; credential id and secret),
+    # each saying which resource field it feeds.
+    ids = {i["to"]: i["id"] for i in doc["imports"]}
+    feeds = [tuple(comment.split(" ")) for comment in listed.values()]
+    assert sorted((ids[address], path) for address, path in feeds) == sorted(org.values)
     assert all(re.fullmatch(r"[A-Z_][A-Z0-9_]*", name) for name in listed)
 
 
