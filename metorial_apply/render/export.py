@@ -157,6 +157,13 @@ class RecordingNames:
         return self.slugs.get(provider_id, provider_id)
 
 
+def platform_made(obj: Raw) -> bool:
+    """An object the platform made on its own: a default (a provider's default deployment, a
+    deployment's default config or auth config), Metorial-managed OAuth credentials, or an auth
+    config of source "system"."""
+    return obj.get("is_default") is True or obj.get("is_managed") is True or obj.get("source") == "system"
+
+
 def settle(pool: list[Picked], catalog: Catalog, include_defaults: bool,
            notes: list[str]) -> list[tuple[Picked, Spec]]:
     """Canonical specs of what is exported: defaults only when asked or referred to, and never a
@@ -164,7 +171,7 @@ def settle(pool: list[Picked], catalog: Catalog, include_defaults: bool,
     by_key = {p.key: p for p in pool}
     names = {p.key: p.name for p in pool}
     slugs = {p.id: p.slug for p in catalog.providers}
-    chosen = {p.key for p in pool if include_defaults or p.obj.get("is_default") is not True}
+    chosen = {p.key for p in pool if include_defaults or not platform_made(p.obj)}
     for _ in range(len(pool) + 1):
         specs: dict[tuple[str, str], Spec] = {}
         changed = False

@@ -58,7 +58,8 @@ def organization() -> dict[str, list[dict[str, Any]]]:
         ],
         "auth_config": [obj("pac_1", "token", deployment={"id": "pde_1"}, auth_method={"key": "token"},
                             tool_filter=rules({"type": "prompt_keys", "keys": ["p"]}))],
-        "auth_credentials": [obj("pac_c", "app", scopes=[{"scope": "repo"}, "read:org"])],
+        "auth_credentials": [obj("pac_c", "app", scopes=[{"scope": "repo"}, "read:org"]),
+                             obj("pac_m", "Metorial's app", is_managed=True, scopes=[])],
         "session_template": [
             obj("set_1", "support bot", providers=[
                 {"deployment": {"id": "pde_1"}, "config": {"id": "pcf_def", "is_default": True},
@@ -128,7 +129,7 @@ def test_defaults_are_left_out_unless_asked_for_or_referred_to() -> None:
     doc = yaml.safe_load(export(organization(), CATALOG, ExportRequest()).files[CONFIG_FILE])
     imported = {i["id"] for i in doc["imports"]}
     # The default config is nobody's; the default deployment is pulled in by the template.
-    assert "pcf_def" not in imported and "pde_def" in imported
+    assert "pcf_def" not in imported and "pde_def" in imported and "pac_m" not in imported
     template = doc["session_templates"]["support-bot"]["providers"]
     assert {"deployment": "github-prod-1", "auth_config": "token", "tools": ["a"]} in template
     full = yaml.safe_load(export(organization(), CATALOG, ExportRequest(include_defaults=True)).files[CONFIG_FILE])
@@ -221,3 +222,9 @@ def test_kind_filter_writes_only_those_kinds_with_the_same_names(kinds: frozense
 def test_output_is_deterministic() -> None:
     shuffled = {k: list(reversed(v)) for k, v in reversed(list(organization().items()))}
     assert export(organization(), CATALOG, ExportRequest()) == export(shuffled, CATALOG, ExportRequest())
+
+
+def test_a_blank_live_name_is_noted_not_written(tmp_path: Path) -> None:
+    result = export({"deployment": [obj("pde_b", "  ")]}, CATALOG, ExportRequest())
+    assert yaml.safe_load(result.files[CONFIG_FILE])["deployments"] == {"deployment": {"provider": "github"}}
+    assert any("deployment.deployment has no name in Metorial" in n for n in result.notes)
