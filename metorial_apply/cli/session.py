@@ -116,7 +116,7 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         lap("catalog")
         async with lock(client, desired.stack) if lock else nullcontext() as held:
             started, pages = time.perf_counter(), client.stats.pages
-            read = await read_live(client, desired.stack, catalog)
+            read = await read_live(client, desired.stack, catalog, desired.directives)
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
