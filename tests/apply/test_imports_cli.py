@@ -3,6 +3,7 @@ real-HTTP emulator: objects made by hand (httpx, no stamp) are adopted without a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,94 @@ def test_hand_made_objects_are_imported_with_no_create_and_the_next_plan_is_empt
     assert get(emulator, "/provider-configs", cfg)["metadata"][PREFIX + "stack"] == "imp"
     again = cli(emulator, "plan", str(path), "--detailed-exitcode")  # the imports block stays: a no-op
     assert again.code == 0, again.out + again.err
+
+
+
+def test_an_object_of_another_stack_needs_takeover_then_exits_3_and_needs_allow_delete_in_ci(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("stack: other\ndeployments:\n  github: {provider: github}\n")
+    assert cli(emulator, "apply", str(other), "--auto-approve").code == 0
+    dep = next(o["id"] for o in emulator.objects("other") if o["kind"] == "deployment")
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"stack: mine\ndeployments:\n  github: {{provider: github}}\nimports:\n"
+                    f"  - {{to: deployment.github, id: {dep}}}\n")
+    refused = cli(emulator, "plan", str(path), "--detailed-exitcode")
+    assert refused.code == 1, refused.out + refused.err
+    assert f"mine.yaml:5: imports[0]: {dep} is managed by stack 'other'" in refused.err
+    assert "--takeover" in refused.err and "Traceback" not in refused.err
+    plan = cli(emulator, "plan", str(path), "--takeover", "--detailed-exitcode")
+    assert plan.code == 3, plan.out + plan.err
+    assert "<=! deployment.github" in plan.out and "take over" in plan.out and "--allow-delete" in plan.out
+    blocked = cli(emulator, "apply", str(path), "--takeover", "--auto-approve")
+    assert blocked.code != 0 and "needs --allow-delete" in blocked.err
+    assert get(emulator, "/provider-deployments", dep)["metadata"][PREFIX + "stack"] == "other"
+    done = cli(emulator, "apply", str(path), "--takeover", "--allow-delete", "--auto-approve")
+    assert done.code == 0, done.out + done.err
+    assert get(emulator, "/provider-deployments", dep)["metadata"][PREFIX + "stack"] == "mine"
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
+
+
+MOVE = """\
+stack: mv
+deployments:
+  {dep}: {{provider: github}}
+configs:
+  cfg: {{deployment: {dep}, value: {{base_url: "https://api.github.com"}}}}
+"""
+
+
+def test_moved_keeps_the_id_renames_and_repoints_references_by_name(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(MOVE.format(dep="gh"))
+    assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
+    ids = {o["kind"]: o["id"] for o in emulator.objects("mv")}
+    path.write_text(MOVE.format(dep="github") + "moved:\n  - {from: deployment.gh, to: deployment.github}\n")
+    plan = cli(emulator, "plan", str(path), "--detailed-exitcode")
+    assert plan.code == 2, plan.out + plan.err
+    assert "-> deployment.github" in plan.out and "moved from deployment.gh" in plan.out
+    assert "config.cfg" not in plan.out.split("Plan:")[1]  # its reference reads as the new name: unchanged
+    emulator.admin("POST", "/reset", json={"stats_only": True})
+    assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
+    calls = emulator.stats()["calls"]
+    assert creates(emulator) == 0 and "DELETE /provider-deployments/{id}" not in calls
+    assert calls["PATCH /provider-deployments/{id}"] == 1
+    live = get(emulator, "/provider-deployments", ids["deployment"])
+    assert live["status"] == "active" and live["name"] == "github"
+    assert live["metadata"][PREFIX + "address"] == "deployment.github"
+    assert {o["kind"]: o["id"] for o in emulator.objects("mv", status="active")} == ids
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
+
+
+def test_removed_forgets_the_object_keeping_it_and_the_users_metadata(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text("stack: rm\ndeployments:\n  old: {provider: github, metadata: {team: support}}\n"
+                    "  keep: {provider: github}\n")
+    assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
+    old = next(o["id"] for o in emulator.objects("rm") if o["name"] == "old")
+    path.write_text("stack: rm\ndeployments:\n  keep: {provider: github}\nremoved:\n  - {from: deployment.old}\n")
+    plan = cli(emulator, "plan", str(path), "--detailed-exitcode")
+    assert plan.code == 2, plan.out + plan.err  # a forget deletes nothing: not exit 3
+    assert "-x deployment.old" in plan.out and "1 to forget" in plan.out
+    applied = cli(emulator, "apply", str(path), "--auto-approve")  # CI, no --allow-delete: not needed
+    assert applied.code == 0, applied.out + applied.err
+    live = get(emulator, "/provider-deployments", old)
+    assert live["status"] == "active" and live["metadata"] == {"team": "support"}
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
+
+
+def test_look_alike_note_for_a_name_match_only(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    dep = by_hand(emulator, "/provider-deployments", {"name": "github", "provider_id": "github"})["id"]
+    path = tmp_path / "stack.yaml"
+    path.write_text("stack: la\ndeployments:\n  github: {provider: github}\n  gitlab: {provider: github}\n")
+    text = cli(emulator, "plan", str(path))
+    note = (f"an unmanaged deployment named github exists ({dep}); to adopt it, add "
+            f"`imports: [{{to: deployment.github, id: {dep}}}]`")
+    assert f"Note: deployment.github: {note}" in text.out
+    assert "deployment.gitlab:" not in text.out and text.out.count("Note:") == 1
+    doc = json.loads(cli(emulator, "plan", str(path), "--json").out)
+    assert doc["notes"] == [{"address": "deployment.github", "text": note}]
+    md = cli(emulator, "plan", str(path), "--markdown", "-").out
+    assert "unmanaged deployment named github exists" in md and "deployment.gitlab`:" not in md
