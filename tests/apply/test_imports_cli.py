@@ -80,7 +80,7 @@ def test_hand_made_objects_are_imported_with_no_create_and_the_next_plan_is_empt
     path = write_imports(tmp_path / "stack.yaml", dep, cfg)
     plan = cli(emulator, "plan", str(path), "--detailed-exitcode")
     assert plan.code == 2, plan.out + plan.err
-    assert f"<= deployment.github" in plan.out and f"adopt {dep}" in plan.out and "description" in plan.out
+    assert "<= deployment.github" in plan.out and f"adopt {dep}" in plan.out and "description" in plan.out
     assert "to import" in plan.out and "config's value cannot be read" not in plan.out
     assert "value cannot be read from the API" in plan.out  # the secret is taken as live, compared from now on
     emulator.admin("POST", "/reset", json={"stats_only": True})
