@@ -186,3 +186,80 @@ def test_look_alike_note_for_a_name_match_only(emulator: EmulatorProcess, tmp_pa
     assert doc["notes"] == [{"address": "deployment.github", "text": note}]
     md = cli(emulator, "plan", str(path), "--markdown", "-").out
     assert "unmanaged deployment named github exists" in md and "deployment.gitlab`:" not in md
+
+
+BAD_BLOCKS = """\
+stack: bad
+deployments:
+  github: {provider: github}
+  new: {provider: github}
+  kept: {provider: github}
+imports:
+  - {to: deployment.github, id: pde_1}
+  - {to: deployment.github, id: pde_2}
+  - {to: deployment.nowhere, id: pde_3}
+  - {to: deployment.github}
+  - not a mapping
+moved:
+  - {from: deployment.kept, to: deployment.new}
+  - {from: deployment.a, to: deployment.new}
+  - {from: deployment.b, to: deployment.new}
+  - {from: deployment.x, to: deployment.y}
+  - {from: deployment.y, to: deployment.x}
+  - {from: deployment.c, to: config.c}
+removed:
+  - {from: deployment.kept}
+"""
+
+
+def test_every_offline_error_is_reported_at_file_line_before_any_network(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_BLOCKS)
+    result = run_cli(["plan", str(path), "--api-url", "http://127.0.0.1:9"])  # nothing listens: never reached
+    assert result.code == 1 and "Traceback" not in result.err
+    for expected in [
+        "bad.yaml:8: imports[1]: two imports to deployment.github: here and at",
+        "bad.yaml:9: imports[2]: import to deployment.nowhere, which the configuration does not declare",
+        "bad.yaml:10: imports[3]: missing id",
+        "bad.yaml:11: imports[4]: each imports entry must be a mapping",
+        "bad.yaml:13: moved[0]: moved from deployment.kept, which the configuration still declares",
+        "bad.yaml:15: moved[2]: two moves to deployment.new: here and at",
+        "moves form a cycle: deployment.x → deployment.y → deployment.x",
+        "bad.yaml:18: moved[5]: cannot move deployment.c to config.c: the kind differs",
+        "bad.yaml:20: removed[0]: removed deployment.kept, which the configuration still declares",
+    ]:
+        assert expected in result.err, f"{expected!r} not in:\n{result.err}"
+    assert "connect" not in result.err.lower()
+
+
+def test_chains_of_moves_are_followed(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text("stack: ch\ndeployments:\n  a: {provider: github}\n")
+    assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
+    path.write_text("stack: ch\ndeployments:\n  c: {provider: github}\nmoved:\n"
+                    "  - {from: deployment.a, to: deployment.b}\n  - {from: deployment.b, to: deployment.c}\n")
+    plan = cli(emulator, "plan", str(path))
+    assert plan.code == 0 and "-> deployment.c" in plan.out and "moved from deployment.a" in plan.out, plan.err
+
+
+def test_online_errors_name_the_entry_and_the_kind(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    dep, cfg = hand_made(emulator)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("stack: onl\ndeployments:\n  gh: {provider: github}\n")
+    assert cli(emulator, "apply", str(mine), "--auto-approve").code == 0
+    ours = next(o["id"] for o in emulator.objects("onl"))
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"stack: onl\ndeployments:\n  gh: {{provider: github}}\n  github: {{provider: github}}\n"
+                    f"configs:\n  c: {{deployment: github, value: {{base_url: x}}}}\nimports:\n"
+                    f"  - {{to: config.c, id: {dep}}}\n  - {{to: deployment.github, id: pde_doesnotexist}}\n"
+                    f"  - {{to: deployment.gh, id: {ours}}}\n")
+    result = cli(emulator, "plan", str(path))
+    assert result.code == 1 and "Traceback" not in result.err
+    assert f"stack.yaml:8: imports[0]: {dep} is a deployment, not a config" in result.err
+    assert "stack.yaml:9: imports[1]: no deployment with id pde_doesnotexist exists" in result.err
+    assert "imports[2]" not in result.err  # already ours at that address: a no-op
+    path.write_text(f"stack: onl\ndeployments:\n  gh2: {{provider: github}}\nimports:\n"
+                    f"  - {{to: deployment.gh2, id: {ours}}}\n")
+    moved = cli(emulator, "plan", str(path))
+    assert moved.code == 1 and f"{ours} is already managed by this stack as deployment.gh" in moved.err
+    assert "moved:" in moved.err
