@@ -243,7 +243,7 @@ def test_chains_of_moves_are_followed(emulator: EmulatorProcess, tmp_path: Path)
 
 
 def test_online_errors_name_the_entry_and_the_kind(emulator: EmulatorProcess, tmp_path: Path) -> None:
-    dep, cfg = hand_made(emulator)
+    dep, _ = hand_made(emulator)
     mine = tmp_path / "mine.yaml"
     mine.write_text("stack: onl\ndeployments:\n  gh: {provider: github}\n")
     assert cli(emulator, "apply", str(mine), "--auto-approve").code == 0
