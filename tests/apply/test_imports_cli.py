@@ -263,3 +263,42 @@ def test_online_errors_name_the_entry_and_the_kind(emulator: EmulatorProcess, tm
     moved = cli(emulator, "plan", str(path))
     assert moved.code == 1 and f"{ours} is already managed by this stack as deployment.gh" in moved.err
     assert "moved:" in moved.err
+
+
+def test_saved_plans_cover_imports_and_moves(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    dep, cfg = hand_made(emulator)
+    path, saved = write_imports(tmp_path / "stack.yaml", dep, cfg), tmp_path / "plan.json"
+    assert cli(emulator, "plan", str(path), "--out", str(saved)).code == 0
+    old = json.loads(saved.read_text())
+    assert [c["action"] for c in old["changes"]] == ["import", "import"]
+    httpx.patch(f"{emulator.url}/provider-deployments/{dep}", json={"description": "by hand"},
+                headers=AUTH).raise_for_status()  # the imported object changes after the plan
+    stale = cli(emulator, "apply", str(saved), "--auto-approve")
+    assert stale.code == 1 and "deployment.github (changed)" in stale.err, stale.err
+    assert cli(emulator, "plan", str(path), "--out", str(saved)).code == 0
+    path.write_text(path.read_text().replace(f"  - {{to: config.gh-cfg, id: {cfg}}}\n", ""))
+    # the imports block lost an entry, nothing else changed: the desired digest says so
+    changed = cli(emulator, "apply", str(saved), "--auto-approve")
+    assert changed.code == 1 and "configuration changed since the plan was made" in changed.err
+    write_imports(path, dep, cfg)
+    emulator.admin("POST", "/reset", json={"stats_only": True})
+    done = cli(emulator, "apply", str(saved), "--auto-approve")
+    assert done.code == 0 and creates(emulator) == 0, done.out + done.err
+    path.write_text(path.read_text().replace("  github:", "  gh:").replace("deployment: github", "deployment: gh")
+                    .replace("deployment.github", "deployment.gh") + "moved:\n  - {from: deployment.github, to: deployment.gh}\n")
+    assert cli(emulator, "plan", str(path), "--out", str(saved)).code == 0
+    assert [c["moved_from"] for c in json.loads(saved.read_text())["changes"] if c["action"] == "move"] == [
+        "deployment.github"]
+    done = cli(emulator, "apply", str(saved), "--auto-approve")
+    assert done.code == 0, done.out + done.err
+    assert get(emulator, "/provider-deployments", dep)["metadata"][PREFIX + "address"] == "deployment.gh"
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
+
+
+def test_a_format_1_saved_plan_is_refused_with_a_clear_message(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
+    path.write_text("stack: old\ndeployments:\n  github: {provider: github}\n")
+    assert cli(emulator, "plan", str(path), "--out", str(saved)).code == 0
+    saved.write_text(saved.read_text().replace('"format_version": 2', '"format_version": 1'))
+    result = cli(emulator, "apply", str(saved), "--auto-approve")
+    assert result.code == 1 and "saved plan format 1 is not supported (this version reads format 2)" in result.err
