@@ -284,8 +284,9 @@ def test_saved_plans_cover_imports_and_moves(emulator: EmulatorProcess, tmp_path
     emulator.admin("POST", "/reset", json={"stats_only": True})
     done = cli(emulator, "apply", str(saved), "--auto-approve")
     assert done.code == 0 and creates(emulator) == 0, done.out + done.err
-    path.write_text(path.read_text().replace("  github:", "  gh:").replace("deployment: github", "deployment: gh")
-                    .replace("deployment.github", "deployment.gh") + "moved:\n  - {from: deployment.github, to: deployment.gh}\n")
+    renamed = path.read_text().replace("  github:", "  gh:").replace("deployment: github", "deployment: gh")
+    path.write_text(renamed.replace("deployment.github", "deployment.gh")
+                    + "moved:\n  - {from: deployment.github, to: deployment.gh}\n")
     assert cli(emulator, "plan", str(path), "--out", str(saved)).code == 0
     assert [c["moved_from"] for c in json.loads(saved.read_text())["changes"] if c["action"] == "move"] == [
         "deployment.github"]
