@@ -303,3 +303,20 @@ def test_a_format_1_saved_plan_is_refused_with_a_clear_message(emulator: Emulato
     saved.write_text(saved.read_text().replace('"format_version": 2', '"format_version": 1'))
     result = cli(emulator, "apply", str(saved), "--auto-approve")
     assert result.code == 1 and "saved plan format 1 is not supported (this version reads format 2)" in result.err
+
+
+def test_an_import_whose_patch_response_is_lost_converges_on_the_next_run(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    dep, cfg = hand_made(emulator)
+    path, journal = write_imports(tmp_path / "stack.yaml", dep, cfg), tmp_path / "j.jsonl"
+    emulator.admin("POST", "/reset", json={"stats_only": True})
+    before = active(emulator)
+    emulator.faults(error_after_commit_next=1, next_path="/provider-configs")  # the stamp lands, the answer is a 500
+    first = cli(emulator, "apply", str(path), "--auto-approve", "--journal", str(journal))
+    assert emulator.stats()["faults"]["error_after_commit"] == 1
+    assert journal.read_text().count("config.gh-cfg") >= 1, first.out + first.err
+    second = cli(emulator, "apply", str(path), "--auto-approve")
+    assert second.code == 0, second.out + second.err
+    assert creates(emulator) == 0 and active(emulator) == before
+    assert get(emulator, "/provider-configs", cfg)["metadata"][PREFIX + "address"] == "config.gh-cfg"
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
