@@ -320,3 +320,36 @@ def test_an_import_whose_patch_response_is_lost_converges_on_the_next_run(
     assert creates(emulator) == 0 and active(emulator) == before
     assert get(emulator, "/provider-configs", cfg)["metadata"][PREFIX + "address"] == "config.gh-cfg"
     assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
+
+
+CANARY = "canary-imports-3b9f-never-print-me"
+
+
+def test_importing_credentials_sends_their_secret_once_and_never_prints_it(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    made = by_hand(emulator, "/provider-auth-credentials", {
+        "provider_id": "github", "name": "app",
+        "config": {"type": "oauth", "client_id": "Iv1.hand", "client_secret": "old-secret", "scopes": ["repo"]}})
+    path = tmp_path / "stack.yaml"
+    path.write_text("stack: cr\nauth_credentials:\n  app:\n    provider: github\n    client_id: Iv1.hand\n"
+                    "    client_secret: \"${env:APP_SECRET}\"\n    scopes: [repo]\n"
+                    f"imports:\n  - {{to: auth_credentials.app, id: {made['id']}}}\n")
+    run_env = env(emulator) | {"APP_SECRET": CANARY}
+    plan = run_cli(["plan", str(path)], env=run_env)
+    assert plan.code == 0 and "the import sends the configured value, compared from now on" in plan.out
+    applied = run_cli(["apply", str(path), "--auto-approve"], env=run_env)
+    assert applied.code == 0, applied.out + applied.err
+    assert CANARY not in plan.out + plan.err + applied.out + applied.err
+    assert run_cli(["plan", str(path), "--detailed-exitcode"], env=run_env).code == 0
+    changed = run_cli(["plan", str(path), "--detailed-exitcode"], env=run_env | {"APP_SECRET": "another"})
+    assert changed.code == 2  # compared from now on: a new value is an update (credentials can PATCH it)
+
+
+def test_an_import_that_would_need_a_replace_is_refused(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    dep = by_hand(emulator, "/provider-deployments", {"name": "chat", "provider_id": "github"})["id"]
+    path = tmp_path / "stack.yaml"
+    path.write_text(f"stack: rp\ndeployments:\n  chat: {{provider: slack}}\nimports:\n"
+                    f"  - {{to: deployment.chat, id: {dep}}}\n")
+    result = cli(emulator, "plan", str(path))
+    assert result.code == 1 and "cannot import, the object would be replaced" in result.err, result.err
+    assert "provider is create-only" in result.err and "Traceback" not in result.err
