@@ -38,26 +38,32 @@ class Action(str, Enum):
 class ActionClass:
     """What an action is, everywhere at once: its marker (text, Markdown, progress), its exit
     code under `--detailed-exitcode`, whether CI needs `--allow-delete` for it, whether it
-    counts toward the mass-delete guard, and its words in summaries. Adding an action is one
-    entry here (plus what the applier does for it)."""
+    counts toward the mass-delete guard, and how it is shown. Adding an action is one entry
+    here, plus what the applier does for it (apply/steps.py UP_ACTIONS, apply/execute.py)."""
 
     marker: str
     exit_code: int
     needs_allow_delete: bool = False
     mass: bool = False  # delete/replace: counts toward the share guard, and `protect` refuses it
     summary: str = ""  # "to create"
+    rank: int = 0  # display order of rows (text, Markdown): lower first
+    color: str = "0"  # ANSI colour of the marker in a terminal
+    keep: int = 0  # Markdown: when a comment is too long, details with lower `keep` are left out first
 
 
 ACTION_CLASSES: dict[Action, ActionClass] = {
-    Action.CREATE: ActionClass("+", 2, summary="to create"),
-    Action.UPDATE: ActionClass("~", 2, summary="to update"),
-    Action.REPLACE: ActionClass("-/+", 3, needs_allow_delete=True, mass=True, summary="to replace"),
-    Action.DELETE: ActionClass("-", 3, needs_allow_delete=True, mass=True, summary="to delete"),
-    Action.IMPORT: ActionClass("<=", 2, summary="to import"),
-    Action.TAKEOVER: ActionClass("<=!", 3, needs_allow_delete=True, summary="to take over"),
-    Action.MOVE: ActionClass("->", 2, summary="to move"),
-    Action.FORGET: ActionClass("-x", 2, summary="to forget"),
-    Action.NOOP: ActionClass(" ", 0),
+    Action.CREATE: ActionClass("+", 2, summary="to create", rank=0, color="32", keep=2),
+    Action.IMPORT: ActionClass("<=", 2, summary="to import", rank=1, color="36", keep=2),
+    Action.TAKEOVER: ActionClass("<=!", 3, needs_allow_delete=True, summary="to take over", rank=2, color="35",
+                                 keep=3),
+    Action.MOVE: ActionClass("->", 2, summary="to move", rank=3, color="36", keep=1),
+    Action.UPDATE: ActionClass("~", 2, summary="to update", rank=4, color="33", keep=1),
+    Action.REPLACE: ActionClass("-/+", 3, needs_allow_delete=True, mass=True, summary="to replace", rank=5,
+                                color="35", keep=3),
+    Action.FORGET: ActionClass("-x", 2, summary="to forget", rank=6, color="33", keep=1),
+    Action.DELETE: ActionClass("-", 3, needs_allow_delete=True, mass=True, summary="to delete", rank=7, color="31",
+                               keep=3),
+    Action.NOOP: ActionClass(" ", 0, rank=8),
 }
 # The actions before this plan's adoption work existed: summaries always name these four.
 CORE_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)

@@ -20,8 +20,7 @@ GITHUB_COMMENT_LIMIT = 65536
 LIST_MAX = 25  # addresses named in the one-line destructive and drift summaries
 VALUE_WIDTH = 120
 # Which details go first when the comment is too long: lower goes earlier.
-DROP_PRIORITY = {Action.NOOP: 0, Action.UPDATE: 1, Action.MOVE: 1, Action.FORGET: 1, Action.CREATE: 2, Action.IMPORT: 2,
-                 Action.REPLACE: 3, Action.DELETE: 3, Action.TAKEOVER: 3}
+DROP_PRIORITY = {a: a.cls.keep for a in Action}
 MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 
 

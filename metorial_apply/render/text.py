@@ -16,8 +16,7 @@ from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_MARKS, cut, fo
 from metorial_apply.render.view import ACTION_ORDER, FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import long_change, marked
 
-COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0",
-          Action.IMPORT: "36", Action.TAKEOVER: "35", Action.MOVE: "36", Action.FORGET: "33"}
+COLORS = {a: a.cls.color for a in Action}
 BOLD, YELLOW, RED = "1", "33", "31"
 GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")  # what "Blocked" says apply was given
 ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right instead of everyone's

@@ -22,8 +22,7 @@ from metorial_apply.planning.safety import Blocked
 from metorial_apply.render.inert import inert
 from metorial_apply.render.values import SECRET, Shape, display_field, shape_of
 
-ACTION_ORDER = (Action.CREATE, Action.IMPORT, Action.TAKEOVER, Action.MOVE, Action.UPDATE, Action.REPLACE,
-                Action.FORGET, Action.DELETE, Action.NOOP)
+ACTION_ORDER = tuple(sorted(Action, key=lambda a: a.cls.rank))
 CHANGE_ACTIONS = ACTION_ORDER[:-1]
 EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
 
