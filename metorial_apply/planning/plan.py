@@ -258,7 +258,8 @@ def check_adoptions(have: dict[Address, Resource], replaced: dict[Address, str])
            if have[a].adoption is not None and have[a].adoption.action in ("import", "takeover")]  # type: ignore[union-attr]
     if bad:
         raise PlanError("cannot import, the object would be replaced: " + "; ".join(bad)
-                        + ". Make the YAML's create-only fields match the live object, or drop the import")
+                        + ". Make the YAML's create-only fields match the live object (and import what it "
+                        "references), or drop the import")
 
 
 def check_takeovers(changes: Iterable[Change], desired: State, allowed: bool) -> None:
