@@ -78,8 +78,11 @@ def test_hand_made_objects_are_imported_with_no_create_and_the_next_plan_is_empt
         emulator: EmulatorProcess, tmp_path: Path) -> None:
     dep, cfg = hand_made(emulator)
     path = write_imports(tmp_path / "stack.yaml", dep, cfg)
+    emulator.admin("POST", "/reset", json={"stats_only": True})
     plan = cli(emulator, "plan", str(path), "--detailed-exitcode")
     assert plan.code == 2, plan.out + plan.err
+    # the live read's lists serve the imports: no GET of one object, no write
+    assert all(k.startswith("GET ") and "{id}" not in k for k in emulator.stats()["calls"]), emulator.stats()
     assert "<= deployment.github" in plan.out and f"adopt {dep}" in plan.out and "description" in plan.out
     assert "to import" in plan.out and "config's value cannot be read" not in plan.out
     assert "value cannot be read from the API" in plan.out  # the secret is taken as live, compared from now on
