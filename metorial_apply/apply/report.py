@@ -11,8 +11,7 @@ from metorial_apply.apply.schedule import Outcome
 from metorial_apply.core.model import Address
 from metorial_apply.planning.action import Action
 
-PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted", "import": "imported",
-        "takeover": "taken over", "move": "moved", "forget": "forgotten"}
+PAST = {a.value: a.cls.past for a in Action if a.cls.past}
 
 
 @dataclass(frozen=True)

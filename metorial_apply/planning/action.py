@@ -49,20 +49,21 @@ class ActionClass:
     rank: int = 0  # display order of rows (text, Markdown): lower first
     color: str = "0"  # ANSI colour of the marker in a terminal
     keep: int = 0  # Markdown: when a comment is too long, details with lower `keep` are left out first
+    past: str = ""  # the apply report's word for it done: "created"
 
 
 ACTION_CLASSES: dict[Action, ActionClass] = {
-    Action.CREATE: ActionClass("+", 2, summary="to create", rank=0, color="32", keep=2),
-    Action.IMPORT: ActionClass("<=", 2, summary="to import", rank=1, color="36", keep=2),
+    Action.CREATE: ActionClass("+", 2, summary="to create", rank=0, color="32", keep=2, past="created"),
+    Action.IMPORT: ActionClass("<=", 2, summary="to import", rank=1, color="36", keep=2, past="imported"),
     Action.TAKEOVER: ActionClass("<=!", 3, needs_allow_delete=True, summary="to take over", rank=2, color="35",
-                                 keep=3),
-    Action.MOVE: ActionClass("->", 2, summary="to move", rank=3, color="36", keep=1),
-    Action.UPDATE: ActionClass("~", 2, summary="to update", rank=4, color="33", keep=1),
+                                 keep=3, past="taken over"),
+    Action.MOVE: ActionClass("->", 2, summary="to move", rank=3, color="36", keep=1, past="moved"),
+    Action.UPDATE: ActionClass("~", 2, summary="to update", rank=4, color="33", keep=1, past="updated"),
     Action.REPLACE: ActionClass("-/+", 3, needs_allow_delete=True, mass=True, summary="to replace", rank=5,
-                                color="35", keep=3),
-    Action.FORGET: ActionClass("-x", 2, summary="to forget", rank=6, color="33", keep=1),
+                                color="35", keep=3, past="replaced"),
+    Action.FORGET: ActionClass("-x", 2, summary="to forget", rank=6, color="33", keep=1, past="forgotten"),
     Action.DELETE: ActionClass("-", 3, needs_allow_delete=True, mass=True, summary="to delete", rank=7, color="31",
-                               keep=3),
+                               keep=3, past="deleted"),
     Action.NOOP: ActionClass(" ", 0, rank=8),
 }
 # The actions before this plan's adoption work existed: summaries always name these four.

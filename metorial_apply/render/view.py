@@ -1,6 +1,7 @@
 """The display model every renderer reads: built once from a Plan and a RenderContext.
 
-Rows are ordered by action (create, update, replace, delete), then kind order, then name.
+Rows are ordered by action (each action's `rank` in planning/action.py: create, import, takeover,
+move, update, replace, forget, delete), then kind order, then name.
 Values are redacted here, so renderers never see a secret: only `Change.before`, `after` and
 `diffs` are read, and `Change.desired` only for which fields are secret, never their values.
 Names, reasons, ids and labels (which can come from the API or a stamp) are made inert here;

@@ -356,3 +356,4 @@ def test_an_import_that_would_need_a_replace_is_refused(emulator: EmulatorProces
     result = cli(emulator, "plan", str(path))
     assert result.code == 1 and "cannot import, the object would be replaced" in result.err, result.err
     assert "provider is create-only" in result.err and "Traceback" not in result.err
+
