@@ -13,6 +13,11 @@ cases, both possible only after a crash or a hand edit:
   copied or forged by hand (any key of the organization can write metadata); it is never
   adopted or deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
 
+With the configuration's `imports:` and `moved:` (adoption.py), adopted objects are placed at
+their new address before ids are turned into names, and every object the stack does not claim
+is kept by id in `LiveRead.others` (imports and the planner's look-alike notes use it), so no
+extra GET is ever needed.
+
 Stack lock records (session templates carrying `metorial-apply/lock`, see core/lock.py) are
 dropped before anything else looks at the lists: they are never a resource, a duplicate, an
 ignored stamp or an object counted.
