@@ -67,6 +67,8 @@ class Executor:
             return await self.delete(step)
         if step.action == "create":
             return await self.create(step)
+        if step.action == "forget":
+            return await self.forget(step)
         return await self.update(step)
 
     async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
@@ -117,6 +119,17 @@ class Executor:
     async def update_children(self, kind: KindSpec, change: Change, parent_id: str) -> None:
         todo = child_changes(kind, change, self.ids)
         await run_child_changes(self.client, kind, change.address, parent_id, todo, self.ids)
+
+    async def forget(self, step: Step) -> StepDone:
+        """One PATCH of metadata without our keys (PATCH replaces metadata wholesale, so the
+        user's keys are sent back as they were read); the object stays."""
+        change = step.change
+        if change.live is None or change.id is None:
+            raise ValueError(f"{change.address}: a forget needs the live resource")
+        kind = KINDS[change.address.kind]
+        user = dict(change.live.spec.get("metadata") or {})
+        await self.client.update(kind.path, change.id, {"metadata": user}, kind=kind.kind, name=change.address.name)
+        return StepDone(change.id, "stamp removed; the object stays")
 
     async def delete(self, step: Step) -> StepDone:
         change = step.change

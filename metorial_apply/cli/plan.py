@@ -35,8 +35,9 @@ from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KINDS, sort_key
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
+from metorial_apply.planning.action import exit_code as action_exit_code
 from metorial_apply.planning.blind import without_secrets
-from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.safety import Blocked
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
@@ -107,9 +108,8 @@ def write_atomic(target: Path, text: str) -> None:
 
 
 def exit_code(plan: Plan) -> int:
-    if any(c.action in (Action.DELETE, Action.REPLACE) for c in plan.changes):
-        return EXIT_DESTRUCTIVE
-    return EXIT_CHANGES if plan.actionable() else EXIT_OK
+    """--detailed-exitcode: the highest class among the plan's actions (planning/action.py)."""
+    return action_exit_code(c.action for c in plan.changes)
 
 
 def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:

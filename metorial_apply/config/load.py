@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from metorial_apply.config.bindings import inherit_vault_deployments, template_binding_problems
 from metorial_apply.config.diagnostics import validation_diagnostics
+from metorial_apply.config.directives import read_directives
 from metorial_apply.config.files import config_files, file_reader
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
 from metorial_apply.config.redaction import redact
@@ -178,7 +179,8 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     entries, more2 = collect_entries(sources)
     built = [build_entry(e, env, values, lenient) for e in entries]
     resources, link_problems = link(built)
-    problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems
+    directives, more3 = read_directives(sources, {Address(kind=e.kind.kind, name=e.name) for e in entries})
+    problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems + more3
     secrets = [s for b in built for s in b.secrets] + [v.value for v in values.values() if v.sensitive]
     if warnings is not None:  # a reference standing in for an absent secret is no secret: keep it readable
         secrets = [s for s in secrets if not REFERENCE.fullmatch(s)]
@@ -186,4 +188,4 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
         problems = [p for p in problems if not p.warning]
     if problems or name is None:
         raise ConfigError(sort_diagnostics(redact(problems, secrets)) or [Diagnostic("no stack: given")])
-    return State.of(name, resources)
+    return State.of(name, resources, directives)

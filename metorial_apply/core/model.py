@@ -149,6 +149,14 @@ def _fields(text: Any) -> tuple[str, ...] | None:
     return tuple(sorted({part for part in text.split(",") if part}))
 
 
+class Adoption(Frozen):
+    """Why a live object sits at an address its stamp does not (yet) name: `import` (no stamp),
+    `takeover` (`other` is the stack whose stamp it carries) or `move` (`other` is the old address)."""
+
+    action: str
+    other: str = ""
+
+
 class Resource(Frozen):
     """One resource of desired or live state.
 
@@ -170,6 +178,8 @@ class Resource(Frozen):
     fingerprint: str | None = None  # digest of the live API object, for saved-plan staleness
     children: dict[str, str] = {}  # sub-resource ids by key (template providers: deployment name → stp id)
     source: str | None = None  # desired only: "file:line" where it was declared
+    adoption: Adoption | None = None  # live only: this object is being imported, taken over or moved
+
 
     def __repr_args__(self) -> Any:
         # Values from ${env:}/${file:} are secret: keep them out of reprs, logs and tracebacks.

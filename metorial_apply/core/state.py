@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import ConfigDict
 
+from metorial_apply.core.directives import Directives
 from metorial_apply.core.kinds import sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 
@@ -17,16 +18,18 @@ class State(Frozen):
 
     stack: str
     resources: tuple[Resource, ...] = ()
+    directives: Directives = Directives()  # desired only: imports, moved, removed
 
     @classmethod
-    def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...]) -> State:
+    def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...],
+           directives: Directives | None = None) -> State:
         ordered = sorted(resources, key=lambda r: sort_key(r.address))
         seen: set[Address] = set()
         for r in ordered:
             if r.address in seen:
                 raise ValueError(f"duplicate address in state: {r.address}")
             seen.add(r.address)
-        return cls(stack=stack, resources=tuple(ordered))
+        return cls(stack=stack, resources=tuple(ordered), directives=directives or Directives())
 
     def by_address(self) -> dict[Address, Resource]:
         return {r.address: r for r in self.resources}

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from metorial_apply.core.errors import PlanError
+from metorial_apply.core.errors import ConfigError, PlanError
 from metorial_apply.core.fingerprint import FingerprintKey, check_key
 from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff
-from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.planning.diff import NAMING_NEEDS_KEY, Comparison, compare, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: import, takeover, move and forget actions; `moved_from` on every change
 
 
 class Change(Frozen):
@@ -53,12 +54,13 @@ class Change(Frozen):
     children: tuple[ChildChange, ...] = ()  # sub-resource actions of an update
     delete_after: tuple[Address, ...] = ()  # replace: finish these before deleting the old object
     protect: bool = False  # `protect: true` in config: refuse delete/replace
+    moved_from: Address | None = None  # move: the address the object's stamp held before
     desired: Resource | None = None
     live: Resource | None = None
 
     @property
     def destructive(self) -> bool:
-        return self.action in (Action.DELETE, Action.REPLACE)
+        return self.action.cls.mass
 
 
 class Note(Frozen):
@@ -173,6 +175,8 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
         "drift": c.drift and bool(c.fields or c.children),
         "fields": tuple(c.fields) + tuple(secret_fields),
     }
+    if lv.adoption is not None and a not in replaced:
+        return _adopted(kind, lv, c, common)
     if not c.changed and a not in replaced:
         return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
     common |= {
@@ -186,8 +190,11 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
     return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
 
 
-def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
+def _single(a: Address, d: Resource | None, lv: Resource | None, removed: frozenset[Address]) -> Change:
     kind = KINDS[a.kind]
+    if lv is not None and a in removed:
+        return Change(action=Action.FORGET, address=a, reason="removed: stop managing it, keep the object", id=lv.id,
+                      live=lv, fields=("metadata",), before=redacted_view(kind, lv.spec, lv.sensitive, False))
     if d is not None:
         return Change(action=Action.CREATE, address=a, reason="not in live state", protect=d.protect, desired=d,
                       after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None))
@@ -197,6 +204,90 @@ def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
         reason = f"duplicate of {lv.stamp.address}"
     return Change(action=Action.DELETE, address=a, reason=reason, id=lv.id, protect=lv.protect, live=lv,
                   before=redacted_view(kind, lv.spec, lv.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)))
+
+
+# -- adoption: import, takeover, move, forget -----------------------------------------------
+# An adopted object (live.adoption set by the live read) pairs with its desired resource like
+# any other; its change is the adoption itself (stamp written by one PATCH) plus the field
+# updates that make it match the YAML, in the same PATCH.
+
+ADOPTED = {"import": Action.IMPORT, "takeover": Action.TAKEOVER, "move": Action.MOVE}
+
+
+def _adopted(kind: KindSpec, lv: Resource, c: Comparison, common: dict[str, Any]) -> Change:
+    assert lv.adoption is not None
+    d = common["desired"]
+    action = ADOPTED[lv.adoption.action]
+    head = {Action.IMPORT: f"adopt {lv.id}", Action.TAKEOVER: f"take over {lv.id} from stack {lv.adoption.other!r}",
+            Action.MOVE: f"moved from {lv.adoption.other}"}[action]
+    what = _update_reason(kind, c) if c.changed else ""
+    extra = {
+        "before": redacted_view(kind, c.live_spec, d.sensitive | lv.sensitive, False),
+        "after": redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
+        "moved_from": Address.parse(lv.adoption.other) if action is Action.MOVE else None,
+        "drift": False,
+    }
+    return Change(action=action, reason=head + (f"; {what}" if what else ""), diffs=c.diffs, children=c.children,
+                  **common | extra)
+
+
+def imported_secret(kind: KindSpec, d: Resource, lv: Resource, c: Comparison) -> Comparison:
+    """An imported object's write-only value is not in its GET. A kind that can PATCH it gets the
+    configured value sent with the import; otherwise the configured value is taken as the live
+    one (sending it would mean a replace). Either way it is compared from now on."""
+    if lv.adoption is None or lv.adoption.action == "move" or d.secret is None:
+        return c
+    fields = ", ".join(kind.secret_fields)
+    if kind.secret_patchable:
+        note = f"{fields} cannot be read from the API: the import sends the configured value, compared from now on"
+        return dataclasses.replace(c, notes=_kept(c) + (note,))
+    note = (f"{fields} cannot be read from the API: the configured value is taken as the live one and compared "
+            f"from now on; {kind.label} cannot PATCH its {fields}, so the next change to it replaces the object")
+    return dataclasses.replace(c, secret_changed=False, diffs=tuple(x for x in c.diffs if not x.secret),
+                               notes=_kept(c) + (note,))
+
+
+def _kept(c: Comparison) -> tuple[str, ...]:
+    # Without a stamp there is no per-key fingerprint to name a key by: that hint says nothing here.
+    return tuple(n for n in c.notes if n != NAMING_NEEDS_KEY)
+
+
+def check_adoptions(have: dict[Address, Resource], replaced: dict[Address, str]) -> None:
+    """An import that would need a replace would delete the very object it adopts: refuse it."""
+    bad = [f"{a} ({have[a].id}): {replaced[a]}" for a in sorted(replaced, key=sort_key)
+           if have[a].adoption is not None and have[a].adoption.action in ("import", "takeover")]  # type: ignore[union-attr]
+    if bad:
+        raise PlanError("cannot import, the object would be replaced: " + "; ".join(bad)
+                        + ". Make the YAML's create-only fields match the live object (and import what it "
+                        "references), or drop the import")
+
+
+def check_takeovers(changes: Iterable[Change], desired: State, allowed: bool) -> None:
+    """Importing an object another stack's stamp claims is an error unless `--takeover` is given."""
+    where = {i.to: i.where for i in desired.directives.imports}
+    found = [c for c in changes if c.action is Action.TAKEOVER]
+    if found and not allowed:
+        raise ConfigError([where[c.address].problem(
+            f"{c.id} is managed by stack {_other(c)!r}; importing it takes it away from that stack",
+            "pass --takeover to take it over") for c in found])
+
+
+def _other(c: Change) -> str:
+    return c.live.adoption.other if c.live is not None and c.live.adoption is not None else ""
+
+
+def lookalike_notes(changes: Iterable[Change], unmanaged: Mapping[tuple[str, str], tuple[str, ...]]) -> list[Note]:
+    """A create whose kind and name match an unmanaged live object: say how to adopt it instead."""
+    out = []
+    for c in changes:
+        name = (c.desired.spec.get("name") if c.desired else None) or c.address.name
+        ids = unmanaged.get((c.address.kind, name)) if c.action is Action.CREATE else None
+        if ids:
+            words = c.address.kind.replace("_", " ")
+            out.append(Note(address=c.address, text=(
+                f"an unmanaged {words} named {name} exists ({', '.join(ids)}); to adopt it, add "
+                f"`imports: [{{to: {c.address}, id: {ids[0]}}}]`")))
+    return out
 
 
 def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
@@ -211,16 +302,19 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
 def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
              key: FingerprintKey | None) -> tuple[dict[Address, Change], list[Note]]:
     want, have = desired.by_address(), live.by_address()
-    pairs = _compare_all(want, have, frozenset(), key)
+    pairs = {a: imported_secret(KINDS[a.kind], want[a], have[a], c)
+             for a, c in _compare_all(want, have, frozenset(), key).items()}
     notes = [Note(address=a, text=t) for a in sorted(pairs, key=sort_key) for t in pairs[a].notes]
     replaced = _cascade(want, pairs)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
         pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned, key)
                   for a in pairs if KINDS[a.kind].children and refs[a] & gone}
+    check_adoptions(have, replaced)
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
+    removed = frozenset(r.source for r in desired.directives.removals)
     for a in want.keys() ^ have.keys():
-        out[a] = _single(a, want.get(a), have.get(a))
+        out[a] = _single(a, want.get(a), have.get(a), removed)
     return out, notes
 
 
@@ -256,15 +350,20 @@ def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Ad
 
 
 def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
-               key: FingerprintKey | None = None) -> Plan:
+               key: FingerprintKey | None = None, takeover: bool = False,
+               unmanaged: Mapping[tuple[str, str], tuple[str, ...]] | None = None) -> Plan:
     """Diff desired against live into an ordered, immutable plan. Pure.
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
     replace or delete of theirs forces (without those the old object could not be removed).
-    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError."""
+    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError.
+    `takeover` allows imports of objects another stack claims; `unmanaged` ((kind, name) → ids of
+    unstamped live objects) gives creates their look-alike notes."""
     refs = _refs(desired)
     check_acyclic(refs)
     changes, notes = _changes(desired, live, refs, key)
+    check_takeovers(changes.values(), desired, takeover)
+    notes = sorted([*notes, *lookalike_notes(changes.values(), unmanaged or {})], key=lambda n: sort_key(n.address))
     ordered = _with_edges(changes, refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
