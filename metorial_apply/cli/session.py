@@ -129,5 +129,6 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     want, have = s.desired.by_address(), s.read.state.by_address()
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
-    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"))
+    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
+                      replace=args.get("replace", ()))
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})

@@ -12,8 +12,9 @@ from metorial_apply.core.fingerprint import FingerprintKey, check_key
 from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
+from metorial_apply.planning import replace as forced_replace
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff
-from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.planning.diff import Comparison, compare, ignored_note, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
 
@@ -124,10 +125,13 @@ def _replace_reason(kind: KindSpec, c: Comparison) -> str:
     return "; ".join(parts)
 
 
-def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> dict[Address, str]:
-    """Address → reason for every replace, including dependents whose create-only ref points
-    at something replaced (the new object gets a new id, which they cannot be repointed to)."""
+def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison],
+             forced: frozenset[Address]) -> dict[Address, str]:
+    """Address → reason for every replace (`forced`: asked for with --replace), including
+    dependents whose create-only ref points at something replaced (the new object gets a new
+    id, which they cannot be repointed to)."""
     reasons = {a: _replace_reason(KINDS[a.kind], c) for a, c in pairs.items() if _needs_replace(KINDS[a.kind], c)}
+    reasons |= {a: forced_replace.with_requested(reasons.get(a, "")) for a in forced}
     for _ in range(len(pairs) + 1):  # each pass adds at least one, or stops
         added = False
         for a in sorted(pairs.keys() - reasons.keys(), key=sort_key):
@@ -186,10 +190,11 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
     return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
 
 
-def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
+def _single(a: Address, d: Resource | None, lv: Resource | None, requested: frozenset[Address]) -> Change:
     kind = KINDS[a.kind]
     if d is not None:
-        return Change(action=Action.CREATE, address=a, reason="not in live state", protect=d.protect, desired=d,
+        reason = forced_replace.NOTHING_LIVE if a in requested else "not in live state"
+        return Change(action=Action.CREATE, address=a, reason=reason, protect=d.protect, desired=d,
                       after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None))
     assert lv is not None
     reason = "not in config"
@@ -197,6 +202,14 @@ def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
         reason = f"duplicate of {lv.stamp.address}"
     return Change(action=Action.DELETE, address=a, reason=reason, id=lv.id, protect=lv.protect, live=lv,
                   before=redacted_view(kind, lv.spec, lv.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)))
+
+
+def _compared(r: Resource, forced: frozenset[Address]) -> Resource:
+    """What is compared of a desired resource: no secret when its replace is forced (the new
+    object gets the value anyway, and the old fingerprint may be uncomparable) or ignored."""
+    if r.secret is not None and (r.address in forced or r.ignore & set(KINDS[r.address.kind].secret_fields)):
+        return r.model_copy(update={"secret": None})
+    return r
 
 
 def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
@@ -208,19 +221,27 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
     return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key) for a in both}
 
 
-def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
-             key: FingerprintKey | None) -> tuple[dict[Address, Change], list[Note]]:
+def _notes(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> list[Note]:
+    """Each resource's `ignore:` once, then what its comparison could not do, by address."""
+    ignored = {a: [ignored_note(r)] for a, r in want.items() if r.ignore}
+    return [Note(address=a, text=t) for a in sorted(pairs.keys() | ignored.keys(), key=sort_key)
+            for t in ignored.get(a, []) + list(pairs[a].notes if a in pairs else ())]
+
+
+def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]], key: FingerprintKey | None,
+             requested: tuple[Address, ...]) -> tuple[dict[Address, Change], list[Note]]:
     want, have = desired.by_address(), live.by_address()
-    pairs = _compare_all(want, have, frozenset(), key)
-    notes = [Note(address=a, text=t) for a in sorted(pairs, key=sort_key) for t in pairs[a].notes]
-    replaced = _cascade(want, pairs)
+    forced = forced_replace.forced(requested, want, have)
+    pairs = _compare_all({a: _compared(r, forced) for a, r in want.items()}, have, frozenset(), key)
+    notes = _notes(want, pairs)
+    replaced = _cascade(want, pairs, forced)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
-        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned, key)
+        pairs |= {a: compare(KINDS[a.kind], _compared(want[a], forced), have[a], gone, owned, key)
                   for a in pairs if KINDS[a.kind].children and refs[a] & gone}
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
     for a in want.keys() ^ have.keys():
-        out[a] = _single(a, want.get(a), have.get(a))
+        out[a] = _single(a, want.get(a), have.get(a), frozenset(requested))
     return out, notes
 
 
@@ -256,20 +277,23 @@ def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Ad
 
 
 def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
-               key: FingerprintKey | None = None) -> Plan:
+               key: FingerprintKey | None = None, replace: Iterable[Address | str] = ()) -> Plan:
     """Diff desired against live into an ordered, immutable plan. Pure.
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
     replace or delete of theirs forces (without those the old object could not be removed).
-    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError."""
+    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError.
+    `replace` forces a replace of those addresses (`--replace`, see planning/replace.py)."""
     refs = _refs(desired)
     check_acyclic(refs)
-    changes, notes = _changes(desired, live, refs, key)
+    requested = tuple(a if isinstance(a, Address) else Address.parse(a) for a in replace)
+    changes, notes = _changes(desired, live, refs, key, requested)
     ordered = _with_edges(changes, refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
         known = set(desired.by_address()) | set(live.by_address())
         ordered = _targeted(ordered, wanted, known)
+        forced_replace.outside_targets(requested, {c.address for c in ordered})
         notes = [n for n in notes if n.address in {c.address for c in ordered}]
     return Plan(stack=desired.stack, changes=tuple(ordered), notes=tuple(notes),
                 live_fingerprints={str(r.address): r.fingerprint or "" for r in live})
