@@ -8,7 +8,7 @@ import pytest
 
 from metorial_apply.core.errors import PlanError, SafetyError
 from metorial_apply.core.fingerprint import FingerprintKey, stamp_for
-from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.core.model import Address, Resource, SecretValue, Stamp
 from metorial_apply.planning.plan import Action, Change, Plan, build_plan
 from metorial_apply.planning.safety import check_protected
 from metorial_apply.planning.saved import desired_digest
@@ -158,6 +158,8 @@ def test_the_spec_hash_leaves_ignored_fields_out() -> None:
     d = ignoring(dep(), "description")
     stamp = stamp_for(d, STACK, None)
     assert stamp.ignore == ("description",)
+    assert stamp.to_metadata()["metorial-apply/ignore"] == "description"
+    assert Stamp.split(stamp.to_metadata())[1] == stamp  # read back from live metadata as written
     assert stamp_for(ignoring(dep("other"), "description"), STACK, None).spec_hash == stamp.spec_hash
     assert stamp_for(dep(), STACK, None).ignore is None  # no key at all without ignore
     assert "metorial-apply/ignore" not in stamp_for(dep(), STACK, None).to_metadata()
