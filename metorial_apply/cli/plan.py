@@ -174,17 +174,22 @@ def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> Non
             out.echo(line, err=True)
 
 
-def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
+def parse_targets(values: tuple[str, ...], option: str = "--target") -> tuple[Address, ...]:
+    """Addresses given to `option` (--target, --replace); a malformed one is a usage error."""
     out = []
     for value in values:
         try:
             out.append(Address.parse(value))
         except ValueError:
             raise click.BadParameter(f"{value!r} is not an address (want kind.name, e.g. config.github-prod)",
-                                     param_hint="--target") from None
+                                     param_hint=option) from None
         if out[-1].kind not in KINDS:
-            raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint="--target")
+            raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint=option)
     return tuple(out)
+
+
+REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete old) though nothing changed "
+                "(repeatable).")
 
 
 @click.command("plan")
@@ -201,6 +206,7 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
+@click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 3 deletes or replaces.")
 @click.option("--stats", "show_stats", is_flag=True, help="API calls by kind, pages and time per phase (stderr).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
@@ -218,6 +224,7 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
                                "--no-secrets)")
     args["variables"] = parse_vars(args["variables"])
     args["targets"] = parse_targets(args["targets"])
+    args["replace"] = parse_targets(args["replace"], "--replace")
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
     run = run_async(make_plan(path, args, phases, out))

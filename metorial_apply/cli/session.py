@@ -130,5 +130,6 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
     plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
-                      takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged())
+                      takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
+                      replace=args.get("replace", ()))
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})

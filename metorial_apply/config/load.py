@@ -20,6 +20,7 @@ from metorial_apply.config.bindings import inherit_vault_deployments, template_b
 from metorial_apply.config.diagnostics import validation_diagnostics
 from metorial_apply.config.directives import read_directives
 from metorial_apply.config.files import config_files, file_reader
+from metorial_apply.config.ignore import ignore_problems, ignored_fields
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
 from metorial_apply.config.redaction import redact
 from metorial_apply.config.references import (
@@ -36,11 +37,10 @@ from metorial_apply.config.variables import Source, collect_variables
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.core.specs import YAML_TO_SPEC
 from metorial_apply.core.state import State
 
 __all__ = ["load_config", "resolve_names", "sort_diagnostics"]
-
-YAML_TO_SPEC = {"tools": "tool_filters"}  # YAML field → canonical spec field, where they differ
 
 
 @dataclass
@@ -91,7 +91,7 @@ def _resource(entry: Entry, model: Any, sensitive: set[YamlPath]) -> Resource:
         address=Address(kind=entry.kind.kind, name=entry.name), spec=spec,
         secret=SecretValue(secret) if secret is not None else None,
         sensitive=frozenset(f for f in fields if f in spec), protect=bool(getattr(model, "protect", False)),
-        source=f"{pos.file}:{pos.line}",
+        ignore=ignored_fields(getattr(model, "ignore", [])), source=f"{pos.file}:{pos.line}",
     )
 
 
@@ -122,6 +122,7 @@ def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Va
     except ValidationError as exc:
         built.problems += validation_diagnostics(exc, entry, data, skip=failed)
         return built
+    built.problems += ignore_problems(entry, getattr(model, "ignore", []))
     if not failures:
         built.resource = _resource(entry, model, sensitive)
         built.refs = references_of(built.resource, model.model_dump())

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from metorial_apply.config.ignore import ignorable
 from metorial_apply.core.kinds import SECTIONS
 
 SCHEMA_PATH = Path("schemas") / "metorial-apply.schema.json"
@@ -75,11 +76,18 @@ def _name_keys(schema: dict[str, Any], pattern: str) -> None:
             branch["propertyNames"] = {"pattern": pattern}
 
 
+def _ignore_names(schema: dict[str, Any]) -> None:
+    """`ignore:` takes the kind's ignorable field names only (the models share one plain list)."""
+    for kind in SECTIONS.values():
+        schema["$defs"][kind.model.__name__]["properties"]["ignore"]["items"]["enum"] = list(ignorable(kind))
+
+
 def document_schema() -> dict[str, Any]:
     schema = document_model().model_json_schema()
     for key, prop in schema["properties"].items():
         if key not in DIRECTIVES:
             _name_keys(prop, VARIABLE_PATTERN if key == "variables" else NAME_PATTERN)
+    _ignore_names(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "metorial-apply configuration",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from metorial_apply.core.model import Frozen
+from metorial_apply.core.model import Address, Frozen
 
 
 class Action(str, Enum):
@@ -99,3 +99,11 @@ class ChildChange(Frozen):
     id: str | None = None  # live sub-resource id (update, replace, delete)
     fields: tuple[str, ...] = ()  # canonical item fields changed (update)
     after: dict[str, Any] | None = None  # desired canonical item (create, replace); refs by name
+
+
+class Note(Frozen):
+    """Something the reader should know about one address that is not a change (e.g. a field the
+    API cannot clear). Rendered once, after the summary."""
+
+    address: Address
+    text: str

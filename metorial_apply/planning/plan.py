@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from metorial_apply.core.errors import ConfigError, PlanError
+from metorial_apply.core.errors import PlanError
 from metorial_apply.core.fingerprint import FingerprintKey, check_key
 from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
-from metorial_apply.planning.action import Action, ChildChange, FieldDiff
-from metorial_apply.planning.diff import NAMING_NEEDS_KEY, Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.planning import replace as forced_replace
+from metorial_apply.planning.action import Action, ChildChange, FieldDiff, Note
+from metorial_apply.planning.adoption import check_adoptions, check_takeovers, imported_secret, lookalike_notes
+from metorial_apply.planning.diff import Comparison, compare, ignored_note, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
 
@@ -61,14 +62,6 @@ class Change(Frozen):
     @property
     def destructive(self) -> bool:
         return self.action.cls.mass
-
-
-class Note(Frozen):
-    """Something the reader should know about one address that is not a change (e.g. a field the
-    API cannot clear). Rendered once, after the summary."""
-
-    address: Address
-    text: str
 
 
 class Plan(Frozen):
@@ -126,10 +119,13 @@ def _replace_reason(kind: KindSpec, c: Comparison) -> str:
     return "; ".join(parts)
 
 
-def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> dict[Address, str]:
-    """Address → reason for every replace, including dependents whose create-only ref points
-    at something replaced (the new object gets a new id, which they cannot be repointed to)."""
+def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison],
+             forced: frozenset[Address]) -> dict[Address, str]:
+    """Address → reason for every replace (`forced`: asked for with --replace), including
+    dependents whose create-only ref points at something replaced (the new object gets a new
+    id, which they cannot be repointed to)."""
     reasons = {a: _replace_reason(KINDS[a.kind], c) for a, c in pairs.items() if _needs_replace(KINDS[a.kind], c)}
+    reasons |= {a: forced_replace.with_requested(reasons.get(a, "")) for a in forced}
     for _ in range(len(pairs) + 1):  # each pass adds at least one, or stops
         added = False
         for a in sorted(pairs.keys() - reasons.keys(), key=sort_key):
@@ -190,13 +186,15 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
     return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
 
 
-def _single(a: Address, d: Resource | None, lv: Resource | None, removed: frozenset[Address]) -> Change:
+def _single(a: Address, d: Resource | None, lv: Resource | None, removed: frozenset[Address],
+            requested: frozenset[Address]) -> Change:
     kind = KINDS[a.kind]
     if lv is not None and a in removed:
         return Change(action=Action.FORGET, address=a, reason="removed: stop managing it, keep the object", id=lv.id,
                       live=lv, fields=("metadata",), before=redacted_view(kind, lv.spec, lv.sensitive, False))
     if d is not None:
-        return Change(action=Action.CREATE, address=a, reason="not in live state", protect=d.protect, desired=d,
+        reason = forced_replace.NOTHING_LIVE if a in requested else "not in live state"
+        return Change(action=Action.CREATE, address=a, reason=reason, protect=d.protect, desired=d,
                       after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None))
     assert lv is not None
     reason = "not in config"
@@ -231,63 +229,12 @@ def _adopted(kind: KindSpec, lv: Resource, c: Comparison, common: dict[str, Any]
                   **common | extra)
 
 
-def imported_secret(kind: KindSpec, d: Resource, lv: Resource, c: Comparison) -> Comparison:
-    """An imported object's write-only value is not in its GET. A kind that can PATCH it gets the
-    configured value sent with the import; otherwise the configured value is taken as the live
-    one (sending it would mean a replace). Either way it is compared from now on."""
-    if lv.adoption is None or lv.adoption.action == "move" or d.secret is None:
-        return c
-    fields = ", ".join(kind.secret_fields)
-    if kind.secret_patchable:
-        note = f"{fields} cannot be read from the API: the import sends the configured value, compared from now on"
-        return dataclasses.replace(c, notes=_kept(c) + (note,))
-    note = (f"{fields} cannot be read from the API: the configured value is taken as the live one and compared "
-            f"from now on; {kind.label} cannot PATCH its {fields}, so the next change to it replaces the object")
-    return dataclasses.replace(c, secret_changed=False, diffs=tuple(x for x in c.diffs if not x.secret),
-                               notes=_kept(c) + (note,))
-
-
-def _kept(c: Comparison) -> tuple[str, ...]:
-    # Without a stamp there is no per-key fingerprint to name a key by: that hint says nothing here.
-    return tuple(n for n in c.notes if n != NAMING_NEEDS_KEY)
-
-
-def check_adoptions(have: dict[Address, Resource], replaced: dict[Address, str]) -> None:
-    """An import that would need a replace would delete the very object it adopts: refuse it."""
-    bad = [f"{a} ({have[a].id}): {replaced[a]}" for a in sorted(replaced, key=sort_key)
-           if have[a].adoption is not None and have[a].adoption.action in ("import", "takeover")]  # type: ignore[union-attr]
-    if bad:
-        raise PlanError("cannot import, the object would be replaced: " + "; ".join(bad)
-                        + ". Make the YAML's create-only fields match the live object (and import what it "
-                        "references), or drop the import")
-
-
-def check_takeovers(changes: Iterable[Change], desired: State, allowed: bool) -> None:
-    """Importing an object another stack's stamp claims is an error unless `--takeover` is given."""
-    where = {i.to: i.where for i in desired.directives.imports}
-    found = [c for c in changes if c.action is Action.TAKEOVER]
-    if found and not allowed:
-        raise ConfigError([where[c.address].problem(
-            f"{c.id} is managed by stack {_other(c)!r}; importing it takes it away from that stack",
-            "pass --takeover to take it over") for c in found])
-
-
-def _other(c: Change) -> str:
-    return c.live.adoption.other if c.live is not None and c.live.adoption is not None else ""
-
-
-def lookalike_notes(changes: Iterable[Change], unmanaged: Mapping[tuple[str, str], tuple[str, ...]]) -> list[Note]:
-    """A create whose kind and name match an unmanaged live object: say how to adopt it instead."""
-    out = []
-    for c in changes:
-        name = (c.desired.spec.get("name") if c.desired else None) or c.address.name
-        ids = unmanaged.get((c.address.kind, name)) if c.action is Action.CREATE else None
-        if ids:
-            words = c.address.kind.replace("_", " ")
-            out.append(Note(address=c.address, text=(
-                f"an unmanaged {words} named {name} exists ({', '.join(ids)}); to adopt it, add "
-                f"`imports: [{{to: {c.address}, id: {ids[0]}}}]`")))
-    return out
+def _compared(r: Resource, forced: frozenset[Address]) -> Resource:
+    """What is compared of a desired resource: no secret when its replace is forced (the new
+    object gets the value anyway, and the old fingerprint may be uncomparable) or ignored."""
+    if r.secret is not None and (r.address in forced or r.ignore & set(KINDS[r.address.kind].secret_fields)):
+        return r.model_copy(update={"secret": None})
+    return r
 
 
 def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
@@ -299,22 +246,31 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
     return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key) for a in both}
 
 
-def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
-             key: FingerprintKey | None) -> tuple[dict[Address, Change], list[Note]]:
+def _notes(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> list[Note]:
+    """Each resource's `ignore:` once, then what its comparison could not do, by address."""
+    ignored = {a: [ignored_note(r)] for a, r in want.items() if r.ignore}
+    return [Note(address=a, text=t) for a in sorted(pairs.keys() | ignored.keys(), key=sort_key)
+            for t in ignored.get(a, []) + list(pairs[a].notes if a in pairs else ())]
+
+
+def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]], key: FingerprintKey | None,
+             requested: tuple[Address, ...]) -> tuple[dict[Address, Change], list[Note]]:
     want, have = desired.by_address(), live.by_address()
+    forced = forced_replace.forced(requested, want, have)
     pairs = {a: imported_secret(KINDS[a.kind], want[a], have[a], c)
-             for a, c in _compare_all(want, have, frozenset(), key).items()}
-    notes = [Note(address=a, text=t) for a in sorted(pairs, key=sort_key) for t in pairs[a].notes]
-    replaced = _cascade(want, pairs)
+             for a, c in _compare_all({a: _compared(r, forced) for a, r in want.items()}, have, frozenset(),
+                                      key).items()}
+    notes = _notes(want, pairs)
+    replaced = _cascade(want, pairs, forced)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
-        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned, key)
+        pairs |= {a: compare(KINDS[a.kind], _compared(want[a], forced), have[a], gone, owned, key)
                   for a in pairs if KINDS[a.kind].children and refs[a] & gone}
     check_adoptions(have, replaced)
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
     removed = frozenset(r.source for r in desired.directives.removals)
     for a in want.keys() ^ have.keys():
-        out[a] = _single(a, want.get(a), have.get(a), removed)
+        out[a] = _single(a, want.get(a), have.get(a), removed, frozenset(requested))
     return out, notes
 
 
@@ -351,17 +307,20 @@ def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Ad
 
 def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
                key: FingerprintKey | None = None, takeover: bool = False,
-               unmanaged: Mapping[tuple[str, str], tuple[str, ...]] | None = None) -> Plan:
+               unmanaged: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+               replace: Iterable[Address | str] = ()) -> Plan:
     """Diff desired against live into an ordered, immutable plan. Pure.
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
     replace or delete of theirs forces (without those the old object could not be removed).
     `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError.
     `takeover` allows imports of objects another stack claims; `unmanaged` ((kind, name) → ids of
-    unstamped live objects) gives creates their look-alike notes."""
+    unstamped live objects) gives creates their look-alike notes.
+    `replace` forces a replace of those addresses (`--replace`, see planning/replace.py)."""
     refs = _refs(desired)
     check_acyclic(refs)
-    changes, notes = _changes(desired, live, refs, key)
+    requested = tuple(a if isinstance(a, Address) else Address.parse(a) for a in replace)
+    changes, notes = _changes(desired, live, refs, key, requested)
     check_takeovers(changes.values(), desired, takeover)
     notes = sorted([*notes, *lookalike_notes(changes.values(), unmanaged or {})], key=lambda n: sort_key(n.address))
     ordered = _with_edges(changes, refs, live)
@@ -369,6 +328,7 @@ def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] 
     if wanted:
         known = set(desired.by_address()) | set(live.by_address())
         ordered = _targeted(ordered, wanted, known)
+        forced_replace.outside_targets(requested, {c.address for c in ordered})
         notes = [n for n in notes if n.address in {c.address for c in ordered}]
     return Plan(stack=desired.stack, changes=tuple(ordered), notes=tuple(notes),
                 live_fingerprints={str(r.address): r.fingerprint or "" for r in live})

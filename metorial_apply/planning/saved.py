@@ -204,8 +204,10 @@ def _other_stack(planned: str, configured: str) -> StalePlanError:
 
 
 def _desired_material(desired: State) -> bytes:
+    # `ignore:` is part of what was reviewed; added only where set, so other digests stay as they were.
     rows = [[str(r.address), r.spec, sorted(r.sensitive), r.protect,
-             r.secret.canonical().decode() if r.secret is not None else None] for r in desired]
+             r.secret.canonical().decode() if r.secret is not None else None] + ([sorted(r.ignore)] if r.ignore else [])
+            for r in desired]
     # imports/moved/removed join the material only when present, so digests of configs without
     # them stay what they were.
     extra = [desired.directives.rows()] if desired.directives else []
