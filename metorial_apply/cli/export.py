@@ -17,6 +17,7 @@ from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import open_client
 from metorial_apply.cli.options import api_options, network_options
 from metorial_apply.cli.output import Output, inert
+from metorial_apply.cli.plan import write_atomic
 from metorial_apply.cli.session import print_wait, require_secret_key, run_async, state_dir_for
 from metorial_apply.config.sections import STACK
 from metorial_apply.core.errors import UsageError
@@ -57,7 +58,7 @@ def write_files(out_dir: Path, files: dict[str, str], force: bool) -> None:
     (atomically) and other files in DIR are left alone."""
     if check_out_dir(out_dir, force):
         for name, text in sorted(files.items()):
-            _replace_file(out_dir / name, text)
+            write_atomic(out_dir / name, text)
         return
     try:
         parent = out_dir.absolute().parent
@@ -75,17 +76,6 @@ def write_files(out_dir: Path, files: dict[str, str], force: bool) -> None:
             from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _replace_file(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
         raise
 
 
