@@ -20,6 +20,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the benchmarks import each other as scripts do (python benchmarks/x.py)
 
+import adopt_scale  # noqa: E402
 import apply_scale  # noqa: E402
 import contention  # noqa: E402
 import e2e  # noqa: E402
@@ -42,6 +43,7 @@ def suite(quick: bool) -> dict[str, Bench]:
             "apply_scale": lambda: apply_scale.run([100, 250, 500], sample=40, rate_resources=400),
             "contention": lambda: contention.run(n=400),
             "e2e": lambda: e2e.run([1000]),
+            "adopt_scale": lambda: adopt_scale.run(total=300),
         }
     return {
         "list_live": lambda: list_live.run(total=5000, latency_ms=20),
@@ -49,6 +51,7 @@ def suite(quick: bool) -> dict[str, Bench]:
         "apply_scale": lambda: apply_scale.run([250, 500, 1000, 2000], sample=100, rate_resources=1000),
         "contention": lambda: contention.run(n=1000),
         "e2e": lambda: e2e.run([1000, 10000], scrypt_sizes=(1000,)),
+        "adopt_scale": lambda: adopt_scale.run(total=2000),
     }
 
 

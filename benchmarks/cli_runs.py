@@ -62,14 +62,15 @@ def cli_env(key: str | None) -> dict[str, str]:
     return child_env(extra | ({"METORIAL_APPLY_FINGERPRINT_KEY": key} if key else {}))
 
 
-def run_cli(args: list[str], work: Path, *, key: str | None = None, timeout_s: float = 900.0) -> CliRun:
+def run_cli(args: list[str], work: Path, *, key: str | None = None, timeout_s: float = 900.0,
+            env: dict[str, str] | None = None) -> CliRun:
     """`python -m metorial_apply ARGS` in `work`; wall time and its own peak RSS. Killed after
     `timeout_s`, which then raises."""
     out_path, err_path = work / "cli.out", work / "cli.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "metorial_apply", *args], stdout=out, stderr=err,
-                                 stdin=subprocess.DEVNULL, cwd=work, env=cli_env(key))
+                                 stdin=subprocess.DEVNULL, cwd=work, env=cli_env(key) | (env or {}))
         peak = PeakRss(child.pid)
         peak.start()
         try:

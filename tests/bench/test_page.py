@@ -35,7 +35,7 @@ def test_every_benchmark_reaches_the_table_and_every_plot_is_drawn(results: dict
     text = page.render(results, names)
     for figure in ("our 429s", "the other client's 429s", "build_plan CPU per resource, keyed",
                    "`plan`, no changes, 1000 resources, keyed: peak RSS", "live read of 1000 resources: API calls",
-                   "apply 500 resources at 50 ms: wall"):
+                   "apply 500 resources at 50 ms: wall", "adopt 300 hand-made objects at 20 ms: apply wall"):
         assert figure in text
     assert results["machine"]["date"] in text and "quick" in text
     assert all(f"(benchmarks/{n})" in text for n in names)
