@@ -23,7 +23,7 @@ from metorial_apply.cli.options import key_origin, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
-from metorial_apply.core.errors import ApiKeyError, Diagnostic
+from metorial_apply.core.errors import ApiKeyError, Diagnostic, UsageError
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
 from metorial_apply.core.state import State
@@ -77,8 +77,13 @@ def detail_for(desired: State) -> set[str]:
 def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None,
                  warnings: list[Diagnostic] | None = None) -> State:
     """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets)."""
-    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
-                       var_files=args["var_files"], warnings=warnings)
+    desired = load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
+                          var_files=args["var_files"], warnings=warnings)
+    if desired.api_keys:
+        # Until keys are planned and applied, a consumer would be created holding its key's slot
+        # instead of the key's secret: refuse rather than write that.
+        raise UsageError("api_keys: plan and apply do not manage API keys yet; `validate` checks them")
+    return desired
 
 
 @dataclass

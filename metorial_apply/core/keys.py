@@ -16,6 +16,7 @@ from pydantic import ConfigDict
 from metorial_apply.core.model import NAME, Address, Frozen, SecretValue
 
 KEY_SEPARATOR = "~"
+KEY_SECTIONS = ("key_backends", "api_keys")  # top-level YAML sections
 BACKEND_TYPES = ("metlo", "metal")
 KEY_TYPES = ("GENERIC", "ONBOARDING", "GCP", "AWS")  # Metlo's `keyFor`; Metal keys have no type
 DEFAULT_KEY_TYPE = "GENERIC"  # what Metlo makes of a create without `keyFor`

@@ -70,6 +70,8 @@ class KeyInputs(Frozen):
     backend_types: dict[str, str] = Field(default_factory=dict)
     held: dict[str, frozenset[str]] = Field(default_factory=dict)
     rotate: frozenset[str] = frozenset()  # YAML names from `--rotate api_key.NAME`
+    # Keys a consumer being created again needs the secret of (shown once, so a new key): name → why
+    forced: dict[str, str] = Field(default_factory=dict)
     now: float = 0.0  # seconds since the epoch, passed in by the CLI
 
 
@@ -95,6 +97,8 @@ def _due(key: LiveKey, desired: DesiredKey, inputs: KeyInputs) -> str | None:
     """Why the kept key must be rotated, if it must."""
     if desired.name in inputs.rotate:
         return "rotation requested (--rotate)"
+    if desired.name in inputs.forced:
+        return inputs.forced[desired.name]
     born = created_at(key)
     if desired.rotate_after_s is not None and born is not None and inputs.now - born >= desired.rotate_after_s:
         days = (inputs.now - born) / 86400
