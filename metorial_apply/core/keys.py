@@ -122,3 +122,22 @@ class CreatedKey(Frozen):
     def parts(self) -> dict[str, str]:
         """What `${key.NAME.PART}` stands for (the identity under both of its names)."""
         return {"secret": self.secret.reveal(), "identifier": self.key.identity, "client_id": self.key.identity}
+
+
+_HELD_ITEM = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})=([A-Za-z0-9_.\-]{1,200})")
+
+
+def held_text(held: dict[str, str]) -> str:
+    """The key generations a consumer holds, as its stamp keeps them: `ingest=metlo.abc,sync=ci_x`
+    (key names and public identities only, never a secret)."""
+    return ",".join(f"{name}={identity}" for name, identity in sorted(held.items()))
+
+
+def parse_held(text: object) -> dict[str, str] | None:
+    """`held_text` read back; None when absent or malformed (then the consumer holds no key we know)."""
+    if not isinstance(text, str):
+        return None
+    items = [_HELD_ITEM.fullmatch(part) for part in text.split(",") if part]
+    if not all(items):
+        return None
+    return {m.group(1): m.group(2) for m in items if m is not None}

@@ -20,6 +20,7 @@ from metorial_apply.core.keyslots import bind, keys_in
 from metorial_apply.core.model import Address, Resource
 from metorial_apply.core.state import State
 from metorial_apply.planning.keys import KeyInputs, KeyPlan, plan_keys
+from metorial_apply.planning.plan import Change, Plan
 
 PENDING = "(new)"  # the identity of a key generation not created yet
 
@@ -79,3 +80,19 @@ def consumers(keys: tuple[DesiredKey, ...]) -> dict[Address, tuple[str, ...]]:
         for address in key.consumers:
             out.setdefault(address, []).append(key.name)
     return {address: tuple(sorted(names)) for address, names in out.items()}
+
+
+def rebind_plan(plan: Plan, templates: State, identities: dict[str, str]) -> Plan:
+    """The plan with every consumer's desired value bound to the identities its keys have now
+    (after the run's key creates): what its stamp's fingerprint is computed from."""
+    have = templates.by_address()
+
+    def rebound(change: Change) -> Change:
+        template = have.get(change.address)
+        if change.desired is None or template is None or not keys_in(template.secret):
+            return change
+        known = identities | {name: PENDING for name in keys_in(template.secret) if name not in identities}
+        return change.model_copy(update={"desired": _bound(template, known).model_copy(
+            update={"spec": change.desired.spec})})
+
+    return plan.model_copy(update={"changes": tuple(rebound(c) for c in plan.changes)})

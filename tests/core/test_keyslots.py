@@ -36,3 +36,14 @@ def test_bind_uses_identities_only_and_changes_with_a_new_generation() -> None:
     assert one == bind(VALUE, {"sync": "ci_1", "ingest": "metlo.x"})
     assert one != bind(VALUE, {"sync": "ci_2", "ingest": "metlo.x"})
     assert one.reveal()["api_key"] == "key:sync@ci_1.secret"
+
+
+def test_the_held_record_round_trips_and_refuses_malformed_text() -> None:
+    from metorial_apply.core.keys import held_text, parse_held
+
+    held = {"sync": "ci_abc", "ingest": "metlo.x1"}
+    assert held_text(held) == "ingest=metlo.x1,sync=ci_abc"
+    assert parse_held(held_text(held)) == held
+    assert parse_held("") == {} and parse_held(None) is None
+    for bad in ("ingest", "ingest=a b", "=x", "a=b,,c"):
+        assert parse_held(bad) is None, bad
