@@ -13,6 +13,11 @@ cases, both possible only after a crash or a hand edit:
   copied or forged by hand (any key of the organization can write metadata); it is never
   adopted or deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
 
+With the configuration's `imports:` and `moved:` (adoption.py), adopted objects are placed at
+their new address before ids are turned into names, and every object the stack does not claim
+is kept by id in `LiveRead.others` (imports and the planner's look-alike notes use it), so no
+extra GET is ever needed.
+
 Stack lock records (session templates carrying `metorial-apply/lock`, see core/lock.py) are
 dropped before anything else looks at the lists: they are never a resource, a duplicate, an
 ignored stamp or an object counted.
@@ -26,7 +31,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from metorial_apply.api.adoption import Claim as Owned
+from metorial_apply.api.adoption import Unowned, adopt, unowned
 from metorial_apply.api.client import MetorialClient
+from metorial_apply.core.directives import Directives
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import is_lock_record
 from metorial_apply.core.model import NAME, Address, Catalog, Defaults, Resource, Stamp
@@ -59,21 +67,23 @@ class LiveRead:
     ignored: tuple[str, ...] = ()
     objects: int = 0  # objects listed across kinds (ours or not)
     defaults: Defaults = field(default_factory=lambda: Defaults())  # what our live deployments have
+    # Active objects this stack does not claim (unmanaged, or another stack's), by id: what
+    # imports adopt and the planner's look-alike notes point at.
+    others: dict[str, Unowned] = field(default_factory=dict)
+
+    def unmanaged(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(kind, name) → ids of unstamped live objects with that name: for look-alike notes."""
+        out: dict[tuple[str, str], list[str]] = {}
+        for o in self.others.values():
+            if o.stamp is None and o.name:
+                out.setdefault((o.kind, o.name), []).append(o.id)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def object_fingerprint(obj: Raw) -> str:
     """sha256 of the canonical JSON of an API object: any change to it moves the fingerprint."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Owned:
-    """One live object our stack's stamp claims, with the address it gets in live state."""
-
-    address: Address
-    stamp: Stamp
-    obj: Raw
 
 
 def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) -> list[Owned]:
@@ -123,18 +133,25 @@ def _children(kind: KindSpec, obj: Raw, names: LiveNames) -> dict[str, str]:
 
 def to_resource(owned: Owned, names: LiveNames) -> Resource:
     kind = KINDS[owned.address.kind]
+    stamp = owned.stamp
     return Resource(
-        address=owned.address, spec=kind.from_api(owned.obj, names), id=owned.obj["id"], stamp=owned.stamp,
+        address=owned.address, spec=kind.from_api(owned.obj, names), id=owned.obj["id"], stamp=stamp,
         fingerprint=object_fingerprint(owned.obj), children=_children(kind, owned.obj, names),
-        protect=owned.stamp.protect, sensitive=frozenset(owned.stamp.sensitive or ()),
+        protect=bool(stamp and stamp.protect), sensitive=frozenset((stamp.sensitive if stamp else None) or ()),
+        adoption=owned.adoption,
     )
 
 
-def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]]) -> LiveRead:
-    """Pure core of fetch_live: listed objects per kind → our stack's live State."""
+def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
+               directives: Directives | None = None) -> LiveRead:
+    """Pure core of fetch_live: listed objects per kind → our stack's live State, with the
+    desired `directives` (imports, moves) applied (see adoption.py)."""
     listed = {kind: [o for o in objects if not is_lock_record(o)] for kind, objects in listed.items()}
     ignored: list[str] = []
     owned = [o for kind in KINDS.values() for o in _claims(kind, listed.get(kind.kind, []), stack, ignored)]
+    others = unowned(listed, {o.obj["id"] for o in owned})
+    owned = adopt(owned, directives or Directives(), others)
+    taken = {o.obj["id"] for o in owned if o.adoption is not None}
     names = LiveNames(
         ids={(o.address.kind, o.obj["id"]): o.address.name for o in owned},
         slugs={p.id: p.slug for p in catalog.providers},
@@ -142,7 +159,8 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]]) -> Li
     resources = [to_resource(o, names) for o in owned]
     total = sum(len(v) for v in listed.values())
     return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(set(ignored))), objects=total,
-                    defaults=deployment_defaults(owned, listed.get("auth_config", [])))
+                    defaults=deployment_defaults(owned, listed.get("auth_config", [])),
+                    others={i: o for i, o in others.items() if i not in taken})
 
 
 def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults:
@@ -156,12 +174,13 @@ def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults
     return Defaults(config=frozenset(configs), auth_config=frozenset(auths))
 
 
-async def read_live(client: MetorialClient, stack: str, catalog: Catalog) -> LiveRead:
+async def read_live(client: MetorialClient, stack: str, catalog: Catalog,
+                    directives: Directives | None = None) -> LiveRead:
     """One paginated list per kind, all kinds concurrently; never one GET per resource."""
     paths = {kind.path: kind.kind for kind in KINDS.values()}
     by_path = await client.list_many(paths)
     listed = {paths[p]: items for p, items in by_path.items()}
-    read = live_state(stack, catalog, listed)
+    read = live_state(stack, catalog, listed, directives)
     log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",
               read.objects, len(read.state), stack, len(read.ignored))
     return read

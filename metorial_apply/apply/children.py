@@ -33,6 +33,8 @@ def child_changes(kind: KindSpec, change: Change, ids: IdMap) -> list[ChildChang
     live_ids = change.live.children if change.live else {}
     todo = [c.model_copy(update={"after": c.after or desired.get(c.key), "id": c.id or live_ids.get(c.key)})
             for c in change.children]
+    if change.desired is not None and child.field in change.desired.ignore:
+        return todo  # `ignore:` leaves the children to the dashboard: nothing of ours is sent
     covered = {c.key for c in todo}
     for key, item in sorted(desired.items()):
         if key not in covered and key in live_ids and _refs_replaced(item, ids):

@@ -60,7 +60,8 @@ class Executor:
         self.pool = background_pool(threads)
         for step in steps:
             resource = step.change.desired
-            if step.phase == "up" and resource is not None and resource.secret is not None:
+            if step.phase == "up" and resource is not None and resource.secret is not None \
+                    and not (step.action == "update" and _secret_ignored(resource)):
                 reuse = _reusable_stamp(step.change) if step.action == "update" else None
                 self.ready[resource.address] = asyncio.ensure_future(self.stamp(resource, reuse))
 
@@ -81,6 +82,8 @@ class Executor:
             return await self.delete(step)
         if step.action == "create":
             return await self.create(step)
+        if step.action == "forget":
+            return await self.forget(step)
         return await self.update(step)
 
     async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
@@ -119,18 +122,37 @@ class Executor:
         if kind.children:
             await self.update_children(kind, change, id)
         fields = _changed_fields(kind, change)
-        secret_changed = _secret_changed(kind, change, fields)
-        pending = self.ready.pop(resource.address, None)
-        stamp = await pending if pending is not None else await self.stamp(resource, _reusable_stamp(change))
+        secret_changed = _secret_changed(kind, change, fields) and not _secret_ignored(resource)
+        stamp = await self.update_stamp(change, resource)
         secret = self.sent_secret(resource) if secret_changed and resource.secret is not None else None
-        metadata = dict(resource.spec.get("metadata") or {}) | stamp.to_metadata()
+        metadata = _user_metadata(change, resource) | stamp.to_metadata()
         body = patch_body(kind, resource.spec, frozenset(fields), secret, metadata, self.ids)
         await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
         return StepDone(id)
 
+    async def update_stamp(self, change: Change, resource: Resource) -> Stamp:
+        """An update's stamp; an ignored secret is never sent on update, so its stamp keeps the
+        live fingerprint (what was last sent) rather than claim the YAML value is live."""
+        if _secret_ignored(resource):
+            return _kept_fingerprint(stamp_for(resource.model_copy(update={"secret": None}), self.stack, None),
+                                     change.live.stamp if change.live else None)
+        pending = self.ready.pop(resource.address, None)
+        return await pending if pending is not None else await self.stamp(resource, _reusable_stamp(change))
+
     async def update_children(self, kind: KindSpec, change: Change, parent_id: str) -> None:
         todo = child_changes(kind, change, self.ids)
         await run_child_changes(self.client, kind, change.address, parent_id, todo, self.ids)
+
+    async def forget(self, step: Step) -> StepDone:
+        """One PATCH of metadata without our keys (PATCH replaces metadata wholesale, so the
+        user's keys are sent back as they were read); the object stays."""
+        change = step.change
+        if change.live is None or change.id is None:
+            raise ValueError(f"{change.address}: a forget needs the live resource")
+        kind = KINDS[change.address.kind]
+        user = dict(change.live.spec.get("metadata") or {})
+        await self.client.update(kind.path, change.id, {"metadata": user}, kind=kind.kind, name=change.address.name)
+        return StepDone(change.id, "stamp removed; the object stays")
 
     async def delete(self, step: Step) -> StepDone:
         change = step.change
@@ -145,6 +167,24 @@ def _desired(change: Change) -> Resource:
     if change.desired is None:
         raise ValueError(f"{change.address}: a {change.action.value} needs the desired resource")
     return change.desired
+
+
+def _secret_ignored(resource: Resource) -> bool:
+    return bool(resource.ignore & set(KINDS[resource.address.kind].secret_fields))
+
+
+def _kept_fingerprint(stamp: Stamp, live: Stamp | None) -> Stamp:
+    if live is None:
+        return stamp
+    return stamp.model_copy(update={"secret_fingerprint": live.secret_fingerprint, "secret_salt": live.secret_salt,
+                                    "secret_keys": live.secret_keys})
+
+
+def _user_metadata(change: Change, resource: Resource) -> dict[str, object]:
+    """The user metadata an update sends (PATCH replaces it whole): the live one when `ignore:`
+    leaves metadata to the dashboard, else the YAML's."""
+    source = change.live if "metadata" in resource.ignore and change.live is not None else resource
+    return dict(source.spec.get("metadata") or {})
 
 
 def _secret_changed(kind: KindSpec, change: Change, fields: set[str]) -> bool:
@@ -167,4 +207,4 @@ def _changed_fields(kind: KindSpec, change: Change) -> set[str]:
     desired, live = change.desired, change.live
     if desired is not None and live is not None:
         fields |= {f for f in kind.patchable if f != "metadata" and desired.spec.get(f) != live.spec.get(f)}
-    return fields
+    return fields - desired.ignore if desired is not None else fields

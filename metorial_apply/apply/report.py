@@ -9,8 +9,9 @@ from typing import Any
 
 from metorial_apply.apply.schedule import Outcome
 from metorial_apply.core.model import Address
+from metorial_apply.planning.action import Action
 
-PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
+PAST = {a.value: a.cls.past for a in Action if a.cls.past}
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class ChangeResult:
     path, request id), which never holds a secret; `cause` names the failed change it needed."""
 
     address: Address
-    action: str  # create | update | replace | delete
+    action: str  # an Action value other than noop
     outcome: Outcome
     id: str | None = None
     old_id: str | None = None  # replace: the object deleted
@@ -30,7 +31,7 @@ class ChangeResult:
 
     @property
     def marker(self) -> str:
-        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}[self.action]
+        return Action(self.action).marker
 
     def summary(self) -> str:
         """One line for people: `created pde_1`, `FAILED 400 …`, `skipped: depends on …`."""

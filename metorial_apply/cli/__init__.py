@@ -23,7 +23,7 @@ EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 GC_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "catalog", "keygen",
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "catalog", "export", "keygen",
                    "emulator")
 
 
@@ -49,6 +49,7 @@ SUMMARIES = {
     "show": "Render a saved plan (plan.json) as text, Markdown or JSON, offline.",
     "unlock": "Break a stack lock held by a run that is gone.",
     "catalog": "Browse the provider catalog: versions, auth methods, config, tools.",
+    "export": "Write YAML for existing resources (unmanaged ones with imports:, or a stack's).",
     "keygen": "Print a new fingerprint key (METORIAL_APPLY_FINGERPRINT_KEY) for a secret store.",
     "emulator": "Run the local Metorial API emulator.",
 }

@@ -35,7 +35,7 @@ from metorial_apply.cli.options import (
     parse_vars,
 )
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.plan import parse_targets
+from metorial_apply.cli.plan import REPLACE_HELP, parse_targets
 from metorial_apply.cli.planfile import read_saved
 from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
@@ -207,11 +207,13 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
 @gate_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Apply only this address and what it depends on (repeatable).")
+@click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)
 @click.pass_context
 def command(ctx: click.Context, path: Path, **args: Any) -> None:
     """Apply the configuration at PATH (or a saved plan.json) to the API."""
     out = prepare(ctx, args)
     args["targets"] = parse_targets(args["targets"])
+    args["replace"] = parse_targets(args["replace"], "--replace")
     ctx.exit(asyncio.run(apply_path(out, path, args)))
 
 

@@ -81,11 +81,13 @@ def config_options(f: F) -> F:
     return f
 
 
-GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")
+GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty", "--takeover")
 
 
 def gate_options(f: F) -> F:
     """apply's safety-gate flags; `plan` takes them too, to report what such an apply would refuse."""
+    f = click.option("--takeover", is_flag=True,
+                     help="Let `imports:` adopt objects another stack's stamp claims (a takeover).")(f)
     f = click.option("--allow-empty", is_flag=True, help="Allow an empty configuration that deletes everything.")(f)
     f = click.option("--force", is_flag=True, help="Allow deleting or replacing a large share of the stack.")(f)
     f = click.option("--allow-delete", is_flag=True, help="Allow deletes without a confirmation (required in CI).")(f)

@@ -35,8 +35,9 @@ from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KINDS, sort_key
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
+from metorial_apply.planning.action import exit_code as action_exit_code
 from metorial_apply.planning.blind import without_secrets
-from metorial_apply.planning.plan import Action, Plan
+from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.safety import Blocked
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
@@ -107,9 +108,8 @@ def write_atomic(target: Path, text: str) -> None:
 
 
 def exit_code(plan: Plan) -> int:
-    if any(c.action in (Action.DELETE, Action.REPLACE) for c in plan.changes):
-        return EXIT_DESTRUCTIVE
-    return EXIT_CHANGES if plan.actionable() else EXIT_OK
+    """--detailed-exitcode: the highest class among the plan's actions (planning/action.py)."""
+    return action_exit_code(c.action for c in plan.changes)
 
 
 def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
@@ -174,17 +174,22 @@ def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> Non
             out.echo(line, err=True)
 
 
-def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
+def parse_targets(values: tuple[str, ...], option: str = "--target") -> tuple[Address, ...]:
+    """Addresses given to `option` (--target, --replace); a malformed one is a usage error."""
     out = []
     for value in values:
         try:
             out.append(Address.parse(value))
         except ValueError:
             raise click.BadParameter(f"{value!r} is not an address (want kind.name, e.g. config.github-prod)",
-                                     param_hint="--target") from None
+                                     param_hint=option) from None
         if out[-1].kind not in KINDS:
-            raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint="--target")
+            raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint=option)
     return tuple(out)
+
+
+REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete old) though nothing changed "
+                "(repeatable).")
 
 
 @click.command("plan")
@@ -201,6 +206,7 @@ def parse_targets(values: tuple[str, ...]) -> tuple[Address, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
+@click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 no changes, 2 changes, 3 deletes or replaces.")
 @click.option("--stats", "show_stats", is_flag=True, help="API calls by kind, pages and time per phase (stderr).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
@@ -218,6 +224,7 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
                                "--no-secrets)")
     args["variables"] = parse_vars(args["variables"])
     args["targets"] = parse_targets(args["targets"])
+    args["replace"] = parse_targets(args["replace"], "--replace")
     args["fingerprint_key"] = fingerprint_key()
     phases = Phases()
     run = run_async(make_plan(path, args, phases, out))

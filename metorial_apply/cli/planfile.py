@@ -10,6 +10,7 @@ from typing import Any
 from metorial_apply.cli.options import gate_flags
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
+from metorial_apply.core.model import Address
 from metorial_apply.planning.inputs import (
     PlanInputs,
     VarFile,
@@ -45,16 +46,28 @@ def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -
         config=portable(config_path.resolve(), base), var_files=tuple(files),
         variables={n: var_digest(plan.stack, n, v) for n, v in sorted(args["variables"].items())},
         stack=args["stack"], targets=tuple(str(t) for t in args["targets"]), flags=gate_flags(args),
+        replace=tuple(str(a) for a in args.get("replace", ())),
     )
 
 
 def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -> tuple[str, ...]:
     """The flags `apply` needs for the plan shown: a saved plan's --stack and --var names (the
-    file never holds a --var value) and the gate flags plan was given."""
+    file never holds a --var value) and the gate flags plan was given; without a saved plan,
+    --replace too (a saved plan carries its own)."""
     if inputs is None:
-        return gate_flags(args or {})
+        replace = tuple(f"--replace {shlex.quote(str(a))}" for a in (args or {}).get("replace", ()))
+        return (*replace, *gate_flags(args or {}))
     flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
     return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
+
+
+def recorded_replace(inputs: PlanInputs) -> tuple[Address, ...]:
+    """The saved plan's --replace addresses, which `apply plan.json` plans again with (the plan
+    built again must still equal the file change for change)."""
+    try:
+        return tuple(Address.parse(a) for a in inputs.replace)
+    except ValueError:
+        raise PlanError("the saved plan's --replace is malformed; plan again") from None
 
 
 def read_plan_file(path: Path, key: FingerprintKey | None) -> Plan:
@@ -83,9 +96,11 @@ def read_saved(path: Path, args: dict[str, Any]) -> tuple[Plan, Path]:
     inputs = saved.inputs
     if inputs is None:  # `plan --json > plan.json`: no file path to be relative to; apply where plan ran
         return saved, _config_here(saved)
-    if args["var_files"] or args["targets"]:
-        raise UsageError("a saved plan carries its own var files and targets: give apply the plan file alone")
+    if args["var_files"] or args["targets"] or args.get("replace"):
+        raise UsageError("a saved plan carries its own var files, targets and --replace: give apply the plan file "
+                         "alone")
     check_stack_flag(inputs, args["stack"])
+    args["replace"] = recorded_replace(inputs)
     base = Path(path).resolve().parent
     config = Path(recorded_path(inputs.config, base, "configuration"))
     if not config.exists():

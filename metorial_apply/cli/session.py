@@ -121,7 +121,7 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         lap("catalog")
         async with lock(client, desired.stack) if lock else nullcontext() as held:
             started, pages = time.perf_counter(), client.stats.pages
-            read = await read_live(client, desired.stack, catalog)
+            read = await read_live(client, desired.stack, catalog, desired.directives)
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
@@ -134,5 +134,7 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     want, have = s.desired.by_address(), s.read.state.by_address()
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
-    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"))
+    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
+                      takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
+                      replace=args.get("replace", ()))
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})

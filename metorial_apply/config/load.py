@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from metorial_apply.config.bindings import inherit_vault_deployments, template_binding_problems
 from metorial_apply.config.diagnostics import validation_diagnostics
+from metorial_apply.config.directives import read_directives
 from metorial_apply.config.files import config_files, file_reader
+from metorial_apply.config.ignore import ignore_problems, ignored_fields
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
 from metorial_apply.config.keys import attach_consumers, read_keys
 from metorial_apply.config.redaction import redact
@@ -36,11 +38,10 @@ from metorial_apply.config.variables import Source, collect_variables
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.core.specs import YAML_TO_SPEC
 from metorial_apply.core.state import State
 
 __all__ = ["load_config", "resolve_names", "sort_diagnostics"]
-
-YAML_TO_SPEC = {"tools": "tool_filters"}  # YAML field → canonical spec field, where they differ
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _resource(entry: Entry, model: Any, sensitive: set[YamlPath]) -> Resource:
         address=Address(kind=entry.kind.kind, name=entry.name), spec=spec,
         secret=SecretValue(secret) if secret is not None else None,
         sensitive=frozenset(f for f in fields if f in spec), protect=bool(getattr(model, "protect", False)),
-        source=f"{pos.file}:{pos.line}",
+        ignore=ignored_fields(getattr(model, "ignore", [])), source=f"{pos.file}:{pos.line}",
     )
 
 
@@ -134,6 +135,7 @@ def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Va
     except ValidationError as exc:
         built.problems += validation_diagnostics(exc, entry, data, skip=failed)
         return built
+    built.problems += ignore_problems(entry, getattr(model, "ignore", []))
     if not failures:
         built.resource = _resource(entry, model, sensitive)
         built.refs = references_of(built.resource, model.model_dump())
@@ -194,7 +196,8 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     built = [build_entry(e, env, values, lenient, keys.parts()) for e in entries]
     resources, link_problems = link(built)
     api_keys, unheld = attach_consumers(keys, resources, secrets_out or any(b.resource is None for b in built))
-    problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems
+    directives, more3 = read_directives(sources, {Address(kind=e.kind.kind, name=e.name) for e in entries})
+    problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems + more3
     problems += keys.problems + unheld
     secrets = [s for b in built for s in b.secrets] + [v.value for v in values.values() if v.sensitive] + keys.secrets
     if warnings is not None:  # a reference standing in for an absent secret is no secret: keep it readable
@@ -203,4 +206,4 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
         problems = [p for p in problems if not p.warning]
     if problems or name is None:
         raise ConfigError(sort_diagnostics(redact(problems, secrets)) or [Diagnostic("no stack: given")])
-    return State.of(name, resources, api_keys=api_keys, key_backends=tuple(keys.backends.values()))
+    return State.of(name, resources, directives, api_keys=api_keys, key_backends=tuple(keys.backends.values()))

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from metorial_apply.config.ignore import ignorable
 from metorial_apply.core.keys import KEY_TYPES
 from metorial_apply.core.kinds import SECTIONS
 
@@ -22,6 +23,33 @@ STACK_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,63}|.*\$\{.*)$"  # a name, or on
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+ADDRESS_PATTERN = r"^[a-z_]+\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
+AddressText = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
+STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ImportEntry(BaseModel):
+    model_config = STRICT
+    to: AddressText = Field(description="The address (kind.name) that adopts the object.")
+    id: str = Field(description="The live object's id.")
+
+
+class MovedEntry(BaseModel):
+    model_config = STRICT
+    source: AddressText = Field(alias="from", description="The old address.")
+    to: AddressText = Field(description="The new address.")
+
+
+class RemovedEntry(BaseModel):
+    model_config = STRICT
+    source: AddressText = Field(alias="from", description="The address to stop managing (the object stays).")
+
+
+DIRECTIVES: dict[str, Any] = {
+    "imports": (list[ImportEntry] | None, Field(None, description="Adopt existing objects by id.")),
+    "moved": (list[MovedEntry] | None, Field(None, description="Addresses renamed in place (same id).")),
+    "removed": (list[RemovedEntry] | None, Field(None, description="Stop managing, without deleting.")),
+}
 
 
 class KeyBackendSpec(BaseModel):
@@ -60,7 +88,7 @@ def document_model() -> type[BaseModel]:
                            Field(None, description=f"{kind.kind} resources by name."))
     fields["key_backends"] = (dict[Name, KeyBackendSpec] | None, Field(None, description="Key services by name."))
     fields["api_keys"] = (dict[Name, ApiKeySpec] | None, Field(None, description="API keys by name."))
-    return create_model("MetorialApplyConfig", __config__=ConfigDict(extra="forbid"), **fields)
+    return create_model("MetorialApplyConfig", __config__=ConfigDict(extra="forbid"), **fields | DIRECTIVES)
 
 
 def _name_keys(schema: dict[str, Any], pattern: str) -> None:
@@ -70,10 +98,18 @@ def _name_keys(schema: dict[str, Any], pattern: str) -> None:
             branch["propertyNames"] = {"pattern": pattern}
 
 
+def _ignore_names(schema: dict[str, Any]) -> None:
+    """`ignore:` takes the kind's ignorable field names only (the models share one plain list)."""
+    for kind in SECTIONS.values():
+        schema["$defs"][kind.model.__name__]["properties"]["ignore"]["items"]["enum"] = list(ignorable(kind))
+
+
 def document_schema() -> dict[str, Any]:
     schema = document_model().model_json_schema()
     for key, prop in schema["properties"].items():
-        _name_keys(prop, VARIABLE_PATTERN if key == "variables" else NAME_PATTERN)
+        if key not in DIRECTIVES:
+            _name_keys(prop, VARIABLE_PATTERN if key == "variables" else NAME_PATTERN)
+    _ignore_names(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "metorial-apply configuration",

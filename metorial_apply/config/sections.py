@@ -18,7 +18,7 @@ from metorial_apply.core.kinds import SECTIONS, KindSpec
 from metorial_apply.core.model import NAME
 
 STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-TOP_LEVEL = ("stack", "variables", *SECTIONS, *KEY_SECTIONS)
+TOP_LEVEL = ("stack", "variables", *SECTIONS, "imports", "moved", "removed", *KEY_SECTIONS)
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:

@@ -193,7 +193,8 @@ def check_key(stamps: Iterable[Stamp | None], key: FingerprintKey | None) -> Non
     names = ", ".join(bad[:NAMED]) + (f" and {len(bad) - NAMED} more" if len(bad) > NAMED else "")
     why = "no fingerprint key is set" if key is None else f"the fingerprint key set has key id {key.key_id}"
     raise PlanError(f"cannot compare the keyed secret fingerprints of {names}: {why}; set {KEY_ENV} to the key "
-                    f"the stack was applied with (a lost key means re-creating those resources)")
+                    "the stack was applied with (a lost key means re-creating those resources: "
+                    "apply --replace ADDRESS)")
 
 
 def _params(stored: str) -> tuple[int, int, int] | None:
@@ -290,10 +291,11 @@ def stamp_for(resource: Resource, stack: str, salt: str | None, key: Fingerprint
     return Stamp(
         stack=stack,
         address=str(resource.address),
-        spec_hash=spec_hash(resource.spec, resource.sensitive),
+        spec_hash=spec_hash(resource.spec, resource.sensitive | resource.ignore),
         secret_fingerprint=fp,
         secret_salt=salt if fp else None,
         protect=resource.protect,
         sensitive=tuple(sorted(resource.sensitive)),
         secret_keys=key_fingerprints(resource.secret, salt or "", key) if fp and key and resource.secret else None,
+        ignore=tuple(sorted(resource.ignore)) or None,
     )

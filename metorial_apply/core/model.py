@@ -16,7 +16,7 @@ from pydantic_core import core_schema
 
 STAMP_PREFIX = "metorial-apply/"
 STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect", "sensitive",
-              "secret-keys")
+              "secret-keys", "ignore")
 
 
 class Frozen(BaseModel):
@@ -113,11 +113,15 @@ class Stamp(Frozen):
     # fingerprint per top-level key (names visible, values never), so a plan can name the key
     # that changed. None: scrypt mode, a non-dict value, or a stamp written before this key.
     secret_keys: str | None = None
+    # Fields `ignore:` left out of `spec_hash` when applied (names; absent when none), so drift is
+    # checked over the same fields the hash covered even after the YAML's `ignore:` list changes.
+    ignore: tuple[str, ...] | None = None
 
     def to_metadata(self) -> dict[str, str]:
         values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
                   "true" if self.protect else None,
-                  ",".join(sorted(self.sensitive)) if self.sensitive is not None else None, self.secret_keys]
+                  ",".join(sorted(self.sensitive)) if self.sensitive is not None else None, self.secret_keys,
+                  ",".join(sorted(self.ignore)) if self.ignore else None]
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
@@ -139,6 +143,7 @@ class Stamp(Frozen):
             protect=ours.get("protect") == "true",
             sensitive=_fields(ours.get("sensitive")),
             secret_keys=ours.get("secret-keys") if isinstance(ours.get("secret-keys"), str) else None,
+            ignore=_fields(ours.get("ignore")) or None,
         )
 
 
@@ -147,6 +152,14 @@ def _fields(text: Any) -> tuple[str, ...] | None:
     if not isinstance(text, str):
         return None
     return tuple(sorted({part for part in text.split(",") if part}))
+
+
+class Adoption(Frozen):
+    """Why a live object sits at an address its stamp does not (yet) name: `import` (no stamp),
+    `takeover` (`other` is the stack whose stamp it carries) or `move` (`other` is the old address)."""
+
+    action: str
+    other: str = ""
 
 
 class Resource(Frozen):
@@ -164,12 +177,17 @@ class Resource(Frozen):
     secret: SecretValue | None = None  # desired: the write-only value(s); live: None
     sensitive: frozenset[str] = frozenset()  # spec fields holding values from ${env:}/${file:}
     protect: bool = False
+    # desired only: fields `ignore:` leaves to the dashboard (canonical spec names, plus a secret
+    # field such as `value`): never compared, never sent on update, sent on create.
+    ignore: frozenset[str] = frozenset()
     # live only:
     id: str | None = None
     stamp: Stamp | None = None
     fingerprint: str | None = None  # digest of the live API object, for saved-plan staleness
     children: dict[str, str] = {}  # sub-resource ids by key (template providers: deployment name → stp id)
     source: str | None = None  # desired only: "file:line" where it was declared
+    adoption: Adoption | None = None  # live only: this object is being imported, taken over or moved
+
 
     def __repr_args__(self) -> Any:
         # Values from ${env:}/${file:} are secret: keep them out of reprs, logs and tracebacks.
@@ -181,7 +199,8 @@ class Resource(Frozen):
 
 def spec_hash(spec: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> str:
     """Hash of a canonical spec, stored in the stamp. Sensitive fields are left out so the
-    hash (readable by anyone who can read metadata) never helps guess a secret."""
+    hash (readable by anyone who can read metadata) never helps guess a secret; callers add
+    ignored fields to `sensitive` too, so a dashboard edit of one never reads as drift."""
     visible = {k: v for k, v in spec.items() if k not in sensitive}
     text = json.dumps(visible, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from metorial_apply.core.model import Frozen
 
 JSON = Any
+YAML_TO_SPEC = {"tools": "tool_filters"}  # YAML field → canonical spec field, where they differ
 
 RULE_TYPES = ("tool_keys", "tool_regex", "resource_uris", "resource_regex", "prompt_keys", "prompt_regex")
 RULE_FIELDS = {  # rule type → the API field holding its argument
@@ -105,6 +106,10 @@ class Common(Frozen):
         default_factory=dict, description="User metadata; keys under metorial-apply/ are reserved."
     )
     protect: bool = Field(False, description="Refuse to delete or replace this resource.")
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Fields left to the dashboard: never compared, never sent on update (sent on create when set).",
+    )
 
     @model_validator(mode="after")
     def _no_reserved_metadata(self) -> Common:

@@ -185,6 +185,21 @@ def child_changes(kind: KindSpec, desired: dict[str, Any], live: dict[str, Any],
     return diffs, changes
 
 
+def unignored(spec: dict[str, Any], ignore: frozenset[str]) -> dict[str, Any]:
+    """`spec` without the fields `ignore:` leaves to the dashboard (neither side compares them)."""
+    return {k: v for k, v in spec.items() if k not in ignore} if ignore else spec
+
+
+def secret_ignored(kind: KindSpec, desired: Resource) -> bool:
+    """True when `ignore:` names the kind's write-only value: its fingerprint is not compared."""
+    return bool(desired.ignore & set(kind.secret_fields))
+
+
+def ignored_note(desired: Resource) -> str:
+    """The one plan note of a resource with `ignore:`, in YAML words."""
+    return "ignored: " + ", ".join(sorted(label(f) for f in desired.ignore))
+
+
 def secret_changed(desired: Resource, live: Resource, key: fingerprint.FingerprintKey | None = None) -> bool:
     """Compare the desired secret with the live stamp's fingerprint (using the live salt, and
     `key` for a keyed fingerprint)."""
@@ -214,37 +229,47 @@ def secret_diffs(kind: KindSpec, desired: Resource, live: Resource,
     return [whole], [NAMING_NEEDS_KEY] if unnamed else []
 
 
+def _against_stamp(desired: Resource, live: Resource, live_spec: dict[str, Any]) -> tuple[bool, bool]:
+    """(drift, config changed): live and desired each against the spec-hash stamped at the last apply."""
+    stored = live.stamp.spec_hash if live.stamp else None
+    if stored is None:
+        return False, True
+    # The stored hash left out the fields sensitive when applied (recorded in the stamp since
+    # it has the `sensitive` key; older stamps: assume the desired side's) and those ignored.
+    applied = live.stamp.sensitive if live.stamp and live.stamp.sensitive is not None else None
+    left_out = frozenset(applied) if applied is not None else desired.sensitive
+    left_out |= frozenset(live.stamp.ignore or ()) if live.stamp else frozenset()
+    return (spec_hash(live_spec, left_out) != stored,
+            spec_hash(desired.spec, desired.sensitive | desired.ignore) != stored)
+
+
 def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozenset[Address] = frozenset(),
             owned: frozenset[Address] = frozenset(), key: fingerprint.FingerprintKey | None = None) -> Comparison:
     """Compare one pair. `replaced` names addresses being replaced (their children repoint);
     `owned` is every live address of the stack; `key` checks keyed secret fingerprints."""
     live_spec = project_live(kind, desired.spec, live.spec, owned)
-    kept = sorted(f for f in kind.kept_when_blank if desired.spec.get(f) is None and live_spec.get(f) is not None)
+    kept = sorted(f for f in kind.kept_when_blank
+                  if desired.spec.get(f) is None and live_spec.get(f) is not None and f not in desired.ignore)
     live_spec = live_spec | dict.fromkeys(kept)  # the API keeps them: asking to clear would never converge
     child_field = kind.children.field if kind.children else None
     # A field sensitive on either side stays hidden: the live value may still be the old secret.
     sensitive = desired.sensitive | live.sensitive
-    diffs, fields = field_diffs(desired.spec, live_spec, child_field, sensitive)
-    more, children = child_changes(kind, desired.spec, live_spec, live.children, replaced)
+    want, have = unignored(desired.spec, desired.ignore), unignored(live_spec, desired.ignore)
+    diffs, fields = field_diffs(want, have, child_field, sensitive)
+    more, children = child_changes(kind, want, have, live.children, replaced)
     if child_field in sensitive:
         more = [FieldDiff(field=d.field, before=REDACTED, after=REDACTED, secret=True) for d in more]
-    secret = secret_changed(desired, live, key)
+    secret = not secret_ignored(kind, desired) and secret_changed(desired, live, key)
     secret_lines, notes = secret_diffs(kind, desired, live, key) if secret else ([], [])
     diffs += secret_lines
     if desired.protect != live.protect:
         diffs.append(FieldDiff(field="protect", before=live.protect, after=desired.protect))
         fields.append("protect")
-    stored = live.stamp.spec_hash if live.stamp else None
-    # The stored hash left out the fields sensitive when applied (recorded in the stamp since
-    # it has the `sensitive` key; older stamps: assume the desired side's).
-    applied = live.stamp.sensitive if live.stamp and live.stamp.sensitive is not None else None
-    live_hash = spec_hash(live_spec, frozenset(applied) if applied is not None else desired.sensitive)
+    drift, config_changed = _against_stamp(desired, live, live_spec)
     return Comparison(
         diffs=tuple(diffs + more), fields=tuple(fields),
         create_only=tuple(f for f in fields if f in kind.create_only or f not in kind.patchable),
-        children=tuple(children), secret_changed=secret,
-        drift=stored is not None and live_hash != stored,
-        config_changed=stored is None or spec_hash(desired.spec, desired.sensitive) != stored,
+        children=tuple(children), secret_changed=secret, drift=drift, config_changed=config_changed,
         live_spec=live_spec,
         notes=tuple(f"the API cannot clear {kind.label}'s {label(f)}; set another text to change it" for f in kept)
         + tuple(notes),

@@ -3,7 +3,7 @@
 Recorded: the config root and each var file (relative to the plan file's directory when they
 lie below it, else absolute), each var file's SHA-256, the names of `--var` variables with a
 salted scrypt of each value (never the value: plan files are CI artifacts), `--stack` and
-`--target` as given. Like the rest of the file it is untrusted: a recorded relative path may
+`--target` and `--replace` as given. Like the rest of the file it is untrusted: a recorded relative path may
 not climb out of the plan's directory, the stack still comes from the configuration or
 `apply --stack`, and every check below names the one thing that differs.
 """
@@ -36,6 +36,7 @@ class PlanInputs(Frozen):
     variables: dict[str, str] = Field(default_factory=dict)  # --var name → salted digest of its value
     stack: str | None = None  # --stack as given to plan
     targets: tuple[str, ...] = ()  # --target as given to plan
+    replace: tuple[str, ...] = ()  # --replace as given to plan: `apply plan.json` plans again with them
     flags: tuple[str, ...] = ()  # gate flags given to plan (display: apply takes flags from its own command line)
 
 

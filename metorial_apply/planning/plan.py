@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ConfigDict, Field
@@ -12,14 +12,16 @@ from metorial_apply.core.fingerprint import FingerprintKey, check_key
 from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
-from metorial_apply.planning.action import Action, ChildChange, FieldDiff
-from metorial_apply.planning.diff import Comparison, compare, label, redacted_view, secret_diff
+from metorial_apply.planning import replace as forced_replace
+from metorial_apply.planning.action import Action, ChildChange, FieldDiff, Note
+from metorial_apply.planning.adoption import check_adoptions, check_takeovers, imported_secret, lookalike_notes
+from metorial_apply.planning.diff import Comparison, compare, ignored_note, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: import, takeover, move and forget actions; `moved_from` on every change
 
 
 class Change(Frozen):
@@ -53,20 +55,13 @@ class Change(Frozen):
     children: tuple[ChildChange, ...] = ()  # sub-resource actions of an update
     delete_after: tuple[Address, ...] = ()  # replace: finish these before deleting the old object
     protect: bool = False  # `protect: true` in config: refuse delete/replace
+    moved_from: Address | None = None  # move: the address the object's stamp held before
     desired: Resource | None = None
     live: Resource | None = None
 
     @property
     def destructive(self) -> bool:
-        return self.action in (Action.DELETE, Action.REPLACE)
-
-
-class Note(Frozen):
-    """Something the reader should know about one address that is not a change (e.g. a field the
-    API cannot clear). Rendered once, after the summary."""
-
-    address: Address
-    text: str
+        return self.action.cls.mass
 
 
 class Plan(Frozen):
@@ -124,10 +119,13 @@ def _replace_reason(kind: KindSpec, c: Comparison) -> str:
     return "; ".join(parts)
 
 
-def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> dict[Address, str]:
-    """Address → reason for every replace, including dependents whose create-only ref points
-    at something replaced (the new object gets a new id, which they cannot be repointed to)."""
+def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison],
+             forced: frozenset[Address]) -> dict[Address, str]:
+    """Address → reason for every replace (`forced`: asked for with --replace), including
+    dependents whose create-only ref points at something replaced (the new object gets a new
+    id, which they cannot be repointed to)."""
     reasons = {a: _replace_reason(KINDS[a.kind], c) for a, c in pairs.items() if _needs_replace(KINDS[a.kind], c)}
+    reasons |= {a: forced_replace.with_requested(reasons.get(a, "")) for a in forced}
     for _ in range(len(pairs) + 1):  # each pass adds at least one, or stops
         added = False
         for a in sorted(pairs.keys() - reasons.keys(), key=sort_key):
@@ -173,6 +171,8 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
         "drift": c.drift and bool(c.fields or c.children),
         "fields": tuple(c.fields) + tuple(secret_fields),
     }
+    if lv.adoption is not None and a not in replaced:
+        return _adopted(kind, lv, c, common)
     if not c.changed and a not in replaced:
         return Change(action=Action.NOOP, reason="up to date", **common | {"drift": False, "fields": ()})
     common |= {
@@ -186,10 +186,15 @@ def _paired(a: Address, d: Resource, lv: Resource, c: Comparison, replaced: dict
     return Change(action=Action.UPDATE, reason=_update_reason(kind, c), diffs=c.diffs, children=c.children, **common)
 
 
-def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
+def _single(a: Address, d: Resource | None, lv: Resource | None, removed: frozenset[Address],
+            requested: frozenset[Address]) -> Change:
     kind = KINDS[a.kind]
+    if lv is not None and a in removed:
+        return Change(action=Action.FORGET, address=a, reason="removed: stop managing it, keep the object", id=lv.id,
+                      live=lv, fields=("metadata",), before=redacted_view(kind, lv.spec, lv.sensitive, False))
     if d is not None:
-        return Change(action=Action.CREATE, address=a, reason="not in live state", protect=d.protect, desired=d,
+        reason = forced_replace.NOTHING_LIVE if a in requested else "not in live state"
+        return Change(action=Action.CREATE, address=a, reason=reason, protect=d.protect, desired=d,
                       after=redacted_view(kind, d.spec, d.sensitive, d.secret is not None))
     assert lv is not None
     reason = "not in config"
@@ -197,6 +202,39 @@ def _single(a: Address, d: Resource | None, lv: Resource | None) -> Change:
         reason = f"duplicate of {lv.stamp.address}"
     return Change(action=Action.DELETE, address=a, reason=reason, id=lv.id, protect=lv.protect, live=lv,
                   before=redacted_view(kind, lv.spec, lv.sensitive, bool(lv.stamp and lv.stamp.secret_fingerprint)))
+
+
+# -- adoption: import, takeover, move, forget -----------------------------------------------
+# An adopted object (live.adoption set by the live read) pairs with its desired resource like
+# any other; its change is the adoption itself (stamp written by one PATCH) plus the field
+# updates that make it match the YAML, in the same PATCH.
+
+ADOPTED = {"import": Action.IMPORT, "takeover": Action.TAKEOVER, "move": Action.MOVE}
+
+
+def _adopted(kind: KindSpec, lv: Resource, c: Comparison, common: dict[str, Any]) -> Change:
+    assert lv.adoption is not None
+    d = common["desired"]
+    action = ADOPTED[lv.adoption.action]
+    head = {Action.IMPORT: f"adopt {lv.id}", Action.TAKEOVER: f"take over {lv.id} from stack {lv.adoption.other!r}",
+            Action.MOVE: f"moved from {lv.adoption.other}"}[action]
+    what = _update_reason(kind, c) if c.changed else ""
+    extra = {
+        "before": redacted_view(kind, c.live_spec, d.sensitive | lv.sensitive, False),
+        "after": redacted_view(kind, d.spec, d.sensitive, d.secret is not None),
+        "moved_from": Address.parse(lv.adoption.other) if action is Action.MOVE else None,
+        "drift": False,
+    }
+    return Change(action=action, reason=head + (f"; {what}" if what else ""), diffs=c.diffs, children=c.children,
+                  **common | extra)
+
+
+def _compared(r: Resource, forced: frozenset[Address]) -> Resource:
+    """What is compared of a desired resource: no secret when its replace is forced (the new
+    object gets the value anyway, and the old fingerprint may be uncomparable) or ignored."""
+    if r.secret is not None and (r.address in forced or r.ignore & set(KINDS[r.address.kind].secret_fields)):
+        return r.model_copy(update={"secret": None})
+    return r
 
 
 def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
@@ -208,19 +246,31 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
     return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key) for a in both}
 
 
-def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]],
-             key: FingerprintKey | None) -> tuple[dict[Address, Change], list[Note]]:
+def _notes(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> list[Note]:
+    """Each resource's `ignore:` once, then what its comparison could not do, by address."""
+    ignored = {a: [ignored_note(r)] for a, r in want.items() if r.ignore}
+    return [Note(address=a, text=t) for a in sorted(pairs.keys() | ignored.keys(), key=sort_key)
+            for t in ignored.get(a, []) + list(pairs[a].notes if a in pairs else ())]
+
+
+def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]], key: FingerprintKey | None,
+             requested: tuple[Address, ...]) -> tuple[dict[Address, Change], list[Note]]:
     want, have = desired.by_address(), live.by_address()
-    pairs = _compare_all(want, have, frozenset(), key)
-    notes = [Note(address=a, text=t) for a in sorted(pairs, key=sort_key) for t in pairs[a].notes]
-    replaced = _cascade(want, pairs)
+    forced = forced_replace.forced(requested, want, have)
+    pairs = {a: imported_secret(KINDS[a.kind], want[a], have[a], c)
+             for a, c in _compare_all({a: _compared(r, forced) for a, r in want.items()}, have, frozenset(),
+                                      key).items()}
+    notes = _notes(want, pairs)
+    replaced = _cascade(want, pairs, forced)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
-        pairs |= {a: compare(KINDS[a.kind], want[a], have[a], gone, owned, key)
+        pairs |= {a: compare(KINDS[a.kind], _compared(want[a], forced), have[a], gone, owned, key)
                   for a in pairs if KINDS[a.kind].children and refs[a] & gone}
+    check_adoptions(have, replaced)
     out = {a: _paired(a, want[a], have[a], c, replaced) for a, c in pairs.items()}
+    removed = frozenset(r.source for r in desired.directives.removals)
     for a in want.keys() ^ have.keys():
-        out[a] = _single(a, want.get(a), have.get(a))
+        out[a] = _single(a, want.get(a), have.get(a), removed, frozenset(requested))
     return out, notes
 
 
@@ -256,20 +306,29 @@ def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Ad
 
 
 def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
-               key: FingerprintKey | None = None) -> Plan:
+               key: FingerprintKey | None = None, takeover: bool = False,
+               unmanaged: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+               replace: Iterable[Address | str] = ()) -> Plan:
     """Diff desired against live into an ordered, immutable plan. Pure.
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
     replace or delete of theirs forces (without those the old object could not be removed).
-    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError."""
+    `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError.
+    `takeover` allows imports of objects another stack claims; `unmanaged` ((kind, name) → ids of
+    unstamped live objects) gives creates their look-alike notes.
+    `replace` forces a replace of those addresses (`--replace`, see planning/replace.py)."""
     refs = _refs(desired)
     check_acyclic(refs)
-    changes, notes = _changes(desired, live, refs, key)
+    requested = tuple(a if isinstance(a, Address) else Address.parse(a) for a in replace)
+    changes, notes = _changes(desired, live, refs, key, requested)
+    check_takeovers(changes.values(), desired, takeover)
+    notes = sorted([*notes, *lookalike_notes(changes.values(), unmanaged or {})], key=lambda n: sort_key(n.address))
     ordered = _with_edges(changes, refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
         known = set(desired.by_address()) | set(live.by_address())
         ordered = _targeted(ordered, wanted, known)
+        forced_replace.outside_targets(requested, {c.address for c in ordered})
         notes = [n for n in notes if n.address in {c.address for c in ordered}]
     return Plan(stack=desired.stack, changes=tuple(ordered), notes=tuple(notes),
                 live_fingerprints={str(r.address): r.fingerprint or "" for r in live})

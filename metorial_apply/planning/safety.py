@@ -82,12 +82,22 @@ def blocked(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empt
             f"this plan would delete or replace {len(destructive)} of {live_count} resources ({share:.0%}) in "
             f"stack {plan.stack!r}, more than {MASS_SHARE:.0%}: {_names(destructive)}. "
             "Check the plan; pass --force if it is intended.")))
-    if destructive and ci and not allow_delete:
+    gated = sorted((c for c in plan.changes if c.action.cls.needs_allow_delete), key=lambda c: str(c.address))
+    if gated and ci and not allow_delete:
         out.append(Blocked(rule="ci-delete", flag="--allow-delete", unblock="pass --allow-delete",
-                           addresses=names, message=(
-            f"this plan deletes or replaces {len(destructive)} resource{'s' if len(destructive) != 1 else ''} "
-            f"({_names(destructive)}); in CI that needs --allow-delete.")))
+                           addresses=tuple(str(c.address) for c in gated), message=(
+            f"this plan {_verbs(gated)} {len(gated)} resource{'s' if len(gated) != 1 else ''} "
+            f"({_names(gated)}); in CI that needs --allow-delete.")))
     return tuple(out)
+
+
+def _verbs(changes: list[Change]) -> str:
+    """"deletes or replaces", and "takes over" when a takeover is among them (it leaves another
+    stack without the object, which is why CI needs the same flag)."""
+    words = "deletes or replaces"
+    if any(c.action is Action.TAKEOVER for c in changes):
+        words = "takes over" if all(c.action is Action.TAKEOVER for c in changes) else words + " or takes over"
+    return words
 
 
 def check_safety(plan: Plan, *, ci: bool, allow_delete: bool, force: bool, allow_empty: bool,

@@ -88,6 +88,7 @@ def change_to_dict(c: Change) -> dict[str, Any]:
         "before": c.before, "after": c.after,
         "depends_on": [_address(a) for a in c.depends_on],
         "delete_after": [_address(a) for a in c.delete_after],
+        "moved_from": str(c.moved_from) if c.moved_from else None,
     }
 
 
@@ -135,6 +136,7 @@ def change_from_dict(data: dict[str, Any]) -> Change:
         before=data.get("before"), after=data.get("after"),
         depends_on=tuple(Address.parse(a) for a in data.get("depends_on") or ()),
         delete_after=tuple(Address.parse(a) for a in data.get("delete_after") or ()),
+        moved_from=Address.parse(data["moved_from"]) if data.get("moved_from") else None,
     )
 
 
@@ -202,9 +204,14 @@ def _other_stack(planned: str, configured: str) -> StalePlanError:
 
 
 def _desired_material(desired: State) -> bytes:
+    # `ignore:` is part of what was reviewed; added only where set, so other digests stay as they were.
     rows = [[str(r.address), r.spec, sorted(r.sensitive), r.protect,
-             r.secret.canonical().decode() if r.secret is not None else None] for r in desired]
-    return hashlib.sha256(canonical_json([desired.stack, rows]).encode()).digest()
+             r.secret.canonical().decode() if r.secret is not None else None] + ([sorted(r.ignore)] if r.ignore else [])
+            for r in desired]
+    # imports/moved/removed join the material only when present, so digests of configs without
+    # them stay what they were.
+    extra = [desired.directives.rows()] if desired.directives else []
+    return hashlib.sha256(canonical_json([desired.stack, rows, *extra]).encode()).digest()
 
 
 def digest_salt(stack: str) -> str:
@@ -247,7 +254,8 @@ def saved_targets(saved: Plan, desired: State, live: State) -> tuple[Address, ..
     return () if mine == everything else tuple(sorted(mine & everything, key=str))
 
 
-INTENT = ("action", "address", "id", "protect", "replace_mode", "fields", "diffs", "depends_on", "delete_after")
+INTENT = ("action", "address", "id", "protect", "replace_mode", "fields", "diffs", "depends_on", "delete_after",
+          "moved_from")
 CHILD_INTENT = ("action", "key", "id", "fields")
 
 

@@ -9,6 +9,7 @@ import html
 import re
 from dataclasses import dataclass
 
+from metorial_apply.planning.action import CORE_ACTIONS
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert, md_inert
 from metorial_apply.render.values import NONE, SECRET, SECRET_MARKS, format_value
@@ -19,7 +20,7 @@ GITHUB_COMMENT_LIMIT = 65536
 LIST_MAX = 25  # addresses named in the one-line destructive and drift summaries
 VALUE_WIDTH = 120
 # Which details go first when the comment is too long: lower goes earlier.
-DROP_PRIORITY = {Action.NOOP: 0, Action.UPDATE: 1, Action.CREATE: 2, Action.REPLACE: 3, Action.DELETE: 3}
+DROP_PRIORITY = {a: a.cls.keep for a in Action}
 MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 
 
@@ -81,10 +82,12 @@ def title(view: View) -> str:
 def kind_table(view: View) -> list[str]:
     if not view.kinds:
         return ["Live state matches the configuration."]
-    lines = ["| kind | " + " | ".join(a.value for a in CHANGE_ACTIONS) + " |",
-             "| --- | " + " | ".join("---:" for _ in CHANGE_ACTIONS) + " |"]
+    # The four classic columns always; an adoption action only when the plan has one.
+    columns = [a for a in CHANGE_ACTIONS if a in CORE_ACTIONS or view.counts[a.value]]
+    lines = ["| kind | " + " | ".join(a.value for a in columns) + " |",
+             "| --- | " + " | ".join("---:" for _ in columns) + " |"]
     for k in view.kinds:
-        cells = [str(k.counts[a.value]) if k.counts[a.value] else "" for a in CHANGE_ACTIONS]
+        cells = [str(k.counts[a.value]) if k.counts[a.value] else "" for a in columns]
         lines.append(f"| {md_text(k.kind)} | " + " | ".join(cells) + " |")
     return ["\n".join(lines)]
 

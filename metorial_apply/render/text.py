@@ -9,13 +9,14 @@ from __future__ import annotations
 import shlex
 import textwrap
 
+from metorial_apply.planning.action import CORE_ACTIONS
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert
 from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_MARKS, cut, format_value, one_line
-from metorial_apply.render.view import FieldLine, RenderContext, Row, View, build_view
+from metorial_apply.render.view import ACTION_ORDER, FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import long_change, marked
 
-COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31", Action.NOOP: "0"}
+COLORS = {a: a.cls.color for a in Action}
 BOLD, YELLOW, RED = "1", "33", "31"
 GATE_FLAGS = ("--allow-delete", "--force", "--allow-empty")  # what "Blocked" says apply was given
 ADDRESS_WIDTH_MAX = 56  # beyond this, long addresses push their reason right instead of everyone's
@@ -76,8 +77,10 @@ def summary_lines(view: View, color: bool) -> list[str]:
     if not view.rows:
         return ["No changes. Live state matches the configuration."]
     c = view.counts
+    extra = "".join(f", {c[a.value]} {a.cls.summary}" for a in ACTION_ORDER
+                    if a not in CORE_ACTIONS and a is not Action.NOOP and c[a.value])
     text = (f"Plan: {c['create']} to create, {c['update']} to update, "
-            f"{c['replace']} to replace, {c['delete']} to delete.")
+            f"{c['replace']} to replace, {c['delete']} to delete{extra}.")
     return [paint(text, BOLD, color), ""]
 
 
@@ -177,6 +180,8 @@ def footer_lines(view: View) -> list[str]:
     hint = "(exit code 2 with --detailed-exitcode)"
     if view.destructive:
         hint = f"(exit code 3 with --detailed-exitcode: {destructive_phrase(view)} present)"
+    elif view.exit_code == 3:
+        hint = "(exit code 3 with --detailed-exitcode: takeovers present)"
     target = shlex.quote(view.apply_target) if view.apply_target else "<path>"
     command = " ".join(("metorial-apply apply", *view.context.apply_flags, target))
     return ["", f"Apply with: {command}   {hint}"]

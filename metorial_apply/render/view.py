@@ -1,6 +1,7 @@
 """The display model every renderer reads: built once from a Plan and a RenderContext.
 
-Rows are ordered by action (create, update, replace, delete), then kind order, then name.
+Rows are ordered by action (each action's `rank` in planning/action.py: create, import, takeover,
+move, update, replace, forget, delete), then kind order, then name.
 Values are redacted here, so renderers never see a secret: only `Change.before`, `after` and
 `diffs` are read, and `Change.desired` only for which fields are secret, never their values.
 Names, reasons, ids and labels (which can come from the API or a stamp) are made inert here;
@@ -15,13 +16,15 @@ from typing import Any, Literal
 from metorial_apply import __version__
 from metorial_apply.core.kinds import KINDS, kind_order
 from metorial_apply.core.model import SecretValue
+from metorial_apply.planning.action import ADOPTS
+from metorial_apply.planning.action import exit_code as action_exit_code
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.planning.safety import Blocked
 from metorial_apply.render.inert import inert
 from metorial_apply.render.values import SECRET, Shape, display_field, shape_of
 
-ACTION_ORDER = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.NOOP)
-CHANGE_ACTIONS = ACTION_ORDER[:4]
+ACTION_ORDER = tuple(sorted(Action, key=lambda a: a.cls.rank))
+CHANGE_ACTIONS = ACTION_ORDER[:-1]
 EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
 
 
@@ -90,7 +93,7 @@ class Row:
 
     @property
     def destructive(self) -> bool:
-        return self.action in (Action.DELETE, Action.REPLACE)
+        return self.action.cls.mass
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class View:
     @property
     def exit_code(self) -> int:
         """What `plan --detailed-exitcode` exits with for this plan."""
-        return EXIT_DESTRUCTIVE if self.destructive else EXIT_CHANGES if self.rows else EXIT_OK
+        return action_exit_code(r.action for r in self.rows)
 
     @property
     def apply_target(self) -> str | None:
@@ -195,7 +198,7 @@ def field_lines(change: Change, sensitive: frozenset[str]) -> tuple[FieldLine, .
         return tuple(lines + secret_lines(change, {line.path for line in lines}))
     if change.action is Action.DELETE:
         return tuple(spec_lines(change.before, "before", kind, sensitive, change.address.name))
-    if change.action in (Action.UPDATE, Action.REPLACE):
+    if change.action in (Action.UPDATE, Action.REPLACE, *ADOPTS):
         return tuple(diff_line(d, kind, sensitive) for d in change.diffs)
     return ()
 

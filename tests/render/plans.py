@@ -130,3 +130,33 @@ def big_plan(count: int = 2000) -> Plan:
                 )
             )
     return Plan(stack="production", changes=tuple(changes))
+
+
+def adopt_plan() -> Plan:
+    """import (with field updates), takeover, move (renamed) and forget, plus a look-alike note
+    and the note an imported write-only value gets; in execution order."""
+    changes = [
+        Change(action=Action.IMPORT, address=addr("deployment.github"), id="pde_1aBcDe",
+               reason="adopt pde_1aBcDe; description changed", fields=("description",),
+               diffs=(FieldDiff(field="description", before=None, after="GitHub tools"),)),
+        Change(action=Action.IMPORT, address=addr("config.github-prod"), id="pcf_7dEfGh", reason="adopt pcf_7dEfGh"),
+        Change(action=Action.TAKEOVER, address=addr("deployment.linear"), id="pde_2bCdEf",
+               reason="take over pde_2bCdEf from stack 'staging'"),
+        Change(action=Action.MOVE, address=addr("deployment.slack"), id="pde_3cDeFg", fields=("name",),
+               reason="moved from deployment.slack-old; name changed", moved_from=addr("deployment.slack-old"),
+               diffs=(FieldDiff(field="name", before="slack-old", after="slack"),)),
+        Change(action=Action.FORGET, address=addr("auth_config.old-oauth"), id="pac_4hIjKl", fields=("metadata",),
+               reason="removed: stop managing it, keep the object"),
+        Change(action=Action.CREATE, address=addr("deployment.notion"), reason="not in live state",
+               after={"name": "notion", "provider": "notion", "metadata": {}, "tools": []}),
+    ]
+    notes = (
+        Note(address=addr("config.github-prod"), text=(
+            "value cannot be read from the API: the configured value is taken as the live one and compared from now "
+            "on; a config cannot PATCH its value, so the next change to it replaces the object")),
+        Note(address=addr("deployment.notion"), text=(
+            "an unmanaged deployment named notion exists (pde_9zZz); to adopt it, add "
+            "`imports: [{to: deployment.notion, id: pde_9zZz}]`")),
+    )
+    return Plan(stack="production", changes=tuple(changes), config_path="prod/", notes=notes,
+                live_fingerprints={"deployment.github": "sha256:aa", "deployment.slack": "sha256:bb"})
