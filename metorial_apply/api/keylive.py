@@ -7,11 +7,13 @@ that answers 401 stops the run with its service's message before anything is wri
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 
 from metorial_apply.api.keys import KeyBackendClient, open_key_client
+from metorial_apply.api.stats import CallRecord
 from metorial_apply.api.waits import WaitBudget
 from metorial_apply.core.keys import KeyBackend, LiveKey
 
@@ -20,15 +22,15 @@ class KeyClients:
     """Open clients by backend name. Use as `async with KeyClients(backends, ...) as clients`."""
 
     def __init__(self, backends: tuple[KeyBackend, ...], *, state_dir: Path | None = None,
-                 budget: WaitBudget | None = None) -> None:
+                 budget: WaitBudget | None = None, on_call: Callable[[CallRecord], None] | None = None) -> None:
         self.backends = {b.name: b for b in backends}
-        self._state_dir, self._budget = state_dir, budget
+        self._state_dir, self._budget, self._on_call = state_dir, budget, on_call
         self._stack = AsyncExitStack()
         self.clients: dict[str, KeyBackendClient] = {}
 
     async def __aenter__(self) -> KeyClients:
         for name, backend in sorted(self.backends.items()):
-            client = open_key_client(backend, state_dir=self._state_dir, budget=self._budget)
+            client = open_key_client(backend, state_dir=self._state_dir, budget=self._budget, on_call=self._on_call)
             self.clients[name] = await self._stack.enter_async_context(client)
         return self
 

@@ -44,6 +44,7 @@ class Executor:
     # `desired.secret` is the value bound to key identities, which only the stamp fingerprints.
     fills: Mapping[Address, SecretValue] = field(default_factory=dict, repr=False)
     consumers: frozenset[Address] = frozenset()
+    held: Mapping[Address, str] = field(default_factory=dict)  # consumer → its stamp's `keys`
 
     def sent_secret(self, resource: Resource) -> Any:
         """The write-only value a create or update sends; a key consumer's only ever filled."""
@@ -87,8 +88,14 @@ class Executor:
         return await self.update(step)
 
     async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
-        """A fresh stamp. The live salt is kept when the secret did not change (the fingerprint
-        then stays stable); a changed or new secret gets a fresh salt."""
+        """A fresh stamp, with the key generations a key consumer holds."""
+        made = await self._stamp(resource, reuse)
+        held = self.held.get(resource.address)
+        return made.model_copy(update={"keys": held}) if held else made
+
+    async def _stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
+        """The live salt is kept when the secret did not change (the fingerprint then stays
+        stable); a changed or new secret gets a fresh salt."""
         if resource.secret is None:
             return stamp_for(resource, self.stack, None)
         salt = reuse.secret_salt if reuse and reuse.secret_salt else new_salt()

@@ -14,11 +14,12 @@ from metorial_apply.apply.keyrun import KeyRunner
 from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.apply.schedule import Outcome
-from metorial_apply.core.keys import key_address
+from metorial_apply.core.keys import held_text, key_address
 from metorial_apply.core.keyslots import fill, keys_in
 from metorial_apply.core.model import Address, SecretValue
 from metorial_apply.core.state import State
 from metorial_apply.planning.keybind import rebind_plan
+from metorial_apply.planning.keychanges import without_keys
 from metorial_apply.planning.keys import KeyPlan
 from metorial_apply.planning.plan import Plan
 
@@ -48,6 +49,16 @@ def fills_for(plan: Plan, templates: State, runner: KeyRunner) -> dict[Address, 
     return out
 
 
+def held_records(templates: State, identities: dict[str, str]) -> dict[Address, str]:
+    """Consumer → its stamp's `keys` record: the identity of every key generation it holds."""
+    out: dict[Address, str] = {}
+    for resource in templates:
+        names = keys_in(resource.secret)
+        if names and names <= identities.keys():
+            out[resource.address] = held_text({name: identities[name] for name in names})
+    return out
+
+
 def _skipped(plan: Plan, cause: Address) -> tuple[ChangeResult, ...]:
     return tuple(ChangeResult(address=c.address, action=c.action.value, outcome=Outcome.SKIPPED, cause=cause)
                  for c in plan.actionable())
@@ -60,13 +71,13 @@ async def apply_with_keys(plan: Plan, client: ApiClient, keys: KeyPlan, template
     began = time.monotonic()
     if not await runner.before(keys):
         failed = next(r.address for r in runner.results if r.outcome is Outcome.FAILED)
-        return ApplyReport(stack=plan.stack, results=(*runner.results, *_skipped(plan, failed)),
+        return ApplyReport(stack=plan.stack, results=(*runner.results, *_skipped(without_keys(plan), failed)),
                            elapsed_s=time.monotonic() - began)
-    first = len(runner.results)
-    bound = rebind_plan(plan, templates, identities_after(keys, runner))
+    first, identities = len(runner.results), identities_after(keys, runner)
+    bound = rebind_plan(without_keys(plan), templates, identities)
     consumers = frozenset(a for k in templates.api_keys for a in k.consumers)
     report = await apply_plan(bound, client, fills=fills_for(bound, templates, runner), consumers=consumers,
-                              **apply_kw)
+                              held=held_records(templates, identities), **apply_kw)
     unfinished = {r.address for r in report.results if r.outcome is not Outcome.DONE}
     held_back = {k.name for k in templates.api_keys if set(k.consumers) & unfinished}
     if report.stopped is None:

@@ -144,6 +144,7 @@ async def apply_plan(
     cancel: asyncio.Event | None = None,
     fingerprint_key: FingerprintKey | None = None,
     fills: Mapping[Address, SecretValue] | None = None, consumers: frozenset[Address] = frozenset(),
+    held: Mapping[Address, str] | None = None,
 ) -> ApplyReport:
     """Make the plan's API calls in dependency order, at most `parallelism` at a time.
 
@@ -152,7 +153,7 @@ async def apply_plan(
     makes new secret stamps keyed (hmac) instead of scrypt; `fills`: what key `consumers` send."""
     graph = execution_graph(plan)
     executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack, key=fingerprint_key,
-                        fills=fills or {}, consumers=consumers)
+                        fills=fills or {}, consumers=consumers, held=held or {})
     by_address: dict[Address, list[Step]] = {}
     for step in sorted(graph, key=Step.order):
         by_address.setdefault(step.address, []).append(step)

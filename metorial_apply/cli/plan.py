@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from metorial_apply.api.live import LiveRead
+from metorial_apply.cli.keys import key_options
 from metorial_apply.cli.options import (
     api_options,
     config_options,
@@ -204,6 +205,7 @@ REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete 
 @click.option("--no-secrets", is_flag=True,
               help="Plan without secret values: secrets are not compared (review only; no --out).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
+@key_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
 @click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)

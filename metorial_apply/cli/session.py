@@ -19,11 +19,12 @@ from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.apply.lock import StackLock
+from metorial_apply.cli.keys import KeySession, key_session, keyed_plan
 from metorial_apply.cli.options import key_origin, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
-from metorial_apply.core.errors import ApiKeyError, Diagnostic, UsageError
+from metorial_apply.core.errors import ApiKeyError, Diagnostic
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
 from metorial_apply.core.state import State
@@ -77,13 +78,8 @@ def detail_for(desired: State) -> set[str]:
 def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None,
                  warnings: list[Diagnostic] | None = None) -> State:
     """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets)."""
-    desired = load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
-                          var_files=args["var_files"], warnings=warnings)
-    if desired.api_keys:
-        # Until keys are planned and applied, a consumer would be created holding its key's slot
-        # instead of the key's secret: refuse rather than write that.
-        raise UsageError("api_keys: plan and apply do not manage API keys yet; `validate` checks them")
-    return desired
+    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
+                       var_files=args["var_files"], warnings=warnings, secrets_out=bool(args.get("secrets_out")))
 
 
 @dataclass
@@ -97,6 +93,7 @@ class Session:
     live_seconds: float
     list_calls: int
     lock: StackLock | None = None  # held from before the live read to the session's end (apply, destroy)
+    keys: KeySession | None = None  # the key backends' clients and keys, when the config has backends
 
 
 Lock = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
@@ -125,8 +122,9 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
-            yield Session(client, catalog, desired, read, time.perf_counter() - started,
-                          client.stats.pages - pages, held)
+            async with key_session(desired, state_dir, on_call) as keys:
+                yield Session(client, catalog, desired, read, time.perf_counter() - started,
+                              client.stats.pages - pages, held, keys)
 
 
 def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
@@ -134,7 +132,11 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     want, have = s.desired.by_address(), s.read.state.by_address()
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
-    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
-                      takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
-                      replace=args.get("replace", ()))
+
+    def build(desired: State) -> Plan:
+        return build_plan(desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
+                          takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
+                          replace=args.get("replace", ()))
+
+    plan = build(s.desired) if s.keys is None else keyed_plan(s.desired, s.read.state, s.keys, args, build)
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})

@@ -14,6 +14,8 @@ Not yet wired into Plan: `plan_keys` is the piece build_plan will call.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from difflib import get_close_matches
@@ -197,3 +199,15 @@ def held_identities(records: Mapping[Address, Mapping[str, str]]) -> dict[str, f
         for name, identity in held.items():
             out.setdefault(name, set()).add(identity)
     return {name: frozenset(ids) for name, ids in out.items()}
+
+
+def key_fingerprints(stack: str, live: tuple[LiveKey, ...]) -> dict[str, str]:
+    """`api_key.NAME` → a digest of every live key of ours of that name (what a saved plan read):
+    a key created, deleted or re-created since makes the saved plan stale."""
+    found: dict[str, list[list[str]]] = {}
+    for key in live:
+        parsed = parse_key_name(key.name, stack)
+        if parsed is not None:
+            found.setdefault(parsed.name, []).append([key.backend, key.name, key.identity, key.created or ""])
+    return {str(key_address(name)): "sha256:" + hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:32]
+            for name, rows in found.items()}

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from .conftest import KeyServers
 
@@ -24,11 +25,16 @@ def test_three_emulators_answer_with_the_exported_credentials(key_servers: KeySe
     assert len({key_servers.metorial.url, key_servers.metlo.url, key_servers.metal.url}) == 3
 
 
-def test_plan_refuses_api_keys_until_they_are_wired(tmp_path: Path, run_cli: Any) -> None:
+def test_url_local_plans_and_applies_keys_in_process(tmp_path: Path, run_cli: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("METORIAL_API_KEY", raising=False)
     config = tmp_path / "stack.yaml"
     config.write_text("stack: prod\nkey_backends:\n  m: {type: metlo, url: local}\napi_keys:\n  k: {backend: m}\n"
                       "config_vaults:\n  v: {provider: metlo, value: {api_key: \"${key.k.secret}\"}}\n")
-    result = run_cli("plan", str(config), "--api-url", "local", "--api-key", "metorial_sk_x")
-    assert result.code == 1 and "do not manage API keys yet" in result.err
-    validated = run_cli("validate", str(config))
-    assert validated.code == 0, validated.err
+    assert run_cli("validate", str(config)).code == 0
+    planned = run_cli("plan", str(config), "--api-url", "local", "--detailed-exitcode")
+    assert planned.code == 2 and "api_key.k" in planned.out, planned.out + planned.err
+    applied = run_cli("apply", str(config), "--api-url", "local", "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    assert (tmp_path / ".metorial-apply" / "metlo-emulator.sqlite3").exists()
+    assert run_cli("plan", str(config), "--api-url", "local", "--detailed-exitcode").code == 0
