@@ -20,7 +20,7 @@ from metorial_apply.apply.secrets_out import SecretsOut
 from metorial_apply.core.keys import KEY_ADDRESS_KIND, LiveKey, parse_held
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
-from metorial_apply.planning.keybind import settle
+from metorial_apply.planning.keybind import consumers, settle
 from metorial_apply.planning.keychanges import with_keys
 from metorial_apply.planning.keys import KeyInputs, KeyPlan, held_identities, key_fingerprints
 from metorial_apply.planning.plan import Action, Plan
@@ -81,7 +81,7 @@ def keyed_plan(desired: State, live: State, ks: KeySession, args: dict[str, Any]
                ) -> Plan:
     """The resource plan of the desired State bound to the key plan, with the key changes."""
     keys, bound = settled(desired, live, ks, args, build)
-    return with_keys(build(bound), keys, key_fingerprints(desired.stack, ks.live))
+    return with_keys(build(bound), keys, key_fingerprints(desired.stack, ks.live), consumers(desired.api_keys))
 
 
 async def run_with_keys(plan: Plan, s: Any, args: dict[str, Any], journal: Any, apply_kw: dict[str, Any]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from metorial_apply.core.keys import KEY_ADDRESS_KIND, LiveKey
+from metorial_apply.core.model import Address
 from metorial_apply.planning.action import Action, FieldDiff
 from metorial_apply.planning.keys import KeyChange, KeyPlan
 from metorial_apply.planning.plan import Change, Plan
@@ -57,10 +58,22 @@ def key_changes(plan: KeyPlan) -> tuple[Change, ...]:
     return tuple(key_change(c) for c in plan.changes)
 
 
-def with_keys(plan: Plan, keys: KeyPlan, fingerprints: dict[str, str]) -> Plan:
+def _explained(change: Change, holds: tuple[str, ...], keys: KeyPlan) -> Change:
+    """A consumer replaced because its key gets a new generation says so."""
+    new = [f"api_key.{name}" for name in holds if (k := keys.of(name)) is not None and k.create]
+    if change.action is not Action.REPLACE or not new:
+        return change
+    return change.model_copy(update={"reason": f"{change.reason}: new key generation of {', '.join(new)}"})
+
+
+def with_keys(plan: Plan, keys: KeyPlan, fingerprints: dict[str, str],
+              consumers: dict[Address, tuple[str, ...]] | None = None) -> Plan:
     """The resource plan with one change per api key (after them, in name order), the key plan the
-    applier runs, and the keys' live fingerprints for saved-plan staleness."""
-    return plan.model_copy(update={"changes": plan.changes + key_changes(keys), "keys": keys,
+    applier runs, and the keys' live fingerprints for saved-plan staleness; `consumers` (address →
+    keys held) explain the consumers replaced for a new key generation."""
+    held = consumers or {}
+    changes = tuple(_explained(c, held[c.address], keys) if c.address in held else c for c in plan.changes)
+    return plan.model_copy(update={"changes": changes + key_changes(keys), "keys": keys,
                                    "live_fingerprints": plan.live_fingerprints | fingerprints})
 
 
