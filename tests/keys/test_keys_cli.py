@@ -201,3 +201,15 @@ def test_the_metlo_limit_and_each_401_give_the_documented_messages(key_servers: 
         assert "wrong_key_0123456789" not in wrong.out + wrong.err
     assert key_servers.metorial.objects(stack="prod") == []
     assert ours(key_servers.metlo) == [] and ours(key_servers.metal) == []
+
+
+def test_a_saved_plan_is_stale_when_a_key_of_ours_appeared(key_servers: KeyServers, tmp_path: Path) -> None:
+    config, saved = setup(tmp_path), tmp_path / "plan.json"
+    assert cli(key_servers, "plan", str(config), "--out", str(saved))[0] == 0
+    env = key_servers.env
+    made = httpx.post(f"{env['METAL_URL']}/v1/keys", json={"name": "prod~metal-sync~1"}, timeout=10,
+                      headers={"x-metal-client-id": env["METAL_CLIENT_ID"], "x-metal-api-key": env["METAL_API_KEY"]})
+    assert made.status_code == 201
+    code, out = cli(key_servers, "apply", str(saved), "--auto-approve")
+    assert code == 1 and "api_key.metal-sync (appeared)" in out, out
+    assert key_servers.metorial.objects(stack="prod") == [] and ours(key_servers.metlo) == []
