@@ -17,7 +17,7 @@ from metorial_apply.apply.keyapply import apply_with_keys
 from metorial_apply.apply.keyrun import KeyRunner
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.secrets_out import SecretsOut
-from metorial_apply.core.keys import KEY_ADDRESS_KIND, LiveKey, parse_held
+from metorial_apply.core.keys import KEY_ADDRESS_KIND, KeyBackend, LiveKey, parse_held
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
 from metorial_apply.planning.keybind import consumers, settle
@@ -41,13 +41,13 @@ def held_from(live: State) -> dict[str, frozenset[str]]:
 
 
 @asynccontextmanager
-async def key_session(desired: State, state_dir: Path | None, on_call: Callable[[Any], None] | None
-                      ) -> AsyncIterator[KeySession | None]:
+async def key_session(backends: tuple[KeyBackend, ...], state_dir: Path | None,
+                      on_call: Callable[[Any], None] | None) -> AsyncIterator[KeySession | None]:
     """Clients for the configured backends (None without any), their keys read once."""
-    if not desired.key_backends:
+    if not backends:
         yield None
         return
-    async with KeyClients(desired.key_backends, state_dir=state_dir, on_call=on_call) as clients:
+    async with KeyClients(backends, state_dir=state_dir, on_call=on_call) as clients:
         yield KeySession(clients, await clients.read())
 
 

@@ -122,7 +122,9 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
-            async with key_session(desired, state_dir, on_call) as keys:
+            # --no-secrets reads no key backend: their credentials are secrets too.
+            backends = () if args.get("no_secrets") else desired.key_backends
+            async with key_session(backends, state_dir, on_call) as keys:
                 yield Session(client, catalog, desired, read, time.perf_counter() - started,
                               client.stats.pages - pages, held, keys)
 

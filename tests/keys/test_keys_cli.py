@@ -213,3 +213,12 @@ def test_a_saved_plan_is_stale_when_a_key_of_ours_appeared(key_servers: KeyServe
     code, out = cli(key_servers, "apply", str(saved), "--auto-approve")
     assert code == 1 and "api_key.metal-sync (appeared)" in out, out
     assert key_servers.metorial.objects(stack="prod") == [] and ours(key_servers.metlo) == []
+
+
+def test_plan_without_secrets_reads_no_key_backend(key_servers: KeyServers, tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    env = {k: v for k, v in key_servers.env.items() if k not in ("METLO_ADMIN_KEY", "METAL_API_KEY")}
+    result = run_cli(["plan", str(config), "--no-secrets", "--api-url", key_servers.metorial.url], env=env)
+    assert result.code == 0, result.out + result.err
+    assert "api_key.metal-sync: not planned: --no-secrets reads no key backend" in result.out
+    assert key_servers.metlo.stats()["total_calls"] == 0 and key_servers.metal.stats()["total_calls"] == 0
