@@ -91,8 +91,9 @@ async def run_with_keys(plan: Plan, s: Any, args: dict[str, Any], journal: Any, 
     unconsumed = frozenset(k.name for k in s.desired.api_keys if not k.consumers)
     types = s.keys.clients.types()
     path = args.get("secrets_out")
-    out = SecretsOut.open(path, [(k.name, types.get(k.backend, "metlo")) for k in s.desired.api_keys
-                                 if k.name in unconsumed]) if path and unconsumed else None
+    made = [(k.name, types.get(k.backend, "metlo")) for k in s.desired.api_keys
+            if k.name in unconsumed and (c := plan.keys.of(k.name)) is not None and c.create]
+    out = SecretsOut.open(path, made) if path and made else None  # only when a secret is about to exist
     try:
         runner = KeyRunner(s.keys.clients.clients, journal=journal, secrets_out=out, unconsumed=unconsumed,
                            backend_types=types)

@@ -222,3 +222,20 @@ def test_plan_without_secrets_reads_no_key_backend(key_servers: KeyServers, tmp_
     assert result.code == 0, result.out + result.err
     assert "api_key.metal-sync: not planned: --no-secrets reads no key backend" in result.out
     assert key_servers.metlo.stats()["total_calls"] == 0 and key_servers.metal.stats()["total_calls"] == 0
+
+
+def test_secrets_out_keeps_the_secret_of_a_key_nothing_consumes(key_servers: KeyServers, tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    config.write_text(CONFIG.replace("  metal-sync: {backend: metal}\n",
+                                     "  metal-sync: {backend: metal}\n  spare: {backend: metal}\n"))
+    code, out = cli(key_servers, "plan", str(config))
+    assert code == 1 and "api key spare is used by nothing" in out
+    secrets = tmp_path / "keys.env"
+    code, out = cli(key_servers, "apply", str(config), "--auto-approve", "--secrets-out", str(secrets))
+    assert code == 0, out
+    assert oct(secrets.stat().st_mode & 0o777) == "0o600"
+    lines = dict(line.split("=", 1) for line in secrets.read_text().splitlines() if not line.startswith("#"))
+    assert key_servers.metal.authenticate(lines["SPARE_SECRET"], lines["SPARE_CLIENT_ID"])
+    assert "METAL_SYNC_SECRET" not in lines and lines["SPARE_SECRET"] not in out
+    code, again = cli(key_servers, "apply", str(config), "--auto-approve", "--secrets-out", str(secrets))
+    assert code == 0 and "No changes" in again, again  # nothing created: the file is left alone
