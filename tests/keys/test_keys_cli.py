@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from metorial_apply.core.keys import parse_key_name
 from metorial_apply.emulator.process import EmulatorProcess, child_env
@@ -160,6 +161,7 @@ def test_a_dropped_key_create_ends_with_one_key_and_a_working_vault(key_servers:
     assert works(key_servers, "sync-creds", vault_secrets(key_servers, tmp_path)["sync-creds"])
 
 
+@pytest.mark.slow
 def test_a_run_killed_between_key_and_vault_converges_to_one_key(key_servers: KeyServers, tmp_path: Path) -> None:
     config = setup(tmp_path)
     key_servers.metorial.faults(latency_ms=1500)
