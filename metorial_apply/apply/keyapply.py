@@ -14,7 +14,7 @@ from metorial_apply.apply.keyrun import KeyRunner
 from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.apply.schedule import Outcome
-from metorial_apply.core.keys import held_text, key_address
+from metorial_apply.core.keys import held_text
 from metorial_apply.core.keyslots import fill, keys_in
 from metorial_apply.core.model import Address, SecretValue
 from metorial_apply.core.state import State
@@ -85,7 +85,3 @@ async def apply_with_keys(plan: Plan, client: ApiClient, keys: KeyPlan, template
     results = (*runner.results[:first], *report.results, *runner.results[first:])
     return dataclasses.replace(report, results=results, elapsed_s=time.monotonic() - began)
 
-
-def key_results(report: ApplyReport) -> list[ChangeResult]:
-    """The key steps of a report (api_key.* addresses)."""
-    return [r for r in report.results if r.address.kind == key_address("x").kind]
