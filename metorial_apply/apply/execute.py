@@ -8,8 +8,10 @@ it; updates PATCH only the changed patchable fields plus metadata sent whole; de
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from metorial_apply.apply.calls import ApiClient, delete_quietly, recover_create
 from metorial_apply.apply.children import child_changes, run_child_changes
@@ -18,7 +20,7 @@ from metorial_apply.apply.steps import Step
 from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.core.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
 from metorial_apply.core.kinds import KINDS, KindSpec, create_body, patch_body
-from metorial_apply.core.model import Address, Resource, Stamp
+from metorial_apply.core.model import Address, Resource, SecretValue, Stamp
 from metorial_apply.planning.plan import Action, Change
 
 
@@ -38,6 +40,19 @@ class Executor:
     ready: dict[Address, asyncio.Future[Stamp]] = field(default_factory=dict)  # stamps computed ahead
     pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
     key: FingerprintKey | None = field(default=None, repr=False)  # keyed (hmac) stamps when set
+    # Key consumers: the value sent (their template filled with this run's key secrets); their
+    # `desired.secret` is the value bound to key identities, which only the stamp fingerprints.
+    fills: Mapping[Address, SecretValue] = field(default_factory=dict, repr=False)
+    consumers: frozenset[Address] = frozenset()
+    held: Mapping[Address, str] = field(default_factory=dict)  # consumer → its stamp's `keys`
+
+    def sent_secret(self, resource: Resource) -> Any:
+        """The write-only value a create or update sends; a key consumer's only ever filled."""
+        if resource.address in self.fills:
+            return self.fills[resource.address].reveal()
+        if resource.address in self.consumers:
+            raise ValueError(f"{resource.address}: its keys' secrets are not at hand (no key was created this run)")
+        return resource.secret.reveal() if resource.secret is not None else None
 
     def prepare(self, steps: list[Step], threads: int = 2) -> None:
         """Start computing the stamps of secret-holding creates and updates in low-priority
@@ -73,8 +88,14 @@ class Executor:
         return await self.update(step)
 
     async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
-        """A fresh stamp. The live salt is kept when the secret did not change (the fingerprint
-        then stays stable); a changed or new secret gets a fresh salt."""
+        """A fresh stamp, with the key generations a key consumer holds."""
+        made = await self._stamp(resource, reuse)
+        held = self.held.get(resource.address)
+        return made.model_copy(update={"keys": held}) if held else made
+
+    async def _stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
+        """The live salt is kept when the secret did not change (the fingerprint then stays
+        stable); a changed or new secret gets a fresh salt."""
         if resource.secret is None:
             return stamp_for(resource, self.stack, None)
         salt = reuse.secret_salt if reuse and reuse.secret_salt else new_salt()
@@ -89,7 +110,7 @@ class Executor:
         pending = self.ready.pop(resource.address, None)
         stamp = (await pending if pending is not None else await self.stamp(resource)).to_metadata()
         metadata = dict(resource.spec.get("metadata") or {}) | stamp
-        secret = resource.secret.reveal() if resource.secret is not None else None
+        secret = self.sent_secret(resource)
         body = create_body(kind, resource.spec, secret, metadata, self.ids)
         note = ""
         try:
@@ -110,7 +131,7 @@ class Executor:
         fields = _changed_fields(kind, change)
         secret_changed = _secret_changed(kind, change, fields) and not _secret_ignored(resource)
         stamp = await self.update_stamp(change, resource)
-        secret = resource.secret.reveal() if secret_changed and resource.secret is not None else None
+        secret = self.sent_secret(resource) if secret_changed and resource.secret is not None else None
         metadata = _user_metadata(change, resource) | stamp.to_metadata()
         body = patch_body(kind, resource.spec, frozenset(fields), secret, metadata, self.ids)
         await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ from metorial_apply.apply.schedule import NodeResult, Outcome, run_graph
 from metorial_apply.apply.steps import Step, build_steps
 from metorial_apply.core.errors import MetorialApplyError, PlanError
 from metorial_apply.core.fingerprint import FingerprintKey
-from metorial_apply.core.model import Address, Catalog
+from metorial_apply.core.model import Address, Catalog, SecretValue
 from metorial_apply.planning.plan import Plan
 
 
@@ -138,23 +138,22 @@ def execution_graph(plan: Plan) -> dict[Step, set[Step]]:
 
 
 async def apply_plan(
-    plan: Plan,
-    client: ApiClient,
-    *,
-    catalog: Catalog | None = None,
-    parallelism: int = 8, fail_fast: bool = False,
+    plan: Plan, client: ApiClient, *, catalog: Catalog | None = None, parallelism: int = 8, fail_fast: bool = False,
     journal: JournalSink | None = None,
     on_event: Callable[[ApplyEvent], None] | None = None,
     cancel: asyncio.Event | None = None,
     fingerprint_key: FingerprintKey | None = None,
+    fills: Mapping[Address, SecretValue] | None = None, consumers: frozenset[Address] = frozenset(),
+    held: Mapping[Address, str] | None = None,
 ) -> ApplyReport:
     """Make the plan's API calls in dependency order, at most `parallelism` at a time.
 
     Never raises for a failed change (the report carries it); raises PlanError for a plan that
     cannot be ordered. `cancel` stops scheduling (in-flight calls finish); `fingerprint_key`
-    makes new secret stamps keyed (hmac) instead of scrypt."""
+    makes new secret stamps keyed (hmac) instead of scrypt; `fills`: what key `consumers` send."""
     graph = execution_graph(plan)
-    executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack, key=fingerprint_key)
+    executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack, key=fingerprint_key,
+                        fills=fills or {}, consumers=consumers, held=held or {})
     by_address: dict[Address, list[Step]] = {}
     for step in sorted(graph, key=Step.order):
         by_address.setdefault(step.address, []).append(step)

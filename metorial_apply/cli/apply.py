@@ -25,6 +25,7 @@ from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
+from metorial_apply.cli.keys import key_options, run_with_keys
 from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
 from metorial_apply.cli.options import (
     api_options,
@@ -41,6 +42,7 @@ from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.kinds import KINDS
+from metorial_apply.planning.keys import key_fingerprints
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import check_stale, same_plan, saved_targets, verify_desired
 from metorial_apply.render import RenderContext, RenderStats, render_text
@@ -63,7 +65,7 @@ def saved_plan_against(saved: Plan, s: Session, args: dict[str, Any], config_pat
     """The plan built again now, if the saved one is still true: same config, no live object it
     read has moved, and the new plan equal to it change for change. The new plan is what runs."""
     verify_desired(saved, s.desired)
-    check_stale(saved, s.read.state)
+    check_stale(saved, s.read.state, key_fingerprints(s.desired.stack, s.keys.live) if s.keys else None)
     fresh = fresh_plan(s, args | {"targets": saved_targets(saved, s.desired, s.read.state)}, config_path)
     same_plan(saved, fresh)
     return fresh
@@ -101,9 +103,11 @@ async def run_changes(
     lock_watch = watch_lock(s.lock, on_signal, progress.note)
     try:
         with _heap_frozen(), progress:
-            report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
-                                      fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel,
-                                      fingerprint_key=args.get("fingerprint_key"))
+            kw = {"catalog": s.catalog, "parallelism": args["parallelism"], "fail_fast": args["fail_fast"],
+                  "journal": journal, "on_event": progress, "cancel": cancel,
+                  "fingerprint_key": args.get("fingerprint_key")}
+            report = await (apply_plan(plan, s.client, **kw) if plan.keys is None or s.keys is None
+                            else run_with_keys(plan, s, args, journal, kw))
     finally:
         if lock_watch:
             lock_watch.cancel()
@@ -205,6 +209,7 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
 @network_options
 @common_options
 @gate_options
+@key_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Apply only this address and what it depends on (repeatable).")
 @click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)

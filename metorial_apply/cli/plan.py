@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from metorial_apply.api.live import LiveRead
+from metorial_apply.cli.keys import key_options
 from metorial_apply.cli.options import (
     api_options,
     config_options,
@@ -35,6 +36,7 @@ from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KINDS, sort_key
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
+from metorial_apply.planning.action import Note
 from metorial_apply.planning.action import exit_code as action_exit_code
 from metorial_apply.planning.blind import without_secrets
 from metorial_apply.planning.plan import Plan
@@ -90,6 +92,8 @@ def blind_plan(s: Session, args: dict[str, Any], path: Path) -> Plan:
     """`--no-secrets`: the plan with no secret compared, a note on each resource left out."""
     desired, notes = without_secrets(s.desired, s.read.state)
     plan = fresh_plan(replace(s, desired=desired), args, path)
+    notes += tuple(Note(address=k.address, text="not planned: --no-secrets reads no key backend (their "
+                        "credentials are secrets)") for k in s.desired.api_keys)
     notes = tuple(sorted((*plan.notes, *notes), key=lambda n: sort_key(n.address)))
     return plan.model_copy(update={"notes": notes, "desired_digest": ""})  # no digest: `apply` refuses it
 
@@ -204,6 +208,7 @@ REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete 
 @click.option("--no-secrets", is_flag=True,
               help="Plan without secret values: secrets are not compared (review only; no --out).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of text.")
+@key_options
 @click.option("--target", "targets", multiple=True, metavar="ADDRESS",
               help="Plan only this address and what it depends on (repeatable).")
 @click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)

@@ -19,6 +19,7 @@ from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.apply.lock import StackLock
+from metorial_apply.cli.keys import KeySession, key_session, keyed_plan
 from metorial_apply.cli.options import key_origin, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
@@ -78,7 +79,7 @@ def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None =
                  warnings: list[Diagnostic] | None = None) -> State:
     """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets)."""
     return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
-                       var_files=args["var_files"], warnings=warnings)
+                       var_files=args["var_files"], warnings=warnings, secrets_out=bool(args.get("secrets_out")))
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Session:
     live_seconds: float
     list_calls: int
     lock: StackLock | None = None  # held from before the live read to the session's end (apply, destroy)
+    keys: KeySession | None = None  # the key backends' clients and keys, when the config has backends
 
 
 Lock = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
@@ -120,8 +122,11 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
-            yield Session(client, catalog, desired, read, time.perf_counter() - started,
-                          client.stats.pages - pages, held)
+            # --no-secrets reads no key backend: their credentials are secrets too.
+            backends = () if args.get("no_secrets") else desired.key_backends
+            async with key_session(backends, state_dir, on_call) as keys:
+                yield Session(client, catalog, desired, read, time.perf_counter() - started,
+                              client.stats.pages - pages, held, keys)
 
 
 def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
@@ -129,7 +134,11 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     want, have = s.desired.by_address(), s.read.state.by_address()
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
-    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
-                      takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
-                      replace=args.get("replace", ()))
+
+    def build(desired: State) -> Plan:
+        return build_plan(desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
+                          takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
+                          replace=args.get("replace", ()))
+
+    plan = build(s.desired) if s.keys is None else keyed_plan(s.desired, s.read.state, s.keys, args, build)
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})

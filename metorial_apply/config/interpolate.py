@@ -1,5 +1,5 @@
 """`${…}` interpolation in YAML strings: `${env:NAME}`, `${env:NAME:-default}`, `${var.name}`,
-`${file:path}`, and `$${` for a literal `${`.
+`${file:path}`, `${key.NAME.PART}` (write-only fields only) and `$${` for a literal `${`.
 
 Pure: environment, variables and file reading come in through `Sources`. Values from env or
 file are secret, so nothing here ever puts a resolved value into an error message.
@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
+
+from metorial_apply.core.keyslots import slot
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -45,6 +47,9 @@ class Sources:
     variables: Mapping[str, Variable] | None  # None: `${var.…}` is not allowed here
     read_file: Callable[[str], str]
     lenient: bool = False  # offline validate: an absent secret is reported in Resolved.absent, not raised
+    # `${key.NAME.PART}`: key name → the parts its backend offers; None where a key may not go
+    # (anything but a write-only field, where its secret would be printed).
+    keys: Mapping[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,35 @@ def resolve(expr: str, sources: Sources) -> Resolved:
         if not path:
             raise InterpolationError("${file:} needs a path", "e.g. ${file:secrets/token.txt}")
         return Resolved(sources.read_file(path), True)
+    if expr.startswith("key."):
+        return _key(expr[4:], sources.keys)
     raise InterpolationError(
         f"unknown interpolation ${{{expr}}}",
-        "use ${env:NAME}, ${env:NAME:-default}, ${var.NAME} or ${file:PATH}; write $${ for a literal ${")
+        "use ${env:NAME}, ${env:NAME:-default}, ${var.NAME}, ${file:PATH} or ${key.NAME.secret}; "
+        "write $${ for a literal ${")
+
+
+KEY_PLACES = ("a config vault's or config's value, an auth config's value, or an auth credential's "
+              "client_id or client_secret")
+
+
+def _key(body: str, keys: Mapping[str, tuple[str, ...]] | None) -> Resolved:
+    """`${key.NAME.PART}` → the slot the key's create answer fills at apply time (core/keyslots.py)."""
+    if keys is None:
+        raise InterpolationError(f"${{key.{body}}} can only be used in a write-only field ({KEY_PLACES})",
+                                 "anywhere else the key's secret would be printed in plans")
+    name, _, part = body.rpartition(".")
+    if not name:
+        raise InterpolationError(f"${{key.{body}}}: want ${{key.NAME.PART}}", "e.g. ${key.metal-sync.secret}")
+    if name not in keys:
+        close = get_close_matches(name, list(keys), n=1)
+        raise InterpolationError(f"api key {name} is not defined",
+                                 f'did you mean "{close[0]}"?' if close else "define it under api_keys:")
+    if part not in keys[name]:
+        close = get_close_matches(part, list(keys[name]), n=1)
+        hint = f'did you mean "{close[0]}"?' if close else "its parts are: " + ", ".join(keys[name])
+        raise InterpolationError(f"api key {name} has no part {part}", hint)
+    return Resolved(slot(name, part), True)
 
 
 def _env(body: str, env: Mapping[str, str]) -> str:

@@ -22,6 +22,7 @@ from metorial_apply.config.directives import read_directives
 from metorial_apply.config.files import config_files, file_reader
 from metorial_apply.config.ignore import ignore_problems, ignored_fields
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
+from metorial_apply.config.keys import attach_consumers, read_keys
 from metorial_apply.config.redaction import redact
 from metorial_apply.config.references import (
     RefProblem,
@@ -95,17 +96,29 @@ def _resource(entry: Entry, model: Any, sensitive: set[YamlPath]) -> Resource:
     )
 
 
-def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Variable], lenient: bool = False
-                ) -> Built:
+def _interpolate(entry: Entry, raw: dict[str, Any], sources: Sources, keys: Mapping[str, tuple[str, ...]]
+                 ) -> tuple[dict[str, Any], set[YamlPath], list[tuple[YamlPath, Any]]]:
+    """Interpolate an entry's fields; `${key.…}` only inside its write-only fields."""
+    secret = {k: v for k, v in raw.items() if k in entry.kind.secret_fields}
+    plain, sensitive, failures = interpolate_tree({k: v for k, v in raw.items() if k not in secret}, sources)
+    filled, more, failed = interpolate_tree(secret, replace(sources, keys=keys))
+    data = {k: (filled if k in secret else plain)[k] for k in raw}  # type: ignore[index]
+    return data, sensitive | more, failures + failed
+
+
+def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Variable], lenient: bool = False,
+                keys: Mapping[str, tuple[str, ...]] | None = None) -> Built:
     """Interpolate and validate one entry into a Resource, collecting its problems (`lenient`: an
-    absent secret is a warning, its reference standing in for the value)."""
+    absent secret is a warning, its reference standing in for the value; `keys`: the api keys
+    `${key.NAME.PART}` may name)."""
     built, doc = Built(entry), entry.source.doc
     raw = {} if entry.data is None else entry.data
     if not isinstance(raw, dict):
         built.problems.append(diagnostic(doc.value_pos(entry.path), entry.path,
                                          f"a {entry.kind.kind} must be a mapping of fields, got {type(raw).__name__}"))
         return built
-    data, sensitive, failures = interpolate_tree(raw, Sources(env, variables, entry.source.read_file, lenient))
+    data, sensitive, failures = _interpolate(entry, raw, Sources(env, variables, entry.source.read_file, lenient),
+                                             keys or {})
     built.problems += [
         replace(diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint), warning=lenient)
         for p, e in failures if e.absent and lenient
@@ -161,12 +174,13 @@ REFERENCE = re.compile(r"\$\{(env|file):[^}]*\}")  # what stands in for an absen
 
 def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str, str] = {},
                 var_files: Sequence[Path] = (), env: Mapping[str, str] | None = None,
-                warnings: list[Diagnostic] | None = None) -> State:
+                warnings: list[Diagnostic] | None = None, secrets_out: bool = False) -> State:
     """Read the configuration at `path` (a file or directory) into the desired State.
 
     Raises ConfigError carrying every problem found; `env` defaults to the process environment.
     With `warnings` (offline validate) an unset `${env:}` or a missing `${file:}` is appended
-    there instead: the State then holds the reference where the secret would be.
+    there instead: the State then holds the reference where the secret would be. `secrets_out`:
+    an api key nobody consumes is allowed (its secret goes to --secrets-out).
     """
     lenient = warnings is not None
     env = dict(os.environ) if env is None else env
@@ -178,15 +192,18 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     values, more = collect_variables(sources, var_sources, variables, env, lenient)
     name, stack_problems = find_stack(sources, stack, env, values, complete=complete)
     entries, more2 = collect_entries(sources)
-    built = [build_entry(e, env, values, lenient) for e in entries]
+    keys = read_keys(sources, env, values, lenient)
+    built = [build_entry(e, env, values, lenient, keys.parts()) for e in entries]
     resources, link_problems = link(built)
+    api_keys, unheld = attach_consumers(keys, resources, secrets_out or any(b.resource is None for b in built))
     directives, more3 = read_directives(sources, {Address(kind=e.kind.kind, name=e.name) for e in entries})
     problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems + more3
-    secrets = [s for b in built for s in b.secrets] + [v.value for v in values.values() if v.sensitive]
+    problems += keys.problems + unheld
+    secrets = [s for b in built for s in b.secrets] + [v.value for v in values.values() if v.sensitive] + keys.secrets
     if warnings is not None:  # a reference standing in for an absent secret is no secret: keep it readable
         secrets = [s for s in secrets if not REFERENCE.fullmatch(s)]
         warnings += sort_diagnostics(redact([p for p in problems if p.warning], secrets))
         problems = [p for p in problems if not p.warning]
     if problems or name is None:
         raise ConfigError(sort_diagnostics(redact(problems, secrets)) or [Diagnostic("no stack: given")])
-    return State.of(name, resources, directives)
+    return State.of(name, resources, directives, api_keys=api_keys, key_backends=tuple(keys.backends.values()))

@@ -126,7 +126,7 @@ def resolve_names(desired: State, catalog: Catalog, *, predict: bool = True) -> 
     problems += [_at(resolved[p.address], _dotted(p), p.message, p.hint) for p in mismatches]
     # Values of resources whose names resolved are checked even when others failed: one pass.
     problems += [d for r in resolved.values() for d in _value_problems(r, catalog)]
-    state = State.of(desired.stack, list(resolved.values()), desired.directives)
+    state = desired.with_resources(list(resolved.values()))
     problems += predicted_problems(state, catalog) if predict else []
     if problems:
         raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.path or "",

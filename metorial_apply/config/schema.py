@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from metorial_apply.config.ignore import ignorable
+from metorial_apply.core.keys import KEY_TYPES
 from metorial_apply.core.kinds import SECTIONS
 
 SCHEMA_PATH = Path("schemas") / "metorial-apply.schema.json"
@@ -51,6 +52,25 @@ DIRECTIVES: dict[str, Any] = {
 }
 
 
+class KeyBackendSpec(BaseModel):
+    """A key service (Metlo or Metal) whose API keys `api_keys:` manages."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["metlo", "metal"]
+    url: str = Field(description="${env:NAME}, local, or a URL whose host is listed in METORIAL_APPLY_KEY_HOSTS")
+    api_key: str | None = Field(None, description="From ${env:NAME} or ${file:PATH}; optional with url: local")
+    client_id: str | None = Field(None, description="Metal only; from ${env:NAME} or ${file:PATH}")
+
+
+class ApiKeySpec(BaseModel):
+    """An API key created on a key backend; `${key.NAME.secret}` delivers its one-time secret."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: str
+    key_for: Literal[KEY_TYPES] | None = Field(None, description="Metlo's key type (default GENERIC)")  # type: ignore[valid-type]
+    rotate_after: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}[dhm]$", description="e.g. 90d")
+
+
 def document_model() -> type[BaseModel]:
     """A pydantic model of one config file: `stack`, `variables` and one mapping per section."""
     fields: dict[str, Any] = {
@@ -66,6 +86,8 @@ def document_model() -> type[BaseModel]:
     for section, kind in SECTIONS.items():
         fields[section] = (dict[Name, kind.model] | None,
                            Field(None, description=f"{kind.kind} resources by name."))
+    fields["key_backends"] = (dict[Name, KeyBackendSpec] | None, Field(None, description="Key services by name."))
+    fields["api_keys"] = (dict[Name, ApiKeySpec] | None, Field(None, description="API keys by name."))
     return create_model("MetorialApplyConfig", __config__=ConfigDict(extra="forbid"), **fields | DIRECTIVES)
 
 
@@ -92,7 +114,8 @@ def document_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "metorial-apply configuration",
         "description": "One YAML file of a metorial-apply configuration. Strings may use ${env:NAME}, "
-                       "${env:NAME:-default}, ${var.NAME} and ${file:PATH}; $${ is a literal ${.",
+                       "${env:NAME:-default}, ${var.NAME} and ${file:PATH} (write-only values also "
+                       "${key.NAME.secret}); $${ is a literal ${.",
     } | {k: v for k, v in schema.items() if k != "title"}
 
 

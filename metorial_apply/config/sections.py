@@ -13,11 +13,12 @@ from metorial_apply.config.interpolate import InterpolationError, Sources, Varia
 from metorial_apply.config.variables import Source
 from metorial_apply.config.yamlsource import YamlPath, diagnostic
 from metorial_apply.core.errors import Diagnostic
+from metorial_apply.core.keys import KEY_SECTIONS
 from metorial_apply.core.kinds import SECTIONS, KindSpec
 from metorial_apply.core.model import NAME
 
 STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-TOP_LEVEL = ("stack", "variables", *SECTIONS, "imports", "moved", "removed")
+TOP_LEVEL = ("stack", "variables", *SECTIONS, "imports", "moved", "removed", *KEY_SECTIONS)
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
@@ -52,9 +53,10 @@ def check_top_level(source: Source) -> list[Diagnostic]:
         if key not in TOP_LEVEL:
             hint = did_you_mean(key, TOP_LEVEL) or "top-level keys are: " + ", ".join(TOP_LEVEL)
             problems.append(diagnostic(doc.key_pos((key,)), (), f'unknown top-level key "{key}"', hint))
-        elif key in SECTIONS and value is not None and not isinstance(value, dict):
+        elif key in (*SECTIONS, *KEY_SECTIONS) and value is not None and not isinstance(value, dict):
+            what = SECTIONS[key].kind if key in SECTIONS else key.removesuffix("s")
             problems.append(diagnostic(doc.value_pos((key,)), (key,),
-                                       f"{key} must be a mapping of name → {SECTIONS[key].kind} fields"))
+                                       f"{key} must be a mapping of name → {what} fields"))
     return problems
 
 

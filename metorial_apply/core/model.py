@@ -16,7 +16,7 @@ from pydantic_core import core_schema
 
 STAMP_PREFIX = "metorial-apply/"
 STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect", "sensitive",
-              "secret-keys", "ignore")
+              "secret-keys", "ignore", "keys")
 
 
 class Frozen(BaseModel):
@@ -116,12 +116,16 @@ class Stamp(Frozen):
     # Fields `ignore:` left out of `spec_hash` when applied (names; absent when none), so drift is
     # checked over the same fields the hash covered even after the YAML's `ignore:` list changes.
     ignore: tuple[str, ...] | None = None
+    # A key consumer's held key generations, `name=identity,…` (core/keys.py held_text: api key
+    # names and public identities, never a secret): with the key's name, what makes a live key
+    # ours and its secret not lost. None: no keys held, or a stamp written before this key.
+    keys: str | None = None
 
     def to_metadata(self) -> dict[str, str]:
         values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
                   "true" if self.protect else None,
                   ",".join(sorted(self.sensitive)) if self.sensitive is not None else None, self.secret_keys,
-                  ",".join(sorted(self.ignore)) if self.ignore else None]
+                  ",".join(sorted(self.ignore)) if self.ignore else None, self.keys or None]
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
@@ -144,6 +148,7 @@ class Stamp(Frozen):
             sensitive=_fields(ours.get("sensitive")),
             secret_keys=ours.get("secret-keys") if isinstance(ours.get("secret-keys"), str) else None,
             ignore=_fields(ours.get("ignore")) or None,
+            keys=ours.get("keys") if isinstance(ours.get("keys"), str) else None,
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pydantic import ConfigDict
 
 from metorial_apply.core.directives import Directives
+from metorial_apply.core.keys import DesiredKey, KeyBackend
 from metorial_apply.core.kinds import sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 
@@ -19,17 +20,28 @@ class State(Frozen):
     stack: str
     resources: tuple[Resource, ...] = ()
     directives: Directives = Directives()  # desired only: imports, moved, removed
+    # Desired only: `api_keys:` (sorted by name, each naming its consumers) and `key_backends:`.
+    api_keys: tuple[DesiredKey, ...] = ()
+    key_backends: tuple[KeyBackend, ...] = ()
 
     @classmethod
     def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...],
-           directives: Directives | None = None) -> State:
+           directives: Directives | None = None, *, api_keys: tuple[DesiredKey, ...] = (),
+           key_backends: tuple[KeyBackend, ...] = ()) -> State:
         ordered = sorted(resources, key=lambda r: sort_key(r.address))
         seen: set[Address] = set()
         for r in ordered:
             if r.address in seen:
                 raise ValueError(f"duplicate address in state: {r.address}")
             seen.add(r.address)
-        return cls(stack=stack, resources=tuple(ordered), directives=directives or Directives())
+        return cls(stack=stack, resources=tuple(ordered), directives=directives or Directives(),
+                   api_keys=tuple(sorted(api_keys, key=lambda k: k.name)),
+                   key_backends=tuple(sorted(key_backends, key=lambda b: b.name)))
+
+    def with_resources(self, resources: list[Resource] | tuple[Resource, ...]) -> State:
+        """The same stack, directives, keys and backends around other resources."""
+        return State.of(self.stack, resources, self.directives, api_keys=self.api_keys,
+                        key_backends=self.key_backends)
 
     def by_address(self) -> dict[Address, Resource]:
         return {r.address: r for r in self.resources}

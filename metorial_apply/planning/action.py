@@ -23,6 +23,7 @@ class Action(str, Enum):
     TAKEOVER = "takeover"
     MOVE = "move"
     FORGET = "forget"
+    ROTATE = "rotate"
     NOOP = "noop"
 
     @property
@@ -61,10 +62,14 @@ ACTION_CLASSES: dict[Action, ActionClass] = {
     Action.UPDATE: ActionClass("~", 2, summary="to update", rank=4, color="33", keep=1, past="updated"),
     Action.REPLACE: ActionClass("-/+", 3, needs_allow_delete=True, mass=True, summary="to replace", rank=5,
                                 color="35", keep=3, past="replaced"),
-    Action.FORGET: ActionClass("-x", 2, summary="to forget", rank=6, color="33", keep=1, past="forgotten"),
-    Action.DELETE: ActionClass("-", 3, needs_allow_delete=True, mass=True, summary="to delete", rank=7, color="31",
+    # An api key's new generation: create it, re-create its consumers with it, delete the old
+    # one. Destructive (the old key stops working), but not a share of the stack going away.
+    Action.ROTATE: ActionClass("+/-", 3, needs_allow_delete=True, summary="to rotate", rank=6, color="35", keep=3,
+                               past="rotated"),
+    Action.FORGET: ActionClass("-x", 2, summary="to forget", rank=7, color="33", keep=1, past="forgotten"),
+    Action.DELETE: ActionClass("-", 3, needs_allow_delete=True, mass=True, summary="to delete", rank=8, color="31",
                                keep=3, past="deleted"),
-    Action.NOOP: ActionClass(" ", 0, rank=8),
+    Action.NOOP: ActionClass(" ", 0, rank=9),
 }
 # The actions before this plan's adoption work existed: summaries always name these four.
 CORE_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)

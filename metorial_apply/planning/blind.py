@@ -35,4 +35,4 @@ def without_secrets(desired: State, live: State) -> tuple[State, tuple[Note, ...
         blinded.append(_blind(r, have.get(r.address)))
         what = ", ".join(sorted(r.sensitive | ({"secret value"} if r.secret is not None else set())))
         notes.append(Note(address=r.address, text=f"{what}: {NOT_COMPARED}"))
-    return State.of(desired.stack, blinded, desired.directives), tuple(notes)
+    return desired.with_resources(blinded), tuple(notes)

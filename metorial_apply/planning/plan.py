@@ -18,6 +18,7 @@ from metorial_apply.planning.adoption import check_adoptions, check_takeovers, i
 from metorial_apply.planning.diff import Comparison, compare, ignored_note, label, redacted_view, secret_diff
 from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
+from metorial_apply.planning.keys import KeyPlan
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
@@ -81,6 +82,9 @@ class Plan(Frozen):
     config_path: str | None = None  # the config path as given to plan (display)
     inputs: PlanInputs | None = None  # set for a saved plan: what `apply plan.json` reloads
     notes: tuple[Note, ...] = ()  # sorted by address
+    # The key plan behind the `api_key.*` changes (planning/keys.py): what the applier runs
+    # around the resource changes. Never serialised; `apply plan.json` plans keys again.
+    keys: KeyPlan | None = None
 
     def actionable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)

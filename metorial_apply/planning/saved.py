@@ -184,11 +184,12 @@ def live_fingerprints(live: State) -> dict[str, str]:
     return {str(r.address): r.fingerprint or "" for r in live}
 
 
-def check_stale(plan: Plan, live: State) -> None:
-    """Raise StalePlanError naming every resource whose live object changed, appeared or vanished."""
+def check_stale(plan: Plan, live: State, keys: dict[str, str] | None = None) -> None:
+    """Raise StalePlanError naming every resource (and api key, `keys`: planning/keys.py
+    key_fingerprints) whose live object changed, appeared or vanished."""
     if live.stack != plan.stack:
         raise _other_stack(plan.stack, live.stack)
-    now, then = live_fingerprints(live), plan.live_fingerprints
+    now, then = live_fingerprints(live) | (keys or {}), plan.live_fingerprints
     moved = [f"{a} (changed)" for a in sorted(now.keys() & then.keys()) if now[a] != then[a]]
     moved += [f"{a} (appeared)" for a in sorted(now.keys() - then.keys())]
     moved += [f"{a} (vanished)" for a in sorted(then.keys() - now.keys())]

@@ -198,7 +198,7 @@ def field_lines(change: Change, sensitive: frozenset[str]) -> tuple[FieldLine, .
         return tuple(lines + secret_lines(change, {line.path for line in lines}))
     if change.action is Action.DELETE:
         return tuple(spec_lines(change.before, "before", kind, sensitive, change.address.name))
-    if change.action in (Action.UPDATE, Action.REPLACE, *ADOPTS):
+    if change.action in (Action.UPDATE, Action.REPLACE, Action.ROTATE, *ADOPTS):
         return tuple(diff_line(d, kind, sensitive) for d in change.diffs)
     return ()
 

@@ -146,3 +146,17 @@ def test_write_only_values_leave_the_spec() -> None:
     spec, secret = specs.AuthCredentialsSpec(provider="github", client_id="id", client_secret=CANARY,
                                              scopes=["b", "a", "a"]).canonical("c")
     assert spec["scopes"] == ["a", "b"] and CANARY not in json.dumps(spec) and secret["client_secret"] == CANARY
+
+
+def test_stamp_keeps_the_held_key_generations_and_old_stamps_hold_none() -> None:
+    from metorial_apply.core.keys import parse_held
+
+    stamp = Stamp(stack="prod", address="config_vault.v", spec_hash="sha256:x", keys="sync=ci_1")
+    metadata = stamp.to_metadata()
+    assert metadata["metorial-apply/keys"] == "sync=ci_1"
+    _, back = Stamp.split(metadata)
+    assert back == stamp and parse_held(back.keys) == {"sync": "ci_1"}
+    older = {k: v for k, v in metadata.items() if k != "metorial-apply/keys"}
+    _, old = Stamp.split(older)
+    assert old is not None and old.keys is None and parse_held(old.keys) is None
+    assert "metorial-apply/keys" not in Stamp(stack="p", address="a.b", spec_hash="h").to_metadata()

@@ -160,3 +160,33 @@ def adopt_plan() -> Plan:
     )
     return Plan(stack="production", changes=tuple(changes), config_path="prod/", notes=notes,
                 live_fingerprints={"deployment.github": "sha256:aa", "deployment.slack": "sha256:bb"})
+
+
+def key_plan() -> Plan:
+    """api keys: one created, one rotated (its vault re-created with the new secret), one whose
+    secret was lost (deleted and created again), one gone from the configuration; built by
+    planning/keychanges.py from a key plan, as `plan` does."""
+    from metorial_apply.core.keys import LiveKey
+    from metorial_apply.planning.keychanges import key_changes
+    from metorial_apply.planning.keys import KeyChange, KeyPlan
+
+    def live(name: str, identity: str, backend: str = "metlo") -> LiveKey:
+        return LiveKey(backend=backend, name=name, identity=identity, id=name, key_for="GENERIC")
+
+    keys = KeyPlan(changes=(
+        KeyChange(address=addr("api_key.audit"), action="replace", backend="metlo", create="production~audit~2",
+                  key_for="ONBOARDING", purge=(live("production~audit~1", "metlo.x7k2p9q1a"),),
+                  reason="its secret was lost (no consumer holds it): deleted and created again"),
+        KeyChange(address=addr("api_key.ingest"), action="create", backend="metlo", create="production~ingest~1",
+                  key_for="GENERIC", reason="not found on the backend"),
+        KeyChange(address=addr("api_key.old"), action="delete", backend="metlo",
+                  purge=(live("production~old~3", "metlo.q4w8e2r6t"),), reason="not in the configuration"),
+        KeyChange(address=addr("api_key.sync"), action="rotate", backend="metal", create="production~sync~2",
+                  retire=(LiveKey(backend="metal", name="production~sync~1", identity="ci_9fK2mQ7xLp", id="1"),),
+                  reason="rotation requested (--rotate)"),
+    ))
+    vault = Change(action=Action.REPLACE, address=addr("config_vault.sync-creds"), id="pcvt_5mNoPq",
+                   reason="value changed (secret)", fields=("value",),
+                   diffs=(FieldDiff(field="value", before="(secret)", after="(secret changed)", secret=True),))
+    return Plan(stack="production", changes=(vault, *key_changes(keys)), config_path="prod/", keys=keys,
+                live_fingerprints={"config_vault.sync-creds": "sha256:cc", "api_key.sync": "sha256:dd"})

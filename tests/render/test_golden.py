@@ -13,7 +13,7 @@ from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.safety import blocked
 from metorial_apply.render import RenderContext, render_json, render_markdown, render_text
 from tests.render.golden_files import check_golden
-from tests.render.plans import CONTEXT, adopt_plan, empty_plan, full_plan
+from tests.render.plans import CONTEXT, adopt_plan, empty_plan, full_plan, key_plan
 
 
 def context_for(plan: Plan) -> RenderContext:
@@ -40,6 +40,12 @@ def test_full_plan_matches_golden(name: str) -> None:
 def test_adoption_plan_matches_golden(name: str) -> None:
     """import, takeover, move and forget, with their notes (adopt.txt, adopt.md, adopt.json)."""
     check_golden("adopt" + name[len("plan"):], RENDERERS[name](adopt_plan()))
+
+
+@pytest.mark.parametrize("name", sorted(RENDERERS))
+def test_key_plan_matches_golden(name: str) -> None:
+    """api keys created, rotated, re-created after a lost secret and deleted (keys.txt, .md, .json)."""
+    check_golden("keys" + name[len("plan"):], RENDERERS[name](key_plan()))
 
 
 @pytest.mark.parametrize("name", ["empty.txt", "empty.md"])
