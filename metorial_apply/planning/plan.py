@@ -22,7 +22,7 @@ from metorial_apply.planning.keys import KeyPlan
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
-FORMAT_VERSION = 2  # 2: import, takeover, move and forget actions; `moved_from` on every change
+FORMAT_VERSION = 2  # 2: import, takeover, move, forget and rotate actions; `moved_from`; api keys
 
 
 class Change(Frozen):
