@@ -46,17 +46,19 @@ def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -
         config=portable(config_path.resolve(), base), var_files=tuple(files),
         variables={n: var_digest(plan.stack, n, v) for n, v in sorted(args["variables"].items())},
         stack=args["stack"], targets=tuple(str(t) for t in args["targets"]), flags=gate_flags(args),
-        replace=tuple(str(a) for a in args.get("replace", ())),
+        replace=tuple(str(a) for a in args.get("replace", ())), rotate=tuple(sorted(args.get("rotate") or ())),
     )
 
 
 def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -> tuple[str, ...]:
     """The flags `apply` needs for the plan shown: a saved plan's --stack and --var names (the
     file never holds a --var value) and the gate flags plan was given; without a saved plan,
-    --replace too (a saved plan carries its own)."""
+    --replace and --rotate too (a saved plan carries its own)."""
     if inputs is None:
-        replace = tuple(f"--replace {shlex.quote(str(a))}" for a in (args or {}).get("replace", ()))
-        return (*replace, *gate_flags(args or {}))
+        given = args or {}
+        replace = tuple(f"--replace {shlex.quote(str(a))}" for a in given.get("replace", ()))
+        rotate = tuple(f"--rotate {shlex.quote(str(a))}" for a in sorted(given.get("rotate") or ()))
+        return (*replace, *rotate, *gate_flags(given))
     flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
     return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
 
@@ -68,6 +70,18 @@ def recorded_replace(inputs: PlanInputs) -> tuple[Address, ...]:
         return tuple(Address.parse(a) for a in inputs.replace)
     except ValueError:
         raise PlanError("the saved plan's --replace is malformed; plan again") from None
+
+
+def recorded_rotate(inputs: PlanInputs) -> tuple[str, ...]:
+    """The saved plan's --rotate addresses (api_key.NAME), which `apply plan.json` plans again with."""
+    for text in inputs.rotate:
+        try:
+            address = Address.parse(text)
+        except ValueError:
+            address = None
+        if address is None or address.kind != "api_key":
+            raise PlanError("the saved plan's --rotate is malformed; plan again")
+    return inputs.rotate
 
 
 def read_plan_file(path: Path, key: FingerprintKey | None) -> Plan:
@@ -96,11 +110,12 @@ def read_saved(path: Path, args: dict[str, Any]) -> tuple[Plan, Path]:
     inputs = saved.inputs
     if inputs is None:  # `plan --json > plan.json`: no file path to be relative to; apply where plan ran
         return saved, _config_here(saved)
-    if args["var_files"] or args["targets"] or args.get("replace"):
-        raise UsageError("a saved plan carries its own var files, targets and --replace: give apply the plan file "
-                         "alone")
+    if args["var_files"] or args["targets"] or args.get("replace") or args.get("rotate"):
+        raise UsageError("a saved plan carries its own var files, targets, --replace and --rotate: give apply the "
+                         "plan file alone")
     check_stack_flag(inputs, args["stack"])
     args["replace"] = recorded_replace(inputs)
+    args["rotate"] = recorded_rotate(inputs)
     base = Path(path).resolve().parent
     config = Path(recorded_path(inputs.config, base, "configuration"))
     if not config.exists():

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from metorial_apply.core import specs
+from metorial_apply.core.keys import KEY_ADDRESS_KIND
 from metorial_apply.core.model import Address, Stamp
 
 Spec = dict[str, Any]
@@ -301,6 +302,9 @@ SECTIONS: dict[str, KindSpec] = {k.section: k for k in KINDS.values()}
 
 
 def kind_order(kind: str) -> int:
+    # api keys (core/keys.py) are no Metorial kind; they are created before what consumes them.
+    if kind == KEY_ADDRESS_KIND:
+        return -1
     return KINDS[kind].order if kind in KINDS else len(KINDS)
 
 

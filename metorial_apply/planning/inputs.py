@@ -37,6 +37,7 @@ class PlanInputs(Frozen):
     stack: str | None = None  # --stack as given to plan
     targets: tuple[str, ...] = ()  # --target as given to plan
     replace: tuple[str, ...] = ()  # --replace as given to plan: `apply plan.json` plans again with them
+    rotate: tuple[str, ...] = ()  # --rotate as given to plan (api_key.NAME): likewise
     flags: tuple[str, ...] = ()  # gate flags given to plan (display: apply takes flags from its own command line)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from metorial_apply.core.keys import KEY_ADDRESS_KIND, LiveKey
 from metorial_apply.core.model import Address
 from metorial_apply.planning.action import Action, FieldDiff
+from metorial_apply.planning.diff import NAMING_NEEDS_KEY
 from metorial_apply.planning.keys import KeyChange, KeyPlan
 from metorial_apply.planning.plan import Change, Plan
 
@@ -68,12 +69,20 @@ def _explained(change: Change, holds: tuple[str, ...], keys: KeyPlan) -> Change:
 
 def with_keys(plan: Plan, keys: KeyPlan, fingerprints: dict[str, str],
               consumers: dict[Address, tuple[str, ...]] | None = None) -> Plan:
-    """The resource plan with one change per api key (after them, in name order), the key plan the
+    """The resource plan with one change per api key (creates, replaces and rotates before it, the rest
+    after, each in name order), the key plan the
     applier runs, and the keys' live fingerprints for saved-plan staleness; `consumers` (address →
     keys held) explain the consumers replaced for a new key generation."""
     held = consumers or {}
     changes = tuple(_explained(c, held[c.address], keys) if c.address in held else c for c in plan.changes)
-    return plan.model_copy(update={"changes": changes + key_changes(keys), "keys": keys,
+    # Shown in the order they run: new keys (and generations) before their consumers, deletes after.
+    ahead = tuple(c for c in key_changes(keys) if c.action in (Action.CREATE, Action.REPLACE, Action.ROTATE))
+    behind = tuple(c for c in key_changes(keys) if c not in ahead)
+    # A consumer re-created for a new key generation: a fingerprint key would not name a changed
+    # key of its value either (the key's secret is what changed), so that hint is left out.
+    explained = {c.address for c, was in zip(changes, plan.changes, strict=True) if c is not was}
+    notes = tuple(n for n in plan.notes if not (n.address in explained and n.text == NAMING_NEEDS_KEY))
+    return plan.model_copy(update={"changes": ahead + changes + behind, "keys": keys, "notes": notes,
                                    "live_fingerprints": plan.live_fingerprints | fingerprints})
 
 

@@ -38,3 +38,23 @@ def test_url_local_plans_and_applies_keys_in_process(tmp_path: Path, run_cli: An
     assert applied.code == 0, applied.out + applied.err
     assert (tmp_path / ".metorial-apply" / "metlo-emulator.sqlite3").exists()
     assert run_cli("plan", str(config), "--api-url", "local", "--detailed-exitcode").code == 0
+
+
+def test_a_plan_saved_with_rotate_applies_the_rotation_it_shows(tmp_path: Path, run_cli: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("METORIAL_API_KEY", raising=False)
+    config = tmp_path / "stack.yaml"
+    config.write_text("stack: prod\nkey_backends:\n  m: {type: metlo, url: local}\napi_keys:\n  k: {backend: m}\n"
+                      "config_vaults:\n  v: {provider: metlo, value: {api_key: \"${key.k.secret}\"}}\n")
+    local = ("--api-url", "local")
+    assert run_cli("apply", str(config), *local, "--auto-approve").code == 0
+    shown = run_cli("plan", str(config), *local, "--rotate", "api_key.k")
+    assert "Apply with: metorial-apply apply --rotate api_key.k" in shown.out, shown.out
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", str(config), *local, "--rotate", "api_key.k", "--out", str(saved)).code == 0
+    again = run_cli("apply", str(saved), *local, "--auto-approve", "--rotate", "api_key.k")
+    assert again.code != 0 and "carries its own" in again.err, again.out + again.err
+    applied = run_cli("apply", str(saved), *local, "--auto-approve", "--allow-delete")
+    assert applied.code == 0, applied.out + applied.err
+    assert "prod~k~2" in applied.out
+    assert run_cli("plan", str(config), *local, "--detailed-exitcode").code == 0
