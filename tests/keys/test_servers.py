@@ -25,12 +25,18 @@ def test_three_emulators_answer_with_the_exported_credentials(key_servers: KeySe
     assert len({key_servers.metorial.url, key_servers.metlo.url, key_servers.metal.url}) == 3
 
 
-def test_url_local_plans_and_applies_keys_in_process(tmp_path: Path, run_cli: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def local_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One Metlo key (`url: local`, in-process) feeding one vault; no Metorial key in the env."""
     monkeypatch.delenv("METORIAL_API_KEY", raising=False)
     config = tmp_path / "stack.yaml"
     config.write_text("stack: prod\nkey_backends:\n  m: {type: metlo, url: local}\napi_keys:\n  k: {backend: m}\n"
                       "config_vaults:\n  v: {provider: metlo, value: {api_key: \"${key.k.secret}\"}}\n")
+    return config
+
+
+def test_url_local_plans_and_applies_keys_in_process(tmp_path: Path, run_cli: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    config = local_stack(tmp_path, monkeypatch)
     assert run_cli("validate", str(config)).code == 0
     planned = run_cli("plan", str(config), "--api-url", "local", "--detailed-exitcode")
     assert planned.code == 2 and "api_key.k" in planned.out, planned.out + planned.err
@@ -42,10 +48,7 @@ def test_url_local_plans_and_applies_keys_in_process(tmp_path: Path, run_cli: An
 
 def test_a_plan_saved_with_rotate_applies_the_rotation_it_shows(tmp_path: Path, run_cli: Any,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("METORIAL_API_KEY", raising=False)
-    config = tmp_path / "stack.yaml"
-    config.write_text("stack: prod\nkey_backends:\n  m: {type: metlo, url: local}\napi_keys:\n  k: {backend: m}\n"
-                      "config_vaults:\n  v: {provider: metlo, value: {api_key: \"${key.k.secret}\"}}\n")
+    config = local_stack(tmp_path, monkeypatch)
     local = ("--api-url", "local")
     assert run_cli("apply", str(config), *local, "--auto-approve").code == 0
     shown = run_cli("plan", str(config), *local, "--rotate", "api_key.k")
