@@ -51,12 +51,18 @@ async def key_session(backends: tuple[KeyBackend, ...], state_dir: Path | None,
         yield KeySession(clients, await clients.read())
 
 
+def rotate_name(value: str) -> str | None:
+    """The key name of `api_key.NAME`; None when `value` is no api key address."""
+    kind, _, name = value.partition(".")
+    return name if kind == KEY_ADDRESS_KIND and name else None
+
+
 def rotate_names(values: tuple[str, ...]) -> frozenset[str]:
     """`--rotate api_key.NAME` (repeatable) → key names."""
     out = set()
     for value in values:
-        kind, _, name = value.partition(".")
-        if kind != KEY_ADDRESS_KIND or not name:
+        name = rotate_name(value)
+        if name is None:
             raise click.BadParameter(f"{value!r} is not an api key address (api_key.NAME)", param_hint="--rotate")
         out.add(name)
     return frozenset(out)

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from metorial_apply.cli.keys import rotate_name
 from metorial_apply.cli.options import gate_flags
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
@@ -73,14 +74,10 @@ def recorded_replace(inputs: PlanInputs) -> tuple[Address, ...]:
 
 
 def recorded_rotate(inputs: PlanInputs) -> tuple[str, ...]:
-    """The saved plan's --rotate addresses (api_key.NAME), which `apply plan.json` plans again with."""
-    for text in inputs.rotate:
-        try:
-            address = Address.parse(text)
-        except ValueError:
-            address = None
-        if address is None or address.kind != "api_key":
-            raise PlanError("the saved plan's --rotate is malformed; plan again")
+    """The saved plan's --rotate addresses (api_key.NAME), which `apply plan.json` plans again with
+    (checked as `--rotate` is; a name the configuration lacks is the key planner's error)."""
+    if any(rotate_name(text) is None for text in inputs.rotate):
+        raise PlanError("the saved plan's --rotate is malformed; plan again")
     return inputs.rotate
 
 

@@ -19,6 +19,8 @@ from metorial_apply.planning.plan import Change, Plan
 ACTIONS = {"create": Action.CREATE, "delete": Action.DELETE, "replace": Action.REPLACE, "rotate": Action.ROTATE,
            "noop": Action.NOOP}
 
+RUN_FIRST = (Action.CREATE, Action.REPLACE, Action.ROTATE)  # key actions that run before the consumers
+
 
 def _side(backend: str, key: LiveKey | None) -> dict[str, Any] | None:
     if key is None:
@@ -76,8 +78,9 @@ def with_keys(plan: Plan, keys: KeyPlan, fingerprints: dict[str, str],
     held = consumers or {}
     changes = tuple(_explained(c, held[c.address], keys) if c.address in held else c for c in plan.changes)
     # Shown in the order they run: new keys (and generations) before their consumers, deletes after.
-    ahead = tuple(c for c in key_changes(keys) if c.action in (Action.CREATE, Action.REPLACE, Action.ROTATE))
-    behind = tuple(c for c in key_changes(keys) if c not in ahead)
+    listed = key_changes(keys)
+    ahead = tuple(c for c in listed if c.action in RUN_FIRST)
+    behind = tuple(c for c in listed if c.action not in RUN_FIRST)
     # A consumer re-created for a new key generation: a fingerprint key would not name a changed
     # key of its value either (the key's secret is what changed), so that hint is left out.
     explained = {c.address for c, was in zip(changes, plan.changes, strict=True) if c is not was}
