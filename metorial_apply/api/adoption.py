@@ -47,8 +47,7 @@ def unowned(listed: dict[str, list[Raw]], ours: set[str]) -> dict[str, Unowned]:
         for obj in objects:
             if not isinstance(obj.get("id"), str) or obj["id"] in ours or obj.get("status", "active") != "active":
                 continue
-            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else None
-            out[obj["id"]] = Unowned(kind, obj, Stamp.split(meta)[1])
+            out[obj["id"]] = Unowned(kind, obj, Stamp.of(obj))
     return out
 
 

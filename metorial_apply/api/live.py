@@ -90,7 +90,7 @@ def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) 
     """Objects of one kind stamped for `stack`, duplicates renamed `<name>~<id>` (oldest wins)."""
     groups: dict[str, list[tuple[Stamp, Raw]]] = {}
     for obj in objects:
-        _, stamp = Stamp.split(obj.get("metadata") if isinstance(obj.get("metadata"), dict) else None)
+        stamp = Stamp.of(obj)
         if stamp is None or stamp.stack != stack or not isinstance(obj.get("id"), str):
             continue
         address = _our_address(stamp.address, kind)

@@ -129,6 +129,12 @@ class Stamp(Frozen):
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
+    def of(cls, obj: dict[str, Any]) -> Stamp | None:
+        """The stamp of an API object; None when it has none (or its metadata is not a mapping)."""
+        metadata = obj.get("metadata")
+        return cls.split(metadata if isinstance(metadata, dict) else None)[1]
+
+    @classmethod
     def split(cls, metadata: dict[str, Any] | None) -> tuple[dict[str, Any], Stamp | None]:
         """Split API metadata into (user metadata, stamp or None when not ours or malformed)."""
         metadata = metadata or {}

@@ -87,11 +87,6 @@ def _usable(objects: list[Any]) -> list[Raw]:
             and not is_lock_record(o) and o.get("status", "active") == "active"]
 
 
-def _stamp(obj: Raw) -> Stamp | None:
-    metadata = obj.get("metadata")
-    return Stamp.split(metadata if isinstance(metadata, dict) else None)[1]
-
-
 def _age(obj: Raw) -> tuple[str, str]:
     return str(obj.get("created_at") or ""), obj["id"]
 
@@ -102,7 +97,7 @@ def pick_managed(listed: dict[str, list[Any]], stack: str, notes: list[str]) -> 
     for kind in KINDS.values():
         seen: set[str] = set()
         for obj in sorted(_usable(listed.get(kind.kind, [])), key=_age):
-            stamp = _stamp(obj)
+            stamp = Stamp.of(obj)
             if stamp is None or stamp.stack != stack:
                 continue
             kind_name, _, name = stamp.address.partition(".")
@@ -123,7 +118,7 @@ def pick_unmanaged(listed: dict[str, list[Any]], notes: list[str]) -> list[Picke
     for kind in KINDS.values():
         objects = []
         for obj in _usable(listed.get(kind.kind, [])):
-            stamp = _stamp(obj)
+            stamp = Stamp.of(obj)
             if stamp is not None:
                 stacks[stamp.stack] += 1
             else:
