@@ -30,7 +30,7 @@ from emulator_process import SECRET_KEY, EmulatorProcess  # first: it puts this 
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.api.ratelimit import RateLimitSettings
-from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.kinds import METORIAL_KINDS
 
 DEADLINE_S = 300.0
 REPEATS = 3
@@ -69,14 +69,14 @@ async def seed(base: str, total: int) -> None:
         github = (await fetch_catalog(client, detail_for={"github"})).find("github")
         assert github is not None
         bodies = seed_bodies(total, github.auth_methods)
-        await asyncio.gather(*(client.create(KINDS[k].path, body, kind=k, name=body["name"], stamp={})
+        await asyncio.gather(*(client.create(METORIAL_KINDS[k].path, body, kind=k, name=body["name"], stamp={})
                                for k, body in bodies))
 
 
 async def list_ours(base: str) -> tuple[float, MetorialClient, dict[str, int]]:
     async with open_client(base, SECRET_KEY, rate_limit=BUDGET) as client:
         started = time.perf_counter()
-        listed = await client.list_many({k.path: k.kind for k in KINDS.values()})
+        listed = await client.list_many({k.path: k.kind for k in METORIAL_KINDS.values()})
         elapsed = time.perf_counter() - started
     return elapsed, client, {KINDS_BY_PATH[p]: len(items) for p, items in listed.items()}
 
@@ -86,7 +86,7 @@ async def list_naive(base: str) -> tuple[float, int]:
     calls = 0
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=30) as http:
         started = time.perf_counter()
-        for kind in KINDS.values():
+        for kind in METORIAL_KINDS.values():
             after: str | None = None
             while True:
                 body = (await http.get(kind.path, params={"after": after} if after else None)).json()
@@ -97,7 +97,7 @@ async def list_naive(base: str) -> tuple[float, int]:
         return time.perf_counter() - started, calls
 
 
-KINDS_BY_PATH = {k.path: k.kind for k in KINDS.values()}
+KINDS_BY_PATH = {k.path: k.kind for k in METORIAL_KINDS.values()}
 
 
 async def page_service_time(base: str, samples: int = 20) -> float:
@@ -106,7 +106,7 @@ async def page_service_time(base: str, samples: int = 20) -> float:
         times = []
         for _ in range(samples):
             started = time.perf_counter()
-            (await http.get(KINDS["deployment"].path, params={"limit": 100})).raise_for_status()
+            (await http.get(METORIAL_KINDS["deployment"].path, params={"limit": 100})).raise_for_status()
             times.append(time.perf_counter() - started)
     return statistics.median(times)
 

@@ -28,7 +28,7 @@ from metorial_apply.api.live import read_live
 from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.apply.ids import IdMap
 from metorial_apply.core import fingerprint
-from metorial_apply.core.kinds import KINDS, create_body
+from metorial_apply.core.kinds import KINDS, METORIAL_KINDS, create_body
 from metorial_apply.core.model import Address, Resource, SecretValue
 from metorial_apply.core.state import State
 from metorial_apply.planning.plan import build_plan
@@ -79,7 +79,7 @@ async def seed(client: MetorialClient, resources: list[Resource]) -> None:
             obj = await client.create(kind.path, body, kind=kind.kind, name=r.address.name, stamp=stamp.to_metadata())
         ids.record(r.address, obj["id"])
 
-    for kind in sorted(KINDS.values(), key=lambda k: k.order):  # refs point at earlier kinds
+    for kind in sorted(METORIAL_KINDS.values(), key=lambda k: k.order):  # refs point at earlier kinds
         await asyncio.gather(
             *(make(r, s) for r, s in zip(resources, stamps, strict=False) if r.address.kind == kind.kind)
         )
@@ -102,7 +102,7 @@ async def baseline(url: str) -> tuple[float, int, dict[str, int]]:
     how many objects each kind lists (ours or not: the minimum pages depend on all of them)."""
     async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
         t0 = time.perf_counter()
-        listed = await client.list_many({k.path: k.kind for k in KINDS.values()})
+        listed = await client.list_many({k.path: k.kind for k in METORIAL_KINDS.values()})
         sem = asyncio.Semaphore(10)
 
         async def one(path: str, id: str) -> None:

@@ -5,11 +5,14 @@ rate limiter, wait budget, deadline and body caps, retries of GETs and DELETEs o
 and never a blind re-send of a create), and differ only in what the wire looks like: headers,
 paths, response shapes and error bodies (Metlo answers errors as bare text, Metal as
 `{"error": …}`). A created key's secret goes straight into a SecretValue (CreatedKey).
+Only backends the configuration names are opened (their credentials go nowhere else); one that
+answers 401 stops the run with its service's message before anything is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,3 +235,18 @@ def open_key_client(backend: KeyBackend, *, state_dir: Path | None = None, budge
     return KeyBackendClient(http, backend, dialect, base_url=base, limiter=limiter, retry=retry or RetryPolicy(),
                             budget=budget, limits=limits, max_concurrency=max_concurrency, on_call=on_call,
                             on_close=on_close)
+
+
+KeyClients = dict[str, KeyBackendClient]  # open clients by backend name
+
+
+@asynccontextmanager
+async def key_clients(backends: tuple[KeyBackend, ...], *, state_dir: Path | None = None,
+                      budget: WaitBudget | None = None,
+                      on_call: Callable[[CallRecord], None] | None = None) -> AsyncIterator[KeyClients]:
+    """A client for each backend the configuration names (their credentials go nowhere else),
+    closed together."""
+    async with AsyncExitStack() as stack:
+        yield {b.name: await stack.enter_async_context(open_key_client(b, state_dir=state_dir, budget=budget,
+                                                                       on_call=on_call))
+               for b in sorted(backends, key=lambda b: b.name)}

@@ -1,5 +1,6 @@
-"""fetch_live: read every managed kind with one paginated list each (concurrently), keep what our
-stack's stamp claims, and turn it into the same State type as desired.
+"""fetch_live: read every managed kind with one paginated list each, and every configured key
+backend's keys (all concurrently), keep what our stack's stamp claims, and turn it into the same
+State type as desired (api keys are ours by name: planning/keys.py).
 
 Ownership is the stamp alone (names are not unique, there is no idempotency key). Two odd
 cases, both possible only after a crash or a hand edit:
@@ -25,6 +26,8 @@ ignored stamp or an object counted.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -34,8 +37,10 @@ from typing import Any
 from metorial_apply.api.adoption import Claim as Owned
 from metorial_apply.api.adoption import Unowned, adopt, unowned
 from metorial_apply.api.client import MetorialClient
+from metorial_apply.api.keys import KeyClients
 from metorial_apply.core.directives import Directives
-from metorial_apply.core.kinds import CHILD_REFS, KINDS, KindSpec, ref_name
+from metorial_apply.core.keys import LiveKey
+from metorial_apply.core.kinds import CHILD_REFS, KINDS, METORIAL_KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import is_lock_record
 from metorial_apply.core.model import NAME, Address, Catalog, Defaults, Resource, Stamp
 from metorial_apply.core.state import State
@@ -148,7 +153,7 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     desired `directives` (imports, moves) applied (see adoption.py)."""
     listed = {kind: [o for o in objects if not is_lock_record(o)] for kind, objects in listed.items()}
     ignored: list[str] = []
-    owned = [o for kind in KINDS.values() for o in _claims(kind, listed.get(kind.kind, []), stack, ignored)]
+    owned = [o for kind in METORIAL_KINDS.values() for o in _claims(kind, listed.get(kind.kind, []), stack, ignored)]
     others = unowned(listed, {o.obj["id"] for o in owned})
     owned = adopt(owned, directives or Directives(), others)
     taken = {o.obj["id"] for o in owned if o.adoption is not None}
@@ -174,16 +179,31 @@ def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults
     return Defaults(config=frozenset(configs), auth_config=frozenset(auths))
 
 
-async def read_live(client: MetorialClient, stack: str, catalog: Catalog,
-                    directives: Directives | None = None) -> LiveRead:
-    """One paginated list per kind, all kinds concurrently; never one GET per resource."""
-    paths = {kind.path: kind.kind for kind in KINDS.values()}
-    by_path = await client.list_many(paths)
+async def read_live(client: MetorialClient, stack: str, catalog: Catalog, directives: Directives | None = None,
+                    keys: KeyClients | None = None) -> LiveRead:
+    """One paginated list per Metorial kind and one key list per configured key backend, all
+    concurrently, into one State; never one GET per resource."""
+    paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
+    by_path, found = await asyncio.gather(client.list_many(paths), read_keys(keys) if keys is not None else _nothing())
     listed = {paths[p]: items for p, items in by_path.items()}
     read = live_state(stack, catalog, listed, directives)
+    if keys is not None:
+        read = dataclasses.replace(read, state=read.state.model_copy(update={"keys": found}))
     log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",
               read.objects, len(read.state), stack, len(read.ignored))
     return read
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def read_keys(clients: KeyClients) -> tuple[LiveKey, ...]:
+    """Every key of every backend (concurrently), by backend then listing order: each backend is
+    listed once per run, foreign keys too (they count towards its limit)."""
+    names = sorted(clients)
+    lists = await asyncio.gather(*(clients[n].list_keys() for n in names))
+    return tuple(key for found in lists for key in found)
 
 
 async def fetch_live(client: MetorialClient, stack: str, catalog: Catalog) -> State:

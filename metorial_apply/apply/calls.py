@@ -1,6 +1,7 @@
 """API calls with the applier's semantics on top of the client: a delete of something already
-gone is done, and a create whose response was lost is resolved by its ownership stamp, never
-re-sent blindly (the API has no idempotency keys and names are not unique).
+gone is done, and a create whose response was lost is resolved by what landed (found by its
+ownership stamp, or an api key by its exact name and generation), never re-sent blindly (the
+API has no idempotency keys and names are not unique).
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from metorial_apply.core.errors import (
     GoneError,
@@ -18,6 +20,7 @@ from metorial_apply.core.errors import (
     ServerError,
     TransportError,
 )
+from metorial_apply.core.keys import CreatedKey, LiveKey
 from metorial_apply.core.kinds import KindSpec
 from metorial_apply.core.model import Address, Stamp
 
@@ -25,6 +28,7 @@ LIST_ATTEMPTS = 4  # a recovery listing is retried on transient errors, a bounde
 CREATE_ATTEMPTS = 6  # a create is sent at most this often, each after a listing proved it absent
 
 Sleep = Callable[[float], Awaitable[Any]]
+T = TypeVar("T")
 
 
 class ApiClient(Protocol):
@@ -41,6 +45,16 @@ class ApiClient(Protocol):
     async def update(self, path: str, id: str, body: dict[str, Any], *, kind: str, name: str) -> dict[str, Any]: ...
 
     async def delete(self, path: str, id: str, *, kind: str, name: str) -> dict[str, Any]: ...
+
+
+class KeyApi(Protocol):
+    """A key backend's client, as the executor uses it (api/keys.py KeyBackendClient)."""
+
+    async def list_keys(self) -> list[LiveKey]: ...
+
+    async def create_key(self, name: str, key_for: str | None = None) -> CreatedKey: ...
+
+    async def delete_key(self, key: LiveKey) -> bool: ...
 
 
 async def delete_quietly(client: ApiClient, path: str, id: str, *, kind: str, name: str) -> str:
@@ -75,37 +89,56 @@ def stamped(items: list[dict[str, Any]], stack: str, address: Address, exclude: 
     return sorted(found, key=lambda o: (o.get("created_at") or "", o.get("id") or ""), reverse=True)
 
 
-async def recover_create(
-    client: ApiClient,
-    kind: KindSpec,
-    address: Address,
-    stack: str,
-    body: dict[str, Any],
-    stamp: dict[str, str],
-    exclude: set[str],
-    *,
-    sleep: Sleep = asyncio.sleep,
-) -> tuple[dict[str, Any], str]:
+@dataclass(frozen=True)
+class Landing(Generic[T]):
+    """Where a create whose answer was lost may have landed, for any kind on any API: `landed()`
+    lists what it may have left (newest first), `adoptable` says whether that can be kept (False
+    when the answer carried a one-time secret: then it is deleted and the create sent again)."""
+
+    landed: Callable[[], Awaitable[list[Any]]]
+    create: Callable[[], Awaitable[T]]
+    delete: Callable[[Any], Awaitable[Any]]
+    adoptable: bool = True
+
+
+async def recover_create(landing: Landing[T]) -> tuple[T, str]:
     """Resolve a create whose outcome is unknown: adopt what landed (deleting any extras, so one
-    address never has two objects), or create it once more; `exclude` holds ids that were
-    already ours before this create (the old half of a replace)."""
+    address never has two objects), or delete it when it cannot be adopted, then create it once
+    more; at most CREATE_ATTEMPTS creates, each after a listing proved nothing usable landed."""
     last: OutcomeUnknownError | None = None
     for _ in range(CREATE_ATTEMPTS):
-        found = stamped(
-            await list_with_retries(client, kind.path, None, kind=kind.kind, sleep=sleep), stack, address, exclude
-        )
-        if found:
+        found = await landing.landed()
+        if found and landing.adoptable:
             for extra in found[1:]:
-                await delete_quietly(client, kind.path, extra["id"], kind=kind.kind, name=address.name)
+                await landing.delete(extra)
             extras = f", {len(found) - 1} duplicate(s) removed" if len(found) > 1 else ""
             return found[0], "adopted after a lost response" + extras
+        for orphan in found:
+            await landing.delete(orphan)
         try:
-            obj = await client.create(kind.path, body, kind=kind.kind, name=address.name, stamp=stamp)
-            return obj, "created again after a lost response"
+            obj = await landing.create()
+            left = f" ({len(found)} left behind deleted)" if found else ""
+            return obj, "created again after a lost response" + left
         except OutcomeUnknownError as exc:
             last = exc
     assert last is not None
     raise last
+
+
+def stamped_landing(client: ApiClient, kind: KindSpec, address: Address, stack: str, body: dict[str, Any],
+                    stamp: dict[str, str], exclude: set[str], *, sleep: Sleep = asyncio.sleep
+                    ) -> Landing[dict[str, Any]]:
+    """A Metorial create's landing: objects of its kind stamped with its address; `exclude` holds
+    ids that were ours before this create (the old half of a replace)."""
+    async def landed() -> list[dict[str, Any]]:
+        items = await list_with_retries(client, kind.path, None, kind=kind.kind, sleep=sleep)
+        return stamped(items, stack, address, exclude)
+
+    async def delete(obj: dict[str, Any]) -> Any:
+        return await delete_quietly(client, kind.path, obj["id"], kind=kind.kind, name=address.name)
+
+    return Landing(landed, lambda: client.create(kind.path, body, kind=kind.kind, name=address.name, stamp=stamp),
+                   delete, kind.adoptable)
 
 
 async def recover_child_create(client: ApiClient, path: str, parent: dict[str, str], body: dict[str, Any], *,
@@ -127,3 +160,12 @@ async def recover_child_create(client: ApiClient, path: str, parent: dict[str, s
             last = exc
     assert last is not None
     raise last
+
+
+def key_landing(client: KeyApi, name: str, key_for: str | None, adoptable: bool) -> Landing[CreatedKey]:
+    """An api key create's landing: keys of exactly that name, generation included (an older
+    generation a consumer holds is never what a lost create left)."""
+    async def landed() -> list[LiveKey]:
+        return [k for k in await client.list_keys() if k.name == name]
+
+    return Landing(landed, lambda: client.create_key(name, key_for), client.delete_key, adoptable)

@@ -1,26 +1,29 @@
-"""Executing one step of the execution graph against the API, generically over KINDS.
+"""Executing one step of the execution graph, generically over KINDS, on the API its kind belongs to.
 
-Creates carry the full ownership stamp in the same call, so a resource never exists without
-it; updates PATCH only the changed patchable fields plus metadata sent whole; deletes treat
-404/410 as already done. A create whose outcome is unknown is resolved by `calls.recover_create`.
+Metorial creates carry the full ownership stamp in the same call, so a resource never exists
+without it; updates PATCH only the changed patchable fields plus metadata sent whole; deletes
+treat 404/410 as already done. An api key's create makes its next generation on its backend
+(the one-time secret kept in memory, in the run's KeyRing, for the consumers' values); its
+delete step removes its earlier generations. A create whose outcome is unknown is resolved by
+`calls.recover_create`, for every kind.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from metorial_apply.apply.calls import ApiClient, delete_quietly, recover_create
+from metorial_apply.apply.calls import ApiClient, delete_quietly, key_landing, recover_create, stamped_landing
 from metorial_apply.apply.children import child_changes, run_child_changes
-from metorial_apply.apply.ids import IdMap
+from metorial_apply.apply.ids import IdMap, KeyRing
 from metorial_apply.apply.steps import Step
 from metorial_apply.core.errors import OutcomeUnknownError
 from metorial_apply.core.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
-from metorial_apply.core.kinds import KINDS, KindSpec, create_body, patch_body
-from metorial_apply.core.model import Address, Resource, SecretValue, Stamp
+from metorial_apply.core.keys import keys_in
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS, KindSpec, create_body, patch_body
+from metorial_apply.core.model import Address, Resource, Stamp
 from metorial_apply.planning.plan import Action, Change
 
 
@@ -40,19 +43,14 @@ class Executor:
     ready: dict[Address, asyncio.Future[Stamp]] = field(default_factory=dict)  # stamps computed ahead
     pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
     key: FingerprintKey | None = field(default=None, repr=False)  # keyed (hmac) stamps when set
-    # Key consumers: the value sent (their template filled with this run's key secrets); their
-    # `desired.secret` is the value bound to key identities, which only the stamp fingerprints.
-    fills: Mapping[Address, SecretValue] = field(default_factory=dict, repr=False)
-    consumers: frozenset[Address] = frozenset()
-    held: Mapping[Address, str] = field(default_factory=dict)  # consumer → its stamp's `keys`
+    keys: KeyRing = field(default_factory=KeyRing)  # the key backends, and the keys made this run
 
     def sent_secret(self, resource: Resource) -> Any:
-        """The write-only value a create or update sends; a key consumer's only ever filled."""
-        if resource.address in self.fills:
-            return self.fills[resource.address].reveal()
-        if resource.address in self.consumers:
-            raise ValueError(f"{resource.address}: its keys' secrets are not at hand (no key was created this run)")
-        return resource.secret.reveal() if resource.secret is not None else None
+        """The write-only value a create or update sends; a key consumer's is filled with the
+        secrets of the key generations this run created (the graph ran those first)."""
+        if resource.secret is None:
+            return None
+        return self.keys.filled(resource).reveal() if keys_in(resource.secret) else resource.secret.reveal()
 
     def prepare(self, steps: list[Step], threads: int = 2) -> None:
         """Start computing the stamps of secret-holding creates and updates in low-priority
@@ -61,8 +59,9 @@ class Executor:
         self.pool = background_pool(threads)
         for step in steps:
             resource = step.change.desired
+            # A consumer of a key created in this run is stamped once its key exists.
             if step.phase == "up" and resource is not None and resource.secret is not None \
-                    and not (step.action == "update" and _secret_ignored(resource)):
+                    and not (step.action == "update" and _secret_ignored(resource)) and self.keys.bindable(resource):
                 reuse = _reusable_stamp(step.change) if step.action == "update" else None
                 self.ready[resource.address] = asyncio.ensure_future(self.stamp(resource, reuse))
 
@@ -78,7 +77,9 @@ class Executor:
             self.pool = None
 
     async def run(self, step: Step) -> StepDone:
-        """Do the API work of one step."""
+        """Do the API work of one step, on the API its kind belongs to."""
+        if KINDS[step.address.kind].api == KEY_BACKEND:
+            return await (self.retire_keys(step) if step.phase == "down" else self.create_key(step))
         if step.phase == "down":
             return await self.delete(step)
         if step.action == "create":
@@ -88,10 +89,12 @@ class Executor:
         return await self.update(step)
 
     async def stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
-        """A fresh stamp, with the key generations a key consumer holds."""
-        made = await self._stamp(resource, reuse)
-        held = self.held.get(resource.address)
-        return made.model_copy(update={"keys": held}) if held else made
+        """A fresh stamp; a key consumer's fingerprints its value bound to the identities of the
+        key generations it holds, and records them."""
+        if not keys_in(resource.secret):
+            return await self._stamp(resource, reuse)
+        bound, held = self.keys.bound(resource)
+        return (await self._stamp(bound, reuse)).model_copy(update={"keys": held})
 
     async def _stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
         """The live salt is kept when the secret did not change (the fingerprint then stays
@@ -117,7 +120,8 @@ class Executor:
             obj = await self.client.create(kind.path, body, kind=kind.kind, name=resource.address.name, stamp=stamp)
         except OutcomeUnknownError:
             old = {i for i in (step.change.id, step.change.live.id if step.change.live else None) if i}
-            obj, note = await recover_create(self.client, kind, resource.address, self.stack, body, stamp, old)
+            obj, note = await recover_create(stamped_landing(self.client, kind, resource.address, self.stack, body,
+                                                             stamp, old))
         self.ids.record(resource.address, obj["id"], replaced=step.change.action is Action.REPLACE)
         return StepDone(obj["id"], note)
 
@@ -160,6 +164,24 @@ class Executor:
         user = dict(change.live.spec.get("metadata") or {})
         await self.client.update(kind.path, change.id, {"metadata": user}, kind=kind.kind, name=change.address.name)
         return StepDone(change.id, "stamp removed; the object stays")
+
+    async def create_key(self, step: Step) -> StepDone:
+        """The next generation of an api key, on its backend; a lost answer is resolved like any
+        other kind's create (calls.key_landing)."""
+        spec = _desired(step.change).spec
+        client = self.keys.client(spec["backend"])
+        try:
+            made, note = await client.create_key(spec["name"], spec.get("key_for")), ""
+        except OutcomeUnknownError:
+            made, note = await recover_create(key_landing(client, spec["name"], spec.get("key_for"),
+                                                          KINDS[step.address.kind].adoptable))
+        self.keys.record(step.address.name, made)
+        return StepDone(made.key.identity, note or spec["name"])
+
+    async def retire_keys(self, step: Step) -> StepDone:
+        """Delete every earlier generation the change lets go of (each attempted; the first
+        failure is raised after the rest were tried)."""
+        return StepDone(*await self.keys.delete(step.change.old))
 
     async def delete(self, step: Step) -> StepDone:
         change = step.change

@@ -9,20 +9,20 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import CycleError
 from typing import Any, Protocol
 
 from metorial_apply.apply.calls import ApiClient
 from metorial_apply.apply.execute import Executor, StepDone
-from metorial_apply.apply.ids import IdMap
+from metorial_apply.apply.ids import IdMap, KeyRing
 from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.schedule import NodeResult, Outcome, run_graph
 from metorial_apply.apply.steps import Step, build_steps
 from metorial_apply.core.errors import MetorialApplyError, PlanError
 from metorial_apply.core.fingerprint import FingerprintKey
-from metorial_apply.core.model import Address, Catalog, SecretValue
+from metorial_apply.core.model import Address, Catalog
 from metorial_apply.planning.plan import Plan
 
 
@@ -143,24 +143,25 @@ async def apply_plan(
     on_event: Callable[[ApplyEvent], None] | None = None,
     cancel: asyncio.Event | None = None,
     fingerprint_key: FingerprintKey | None = None,
-    fills: Mapping[Address, SecretValue] | None = None, consumers: frozenset[Address] = frozenset(),
-    held: Mapping[Address, str] | None = None,
+    keys: KeyRing | None = None,
 ) -> ApplyReport:
-    """Make the plan's API calls in dependency order, at most `parallelism` at a time.
+    """Make the plan's API calls in dependency order, at most `parallelism` at a time, each on
+    the API its kind belongs to (`keys`: the key backends' clients, for api keys).
 
     Never raises for a failed change (the report carries it); raises PlanError for a plan that
     cannot be ordered. `cancel` stops scheduling (in-flight calls finish); `fingerprint_key`
-    makes new secret stamps keyed (hmac) instead of scrypt; `fills`: what key `consumers` send."""
+    makes new secret stamps keyed (hmac) instead of scrypt."""
     graph = execution_graph(plan)
     executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack, key=fingerprint_key,
-                        fills=fills or {}, consumers=consumers, held=held or {})
+                        keys=(keys or KeyRing()).seeded(plan))
     by_address: dict[Address, list[Step]] = {}
     for step in sorted(graph, key=Step.order):
         by_address.setdefault(step.address, []).append(step)
     tracker = _Tracker(by_address, on_event, journal)
     cancel = cancel or asyncio.Event()
     began = time.monotonic()
-    calls_before = _stats(client)
+    apis = (client, *executor.keys.clients.values())
+    calls_before = _stats(*apis)
     # One fingerprint thread per core (they run at the lowest priority): at a high parallelism,
     # two threads' scrypt throughput, not the API, bounded how fast secret creates could start.
     executor.prepare(sorted(graph, key=Step.order), threads=max(2, min(parallelism, os.cpu_count() or 2)))
@@ -175,14 +176,17 @@ async def apply_plan(
     unstarted = any(r.outcome is Outcome.SKIPPED and r.cause is None for r in results)
     stopped = "interrupted" if cancel.is_set() else ("fail-fast" if fail_fast and failed and unstarted else None)
     return ApplyReport(stack=plan.stack, results=results, elapsed_s=time.monotonic() - began, stopped=stopped,
-                       stats=_delta(calls_before, _stats(client)))
+                       stats=_delta(calls_before, _stats(*apis)))
 
 
-def _stats(client: Any) -> dict[str, Any]:
-    stats = getattr(client, "stats", None)
-    if stats is None:
-        return {}
-    return {"calls": stats.calls, "retries": stats.retries, "rate_limited": stats.rate_limited}
+def _stats(*clients: Any) -> dict[str, Any]:
+    """Calls, retries and 429s summed over every API the run talks to (Metorial and key backends)."""
+    out: dict[str, Any] = {}
+    for stats in (getattr(c, "stats", None) for c in clients):
+        if stats is not None:
+            for name in ("calls", "retries", "rate_limited"):
+                out[name] = out.get(name, 0) + getattr(stats, name)
+    return out
 
 
 def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

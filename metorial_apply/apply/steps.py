@@ -19,9 +19,10 @@ from metorial_apply.planning.plan import Action, Change, Plan
 Phase = Literal["up", "down"]
 # Adoptions are PATCHes of an object that keeps its id: stamp (and fields) for import, takeover
 # and move, the stamp removed for forget.
-UP_ACTIONS = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "create", Action.IMPORT: "update",
-              Action.TAKEOVER: "update", Action.MOVE: "update", Action.FORGET: "forget"}
-DOWN_ACTIONS = {Action.DELETE: "delete", Action.REPLACE: "delete"}
+# A rotate (an api key's next generation) runs the steps of a replace.
+UP_ACTIONS = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "create", Action.ROTATE: "create",
+              Action.IMPORT: "update", Action.TAKEOVER: "update", Action.MOVE: "update", Action.FORGET: "forget"}
+DOWN_ACTIONS = {Action.DELETE: "delete", Action.REPLACE: "delete", Action.ROTATE: "delete"}
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,18 @@ from typing import Any
 import click
 
 from metorial_apply.api.ratelimit import RateLimitSettings
+from metorial_apply.apply.ids import KeyRing
 from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
 from metorial_apply.apply.run import apply_plan
-from metorial_apply.cli.keys import key_options, run_with_keys
+from metorial_apply.apply.secrets_out import SecretsOut
 from metorial_apply.cli.lock import lock_options, lock_settings, stack_lock, watch_lock
 from metorial_apply.cli.options import (
     api_options,
     config_options,
     fingerprint_key,
     gate_options,
+    key_options,
     network_options,
     parse_vars,
 )
@@ -41,8 +43,9 @@ from metorial_apply.cli.planfile import read_saved
 from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
-from metorial_apply.core.kinds import KINDS
-from metorial_apply.planning.keys import key_fingerprints
+from metorial_apply.core.keys import consumed
+from metorial_apply.core.kinds import METORIAL_KINDS
+from metorial_apply.planning.keys import NEW_GENERATION
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import check_stale, same_plan, saved_targets, verify_desired
 from metorial_apply.render import RenderContext, RenderStats, render_text
@@ -65,7 +68,7 @@ def saved_plan_against(saved: Plan, s: Session, args: dict[str, Any], config_pat
     """The plan built again now, if the saved one is still true: same config, no live object it
     read has moved, and the new plan equal to it change for change. The new plan is what runs."""
     verify_desired(saved, s.desired)
-    check_stale(saved, s.read.state, key_fingerprints(s.desired.stack, s.keys.live) if s.keys else None)
+    check_stale(saved, s.read.state)
     fresh = fresh_plan(s, args | {"targets": saved_targets(saved, s.desired, s.read.state)}, config_path)
     same_plan(saved, fresh)
     return fresh
@@ -73,7 +76,7 @@ def saved_plan_against(saved: Plan, s: Session, args: dict[str, Any], config_pat
 
 def show_plan(out: Output, plan: Plan, s: Session) -> None:
     ctx = RenderContext(api_url=s.client.base_url, config_path=plan.config_path, next_step=False,
-                        stats=RenderStats(kinds=len(KINDS), list_calls=s.list_calls, seconds=s.live_seconds))
+                        stats=RenderStats(kinds=len(METORIAL_KINDS), list_calls=s.list_calls, seconds=s.live_seconds))
     if not out.quiet:
         click.echo(render_text(plan, ctx, color=out.color), nl=False, color=out.color)
     for note in s.read.ignored:
@@ -101,19 +104,32 @@ async def run_changes(
 
     handled = [sig for sig in (signal.SIGINT, signal.SIGTERM) if _handle(loop, sig, on_signal)]
     lock_watch = watch_lock(s.lock, on_signal, progress.note)
+    keys = key_ring(plan, s, args.get("secrets_out"))
     try:
         with _heap_frozen(), progress:
-            kw = {"catalog": s.catalog, "parallelism": args["parallelism"], "fail_fast": args["fail_fast"],
-                  "journal": journal, "on_event": progress, "cancel": cancel,
-                  "fingerprint_key": args.get("fingerprint_key")}
-            report = await (apply_plan(plan, s.client, **kw) if plan.keys is None or s.keys is None
-                            else run_with_keys(plan, s, args, journal, kw))
+            report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
+                                      fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel,
+                                      fingerprint_key=args.get("fingerprint_key"), keys=keys)
     finally:
+        if keys.secrets_out is not None:
+            keys.secrets_out.close()
         if lock_watch:
             lock_watch.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
     return report, (received[0] if received else None)
+
+
+def key_ring(plan: Plan, s: Session, path: Path | None) -> KeyRing:
+    """The key backends' clients for the run; `--secrets-out` is opened only when a key nothing
+    consumes is about to be created (then before its create, so its secret has a place)."""
+    types = {b.name: b.type for b in s.desired.key_backends}
+    unconsumed = frozenset(k.name for k in s.desired.api_keys) - consumed(s.desired)
+    building = {c.address.name for c in plan.changes if c.address.kind == "api_key" and c.action in NEW_GENERATION}
+    made = [(k.name, types.get(k.backend, "metlo")) for k in s.desired.api_keys
+            if k.name in unconsumed and k.name in building]
+    out = SecretsOut.open(path, made) if path and made else None
+    return KeyRing(clients=s.keys or {}, types=types, secrets_out=out, unconsumed=unconsumed)
 
 
 @contextmanager

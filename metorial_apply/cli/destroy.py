@@ -17,7 +17,6 @@ import click
 
 from metorial_apply.apply.journal import Journal
 from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, run_changes, show_plan
-from metorial_apply.cli.keys import keyed_plan
 from metorial_apply.cli.lock import stack_lock
 from metorial_apply.cli.options import api_options, config_options, network_options
 from metorial_apply.cli.output import Output
@@ -65,8 +64,7 @@ async def destroy_path(out: Output, path: Path | None, args: dict[str, Any]) -> 
         lock = stack_lock(out, args["lock"], journal.run if journal else None)
         async with session(desired, state_dir_for(path), args, journal.call if journal else None, resolve=False,
                            lock=lock) as s:
-            plan = build_plan(desired, s.read.state) if s.keys is None else keyed_plan(
-                desired, s.read.state, s.keys, args, lambda d: build_plan(d, s.read.state))
+            plan = build_plan(desired, s.read.state)
             show_plan(out, plan, s)
             if not plan.actionable():
                 out.echo(f"Nothing to destroy: stack {desired.stack!r} has no resources.")

@@ -21,11 +21,11 @@ from metorial_apply.cli.plan import write_atomic
 from metorial_apply.cli.session import print_wait, require_secret_key, run_async, state_dir_for
 from metorial_apply.config.sections import STACK
 from metorial_apply.core.errors import UsageError
-from metorial_apply.core.kinds import KINDS, SECTIONS
+from metorial_apply.core.kinds import METORIAL_KINDS, SECTIONS
 from metorial_apply.core.model import Catalog
 from metorial_apply.render.export import CONFIG_FILE, ENV_FILE, Export, ExportRequest, export
 
-KIND_CHOICES = sorted(KINDS) + sorted(s for s in SECTIONS if s not in KINDS)
+KIND_CHOICES = sorted(METORIAL_KINDS) + sorted(s for s in SECTIONS if s not in METORIAL_KINDS)
 
 
 async def read_all(args: dict[str, Any]) -> tuple[dict[str, list[Any]], Catalog]:
@@ -33,7 +33,7 @@ async def read_all(args: dict[str, Any]) -> tuple[dict[str, list[Any]], Catalog]
     async with open_client(args["api_url"], args["api_key"], state_dir=state_dir_for(Path(".")),
                            timeout_s=args["timeout"], max_wait_s=args["max_wait"], on_wait=print_wait) as client:
         require_secret_key(client)
-        paths = {kind.path: kind.kind for kind in KINDS.values()}
+        paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
         listed = {paths[p]: items for p, items in (await client.list_many(paths)).items()}
         providers = {o.get("provider_id") for items in listed.values() for o in items if isinstance(o, dict)}
         catalog = await fetch_catalog(client, detail_for={p for p in providers if isinstance(p, str)})

@@ -14,6 +14,7 @@ from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
+from metorial_apply.core.keys import KEY_ADDRESS_KIND
 
 F = Callable[..., Any]
 
@@ -115,3 +116,29 @@ def fingerprint_key() -> FingerprintKey | None:
     Empty counts as unset (a pipeline's missing secret often arrives as an empty variable)."""
     text = os.environ.get(KEY_ENV, "")
     return FingerprintKey.parse(text) if text else None
+
+
+def rotate_name(value: str) -> str | None:
+    """The key name of `api_key.NAME`; None when `value` is no api key address."""
+    kind, _, name = value.partition(".")
+    return name if kind == KEY_ADDRESS_KIND and name else None
+
+
+def rotate_names(values: tuple[str, ...]) -> frozenset[str]:
+    """`--rotate api_key.NAME` (repeatable) → key names."""
+    out = set()
+    for value in values:
+        name = rotate_name(value)
+        if name is None:
+            raise click.BadParameter(f"{value!r} is not an api key address (api_key.NAME)", param_hint="--rotate")
+        out.add(name)
+    return frozenset(out)
+
+
+def key_options(f: F) -> F:
+    """`--rotate api_key.NAME` and `--secrets-out FILE` (plan and apply)."""
+    f = click.option("--secrets-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write the one-time secrets of api keys nothing consumes to FILE (dotenv, 0600; "
+                          "never overwritten).")(f)
+    return click.option("--rotate", "rotate", multiple=True, metavar="api_key.NAME",
+                        help="Rotate this api key: new key, its consumers re-created with it, old key deleted.")(f)

@@ -18,12 +18,12 @@ from typing import Any
 import click
 
 from metorial_apply.api.live import LiveRead
-from metorial_apply.cli.keys import key_options
 from metorial_apply.cli.options import (
     api_options,
     config_options,
     fingerprint_key,
     gate_options,
+    key_options,
     network_options,
     parse_vars,
 )
@@ -33,7 +33,8 @@ from metorial_apply.cli.safety import blocked_by
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, run_async, session, state_dir_for
 from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
-from metorial_apply.core.kinds import KINDS, sort_key
+from metorial_apply.core.keys import KEY_ADDRESS_KIND
+from metorial_apply.core.kinds import KINDS, METORIAL_KINDS, sort_key
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
 from metorial_apply.planning.action import Note
@@ -121,7 +122,7 @@ def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
     saved = plan_to_dict(run.plan, key=args.get("fingerprint_key")) if out_path else None
     return RenderContext(
         api_url=run.api_url, config_path=run.plan.config_path,
-        stats=RenderStats(kinds=len(KINDS), list_calls=run.list_calls, seconds=run.live_seconds,
+        stats=RenderStats(kinds=len(METORIAL_KINDS), list_calls=run.list_calls, seconds=run.live_seconds,
                           api_calls=run.stats.get("calls")),
         plan_checksum=saved["checksum"] if saved else None,
         saved_plan=str(out_path) if out_path else None,
@@ -137,7 +138,7 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
     return [
         f"API calls: {s.get('calls', 0)} ({by_kind}); pages {s.get('pages', 0)}; retries {s.get('retries', 0)}; "
         f"429s {s.get('rate_limited', 0)}",
-        f"Live read: {run.list_calls} list calls for {len(KINDS)} kinds, {run.read.objects} objects, "
+        f"Live read: {run.list_calls} list calls for {len(METORIAL_KINDS)} kinds, {run.read.objects} objects, "
         f"{len(run.read.state)} in stack {run.plan.stack}",
         f"Time: {times}; total {sum(phases.seconds.values()):.3f} s",
     ]
@@ -189,6 +190,9 @@ def parse_targets(values: tuple[str, ...], option: str = "--target") -> tuple[Ad
                                      param_hint=option) from None
         if out[-1].kind not in KINDS:
             raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint=option)
+        if option == "--replace" and out[-1].kind == KEY_ADDRESS_KIND:
+            raise click.BadParameter(f"{value!r}: an api key gets a new generation with --rotate {value}, not "
+                                     "--replace", param_hint=option)
     return tuple(out)
 
 

@@ -7,8 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from metorial_apply.cli.keys import rotate_name
-from metorial_apply.cli.options import gate_flags
+from metorial_apply.cli.options import gate_flags, rotate_name
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.core.model import Address

@@ -15,12 +15,12 @@ import click
 
 from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
+from metorial_apply.api.keys import KeyClients, key_clients
 from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.apply.lock import StackLock
-from metorial_apply.cli.keys import KeySession, key_session, keyed_plan
-from metorial_apply.cli.options import key_origin, wait_line
+from metorial_apply.cli.options import key_origin, rotate_names, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
@@ -93,7 +93,7 @@ class Session:
     live_seconds: float
     list_calls: int
     lock: StackLock | None = None  # held from before the live read to the session's end (apply, destroy)
-    keys: KeySession | None = None  # the key backends' clients and keys, when the config has backends
+    keys: KeyClients | None = None  # the key backends' clients, when the config has backends (and secrets)
 
 
 Lock = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
@@ -116,17 +116,17 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         if resolve:
             desired = resolve_names(desired, catalog, predict=False)
         lap("catalog")
-        async with lock(client, desired.stack) if lock else nullcontext() as held:
+        # --no-secrets reads no key backend: their credentials are secrets too.
+        backends = () if args.get("no_secrets") else desired.key_backends
+        async with lock(client, desired.stack) if lock else nullcontext() as held, \
+                key_clients(backends, state_dir=state_dir, on_call=on_call) as keys:
             started, pages = time.perf_counter(), client.stats.pages
-            read = await read_live(client, desired.stack, catalog, desired.directives)
+            read = await read_live(client, desired.stack, catalog, desired.directives, keys if backends else None)
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
-            # --no-secrets reads no key backend: their credentials are secrets too.
-            backends = () if args.get("no_secrets") else desired.key_backends
-            async with key_session(backends, state_dir, on_call) as keys:
-                yield Session(client, catalog, desired, read, time.perf_counter() - started,
-                              client.stats.pages - pages, held, keys)
+            yield Session(client, catalog, desired, read, time.perf_counter() - started,
+                          client.stats.pages - pages, held, keys if backends else None)
 
 
 def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
@@ -135,10 +135,8 @@ def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:
     warm(((want[a].secret, have[a].stamp) for a in want.keys() & have.keys() if want[a].secret is not None),
          workers=args["parallelism"])
 
-    def build(desired: State) -> Plan:
-        return build_plan(desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
-                          takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
-                          replace=args.get("replace", ()))
-
-    plan = build(s.desired) if s.keys is None else keyed_plan(s.desired, s.read.state, s.keys, args, build)
+    plan = build_plan(s.desired, s.read.state, targets=args["targets"], key=args.get("fingerprint_key"),
+                      takeover=bool(args.get("takeover")), unmanaged=s.read.unmanaged(),
+                      replace=args.get("replace", ()), rotate=rotate_names(tuple(args.get("rotate") or ())),
+                      now=time.time())
     return plan.model_copy(update={"config_path": str(config_path), "desired_digest": desired_digest(s.desired)})

@@ -15,7 +15,7 @@ from metorial_apply.config.variables import Source
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, format_path
 from metorial_apply.core.directives import Directives, Import, Move, Removal, Where
 from metorial_apply.core.errors import Diagnostic
-from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.kinds import METORIAL_KINDS
 from metorial_apply.core.model import NAME, Address
 
 BLOCKS = {"imports": ("to", "id"), "moved": ("from", "to"), "removed": ("from",)}
@@ -43,7 +43,7 @@ def _address(text: str) -> Address | None:
         address = Address.parse(text)
     except ValueError:
         return None
-    return address if address.kind in KINDS and NAME.fullmatch(address.name) else None
+    return address if address.kind in METORIAL_KINDS and NAME.fullmatch(address.name) else None
 
 
 def _entry_problem(block: str, item: Any) -> str | None:
@@ -63,7 +63,7 @@ def _entry_problem(block: str, item: Any) -> str | None:
         if key == "id" and not ID.fullmatch(value):
             return f"id {value!r} is not an API id (letters, digits, _ and -)"
         if key != "id" and _address(value) is None:
-            return f"{key} {value!r} is not an address (want kind.name, kinds: {', '.join(KINDS)})"
+            return f"{key} {value!r} is not an address (want kind.name, kinds: {', '.join(METORIAL_KINDS)})"
     return None
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from metorial_apply.core.keyslots import slot
+from metorial_apply.core.keys import slot
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -115,7 +115,7 @@ KEY_PLACES = ("a config vault's or config's value, an auth config's value, or an
 
 
 def _key(body: str, keys: Mapping[str, tuple[str, ...]] | None) -> Resolved:
-    """`${key.NAME.PART}` → the slot the key's create answer fills at apply time (core/keyslots.py)."""
+    """`${key.NAME.PART}` → the slot the key's create answer fills at apply time (core/keys.py)."""
     if keys is None:
         raise InterpolationError(f"${{key.{body}}} can only be used in a write-only field ({KEY_PLACES})",
                                  "anywhere else the key's secret would be printed in plans")

@@ -22,7 +22,7 @@ from metorial_apply.config.directives import read_directives
 from metorial_apply.config.files import config_files, file_reader
 from metorial_apply.config.ignore import ignore_problems, ignored_fields
 from metorial_apply.config.interpolate import Sources, Variable, interpolate_tree
-from metorial_apply.config.keys import attach_consumers, read_keys
+from metorial_apply.config.keys import read_keys, unconsumed
 from metorial_apply.config.redaction import redact
 from metorial_apply.config.references import (
     RefProblem,
@@ -195,7 +195,7 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     keys = read_keys(sources, env, values, lenient)
     built = [build_entry(e, env, values, lenient, keys.parts()) for e in entries]
     resources, link_problems = link(built)
-    api_keys, unheld = attach_consumers(keys, resources, secrets_out or any(b.resource is None for b in built))
+    unheld = [] if secrets_out or any(b.resource is None for b in built) else unconsumed(keys, resources)
     directives, more3 = read_directives(sources, {Address(kind=e.kind.kind, name=e.name) for e in entries})
     problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems + more3
     problems += keys.problems + unheld
@@ -206,4 +206,5 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
         problems = [p for p in problems if not p.warning]
     if problems or name is None:
         raise ConfigError(sort_diagnostics(redact(problems, secrets)) or [Diagnostic("no stack: given")])
-    return State.of(name, resources, directives, api_keys=api_keys, key_backends=tuple(keys.backends.values()))
+    return State.of(name, resources, directives, api_keys=tuple(keys.keys.values()),
+                    key_backends=tuple(keys.backends.values()))

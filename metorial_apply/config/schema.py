@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from metorial_apply.config.ignore import ignorable
-from metorial_apply.core.keys import KEY_TYPES
 from metorial_apply.core.kinds import SECTIONS
+from metorial_apply.core.specs import ApiKeySpec
 
 SCHEMA_PATH = Path("schemas") / "metorial-apply.schema.json"
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
@@ -60,15 +60,6 @@ class KeyBackendSpec(BaseModel):
     url: str = Field(description="${env:NAME}, local, or a URL whose host is listed in METORIAL_APPLY_KEY_HOSTS")
     api_key: str | None = Field(None, description="From ${env:NAME} or ${file:PATH}; optional with url: local")
     client_id: str | None = Field(None, description="Metal only; from ${env:NAME} or ${file:PATH}")
-
-
-class ApiKeySpec(BaseModel):
-    """An API key created on a key backend; `${key.NAME.secret}` delivers its one-time secret."""
-
-    model_config = ConfigDict(extra="forbid")
-    backend: str
-    key_for: Literal[KEY_TYPES] | None = Field(None, description="Metlo's key type (default GENERIC)")  # type: ignore[valid-type]
-    rotate_after: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}[dhm]$", description="e.g. 90d")
 
 
 def document_model() -> type[BaseModel]:

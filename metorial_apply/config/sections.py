@@ -62,37 +62,36 @@ def check_top_level(source: Source) -> list[Diagnostic]:
 
 def collect_entries(sources: list[Source]) -> tuple[list[Entry], list[Diagnostic]]:
     """Every resource entry across files; bad names and names defined twice are problems."""
-    entries: dict[tuple[str, str], Entry] = {}
+    entries: list[Entry] = []
+    problems: list[Diagnostic] = []
+    for section, kind in SECTIONS.items():
+        found, more = section_entries(sources, section, kind.kind)
+        entries += [Entry(kind, name, data, source) for name, data, source in found]
+        problems += more
+    return entries, problems
+
+
+def section_entries(sources: list[Source], section: str, what: str
+                    ) -> tuple[list[tuple[str, Any, Source]], list[Diagnostic]]:
+    """(name, data, file) of every entry of one top-level section across files, e.g. every
+    deployment, or every `api_keys:` entry; bad names and names defined twice are problems."""
+    found: dict[str, tuple[str, Any, Source]] = {}
     problems: list[Diagnostic] = []
     for source in sources:
-        data = source.doc.data if isinstance(source.doc.data, dict) else {}
-        for section, kind in SECTIONS.items():
-            block = data.get(section)
-            for name, value in (block.items() if isinstance(block, dict) else []):
-                entry = Entry(kind, name, value, source)
-                problem = _name_problem(entry) or _duplicate_problem(entry, entries.get((kind.kind, name)))
-                if problem:
-                    problems.append(problem)
-                else:
-                    entries[(kind.kind, name)] = entry
-    return list(entries.values()), problems
-
-
-def _name_problem(entry: Entry) -> Diagnostic | None:
-    if NAME.fullmatch(entry.name):
-        return None
-    return diagnostic(entry.source.doc.key_pos(entry.path), (entry.kind.section,),
-                      f'"{entry.name}" is not a valid {entry.kind.kind} name',
-                      "names are up to 100 letters, digits, _, . and -, not starting with . or -")
-
-
-def _duplicate_problem(entry: Entry, earlier: Entry | None) -> Diagnostic | None:
-    if earlier is None:
-        return None
-    first = earlier.source.doc.key_pos(earlier.path)
-    return diagnostic(entry.source.doc.key_pos(entry.path), entry.path,
-                      f"{entry.kind.kind} \"{entry.name}\" is defined twice: here and at {first.file}:{first.line}",
-                      "names are unique per kind across all files; rename or remove one")
+        block = source.doc.data.get(section) if isinstance(source.doc.data, dict) else None
+        for name, data in (block.items() if isinstance(block, dict) else []):
+            here = source.doc.key_pos((section, name))
+            if not NAME.fullmatch(name):
+                problems.append(diagnostic(here, (section,), f'"{name}" is not a valid {what} name',
+                                           "names are up to 100 letters, digits, _, . and -, not starting with . or -"))
+            elif name in found:
+                first = found[name][2].doc.key_pos((section, name))
+                problems.append(diagnostic(here, (section, name),
+                                           f'{what} "{name}" is defined twice: here and at {first.file}:{first.line}',
+                                           "names are unique per kind across all files; rename or remove one"))
+            else:
+                found[name] = (name, data, source)
+    return list(found.values()), problems
 
 
 def find_stack(sources: list[Source], override: str | None, env: Mapping[str, str],

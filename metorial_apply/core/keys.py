@@ -3,17 +3,25 @@
 Neither service stores metadata on a key, so a key is ours by its name, `<stack>~<name>~<generation>`:
 `~` is outside both the stack and the resource-name alphabets (so `prod` never parses `prod.eu`'s
 keys as its own) and unreserved in URLs (so a name travels in a Metlo delete path as written).
+A key's one-time secret exists only once the key is created, at apply time, so `${key.NAME.PART}`
+in a consumer's write-only value is kept as a *slot* (a marker delimited by NUL characters, which
+YAML cannot produce by accident) until then: `keys_in` names the keys a value holds (the
+consumer's references to `api_key.NAME`), `fill` is the value a create sends, in memory, and
+`bind` is the value whose fingerprint the consumer's stamp keeps, every slot replaced by the
+key's public identity: computable again at plan time from the key list alone, so a plan tells
+"same value, same key" from a changed value or a new key generation without seeing a secret.
 Everything here is pure and immutable; secrets live in SecretValue only.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ConfigDict
 
-from metorial_apply.core.model import NAME, Address, Frozen, SecretValue
+from metorial_apply.core.model import NAME, Address, Frozen, Resource, SecretValue
 
 KEY_SEPARATOR = "~"
 KEY_SECTIONS = ("key_backends", "api_keys")  # top-level YAML sections
@@ -89,9 +97,6 @@ class DesiredKey(Frozen):
     backend: str
     key_for: str | None = None  # Metlo only; None means the default, GENERIC
     rotate_after_s: int | None = None
-    # Resources whose write-only value holds `${key.NAME.…}`: each is created after the key, with
-    # the key's one-time secret filled in (see core/keyslots.py).
-    consumers: tuple[Address, ...] = ()
     source: str | None = None
 
     @property
@@ -124,20 +129,57 @@ class CreatedKey(Frozen):
         return {"secret": self.secret.reveal(), "identifier": self.key.identity, "client_id": self.key.identity}
 
 
-_HELD_ITEM = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})=([A-Za-z0-9_.\-]{1,200})")
+# -- slots: where a key's one-time secret goes in a consumer's value ---------------------------
+
+_OPEN, _CLOSE = "\x00key:", "\x00"
+SLOT = re.compile(r"\x00key:([^\x00]+)\.(secret|client_id|identifier)\x00")
 
 
-def held_text(held: dict[str, str]) -> str:
-    """The key generations a consumer holds, as its stamp keeps them: `ingest=metlo.abc,sync=ci_x`
-    (key names and public identities only, never a secret)."""
-    return ",".join(f"{name}={identity}" for name, identity in sorted(held.items()))
+def slot(name: str, part: str) -> str:
+    """The marker standing for `${key.NAME.PART}` until apply time."""
+    return f"{_OPEN}{name}.{part}{_CLOSE}"
 
 
-def parse_held(text: object) -> dict[str, str] | None:
-    """`held_text` read back; None when absent or malformed (then the consumer holds no key we know)."""
-    if not isinstance(text, str):
-        return None
-    items = [_HELD_ITEM.fullmatch(part) for part in text.split(",") if part]
-    if not all(items):
-        return None
-    return {m.group(1): m.group(2) for m in items if m is not None}
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def _replace(value: Any, each: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace(v, each) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, each) for v in value]
+    return SLOT.sub(each, value) if isinstance(value, str) else value
+
+
+def slots_in(secret: SecretValue | None) -> frozenset[tuple[str, str]]:
+    """(key name, part) of every slot in a write-only value."""
+    if secret is None:
+        return frozenset()
+    return frozenset((m.group(1), m.group(2)) for s in _strings(secret.reveal()) for m in SLOT.finditer(s))
+
+
+def keys_in(secret: SecretValue | None) -> frozenset[str]:
+    return frozenset(name for name, _ in slots_in(secret))
+
+
+def fill(secret: SecretValue, parts: Mapping[str, Mapping[str, str]]) -> SecretValue:
+    """The value with every slot filled from `parts` (key name → part → text); KeyError when a
+    key it holds was not created (the caller's ordering is wrong: nothing half-filled is sent)."""
+    return SecretValue(_replace(secret.reveal(), lambda m: parts[m.group(1)][m.group(2)]))
+
+
+def bind(secret: SecretValue, identities: Mapping[str, str]) -> SecretValue:
+    """The value with every slot replaced by `key:<name>@<identity>.<part>`: the input of the
+    consumer's fingerprint, computable at plan time from the live key list alone."""
+    return SecretValue(_replace(secret.reveal(), lambda m: f"key:{m.group(1)}@{identities[m.group(1)]}.{m.group(2)}"))
+
+
+def consumed(resources: Iterable[Resource]) -> frozenset[str]:
+    """The api keys some resource's write-only value holds: keys nothing holds have no consumer
+    record to tell a lost secret by (their secret went to --secrets-out)."""
+    return frozenset(name for r in resources for name in keys_in(r.secret))

@@ -2,7 +2,8 @@
 
 Adding a kind means one spec model in `specs.py` and one entry in `KINDS`. Translation between
 the canonical spec (see `Resource.spec`) and the API's JSON lives beside each entry, so
-client, live, plan and apply stay generic.
+client, live, plan and apply stay generic. Each kind names the API that serves it: Metorial,
+or a key backend (Metlo, Metal) for `api_key`; live read and executor dispatch on that.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from metorial_apply.core import specs
-from metorial_apply.core.keys import KEY_ADDRESS_KIND
-from metorial_apply.core.model import Address, Stamp
+from metorial_apply.core.keys import KEY_ADDRESS_KIND, LiveKey, key_address, keys_in
+from metorial_apply.core.model import Address, Resource, Stamp, parse_held
 
 Spec = dict[str, Any]
+METORIAL, KEY_BACKEND = "metorial", "key_backend"  # the APIs a kind can belong to
 
 
 class Names(Protocol):
@@ -77,6 +79,10 @@ class KindSpec:
     # Text fields the API keeps when sent a blank (`text?.trim() || existing`): removing one from
     # the YAML cannot clear it, so the plan leaves it alone and says so in a note.
     kept_when_blank: frozenset[str] = frozenset()
+    api: str = METORIAL  # the API that lists, creates and deletes objects of this kind
+    # False when a create's answer carried a one-time secret: what a lost create left behind
+    # cannot be adopted (the secret is gone with the answer), so it is deleted and created again.
+    adoptable: bool = True
 
     @property
     def label(self) -> str:
@@ -248,6 +254,27 @@ def template_from_api(obj: dict[str, Any], names: Names) -> Spec:
     return common_from_api(obj) | {"providers": providers}
 
 
+def key_to_api(spec: Spec, ids: Ids) -> dict[str, Any]:
+    return {"name": spec["name"], "key_for": spec.get("key_for")}
+
+
+def key_from_api(obj: dict[str, Any], names: Names | None = None) -> Spec:
+    """A listed key (core/keys.py LiveKey fields) → its public spec: never a secret."""
+    return {k: obj.get(k) for k in ("backend", "name", "identity", "key_for")}
+
+
+def key_resource(key: LiveKey, address: Address) -> Resource:
+    """A listed key as a live Resource of the api_key kind (its id is what its delete takes)."""
+    return Resource(address=address, spec=key_from_api(key.model_dump()), id=key.id)
+
+
+def live_key(resource: Resource) -> LiveKey:
+    """`key_resource` read back: what a key backend's delete takes."""
+    spec = resource.spec
+    return LiveKey(backend=spec["backend"], name=spec["name"], identity=spec.get("identity") or "",
+                   id=resource.id or spec["name"], key_for=spec.get("key_for"))
+
+
 # Fields that travel inside `metadata` (which every update sends whole): `protect` lives in
 # our stamp, so changing it is an update that rewrites metadata only.
 METADATA_FIELDS = frozenset({"metadata", "protect"})
@@ -296,16 +323,33 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
             to_api=template_provider_to_api,
         ),
     ),
+    # A key lives on a key backend, not on Metorial; it is ours by its name, `<stack>~<name>~<generation>`
+    # (core/keys.py), and its consumers' stamps record which generation they hold. A key cannot be
+    # updated: a changed backend or key_for replaces it, and a rotation is a replace whose new
+    # object is the next generation. First in kind order: consumers need its secret.
+    KindSpec(
+        kind=KEY_ADDRESS_KIND, section="api_keys", path="", api=KEY_BACKEND, model=specs.ApiKeySpec, order=-1,
+        refs={}, create_only=frozenset({"backend", "key_for"}), patchable=frozenset(), secret_fields=(),
+        secret_patchable=False, to_api=key_to_api, from_api=key_from_api, adoptable=False,
+    ),
 ]}
 
-SECTIONS: dict[str, KindSpec] = {k.section: k for k in KINDS.values()}
+# The kinds Metorial serves: what the live read lists there and the YAML sections that hold them
+# (`api_keys:` has rules of its own, config/keys.py).
+METORIAL_KINDS: dict[str, KindSpec] = {k.kind: k for k in KINDS.values() if k.api == METORIAL}
+SECTIONS: dict[str, KindSpec] = {k.section: k for k in METORIAL_KINDS.values()}
 
 
 def kind_order(kind: str) -> int:
-    # api keys (core/keys.py) are no Metorial kind; they are created before what consumes them.
-    if kind == KEY_ADDRESS_KIND:
-        return -1
     return KINDS[kind].order if kind in KINDS else len(KINDS)
+
+
+def refs_of(resource: Resource) -> frozenset[Address]:
+    """Every address a resource references: its spec's refs, and the api keys its value holds
+    (desired: its `${key.…}` slots; live: the generations its stamp records)."""
+    held = parse_held(resource.stamp.keys) if resource.stamp is not None else None
+    keys = {key_address(name) for name in keys_in(resource.secret) | frozenset(held or ())}
+    return frozenset(a for _, a in KINDS[resource.address.kind].references(resource.spec)) | keys
 
 
 def sort_key(address: Address) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
@@ -116,7 +117,7 @@ class Stamp(Frozen):
     # Fields `ignore:` left out of `spec_hash` when applied (names; absent when none), so drift is
     # checked over the same fields the hash covered even after the YAML's `ignore:` list changes.
     ignore: tuple[str, ...] | None = None
-    # A key consumer's held key generations, `name=identity,…` (core/keys.py held_text: api key
+    # A key consumer's held key generations, `name=identity,…` (held_text below: api key
     # names and public identities, never a secret): with the key's name, what makes a live key
     # ours and its secret not lost. None: no keys held, or a stamp written before this key.
     keys: str | None = None
@@ -156,6 +157,25 @@ class Stamp(Frozen):
             ignore=_fields(ours.get("ignore")) or None,
             keys=ours.get("keys") if isinstance(ours.get("keys"), str) else None,
         )
+
+
+_HELD_ITEM = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})=([A-Za-z0-9_.\-]{1,200})")
+
+
+def held_text(held: Mapping[str, str]) -> str:
+    """The key generations a consumer holds, as its stamp keeps them: `ingest=metlo.abc,sync=ci_x`
+    (key names and public identities only, never a secret)."""
+    return ",".join(f"{name}={identity}" for name, identity in sorted(held.items()))
+
+
+def parse_held(text: object) -> dict[str, str] | None:
+    """`held_text` read back; None when absent or malformed (then the consumer holds no key we know)."""
+    if not isinstance(text, str):
+        return None
+    items = [_HELD_ITEM.fullmatch(part) for part in text.split(",") if part]
+    if not all(items):
+        return None
+    return {m.group(1): m.group(2) for m in items if m is not None}
 
 
 def _fields(text: Any) -> tuple[str, ...] | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from metorial_apply.core.keys import KEY_TYPES
 from metorial_apply.core.model import Frozen
 
 JSON = Any
@@ -248,3 +249,12 @@ class SessionTemplateSpec(Common):
     def canonical(self, key: str) -> tuple[dict[str, Any], JSON]:
         providers = sorted((p.canonical() for p in self.providers), key=lambda p: p["deployment"])
         return self.common(key) | {"providers": providers}, None
+
+
+class ApiKeySpec(BaseModel):
+    """An API key created on a key backend; `${key.NAME.secret}` delivers its one-time secret."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: str
+    key_for: Literal[KEY_TYPES] | None = Field(None, description="Metlo's key type (default GENERIC)")  # type: ignore[valid-type]
+    rotate_after: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}[dhm]$", description="e.g. 90d")

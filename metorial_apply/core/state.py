@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pydantic import ConfigDict
 
 from metorial_apply.core.directives import Directives
-from metorial_apply.core.keys import DesiredKey, KeyBackend
+from metorial_apply.core.keys import DesiredKey, KeyBackend, LiveKey
 from metorial_apply.core.kinds import sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 
@@ -23,11 +23,14 @@ class State(Frozen):
     # Desired only: `api_keys:` (sorted by name, each naming its consumers) and `key_backends:`.
     api_keys: tuple[DesiredKey, ...] = ()
     key_backends: tuple[KeyBackend, ...] = ()
+    # Live only: every key the configured backends list, ours or not (they count towards a
+    # backend's limit); None when no key backend was read.
+    keys: tuple[LiveKey, ...] | None = None
 
     @classmethod
     def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...],
            directives: Directives | None = None, *, api_keys: tuple[DesiredKey, ...] = (),
-           key_backends: tuple[KeyBackend, ...] = ()) -> State:
+           key_backends: tuple[KeyBackend, ...] = (), keys: tuple[LiveKey, ...] | None = None) -> State:
         ordered = sorted(resources, key=lambda r: sort_key(r.address))
         seen: set[Address] = set()
         for r in ordered:
@@ -36,12 +39,12 @@ class State(Frozen):
             seen.add(r.address)
         return cls(stack=stack, resources=tuple(ordered), directives=directives or Directives(),
                    api_keys=tuple(sorted(api_keys, key=lambda k: k.name)),
-                   key_backends=tuple(sorted(key_backends, key=lambda b: b.name)))
+                   key_backends=tuple(sorted(key_backends, key=lambda b: b.name)), keys=keys)
 
     def with_resources(self, resources: list[Resource] | tuple[Resource, ...]) -> State:
         """The same stack, directives, keys and backends around other resources."""
         return State.of(self.stack, resources, self.directives, api_keys=self.api_keys,
-                        key_backends=self.key_backends)
+                        key_backends=self.key_backends, keys=self.keys)
 
     def by_address(self) -> dict[Address, Resource]:
         return {r.address: r for r in self.resources}

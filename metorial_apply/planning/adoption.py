@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from metorial_apply.core.errors import ConfigError, PlanError
 from metorial_apply.core.kinds import KindSpec, sort_key
 from metorial_apply.core.model import Address, Resource
 from metorial_apply.core.state import State
 from metorial_apply.planning.action import Action, Note
+from metorial_apply.planning.change import Change
 from metorial_apply.planning.diff import NAMING_NEEDS_KEY, Comparison
-
-if TYPE_CHECKING:
-    from metorial_apply.planning.plan import Change
 
 
 def imported_secret(kind: KindSpec, d: Resource, lv: Resource, c: Comparison) -> Comparison:

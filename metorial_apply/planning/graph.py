@@ -11,7 +11,10 @@ edges into its execution graph and adds none of its own. For every change (see `
 - delete_after of a replace: everything that references it, desired or live, so its old
   object is deleted only once nothing uses it;
 - replace_mode of a replace: create_first (the new object exists before the old one goes).
-  Names are not unique in this API, so no collision ever forces delete_first.
+  Names are not unique in this API, so no collision ever forces delete_first; a planner may
+  preset delete_first only for old objects nothing uses (an api key whose secret was lost),
+  which then have nothing to wait for.
+A rotate (an api key's next generation) is ordered exactly like a replace.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from metorial_apply.core.model import Address
 from metorial_apply.planning.action import Action
 
 Refs = Mapping[Address, frozenset[Address]]
-BUILDS = (Action.CREATE, Action.REPLACE)
+BUILDS = (Action.CREATE, Action.REPLACE, Action.ROTATE)
+REPLACES = (Action.REPLACE, Action.ROTATE)
 REMOVES_REF = (Action.UPDATE, Action.REPLACE, Action.DELETE)
 
 
@@ -72,8 +76,10 @@ class Ordering(NamedTuple):
     replace_mode: dict[Address, ReplaceMode]
 
 
-def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs) -> Ordering:
-    """The ordering of every non-noop change, restricted to changes in the plan."""
+def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs,
+          preset: Mapping[Address, ReplaceMode] | None = None) -> Ordering:
+    """The ordering of every non-noop change, restricted to changes in the plan (`preset`: replace
+    modes a planner chose)."""
     by_desired, by_live = referrers(desired_refs), referrers(live_refs)
     depends: dict[Address, tuple[Address, ...]] = {}
     after: dict[Address, tuple[Address, ...]] = {}
@@ -85,11 +91,11 @@ def edges(actions: Mapping[Address, Action], desired_refs: Refs, live_refs: Refs
             depends[x] = _sorted(y for y in by_live.get(x, ()) if actions.get(y) in REMOVES_REF and y != x)
             continue
         depends[x] = _sorted(y for y in desired_refs.get(x, ()) if actions.get(y) in BUILDS and y != x)
-        if action is Action.REPLACE:
+        if action in REPLACES:
+            modes[x] = (preset or {}).get(x, "create_first")
             users = [y for y in by_desired.get(x, ()) if actions.get(y) not in (None, Action.NOOP, Action.DELETE)]
             users += [y for y in by_live.get(x, ()) if actions.get(y) in REMOVES_REF]
-            after[x] = _sorted(y for y in users if y != x)
-            modes[x] = "create_first"
+            after[x] = _sorted(y for y in users if y != x) if modes[x] == "create_first" else ()
     return Ordering(depends, after, modes)
 
 

@@ -1,27 +1,25 @@
-"""Key planning: desired keys × the backends' key lists → what to create, rotate, replace, delete.
+"""The api_key kind's planning: desired keys × the backends' key lists → one Change per key, settled
+with the changes of the resources that consume them. Pure (the clock comes in as `now`).
 
-Pure (the clock comes in as `now`). A live key is ours when its name parses as
-`<stack>~<name>~<generation>` for our stack (core/keys.py); of those, a key is *held* when a
-consumer's stamp records its identity. An unheld key of ours is one whose secret was lost (a run
-stopped between the key's create and its consumer's), so it is deleted and a key is created
-again: a key's secret can never be read back, so there is nothing to adopt. Keys not ours are
-never touched; they only count towards the backend's key limit. A name we create is the next
-generation above every generation of ours the backend lists, and any key holding a name of
-that form parses as ours, so a name we want can never be taken by a key that is not ours.
-
-Not yet wired into Plan: `plan_keys` is the piece build_plan will call.
+A key of ours (core/keys.py: named `<stack>~<name>~<generation>`) is *held* when a consumer's
+stamp records its identity. One nobody holds lost its secret (a run stopped between the key's
+create and its consumer's): it is replaced delete-first, since a secret is never readable again.
+A rotation is a replace whose new object is the next generation; the graph deletes the earlier
+generations once every consumer let go of them. Keys not ours are never touched; they only
+count towards a backend's limit. Each consumer is compared with its value bound to the identity
+of the generation it will hold (PENDING for a new one), so a new generation replaces it through
+the usual diff; and a consumer that sends its value needs its key's secret, which nobody kept,
+so that key gets a new generation too (`settle`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import get_close_matches
-from typing import Literal
-
-from pydantic import Field
+from functools import partial
+from typing import Any
 
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.keys import (
@@ -29,52 +27,52 @@ from metorial_apply.core.keys import (
     KEY_LIMITS,
     DesiredKey,
     LiveKey,
+    bind,
+    consumed,
     key_address,
     key_name,
+    keys_in,
     parse_key_name,
 )
-from metorial_apply.core.model import Address, Frozen
+from metorial_apply.core.kinds import KINDS, key_from_api, key_resource
+from metorial_apply.core.model import Address, Resource, parse_held
+from metorial_apply.core.state import State
+from metorial_apply.planning.action import Action, FieldDiff, Note
+from metorial_apply.planning.change import Change
+from metorial_apply.planning.diff import NAMING_NEEDS_KEY
 
-KeyAction = Literal["create", "delete", "replace", "rotate", "noop"]
+PENDING = "(new)"  # the identity of a key generation not created yet
 METLO_LIMIT_MESSAGE = "Maximum API Key Limit Reached: {limit}. Consider deleting any that are not in use."
+NEW_GENERATION = (Action.CREATE, Action.REPLACE, Action.ROTATE)
+Changes = dict[Address, Change]
+Generations = list[tuple[int, LiveKey]]
+Diff = Callable[[State], tuple[Changes, list[Note]]]
 
 
-class KeyChange(Frozen):
-    """What happens to one key (by its YAML name), in apply order: `purge` first (keys of ours
-    whose secret is lost), then `create`, then the consumers, then `retire` (the keys consumers
-    held before)."""
-
-    address: Address
-    action: KeyAction
-    backend: str
-    create: str | None = None  # the name of the key to create (the next generation)
-    key_for: str | None = None
-    keep: LiveKey | None = None  # the held key that stays
-    retire: tuple[LiveKey, ...] = ()
-    purge: tuple[LiveKey, ...] = ()
-    reason: str = ""
-
-
-class KeyPlan(Frozen):
-    changes: tuple[KeyChange, ...] = ()
-
-    def of(self, name: str) -> KeyChange | None:
-        return next((c for c in self.changes if c.address.name == name), None)
-
-
-class KeyInputs(Frozen):
-    """Everything key planning reads. `held` maps a key's YAML name to the identities its
-    consumers' stamps record; `backend_types` maps each configured backend to metlo/metal."""
+@dataclass(frozen=True)
+class KeyInputs:
+    """What key planning reads besides the YAML's keys: the live keys, the consumers' records
+    (`held`: key name → identities held), `--rotate` names, and the clock."""
 
     stack: str
-    desired: tuple[DesiredKey, ...] = ()
-    live: tuple[LiveKey, ...] = ()  # every key of every backend read, ours or not
-    backend_types: dict[str, str] = Field(default_factory=dict)
-    held: dict[str, frozenset[str]] = Field(default_factory=dict)
-    rotate: frozenset[str] = frozenset()  # YAML names from `--rotate api_key.NAME`
-    # Keys a consumer being created again needs the secret of (shown once, so a new key): name → why
-    forced: dict[str, str] = Field(default_factory=dict)
-    now: float = 0.0  # seconds since the epoch, passed in by the CLI
+    desired: tuple[DesiredKey, ...]
+    live: tuple[LiveKey, ...]
+    types: dict[str, str]  # backend name → metlo/metal
+    held: dict[str, frozenset[str]] = field(default_factory=dict)
+    consumed: frozenset[str] = frozenset()  # keys some desired resource's value holds
+    rotate: frozenset[str] = frozenset()
+    now: float = 0.0
+
+
+def key_inputs(desired: State, live: State, rotate: Iterable[str] = (), now: float = 0.0) -> KeyInputs:
+    held: dict[str, set[str]] = {}
+    for resource in live:
+        for name, identity in (parse_held(resource.stamp.keys if resource.stamp else None) or {}).items():
+            held.setdefault(name, set()).add(identity)
+    return KeyInputs(stack=desired.stack, desired=desired.api_keys, live=live.keys or (),
+                     types={b.name: b.type for b in desired.key_backends},
+                     held={name: frozenset(ids) for name, ids in held.items()}, consumed=consumed(desired),
+                     rotate=frozenset(rotate), now=now)
 
 
 def created_at(key: LiveKey) -> float | None:
@@ -85,9 +83,9 @@ def created_at(key: LiveKey) -> float | None:
         return None
 
 
-def _ours(inputs: KeyInputs) -> dict[str, list[tuple[int, LiveKey]]]:
+def _ours(inputs: KeyInputs) -> dict[str, Generations]:
     """Our live keys by YAML name, as (generation, key), oldest generation first."""
-    found: dict[str, list[tuple[int, LiveKey]]] = {}
+    found: dict[str, Generations] = {}
     for key in inputs.live:
         parsed = parse_key_name(key.name, inputs.stack)
         if parsed is not None:
@@ -95,12 +93,35 @@ def _ours(inputs: KeyInputs) -> dict[str, list[tuple[int, LiveKey]]]:
     return {name: sorted(keys, key=lambda p: (p[0], p[1].id)) for name, keys in found.items()}
 
 
-def _due(key: LiveKey, desired: DesiredKey, inputs: KeyInputs) -> str | None:
+def _side(key: LiveKey | None) -> dict[str, Any] | None:
+    return {k: v for k, v in key_from_api(key.model_dump()).items() if v is not None} if key else None
+
+
+def _change(address: Address, action: Action, backend: str, *, create: str | None = None,
+            key_for: str | None = None, keep: LiveKey | None = None, old: tuple[LiveKey, ...] = (),
+            reason: str = "", delete_first: bool = False) -> Change:
+    """One key's change: the generation it creates, the one it keeps, the earlier ones its delete
+    step removes (`old`: deleted before the create when nothing holds them, else after)."""
+    before = keep or next(iter(old), None)
+    names = ", ".join(k.name for k in old) or None
+    diffs = (FieldDiff(field="name", before=names, after=create or (keep.name if keep else None)),) \
+        if create or old else ()
+    made = {"backend": backend, "name": create} | ({"key_for": key_for} if key_for else {})
+    desired = Resource(address=address, spec=made) if create else key_resource(keep, address) if keep else None
+    return Change(action=action, address=address, reason=reason or "unchanged", diffs=diffs, before=_side(before),
+                  after=made if create else _side(keep), id=before.identity if before else None,
+                  desired=desired.model_copy(update={"id": None}) if desired else None,
+                  live=key_resource(before, address) if before else None,
+                  old=tuple(key_resource(k, address) for k in old),
+                  replace_mode="delete_first" if delete_first else None)
+
+
+def _due(key: LiveKey, desired: DesiredKey, inputs: KeyInputs, forced: dict[str, str]) -> str | None:
     """Why the kept key must be rotated, if it must."""
     if desired.name in inputs.rotate:
         return "rotation requested (--rotate)"
-    if desired.name in inputs.forced:
-        return inputs.forced[desired.name]
+    if desired.name in forced:
+        return forced[desired.name]
     born = created_at(key)
     if desired.rotate_after_s is not None and born is not None and inputs.now - born >= desired.rotate_after_s:
         days = (inputs.now - born) / 86400
@@ -108,39 +129,13 @@ def _due(key: LiveKey, desired: DesiredKey, inputs: KeyInputs) -> str | None:
     return None
 
 
-def _held(desired: DesiredKey, keys: list[tuple[int, LiveKey]], inputs: KeyInputs) -> list[tuple[int, LiveKey]]:
+def _held(desired: DesiredKey, keys: Generations, inputs: KeyInputs) -> Generations:
     """The keys whose identity a consumer records. A key nobody consumes (its secret went to
     --secrets-out) has no record to check: every key of ours counts as held."""
-    if not desired.consumers:
+    if desired.name not in inputs.consumed:
         return keys
     identities = inputs.held.get(desired.name, frozenset())
     return [(g, k) for g, k in keys if k.identity in identities]
-
-
-def _wanted(desired: DesiredKey, inputs: KeyInputs, keys: list[tuple[int, LiveKey]]) -> KeyChange:
-    """The change for one key of the YAML."""
-    new_name = key_name(inputs.stack, desired.name, max((g for g, _ in keys), default=0) + 1)
-    base = KeyChange(address=desired.address, action="create", backend=desired.backend, create=new_name,
-                     key_for=desired.key_for)
-    held = _held(desired, keys, inputs)
-    if not held:
-        lost = tuple(k for _, k in keys)
-        if not lost:
-            return base.model_copy(update={"reason": "not found on the backend"})
-        why = "its secret was lost (no consumer holds it): deleted and created again"
-        return base.model_copy(update={"action": "replace", "purge": lost, "reason": why})
-    keep = ([k for _, k in held if k.backend == desired.backend] or [k for _, k in held])[-1]
-    strays = tuple(k for _, k in keys if k is not keep)
-    purge = tuple(k for k in strays if all(k is not h for _, h in held))
-    retire = tuple(k for k in strays if k not in purge)
-    why = _replace_reason(desired, keep) or _due(keep, desired, inputs)
-    if why is not None:
-        action: KeyAction = "rotate" if _replace_reason(desired, keep) is None else "replace"
-        return base.model_copy(update={"action": action, "retire": (keep, *retire), "purge": purge, "reason": why})
-    if purge or retire:
-        return base.model_copy(update={"action": "delete", "create": None, "keep": keep, "retire": retire,
-                                       "purge": purge, "reason": "keys of an earlier generation or lost secret"})
-    return base.model_copy(update={"action": "noop", "create": None, "keep": keep})
 
 
 def _replace_reason(desired: DesiredKey, keep: LiveKey) -> str | None:
@@ -151,9 +146,34 @@ def _replace_reason(desired: DesiredKey, keep: LiveKey) -> str | None:
     return None
 
 
-def _removed(name: str, keys: list[tuple[int, LiveKey]]) -> KeyChange:
-    return KeyChange(address=key_address(name), action="delete", backend=keys[-1][1].backend,
-                     purge=tuple(k for _, k in keys), reason="not in the configuration")
+def _wanted(desired: DesiredKey, inputs: KeyInputs, keys: Generations, forced: dict[str, str]) -> Change:
+    """The change for one key of the YAML."""
+    new = key_name(inputs.stack, desired.name, max((g for g, _ in keys), default=0) + 1)
+    make = partial(_change, desired.address, backend=desired.backend, key_for=desired.key_for)
+    held = _held(desired, keys, inputs)
+    if not held:
+        if not keys:
+            return make(Action.CREATE, create=new, reason="not found on the backend")
+        return make(Action.REPLACE, create=new, old=tuple(k for _, k in keys), delete_first=True,
+                    reason="its secret was lost (no consumer holds it): deleted and created again")
+    keep = ([k for _, k in held if k.backend == desired.backend] or [k for _, k in held])[-1]
+    strays = tuple(k for _, k in keys if k is not keep)
+    purge = tuple(k for k in strays if all(k is not h for _, h in held))
+    retire = tuple(k for k in strays if k not in purge)
+    replace = _replace_reason(desired, keep)
+    why = replace or _due(keep, desired, inputs, forced)
+    if why is not None:
+        action = Action.ROTATE if replace is None else Action.REPLACE
+        return make(action, create=new, old=(keep, *retire, *purge), reason=why)
+    if purge or retire:
+        why = "keys of an earlier generation or lost secret"
+        return make(Action.DELETE, keep=keep, old=(*retire, *purge), reason=why)
+    return make(Action.NOOP, keep=keep)
+
+
+def _removed(name: str, keys: Generations) -> Change:
+    return _change(key_address(name), Action.DELETE, keys[-1][1].backend, old=tuple(k for _, k in keys),
+                   reason="not in the configuration")
 
 
 def _check_rotate(inputs: KeyInputs) -> None:
@@ -164,15 +184,18 @@ def _check_rotate(inputs: KeyInputs) -> None:
         raise PlanError(f"--rotate api_key.{name}: no such key in the configuration{hint}")
 
 
-def _check_limits(changes: tuple[KeyChange, ...], inputs: KeyInputs) -> None:
-    """The most keys a backend holds at once during the apply (purges run first, retires last)."""
-    for backend, kind in sorted(inputs.backend_types.items()):
+def _check_limits(keys: list[Change], inputs: KeyInputs) -> None:
+    """The most keys a backend holds at once during the apply (lost keys go before their
+    replacement is created; every other old generation after the new one)."""
+    for backend, kind in sorted(inputs.types.items()):
         limit = KEY_LIMITS.get(kind)
         if limit is None:
             continue
         on = [k for k in inputs.live if k.backend == backend]
-        purged = sum(1 for c in changes for k in c.purge if k.backend == backend)
-        created = sum(1 for c in changes if c.backend == backend and c.create)
+        purged = sum(1 for c in keys if c.replace_mode == "delete_first" for k in c.old
+                     if k.spec["backend"] == backend)
+        created = sum(1 for c in keys if c.action in NEW_GENERATION and c.desired
+                      and c.desired.spec["backend"] == backend)
         peak = len(on) - purged + created
         if peak > limit:
             foreign = sum(1 for k in on if parse_key_name(k.name, inputs.stack) is None)
@@ -180,34 +203,85 @@ def _check_limits(changes: tuple[KeyChange, ...], inputs: KeyInputs) -> None:
                             + METLO_LIMIT_MESSAGE.format(limit=limit))
 
 
-def plan_keys(inputs: KeyInputs) -> KeyPlan:
-    """Every key change, sorted by name; raises PlanError for a plan that cannot work."""
+def plan_keys(inputs: KeyInputs, forced: dict[str, str] | None = None) -> Changes:
+    """One change per key (`forced`: key name → why a consumer needs a new generation); raises
+    PlanError for a plan that cannot work."""
     _check_rotate(inputs)
-    ours = _ours(inputs)
+    ours, forced = _ours(inputs), forced or {}
     desired = {d.name: d for d in inputs.desired}
-    changes = [_wanted(d, inputs, ours.get(name, [])) for name, d in desired.items()]
-    changes += [_removed(name, keys) for name, keys in ours.items() if name not in desired]
-    ordered = tuple(sorted(changes, key=lambda c: c.address.name))
-    _check_limits(ordered, inputs)
-    return KeyPlan(changes=ordered)
+    keys = [_wanted(d, inputs, ours.get(name, []), forced) for name, d in desired.items()]
+    keys += [_removed(name, found) for name, found in ours.items() if name not in desired]
+    _check_limits(keys, inputs)
+    return {k.address: k for k in keys}
 
 
-def held_identities(records: Mapping[Address, Mapping[str, str]]) -> dict[str, frozenset[str]]:
-    """Consumer records (consumer address → key name → identity) → key name → identities held."""
-    out: dict[str, set[str]] = {}
-    for held in records.values():
-        for name, identity in held.items():
-            out.setdefault(name, set()).add(identity)
-    return {name: frozenset(ids) for name, ids in out.items()}
+# -- consumers --------------------------------------------------------------------------------
 
 
-def key_fingerprints(stack: str, live: tuple[LiveKey, ...]) -> dict[str, str]:
-    """`api_key.NAME` → a digest of every live key of ours of that name (what a saved plan read):
-    a key created, deleted or re-created since makes the saved plan stale."""
-    found: dict[str, list[list[str]]] = {}
-    for key in live:
-        parsed = parse_key_name(key.name, stack)
-        if parsed is not None:
-            found.setdefault(parsed.name, []).append([key.backend, key.name, key.identity, key.created or ""])
-    return {str(key_address(name)): "sha256:" + hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:32]
-            for name, rows in found.items()}
+def planned_identities(keys: Changes) -> dict[str, str]:
+    """Key name → the identity its consumers hold after the apply (PENDING for a new generation)."""
+    return {a.name: (c.desired.spec.get("identity") or PENDING) for a, c in keys.items() if c.desired is not None}
+
+
+def bind_state(desired: State, identities: dict[str, str]) -> State:
+    """`desired` with every consumer's value bound to `identities` (PENDING where unknown)."""
+    def bound(r: Resource) -> Resource:
+        held = {name: identities.get(name, PENDING) for name in keys_in(r.secret)}
+        return r.model_copy(update={"secret": bind(r.secret, held)}) if held and r.secret is not None else r
+
+    return desired.with_resources([bound(r) for r in desired])
+
+
+def _sends_value(change: Change) -> bool:
+    fields = set(KINDS[change.address.kind].secret_fields)
+    return change.action in (Action.CREATE, Action.REPLACE) or bool(fields & set(change.fields))
+
+
+def _needs_secret(desired: State, keys: Changes, changes: Changes, forced: dict[str, str]) -> dict[str, str]:
+    """Kept keys (no new generation) whose secret a consumer sending its value needs."""
+    out: dict[str, str] = {}
+    for resource in desired:
+        change = changes.get(resource.address)
+        if change is None or not _sends_value(change):
+            continue
+        for name in sorted(keys_in(resource.secret)):
+            key = keys.get(key_address(name))
+            if key is not None and key.action not in NEW_GENERATION and name not in forced and name not in out:
+                out[name] = f"{resource.address} is created and needs the key's secret (shown only once): new key"
+    return out
+
+
+def _explained(change: Change, template: Resource, keys: Changes) -> Change:
+    """A consumer carries its value template (slots, filled at apply time); one replaced because
+    its key gets a new generation says so."""
+    new = [f"api_key.{n}" for n in sorted(keys_in(template.secret))
+           if (k := keys.get(key_address(n))) is not None and k.action in NEW_GENERATION]
+    update: dict[str, Any] = {"desired": template} if change.desired is not None else {}
+    if change.action is Action.REPLACE and new:
+        update["reason"] = f"{change.reason}: new key generation of {', '.join(new)}"
+    return change.model_copy(update=update)
+
+
+def settle(desired: State, inputs: KeyInputs, diff: Diff) -> tuple[Changes, list[Note]]:
+    """Key changes and the resource changes `diff` makes of the bound desired State, consistent
+    with each other. Each round forces at least one more key to a new generation, so it ends
+    within one round per key."""
+    forced: dict[str, str] = {}
+    for _ in range(len(inputs.desired) + 1):
+        keys = plan_keys(inputs, forced)
+        changes, notes = diff(bind_state(desired, planned_identities(keys)))
+        more = _needs_secret(desired, keys, changes, forced)
+        if not more:
+            return _joined(desired, keys, changes, notes)
+        forced |= more
+    raise AssertionError("unreachable: every round forces a new key")
+
+
+def _joined(desired: State, keys: Changes, changes: Changes, notes: list[Note]) -> tuple[Changes, list[Note]]:
+    templates = {r.address: r for r in desired if keys_in(r.secret)}
+    out = {a: _explained(c, templates[a], keys) if a in templates else c for a, c in changes.items()}
+    # A consumer re-created for a new key generation: a fingerprint key would not name a changed
+    # key of its value either (the key's secret is what changed), so that hint is left out.
+    explained = {a for a, c in out.items() if c.reason != changes[a].reason}
+    kept = [n for n in notes if not (n.address in explained and n.text == NAMING_NEEDS_KEY)]
+    return out | keys, kept

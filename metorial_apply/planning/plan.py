@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -9,60 +11,24 @@ from pydantic import ConfigDict, Field
 
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.fingerprint import FingerprintKey, check_key
-from metorial_apply.core.kinds import KINDS, KindSpec, sort_key
+from metorial_apply.core.keys import key_address, parse_key_name
+from metorial_apply.core.kinds import KINDS, KindSpec, refs_of, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
 from metorial_apply.planning import replace as forced_replace
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff, Note
 from metorial_apply.planning.adoption import check_adoptions, check_takeovers, imported_secret, lookalike_notes
+from metorial_apply.planning.change import Change
 from metorial_apply.planning.diff import Comparison, compare, ignored_note, label, redacted_view, secret_diff
-from metorial_apply.planning.graph import ReplaceMode, check_acyclic, closure, edges, execution_order
+from metorial_apply.planning.graph import check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
-from metorial_apply.planning.keys import KeyPlan
+from metorial_apply.planning.keys import key_inputs, settle
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
-FORMAT_VERSION = 2  # 2: import, takeover, move, forget and rotate actions; `moved_from`; api keys
-
-
-class Change(Frozen):
-    """One action on one address, with why. `desired`/`live` carry the full resources for
-    apply (never serialised: they may hold secrets); `before`/`after` are the redacted specs.
-
-    `diffs` speak the user's YAML vocabulary (field `tools`, values as written in YAML);
-    `fields` lists the canonical spec fields that changed (what an update PATCHes).
-    Ordering contract (planning/graph.py makes it; the applier adds nothing of its own):
-    a create, an update or a replace's create-new step waits for the create (or create-new
-    step) of every address in `depends_on`; a delete waits until every address in
-    `depends_on` has let go of it (its delete, the delete-old step of its replace, or its
-    update). A replace's delete-old step waits until every address in `delete_after` has let
-    go of the old object, and for its own create-new step when `replace_mode` is create_first
-    (delete_first reverses the two steps).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    action: Action
-    address: Address
-    reason: str
-    drift: bool = False  # live was changed outside metorial-apply
-    diffs: tuple[FieldDiff, ...] = ()
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    id: str | None = None  # live id (update, replace, delete)
-    depends_on: tuple[Address, ...] = ()  # addresses whose changes must finish first
-    replace_mode: ReplaceMode | None = None  # replace only
-    fields: tuple[str, ...] = ()  # canonical spec fields changed
-    children: tuple[ChildChange, ...] = ()  # sub-resource actions of an update
-    delete_after: tuple[Address, ...] = ()  # replace: finish these before deleting the old object
-    protect: bool = False  # `protect: true` in config: refuse delete/replace
-    moved_from: Address | None = None  # move: the address the object's stamp held before
-    desired: Resource | None = None
-    live: Resource | None = None
-
-    @property
-    def destructive(self) -> bool:
-        return self.action.cls.mass
+# 2: import, takeover, move, forget and rotate actions; `moved_from`; api keys.
+# 3: api key changes ordered with every other change by dependency (one graph).
+FORMAT_VERSION = 3
 
 
 class Plan(Frozen):
@@ -82,9 +48,6 @@ class Plan(Frozen):
     config_path: str | None = None  # the config path as given to plan (display)
     inputs: PlanInputs | None = None  # set for a saved plan: what `apply plan.json` reloads
     notes: tuple[Note, ...] = ()  # sorted by address
-    # The key plan behind the `api_key.*` changes (planning/keys.py): what the applier runs
-    # around the resource changes. Never serialised; `apply plan.json` plans keys again.
-    keys: KeyPlan | None = None
 
     def actionable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)
@@ -106,7 +69,7 @@ class Plan(Frozen):
 
 
 def _refs(state: State) -> dict[Address, frozenset[Address]]:
-    return {r.address: frozenset(a for _, a in KINDS[r.address.kind].references(r.spec)) for r in state}
+    return {r.address: refs_of(r) for r in state}
 
 
 def _needs_replace(kind: KindSpec, c: Comparison) -> bool:
@@ -281,7 +244,8 @@ def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]
 def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, frozenset[Address]],
                 live: State) -> list[Change]:
     actions = {a: c.action for a, c in changes.items()}
-    ordering = edges(actions, desired_refs, _refs(live))
+    preset = {a: c.replace_mode for a, c in changes.items() if c.replace_mode is not None}
+    ordering = edges(actions, desired_refs, _refs(live), preset)
     out = []
     for a in execution_order(actions, ordering.depends_on):
         c = changes[a]
@@ -312,7 +276,7 @@ def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Ad
 def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] = (),
                key: FingerprintKey | None = None, takeover: bool = False,
                unmanaged: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
-               replace: Iterable[Address | str] = ()) -> Plan:
+               replace: Iterable[Address | str] = (), rotate: Iterable[str] = (), now: float = 0.0) -> Plan:
     """Diff desired against live into an ordered, immutable plan. Pure.
 
     `targets` limits the plan to those addresses, what they depend on, and the dependents a
@@ -320,19 +284,39 @@ def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] 
     `key` compares keyed (hmac) secret fingerprints; without it they raise PlanError.
     `takeover` allows imports of objects another stack claims; `unmanaged` ((kind, name) → ids of
     unstamped live objects) gives creates their look-alike notes.
-    `replace` forces a replace of those addresses (`--replace`, see planning/replace.py)."""
+    `replace` forces a replace of those addresses (`--replace`, see planning/replace.py);
+    `rotate` names api keys to rotate (`--rotate`) and `now` is the clock their `rotate_after` reads."""
     refs = _refs(desired)
     check_acyclic(refs)
     requested = tuple(a if isinstance(a, Address) else Address.parse(a) for a in replace)
-    changes, notes = _changes(desired, live, refs, key, requested)
+    def diff(bound: State) -> tuple[dict[Address, Change], list[Note]]:
+        return _changes(bound, live, refs, key, requested)
+
+    # Keys are planned with their consumers when the backends were read (live.keys is set).
+    changes, notes = diff(desired) if live.keys is None else settle(
+        desired, key_inputs(desired, live, rotate, now), diff)
     check_takeovers(changes.values(), desired, takeover)
     notes = sorted([*notes, *lookalike_notes(changes.values(), unmanaged or {})], key=lambda n: sort_key(n.address))
     ordered = _with_edges(changes, refs, live)
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
-        known = set(desired.by_address()) | set(live.by_address())
+        known = set(changes)  # every address of config or live state, api keys included
         ordered = _targeted(ordered, wanted, known)
         forced_replace.outside_targets(requested, {c.address for c in ordered})
         notes = [n for n in notes if n.address in {c.address for c in ordered}]
     return Plan(stack=desired.stack, changes=tuple(ordered), notes=tuple(notes),
-                live_fingerprints={str(r.address): r.fingerprint or "" for r in live})
+                live_fingerprints=live_fingerprints(live))
+
+
+def live_fingerprints(live: State) -> dict[str, str]:
+    """Address → fingerprint of every live resource read, and per api key of ours a digest of
+    every generation listed: a key created, deleted or re-created since makes a saved plan stale."""
+    keys: dict[str, list[list[str]]] = {}
+    for key in live.keys or ():
+        parsed = parse_key_name(key.name, live.stack)
+        if parsed is not None:
+            keys.setdefault(str(key_address(parsed.name)), []).append(
+                [key.backend, key.name, key.identity, key.created or ""])
+    digests = {a: "sha256:" + hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:32]
+               for a, rows in keys.items()}
+    return {str(r.address): r.fingerprint or "" for r in live} | digests

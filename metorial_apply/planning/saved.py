@@ -28,7 +28,15 @@ from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
 from metorial_apply.planning.diff import REDACTED
 from metorial_apply.planning.inputs import PlanInputs
-from metorial_apply.planning.plan import FORMAT_VERSION, Action, Change, ChildChange, FieldDiff, Plan
+from metorial_apply.planning.plan import (
+    FORMAT_VERSION,
+    Action,
+    Change,
+    ChildChange,
+    FieldDiff,
+    Plan,
+    live_fingerprints,
+)
 
 TOOL = "metorial-apply"
 DIGEST_N, DIGEST_R, DIGEST_P = 2**14, 8, 1  # one call per plan, so it can afford more work
@@ -179,17 +187,12 @@ def load_saved_plan(text: str, key: FingerprintKey | None = None) -> Plan:
     return plan_from_dict(data, key)
 
 
-def live_fingerprints(live: State) -> dict[str, str]:
-    """Address → fingerprint of every live resource read."""
-    return {str(r.address): r.fingerprint or "" for r in live}
-
-
-def check_stale(plan: Plan, live: State, keys: dict[str, str] | None = None) -> None:
-    """Raise StalePlanError naming every resource (and api key, `keys`: planning/keys.py
-    key_fingerprints) whose live object changed, appeared or vanished."""
+def check_stale(plan: Plan, live: State) -> None:
+    """Raise StalePlanError naming every resource (and api key) whose live object changed,
+    appeared or vanished."""
     if live.stack != plan.stack:
         raise _other_stack(plan.stack, live.stack)
-    now, then = live_fingerprints(live) | (keys or {}), plan.live_fingerprints
+    now, then = live_fingerprints(live), plan.live_fingerprints
     moved = [f"{a} (changed)" for a in sorted(now.keys() & then.keys()) if now[a] != then[a]]
     moved += [f"{a} (appeared)" for a in sorted(now.keys() - then.keys())]
     moved += [f"{a} (vanished)" for a in sorted(then.keys() - now.keys())]

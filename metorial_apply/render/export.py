@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from metorial_apply.core.kinds import KINDS, KindSpec, Spec
+from metorial_apply.core.kinds import METORIAL_KINDS, KindSpec, Spec
 from metorial_apply.core.lock import is_lock_record, printable
 from metorial_apply.core.model import NAME, Address, Catalog, Stamp
 from metorial_apply.core.specs import RULE_FIELDS
@@ -94,7 +94,7 @@ def _age(obj: Raw) -> tuple[str, str]:
 def pick_managed(listed: dict[str, list[Any]], stack: str, notes: list[str]) -> list[Picked]:
     """Objects stamped for `stack` at a valid address of their kind; of duplicates the oldest."""
     out: list[Picked] = []
-    for kind in KINDS.values():
+    for kind in METORIAL_KINDS.values():
         seen: set[str] = set()
         for obj in sorted(_usable(listed.get(kind.kind, [])), key=_age):
             stamp = Stamp.of(obj)
@@ -115,7 +115,7 @@ def pick_unmanaged(listed: dict[str, list[Any]], notes: list[str]) -> list[Picke
     """Every unstamped object, named after its live name (unique per kind, oldest first)."""
     out: list[Picked] = []
     stacks: Counter[str] = Counter()
-    for kind in KINDS.values():
+    for kind in METORIAL_KINDS.values():
         objects = []
         for obj in _usable(listed.get(kind.kind, [])):
             stamp = Stamp.of(obj)

@@ -86,3 +86,13 @@ def test_shell_completion_script_is_printed() -> None:
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0
     assert "_metorial_apply_completion" in done.stdout and "complete " in done.stdout
+
+
+def test_replace_of_an_api_key_points_at_rotate_and_a_target_may_name_one() -> None:
+    import click
+
+    from metorial_apply.cli.plan import parse_targets
+
+    with pytest.raises(click.BadParameter, match=r"--rotate api_key.sync, not --replace"):
+        parse_targets(("api_key.sync",), "--replace")
+    assert [str(a) for a in parse_targets(("api_key.sync",))] == ["api_key.sync"]

@@ -12,7 +12,7 @@ from metorial_apply.config.ignore import ignorable
 from metorial_apply.config.load import load_config
 from metorial_apply.config.schema import document_schema
 from metorial_apply.core.errors import ConfigError
-from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.kinds import SECTIONS
 from metorial_apply.core.model import Address
 
 STACK = """\
@@ -70,7 +70,7 @@ def test_a_bad_name_is_refused_at_its_own_line_and_column(tmp_path: Path, item: 
 
 
 def test_create_only_identity_fields_of_every_kind_cannot_be_ignored() -> None:
-    for kind in KINDS.values():
+    for kind in SECTIONS.values():
         names = ignorable(kind)
         assert not {"provider", "deployment", "vault", "method", "protect", "ignore"} & set(names), kind.kind
         assert "description" in names and "metadata" in names

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metorial_apply.core.keys import CreatedKey, LiveKey
-from metorial_apply.core.keyslots import bind, fill, keys_in, slot, slots_in
+from metorial_apply.core.keys import CreatedKey, LiveKey, bind, fill, keys_in, slot, slots_in
 from metorial_apply.core.model import SecretValue
 
 VALUE = SecretValue({"client_id": slot("sync", "client_id"), "api_key": slot("sync", "secret"),
@@ -39,7 +38,7 @@ def test_bind_uses_identities_only_and_changes_with_a_new_generation() -> None:
 
 
 def test_the_held_record_round_trips_and_refuses_malformed_text() -> None:
-    from metorial_apply.core.keys import held_text, parse_held
+    from metorial_apply.core.model import held_text, parse_held
 
     held = {"sync": "ci_abc", "ingest": "metlo.x1"}
     assert held_text(held) == "ingest=metlo.x1,sync=ci_abc"

@@ -38,9 +38,11 @@ def canonical(kind: str, data: dict[str, Any], name: str = "x") -> tuple[dict[st
 
 def test_every_kind_is_registered_once_with_consistent_fields() -> None:
     assert [k.kind for k in sorted(kinds.KINDS.values(), key=lambda k: k.order)] == [
-        "deployment", "config_vault", "config", "auth_credentials", "auth_config", "session_template"]
+        "api_key", "deployment", "config_vault", "config", "auth_credentials", "auth_config", "session_template"]
+    assert [k.kind for k in kinds.KINDS.values() if k.api == kinds.KEY_BACKEND] == ["api_key"]
     for k in kinds.KINDS.values():
-        assert kinds.SECTIONS[k.section] is k
+        assert k.kind in kinds.METORIAL_KINDS or k.api != kinds.METORIAL
+        assert k.kind not in kinds.METORIAL_KINDS or kinds.SECTIONS[k.section] is k
         assert not (k.create_only & k.patchable), k.kind
         assert set(k.refs.values()) <= set(kinds.KINDS)
         assert k.patchable <= set(kinds.PATCH_KEYS) | kinds.METADATA_FIELDS

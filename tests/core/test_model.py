@@ -149,7 +149,7 @@ def test_write_only_values_leave_the_spec() -> None:
 
 
 def test_stamp_keeps_the_held_key_generations_and_old_stamps_hold_none() -> None:
-    from metorial_apply.core.keys import parse_held
+    from metorial_apply.core.model import parse_held
 
     stamp = Stamp(stack="prod", address="config_vault.v", spec_hash="sha256:x", keys="sync=ci_1")
     metadata = stamp.to_metadata()

@@ -120,10 +120,15 @@ def test_rotate_replaces_the_key_and_the_vault_never_lacks_a_working_one(key_ser
     new = vault_secrets(key_servers, tmp_path)["sync-creds"]
     assert new != old and works(key_servers, "sync-creds", new) and not works(key_servers, "sync-creds", old)
     assert ours(key_servers.metal) == ["prod~metal-sync~2"]
-    done = [(e["address"], e["action"]) for e in map(json.loads, journal.read_text().splitlines())
-            if e["event"] == "change" and e["outcome"] == "done"]
-    assert done.index(("api_key.metal-sync", "create")) < done.index(("config_vault.sync-creds", "replace")) \
-        < done.index(("api_key.metal-sync", "delete"))
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    done = {(e["address"], e["action"]) for e in events if e["event"] == "change" and e["outcome"] == "done"}
+    assert {("api_key.metal-sync", "rotate"), ("config_vault.sync-creds", "replace")} <= done
+    # One graph: new key, new vault holding it, old vault gone, and only then the old key.
+    calls = [(e["method"], e["path"]) for e in events if e["event"] == "call"]
+    first = {call: calls.index(call) for call in reversed(calls)}
+    deletes = {path.split("/")[-2]: i for i, (method, path) in enumerate(calls) if method == "DELETE"}
+    assert first["POST", "/v1/keys"] < first["POST", "/provider-config-vaults"] \
+        < deletes["provider-config-vaults"] < deletes["keys"], calls
     assert cli(key_servers, "plan", str(config), "--detailed-exitcode")[0] == 0
     assert_no_secret([out, planned, journal.read_text()], [old["api_key"], new["api_key"]])
 

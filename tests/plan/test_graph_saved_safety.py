@@ -144,7 +144,7 @@ def test_same_plan_accepts_the_rebuilt_plan_and_names_the_first_difference() -> 
 
 def test_plan_to_dict_has_version_checksum_summary() -> None:
     data = plan_to_dict(build_plan(state(*basic()), state()))
-    assert data["format_version"] == 2 and data["checksum"].startswith("sha256:")
+    assert data["format_version"] == 3 and data["checksum"].startswith("sha256:")
     assert data["summary"] == {"create": 4, "update": 0, "replace": 0, "delete": 0, "import": 0, "takeover": 0,
                                "move": 0, "forget": 0, "rotate": 0, "noop": 0}
 

@@ -163,30 +163,35 @@ def adopt_plan() -> Plan:
 
 
 def key_plan() -> Plan:
-    """api keys: one created, one rotated (its vault re-created with the new secret), one whose
-    secret was lost (deleted and created again), one gone from the configuration; built by
-    planning/keychanges.py from a key plan, as `plan` does."""
-    from metorial_apply.core.keys import LiveKey
-    from metorial_apply.planning.keychanges import key_changes
-    from metorial_apply.planning.keys import KeyChange, KeyPlan
+    """api keys, planned by build_plan as `plan` does: one created (nothing consumes it), one
+    rotated (its vault re-created with the new secret), one whose secret was lost (deleted and
+    created again, its vault created), one gone from the configuration."""
+    from metorial_apply.core.keys import DesiredKey, KeyBackend, LiveKey, bind, slot
+    from metorial_apply.core.state import State
+    from metorial_apply.planning.plan import build_plan
+    from tests.plan.factory import desired, live
 
-    def live(name: str, identity: str, backend: str = "metlo") -> LiveKey:
-        return LiveKey(backend=backend, name=name, identity=identity, id=name, key_for="GENERIC")
+    def vault(name: str, key: str, provider: str) -> Resource:
+        return desired("config_vault", name, {"provider": provider, "value": {"api_key": slot(key, "secret")}})
 
-    keys = KeyPlan(changes=(
-        KeyChange(address=addr("api_key.audit"), action="replace", backend="metlo", create="production~audit~2",
-                  key_for="ONBOARDING", purge=(live("production~audit~1", "metlo.x7k2p9q1a"),),
-                  reason="its secret was lost (no consumer holds it): deleted and created again"),
-        KeyChange(address=addr("api_key.ingest"), action="create", backend="metlo", create="production~ingest~1",
-                  key_for="GENERIC", reason="not found on the backend"),
-        KeyChange(address=addr("api_key.old"), action="delete", backend="metlo",
-                  purge=(live("production~old~3", "metlo.q4w8e2r6t"),), reason="not in the configuration"),
-        KeyChange(address=addr("api_key.sync"), action="rotate", backend="metal", create="production~sync~2",
-                  retire=(LiveKey(backend="metal", name="production~sync~1", identity="ci_9fK2mQ7xLp", id="1"),),
-                  reason="rotation requested (--rotate)"),
-    ))
-    vault = Change(action=Action.REPLACE, address=addr("config_vault.sync-creds"), id="pcvt_5mNoPq",
-                   reason="value changed (secret)", fields=("value",),
-                   diffs=(FieldDiff(field="value", before="(secret)", after="(secret changed)", secret=True),))
-    return Plan(stack="production", changes=(vault, *key_changes(keys)), config_path="prod/", keys=keys,
-                live_fingerprints={"config_vault.sync-creds": "sha256:cc", "api_key.sync": "sha256:dd"})
+    def key(name: str, identity: str, backend: str = "metlo", key_for: str | None = "GENERIC") -> LiveKey:
+        return LiveKey(backend=backend, name=name, identity=identity, id=name, key_for=key_for)
+
+    sync = vault("sync-creds", "sync", "metal")
+    assert sync.secret is not None
+    held = live(sync.model_copy(update={"secret": bind(sync.secret, {"sync": "ci_9fK2mQ7xLp"})}), id="pcvt_5mNoPq",
+                stack="production")
+    assert held.stamp is not None
+    held = held.model_copy(update={"stamp": held.stamp.model_copy(update={"keys": "sync=ci_9fK2mQ7xLp"}),
+                                   "fingerprint": "sha256:cc"})  # fixed: the factory's varies by process
+    wanted = State.of("production", [sync, vault("audit-creds", "audit", "metlo")], api_keys=(
+        DesiredKey(name="ingest", backend="metlo", key_for="GENERIC"),
+        DesiredKey(name="audit", backend="metlo", key_for="ONBOARDING"),
+        DesiredKey(name="sync", backend="metal"),
+    ), key_backends=(KeyBackend(name="metlo", type="metlo", url="local", url_from="local"),
+                     KeyBackend(name="metal", type="metal", url="local", url_from="local")))
+    keys = (key("production~audit~1", "metlo.x7k2p9q1a", key_for="ONBOARDING"),
+            key("production~old~3", "metlo.q4w8e2r6t"),
+            key("production~sync~1", "ci_9fK2mQ7xLp", backend="metal", key_for=None))
+    plan = build_plan(wanted, State.of("production", [held], keys=keys), rotate=("sync",))
+    return plan.model_copy(update={"config_path": "prod/"})

@@ -13,7 +13,7 @@ import yaml
 
 from metorial_apply.config.load import load_config
 from metorial_apply.config.resolve import resolve_names
-from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.kinds import KINDS, METORIAL_KINDS
 from metorial_apply.core.model import NAME, Catalog, CatalogProvider, Stamp
 from metorial_apply.render.export import CONFIG_FILE, ENV_FILE, Export, ExportRequest, export
 from metorial_apply.render.exportnames import EnvNames, base_name, unique_names
@@ -109,7 +109,7 @@ def test_every_kind_round_trips_through_the_loader(tmp_path: Path) -> None:
     for address, ident in ids.items():
         kind, raw = live[ident]
         assert specs[address] == KINDS[kind].from_api(raw, Names()), address
-    assert {a.split(".")[0] for a in ids} == set(KINDS)
+    assert {a.split(".")[0] for a in ids} == set(METORIAL_KINDS)
 
 
 def test_names_are_derived_unique_and_the_real_name_is_kept() -> None:

@@ -13,7 +13,7 @@ from tests.render.plans import CONTEXT, empty_plan, full_plan
 
 def test_document_shape() -> None:
     doc = json.loads(render_json(full_plan(), CONTEXT))
-    assert doc["format_version"] == 2 and doc["stack"] == "production"
+    assert doc["format_version"] == 3 and doc["stack"] == "production"
     assert doc["summary"] == {"create": 3, "update": 2, "replace": 1, "delete": 1, "noop": 2, "import": 0,
                               "takeover": 0, "move": 0, "forget": 0, "rotate": 0}
     assert doc["destructive"] is True and doc["exit_code"] == 3

@@ -1,0 +1,167 @@
+"""`key_backends:` → KeyBackend: the APIs that api keys live on (Metlo, Metal), where each is and
+the credentials it takes, every problem at its YAML line; and what both key sections share.
+
+A backend's credentials are sent only to a URL set outside the YAML: `${env:NAME}` (the whole
+value, without a default), `local`, or a literal URL whose host is listed in
+METORIAL_APPLY_KEY_HOSTS. Otherwise a pull request could point `url:` at its own server and
+collect the admin key from the plan job. Credentials themselves must come from `${env:}` or
+`${file:}`: one written in the YAML would be committed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from metorial_apply.config.interpolate import InterpolationError, Sources, Variable, interpolate
+from metorial_apply.config.sections import did_you_mean, section_entries
+from metorial_apply.config.variables import Source
+from metorial_apply.config.yamlsource import YamlPath, diagnostic
+from metorial_apply.core.errors import Diagnostic
+from metorial_apply.core.keys import BACKEND_TYPES, KeyBackend
+from metorial_apply.core.model import SecretValue
+
+HOSTS_ENV = "METORIAL_APPLY_KEY_HOSTS"
+BACKEND_FIELDS = ("type", "url", "api_key", "client_id")
+ENV_ONLY = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+URL_HINT = f"use url: ${{env:NAME}}, url: local, or a literal URL whose host is listed in {HOSTS_ENV}"
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """One entry of `key_backends:` or `api_keys:` as written."""
+
+    section: str
+    name: str
+    data: Any
+    source: Source
+
+    @property
+    def path(self) -> YamlPath:
+        return (self.section, self.name)
+
+    def at(self, sub: YamlPath, message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
+        doc, full = self.source.doc, self.path + sub
+        return diagnostic(doc.key_pos(full) if key else doc.value_pos(full), full, message, hint)
+
+    @property
+    def where(self) -> str:
+        pos = self.source.doc.key_pos(self.path)
+        return f"{pos.file}:{pos.line}"
+
+
+@dataclass
+class Backends:
+    """`key_backends:` as read, with every problem and every credential value (for redaction)."""
+
+    backends: dict[str, KeyBackend] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+
+
+def entries(sources: list[Source], section: str, problems: list[Diagnostic]) -> list[KeyEntry]:
+    found, more = section_entries(sources, section, section.removesuffix("s").replace("_", " "))
+    problems += more
+    return [KeyEntry(section, name, data, source) for name, data, source in found]
+
+
+def fields(entry: KeyEntry, allowed: tuple[str, ...], problems: list[Diagnostic]) -> dict[str, Any] | None:
+    """The entry's mapping, with unknown fields reported (did-you-mean)."""
+    if not isinstance(entry.data, dict):
+        problems.append(entry.at((), f"{entry.section}.{entry.name} must be a mapping of fields"))
+        return None
+    for key in entry.data:
+        if key not in allowed:
+            hint = did_you_mean(str(key), allowed) or "fields are: " + ", ".join(allowed)
+            problems.append(entry.at((key,), f'unknown field "{key}"', hint, key=True))
+    return entry.data
+
+
+@dataclass(frozen=True)
+class Reader:
+    env: Mapping[str, str]
+    variables: Mapping[str, Variable]
+    lenient: bool
+
+    def url(self, entry: KeyEntry, raw: Any) -> tuple[str, str] | Diagnostic:
+        """(url, where it was set) or the problem with it."""
+        if not isinstance(raw, str) or not raw:
+            return entry.at(("url",), "url is required: a string", URL_HINT)
+        if raw == "local":
+            return "local", "local"
+        env_ref = ENV_ONLY.fullmatch(raw)
+        if env_ref:
+            name = env_ref.group(1)
+            if name not in self.env:
+                return entry.at(("url",), f"environment variable {name} is not set", f"export {name}")
+            return self.env[name], f"env:{name}"
+        if "${" in raw:
+            return entry.at(("url",), "url must be one whole ${env:NAME} (no default, nothing around it)", URL_HINT)
+        host = (urlsplit(raw).hostname or "").lower()
+        allowed = {h.strip().lower() for h in self.env.get(HOSTS_ENV, "").split(",") if h.strip()}
+        if not host or host not in allowed:
+            return entry.at(("url",), f'the key backend host "{host}" is not listed in {HOSTS_ENV}: the backend\'s '
+                            "credentials are only sent to a URL set outside the YAML", URL_HINT)
+        return raw, HOSTS_ENV
+
+    def credential(self, entry: KeyEntry, name: str, raw: Any) -> SecretValue | Diagnostic:
+        """A credential from ${env:}/${file:}, or the problem (a warning when offline validate lacks it)."""
+        hint = f"e.g. {name}: \"${{env:{entry.name.upper().replace('-', '_').replace('.', '_')}_{name.upper()}}}\""
+        if not isinstance(raw, str) or not raw:
+            return entry.at((name,), f"{name} must be a string from ${{env:NAME}} or ${{file:PATH}}", hint)
+        try:
+            found = interpolate(raw, Sources(self.env, self.variables, entry.source.read_file, self.lenient))
+        except InterpolationError as exc:
+            return entry.at((name,), exc.message, exc.hint)
+        if found.absent:  # offline validate: not at hand is a warning, the backend stays unusable
+            return replace(entry.at((name,), found.absent[0].message, found.absent[0].hint), warning=True)
+        if not found.sensitive:
+            return entry.at((name,), f"{name} must come from ${{env:NAME}} or ${{file:PATH}}: a credential "
+                            "written in the YAML would be committed", hint)
+        return SecretValue(found.value)
+
+
+def _backend(entry: KeyEntry, reader: Reader, out: Backends) -> None:
+    data = fields(entry, BACKEND_FIELDS, out.problems)
+    if data is None:
+        return
+    kind = data.get("type")
+    if kind not in BACKEND_TYPES:
+        hint = did_you_mean(str(kind), BACKEND_TYPES) or "types are: " + ", ".join(BACKEND_TYPES)
+        out.problems.append(entry.at(("type",), "type is required: metlo or metal" if kind is None
+                                     else f'unknown key backend type "{kind}"', hint))
+        return
+    url = reader.url(entry, data.get("url"))
+    if isinstance(url, Diagnostic):
+        out.problems.append(url)
+        return
+    creds: dict[str, SecretValue | None] = {}
+    needed = ("api_key", "client_id") if kind == "metal" else ("api_key",)
+    if kind == "metlo" and "client_id" in data:
+        out.problems.append(entry.at(("client_id",), "a Metlo backend takes no client_id (only api_key)",
+                                     key=True))
+    for name in needed:
+        if name not in data and url[0] == "local":
+            creds[name] = None  # the local emulator's bootstrap credentials are filled in
+            continue
+        value = reader.credential(entry, name, data.get(name))
+        if isinstance(value, Diagnostic):
+            out.problems.append(value)
+            if not value.warning:
+                return
+        creds[name] = value if isinstance(value, SecretValue) else None
+    from_env = [url[0]] if url[1].startswith("env:") else []  # a URL from the environment is not printed either
+    out.secrets += from_env + [c.reveal() for c in creds.values() if c is not None]
+    out.backends[entry.name] = KeyBackend(name=entry.name, type=kind, url=url[0], url_from=url[1],
+                                          source=entry.where, **creds)
+
+
+def read_backends(sources: list[Source], env: Mapping[str, str], variables: Mapping[str, Variable],
+                  lenient: bool, out: Backends) -> None:
+    """Every `key_backends:` entry of every file into `out`; problems collected, never raised."""
+    reader = Reader(env, variables, lenient)
+    for entry in entries(sources, "key_backends", out.problems):
+        _backend(entry, reader, out)
