@@ -42,6 +42,15 @@ def package_of(module: str) -> str | None:
     return module.split(".")[1]
 
 
+def base_of(node: ast.ImportFrom, module: str) -> str:
+    """The absolute module a `from … import` in `module` imports from, relative levels resolved."""
+    base = node.module or ""
+    if node.level:
+        parent = module.rsplit(".", node.level)[0]
+        base = f"{parent}.{base}" if base else parent
+    return base
+
+
 def imports_of(source: str, module: str) -> set[str]:
     """Absolute names of what `source` (the text of `module`) imports, relative imports resolved."""
     names: set[str] = set()
@@ -49,10 +58,7 @@ def imports_of(source: str, module: str) -> set[str]:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = module.rsplit(".", node.level)[0]
-                base = f"{parent}.{base}" if base else parent
+            base = base_of(node, module)
             names.add(base)
             if base == ROOT:  # `from metorial_apply import emulator` names a package
                 names |= {f"{ROOT}.{alias.name}" for alias in node.names if alias.name != "__version__"}
