@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
@@ -44,10 +44,7 @@ from .choices import (
     SECRET_ALPHABET,
 )
 from .keystore import KeyRow, new_secret, random_text
-from .service import Call, Credentials, Endpoint, KeyApiError, KeyService, Messages
-
-if TYPE_CHECKING:
-    from .runtime import KeyEmulator
+from .service import Call, Credentials, Endpoint, KeyApiError, KeyService, KeyState, Messages
 
 CLIENT_ID_HEADER = "x-metal-client-id"
 API_KEY_HEADER = "x-metal-api-key"
@@ -61,7 +58,7 @@ def view(row: KeyRow) -> dict[str, Any]:
             "createdAt": row.created}
 
 
-def object_id(emulator: KeyEmulator) -> str:
+def object_id(emulator: KeyState) -> str:
     """24 hex digits: seconds, the process's random bytes, a counter kept in the database."""
     counter = int(emulator.store.meta("metal_object_counter") or "0") + 1
     emulator.store.set_meta("metal_object_counter", str(counter))
@@ -102,7 +99,7 @@ def current_key(call: Call) -> tuple[int, Any]:
     return 200, {"data": view(call.caller)}
 
 
-def _new_client_id(emulator: KeyEmulator) -> str:
+def _new_client_id(emulator: KeyState) -> str:
     client_id = emulator.keys.new_identity(
         lambda: METAL_CLIENT_ID_PREFIX + random_text(SECRET_ALPHABET, METAL_CLIENT_ID_RANDOM_LENGTH))
     if client_id is None:
@@ -141,7 +138,7 @@ def error(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def bootstrap(emulator: KeyEmulator) -> tuple[KeyRow, str]:
+def bootstrap(emulator: KeyState) -> tuple[KeyRow, str]:
     row = KeyRow(METAL_BOOTSTRAP_ID, METAL_BOOTSTRAP_NAME, METAL_BOOTSTRAP_CLIENT_ID, _created(), None,
                  METAL_BOOTSTRAP_KEY[-4:])
     return row, METAL_BOOTSTRAP_KEY

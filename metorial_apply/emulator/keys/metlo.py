@@ -11,7 +11,7 @@ Every call sends the key itself as `Authorization: <key>` (no scheme).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import Response
 
@@ -41,10 +41,8 @@ from .choices import (
     METLO_UNAUTHORIZED_MESSAGE,
 )
 from .keystore import KeyRow, new_secret, random_text
-from .service import Call, Credentials, Endpoint, KeyApiError, KeyService, Messages
+from .service import Call, Credentials, Endpoint, KeyApiError, KeyService, KeyState, Messages
 
-if TYPE_CHECKING:
-    from .runtime import KeyEmulator
 
 def view(row: KeyRow) -> dict[str, Any]:
     return {"name": row.name, "identifier": row.identity, "created": row.created, "for": row.key_for}
@@ -67,7 +65,7 @@ def _key_type(value: Any) -> str:
     return value
 
 
-def _new_identifier(emulator: KeyEmulator) -> str:
+def _new_identifier(emulator: KeyState) -> str:
     identifier = emulator.keys.new_identity(
         lambda: METLO_IDENTIFIER_PREFIX + random_text(METLO_IDENTIFIER_ALPHABET, METLO_IDENTIFIER_LENGTH))
     if identifier is None:
@@ -109,7 +107,7 @@ def error(status: int, message: str) -> Response:
     return Response(message, status_code=status, headers={"content-type": METLO_ERROR_CONTENT_TYPE})
 
 
-def bootstrap(emulator: KeyEmulator) -> tuple[KeyRow, str]:
+def bootstrap(emulator: KeyState) -> tuple[KeyRow, str]:
     row = KeyRow(emulator.store.new_id("mlk"), METLO_BOOTSTRAP_NAME, METLO_BOOTSTRAP_IDENTIFIER, now_iso(),
                  METLO_DEFAULT_KEY_TYPE)
     return row, METLO_BOOTSTRAP_KEY

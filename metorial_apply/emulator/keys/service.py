@@ -8,14 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.responses import Response
 
-from .keystore import KeyRow
+from ..store import Store
+from .keystore import KeyRow, KeyStore
 
-if TYPE_CHECKING:
-    from .runtime import KeyEmulator
+
+class KeyState(Protocol):
+    """What a service's handlers and bootstrap use of the running key emulator (runtime's
+    `KeyEmulator`), declared here so that the services need not import the runtime that runs them."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
+
+    def revoke(self, row: KeyRow, now: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class KeyApiError(Exception):
 class Call:
     """One authenticated API call, run inside a store transaction."""
 
-    emulator: KeyEmulator
+    emulator: KeyState
     caller: KeyRow
     params: dict[str, str]
     query: Mapping[str, str]
@@ -95,7 +106,7 @@ class KeyService:
     credentials: Callable[[Mapping[str, str]], Credentials | None]  # None: a header is missing
     error: Callable[[int, str], Response]
     messages: Messages
-    bootstrap: Callable[[KeyEmulator], tuple[KeyRow, str]]  # seeded once per database
+    bootstrap: Callable[[KeyState], tuple[KeyRow, str]]  # seeded once per database
     bootstrap_credentials: dict[str, str]  # as printed by `serve`: api_key (and client_id)
     credential_headers: tuple[str, ...]
     uses_client_id: bool = False
