@@ -6,24 +6,15 @@ runs the same group on its own.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import click
 import uvicorn
 
 from .app import create_app
+from .keys.cli import serve_keys
+from .loopback import is_loopback, loopback_server
 from .settings import EmulatorSettings, FaultSettings, parse_rate_limit
-from .transport import quiet_uvicorn_drop_logs
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_server(
@@ -31,16 +22,6 @@ def build_server(
 ) -> uvicorn.Server:
     """A uvicorn server for the emulator (not started), refusing non-loopback hosts."""
     return loopback_server(create_app(settings), host, port, log_level)
-
-
-def loopback_server(app: Any, host: str, port: int, log_level: str) -> uvicorn.Server:
-    """A uvicorn server for one of the emulators' apps (not started). Loopback only: every
-    emulator accepts well-known keys."""
-    if not is_loopback(host):
-        raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}: it accepts well-known keys")
-    quiet_uvicorn_drop_logs()
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False)
-    return uvicorn.Server(config)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8787, db: str | None = None, **settings: Any) -> None:
@@ -134,8 +115,6 @@ def serve_command(**options: Any) -> None:
             f"{options['host']} is not a loopback address; the emulator only listens on loopback", param_hint="--host"
         )
     if options["api"] != "metorial":
-        from .keys.cli import serve_keys  # here, not at the top: keys.cli imports this module
-
         return serve_keys(options["api"], options)
     if options["revoke_delay_ms"]:
         raise click.UsageError("--revoke-delay-ms applies to --api metlo and --api metal only")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 import uvicorn
 
-from ..serve import loopback_server
+from ..loopback import loopback_server
 from ..settings import FaultSettings
 from .app import SERVICES, create_key_app
 from .runtime import KeySettings
