@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from . import choices
 from .errors import ApiError, forbidden, route_not_found
+from .kinds import serialize
 from .serializers import Reader
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ async def get_objects(em: Emulator, request: Request, body: dict[str, Any]) -> A
     status = request.query_params.get("status")
     records = em.objects(_kind_key(em, request.query_params.get("kind")), metadata, status)
     reader = Reader(em)
-    items = [{**reader.serialize(r), "kind": r.kind} for r in records]
+    items = [{**serialize(reader, r), "kind": r.kind} for r in records]
     return {"object": "list", "count": len(items), "items": items}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import choices
 from .errors import field_problem, gone, invalid_data, not_found
-from .kinds import BY_PATH, KindSpec
+from .kinds import BY_PATH, KindSpec, serialize
 from .listing import Query, parse_list_query, run_list
 from .references import require_provider
 from .runtime import Emulator
@@ -74,7 +74,7 @@ def execute(em: Emulator, route: Route, query: Query, body: dict[str, Any]) -> d
     if route.action == "list":
         return list_objects(em, spec, query)
     if route.action == "get":
-        return Reader(em).serialize(_get(em, spec, str(route.ident)))
+        return serialize(Reader(em), _get(em, spec, str(route.ident)))
     if route.action == "tools":
         template = _get(em, spec, str(route.ident))
         return {"object": "list", "items": template_tools(em, template)}
@@ -82,7 +82,7 @@ def execute(em: Emulator, route: Route, query: Query, body: dict[str, Any]) -> d
         record = _write(em, route, spec, body)
     if route.action == "delete":
         _cascade_later_or_now(em, spec, record)
-    return Reader(em).serialize(em.store.get(record.id) or record)
+    return serialize(Reader(em), em.store.get(record.id) or record)
 
 
 def _write(em: Emulator, route: Route, spec: KindSpec, body: dict[str, Any]) -> Record:
@@ -113,7 +113,7 @@ def list_objects(em: Emulator, spec: KindSpec, query: Query) -> dict[str, Any]:
     records, before, after = run_list(em, q)
     reader = Reader(em)
     return {
-        "object": "list", "items": [reader.serialize(r) for r in records],
+        "object": "list", "items": [serialize(reader, r) for r in records],
         "pagination": {"has_more_before": before, "has_more_after": after},
     }
 

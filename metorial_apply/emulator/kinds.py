@@ -8,33 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import serializers as ser
 from . import templates, writes
 from .choices import OBJECT_NAMES
+from .state import EmulatorState
 from .store import Record
 from .validation import FieldRule as F
 
-if TYPE_CHECKING:
-    from .runtime import Emulator
-
-Resolver = Callable[["Emulator", str], "str | None"]
+Resolver = Callable[[EmulatorState, str], str | None]
 
 
-def _provider(em: Emulator, value: str) -> str | None:
+def _provider(em: EmulatorState, value: str) -> str | None:
     provider = em.catalog.provider(value)
     return provider["id"] if provider else None
 
 
-def _deployment_spec(em: Emulator, value: str) -> str | None:
+def _deployment_spec(em: EmulatorState, value: str) -> str | None:
     record = em.store.get(value)
     if record is None or record.kind != "deployment":
         return None
     return str(em.catalog.versions[str(record.ref("version_id"))]["specification_id"])
 
 
-def _config_spec(em: Emulator, value: str) -> str | None:
+def _config_spec(em: EmulatorState, value: str) -> str | None:
     record = em.store.get(value)
     return record.ref("specification_id") if record is not None and record.kind == "config" else None
 
@@ -49,8 +47,8 @@ class KindSpec:
     fields: tuple[F, ...] = ()
     filters: dict[str, tuple[str, Resolver | None]] = field(default_factory=dict)
     required_filters: tuple[str, ...] = ()
-    create: Callable[[Emulator, dict[str, Any]], Record] | None = None
-    update: Callable[[Emulator, Record, dict[str, Any]], None] | None = None
+    create: Callable[[EmulatorState, dict[str, Any]], Record] | None = None
+    update: Callable[[EmulatorState, Record, dict[str, Any]], None] | None = None
     cascade: tuple[tuple[str, str], ...] = ()  # (child kind, child column holding our id)
 
     @property
@@ -158,3 +156,8 @@ REGISTRY: dict[str, KindSpec] = {spec.key: spec for spec in MANAGED + CATALOG}
 BY_PATH: dict[str, KindSpec] = {spec.path: spec for spec in MANAGED + CATALOG}
 MANAGED_KINDS: tuple[str, ...] = tuple(spec.key for spec in MANAGED)
 CATALOG_KINDS: tuple[str, ...] = tuple(spec.key for spec in CATALOG)
+
+
+def serialize(reader: ser.Reader, record: Record) -> dict[str, Any]:
+    """`record` as the API returns it, by its kind's serializer (one list may mix kinds)."""
+    return REGISTRY[record.kind].serialize(reader, record)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import choices
 from .errors import ApiError, field_problem, invalid_field, not_found, use_after_delete
+from .state import EmulatorState
 from .store import Record
 
-if TYPE_CHECKING:
-    from .runtime import Emulator
 
-
-def require(em: Emulator, kind: str, ident: str) -> Record:
+def require(em: EmulatorState, kind: str, ident: str) -> Record:
     """An active stored object of `kind`: 404 when unknown, 400 use_after_delete when archived."""
     spec = em.registry[kind]
     record = em.store.get(ident)
@@ -23,11 +21,11 @@ def require(em: Emulator, kind: str, ident: str) -> Record:
     return record
 
 
-def require_optional(em: Emulator, kind: str, ident: str | None) -> Record | None:
+def require_optional(em: EmulatorState, kind: str, ident: str | None) -> Record | None:
     return None if ident is None else require(em, kind, ident)
 
 
-def require_provider(em: Emulator, ref: str) -> dict[str, Any]:
+def require_provider(em: EmulatorState, ref: str) -> dict[str, Any]:
     """A catalog provider by id, identifier or slug."""
     provider = em.catalog.provider(ref)
     if provider is None:
@@ -35,7 +33,7 @@ def require_provider(em: Emulator, ref: str) -> dict[str, Any]:
     return provider
 
 
-def require_version(em: Emulator, version_id: str, provider_id: str, path: list[Any]) -> dict[str, Any]:
+def require_version(em: EmulatorState, version_id: str, provider_id: str, path: list[Any]) -> dict[str, Any]:
     """A version that exists (404) and belongs to the provider (400)."""
     version = em.catalog.versions.get(version_id)
     if version is None:
@@ -54,7 +52,7 @@ def check_same_provider(expected: str, record: Record | None, path: list[Any]) -
         )
 
 
-def resolve_auth_method(em: Emulator, ref: str, provider_id: str | None) -> dict[str, Any]:
+def resolve_auth_method(em: EmulatorState, ref: str, provider_id: str | None) -> dict[str, Any]:
     """A method by id, or by key among the provider's (else all) current-version methods."""
     method = em.catalog.methods.get(ref)
     if method is not None:
@@ -70,7 +68,7 @@ def resolve_auth_method(em: Emulator, ref: str, provider_id: str | None) -> dict
     return matches[0]
 
 
-def effective_version(em: Emulator, provider_id: str, deployment: Record | None) -> str:
+def effective_version(em: EmulatorState, provider_id: str, deployment: Record | None) -> str:
     """The deployment's locked version, else the provider's current version."""
     if deployment is not None and deployment.doc.get("locked_version_id"):
         return str(deployment.doc["locked_version_id"])

@@ -8,20 +8,18 @@ reads.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import choices
+from .state import EmulatorState
 from .store import Record
 from .toolfilters import output_form
-
-if TYPE_CHECKING:
-    from .runtime import Emulator
 
 
 class Reader:
     """Per-response lookup cache over the store and catalog."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorState) -> None:
         self.emulator = emulator
         self.catalog = emulator.catalog
         self._cache: dict[str, Record | None] = {}
@@ -32,9 +30,6 @@ class Reader:
         if ident not in self._cache:
             self._cache[ident] = self.emulator.store.get(ident)
         return self._cache[ident]
-
-    def serialize(self, record: Record) -> dict[str, Any]:
-        return self.emulator.registry[record.kind].serialize(self, record)
 
 
 def _common(record: Record, obj: str) -> dict[str, Any]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import choices
 from .errors import ApiError, field_problem, invalid_field
 from .references import require, require_optional
+from .state import EmulatorState
 from .store import Record
 from .toolfilters import allows_tool
 from .validation import FieldRule, check_body
 from .writes import make_config, new_record
-
-if TYPE_CHECKING:
-    from .runtime import Emulator
 
 PIECES = ("provider_deployment_id", "provider_config_id", "provider_config_vault_id", "provider_auth_config_id")
 PIECE_KINDS = dict(zip(PIECES, ("deployment", "config", "vault", "auth_config"), strict=False))
@@ -24,7 +22,7 @@ def _domain_error(code: str, message: str, path: list[Any]) -> ApiError:
     return ApiError(400, code, message, entity="body", errors=[field_problem(path, "custom", message)])
 
 
-def _pieces(em: Emulator, fields: dict[str, Any], path: list[Any]) -> dict[str, Record | None]:
+def _pieces(em: EmulatorState, fields: dict[str, Any], path: list[Any]) -> dict[str, Record | None]:
     """The referenced pieces, all active and of one provider."""
     pieces = {name: require_optional(em, PIECE_KINDS[name], fields.get(name)) for name in PIECES}
     given = {name: r for name, r in pieces.items() if r is not None}
@@ -35,7 +33,7 @@ def _pieces(em: Emulator, fields: dict[str, Any], path: list[Any]) -> dict[str, 
     return pieces
 
 
-def _deployment_for(em: Emulator, pieces: dict[str, Record | None], provider_id: str, path: list[Any]) -> Record:
+def _deployment_for(em: EmulatorState, pieces: dict[str, Record | None], provider_id: str, path: list[Any]) -> Record:
     """The given deployment, else one a piece hangs on, else the provider's default deployment."""
     if pieces["provider_deployment_id"] is not None:
         return pieces["provider_deployment_id"]
@@ -70,7 +68,7 @@ def has_required_config(schema: Any) -> bool:
     return not (schema.get("type") == "object" and schema.get("properties") and not schema.get("required"))
 
 
-def _default_config(em: Emulator, deployment: Record, spec: dict[str, Any], path: list[Any]) -> Record:
+def _default_config(em: EmulatorState, deployment: Record, spec: dict[str, Any], path: list[Any]) -> Record:
     """The deployment's default config, else a new empty one when the schema requires nothing."""
     default = em.store.get(deployment.doc.get("default_config_id") or "")
     if default is not None and default.status == "active":
@@ -96,7 +94,7 @@ def _auth_config(spec: dict[str, Any], auth_config: Record | None, path: list[An
     return auth_config
 
 
-def add_template_provider(em: Emulator, template: Record, fields: dict[str, Any], path: list[Any]) -> Record:
+def add_template_provider(em: EmulatorState, template: Record, fields: dict[str, Any], path: list[Any]) -> Record:
     active = em.store.count("kind = 'template_provider' AND template_id = ? AND status = 'active'", [template.id])
     if active >= choices.MAX_TEMPLATE_PROVIDERS:
         raise _domain_error(
@@ -126,13 +124,13 @@ def add_template_provider(em: Emulator, template: Record, fields: dict[str, Any]
     return record
 
 
-def create_template_provider(em: Emulator, body: dict[str, Any]) -> Record:
+def create_template_provider(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["template_provider"].fields, patch=False)
     template = require(em, "session_template", fields["session_template_id"])
     return add_template_provider(em, template, fields, [])
 
 
-def create_session_template(em: Emulator, body: dict[str, Any]) -> Record:
+def create_session_template(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["session_template"].fields, patch=False)
     record = new_record(em, "session_template", fields, {})
     record.doc.pop("tool_filters")
@@ -150,7 +148,7 @@ def create_session_template(em: Emulator, body: dict[str, Any]) -> Record:
     return record
 
 
-def template_tools(em: Emulator, template: Record) -> list[dict[str, Any]]:
+def template_tools(em: EmulatorState, template: Record) -> list[dict[str, Any]]:
     """Tools of the template's active providers, narrowed by deployment then provider filters."""
     providers = em.store.select("kind = 'template_provider' AND template_id = ? AND status = 'active'", [template.id])
     tools: dict[str, dict[str, Any]] = {}

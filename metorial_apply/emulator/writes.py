@@ -6,7 +6,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import choices
 from .errors import ApiError, invalid_field
@@ -18,11 +18,9 @@ from .references import (
     require_version,
     resolve_auth_method,
 )
+from .state import EmulatorState
 from .store import Record, now_iso
 from .validation import FieldRule, check_body, check_secret_against, nested_body
-
-if TYPE_CHECKING:
-    from .runtime import Emulator
 
 CONFIG_SOURCE_RULES = (
     FieldRule("name", "text"),
@@ -35,7 +33,7 @@ CREDENTIALS_CONFIG_RULES = (
 )
 
 
-def new_record(em: Emulator, kind: str, fields: dict[str, Any], refs: dict[str, str | None], **doc: Any) -> Record:
+def new_record(em: EmulatorState, kind: str, fields: dict[str, Any], refs: dict[str, str | None], **doc: Any) -> Record:
     """A fresh active record with the common fields (name, description, metadata, filters)."""
     now = now_iso()
     doc = {"metadata": fields.get("metadata") or {}, "tool_filters": fields.get("tool_filters", []), **doc}
@@ -52,7 +50,7 @@ def _one_source(fields: dict[str, Any], path: list[Any]) -> None:
 
 
 def make_config(
-    em: Emulator,
+    em: EmulatorState,
     provider_id: str,
     deployment: Record | None,
     fields: dict[str, Any],
@@ -80,7 +78,7 @@ def make_config(
     return record
 
 
-def _vault_deployment(em: Emulator, vault: Record | None, deployment: Record | None) -> Record | None:
+def _vault_deployment(em: EmulatorState, vault: Record | None, deployment: Record | None) -> Record | None:
     """The given deployment, else the vault's; 412 when the vault is bound to another one."""
     bound = vault.ref("deployment_id") if vault is not None else None
     if bound is None:
@@ -90,7 +88,7 @@ def _vault_deployment(em: Emulator, vault: Record | None, deployment: Record | N
     return deployment or em.store.get(bound)
 
 
-def create_deployment(em: Emulator, body: dict[str, Any]) -> Record:
+def create_deployment(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["deployment"].fields, patch=False)
     source = nested_body(body, "provider_config", CONFIG_SOURCE_RULES)
     provider = require_provider(em, fields["provider_id"])
@@ -114,7 +112,7 @@ def create_deployment(em: Emulator, body: dict[str, Any]) -> Record:
     return record
 
 
-def create_config(em: Emulator, body: dict[str, Any]) -> Record:
+def create_config(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["config"].fields, patch=False)
     provider = require_provider(em, fields["provider_id"])
     deployment = require_optional(em, "deployment", fields.get("provider_deployment_id"))
@@ -122,7 +120,7 @@ def create_config(em: Emulator, body: dict[str, Any]) -> Record:
     return make_config(em, provider["id"], deployment, fields, [])
 
 
-def create_vault(em: Emulator, body: dict[str, Any]) -> Record:
+def create_vault(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["vault"].fields, patch=False)
     provider = require_provider(em, fields["provider_id"])
     deployment = require_optional(em, "deployment", fields.get("provider_deployment_id"))
@@ -137,7 +135,7 @@ def create_vault(em: Emulator, body: dict[str, Any]) -> Record:
     return record
 
 
-def create_auth_config(em: Emulator, body: dict[str, Any]) -> Record:
+def create_auth_config(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["auth_config"].fields, patch=False)
     deployment = require_optional(em, "deployment", fields.get("provider_deployment_id"))
     provider_id = deployment.ref("provider_id") if deployment else None
@@ -155,7 +153,7 @@ def create_auth_config(em: Emulator, body: dict[str, Any]) -> Record:
     return record
 
 
-def create_auth_credentials(em: Emulator, body: dict[str, Any]) -> Record:
+def create_auth_credentials(em: EmulatorState, body: dict[str, Any]) -> Record:
     fields = check_body(body, em.registry["auth_credentials"].fields, patch=False)
     config = nested_body(body, "config", CREDENTIALS_CONFIG_RULES)
     if config is None:  # `config` is required on create; the credentials live inside it
@@ -174,7 +172,7 @@ def create_auth_credentials(em: Emulator, body: dict[str, Any]) -> Record:
     return record
 
 
-def update_deployment(em: Emulator, record: Record, fields: dict[str, Any]) -> None:
+def update_deployment(em: EmulatorState, record: Record, fields: dict[str, Any]) -> None:
     if "locked_provider_version_id" not in fields:
         return
     locked = fields["locked_provider_version_id"]
@@ -185,7 +183,7 @@ def update_deployment(em: Emulator, record: Record, fields: dict[str, Any]) -> N
     record.refs["version_id"] = locked or em.catalog.current_version[provider_id]
 
 
-def update_auth_credentials(em: Emulator, record: Record, fields: dict[str, Any]) -> None:
+def update_auth_credentials(em: EmulatorState, record: Record, fields: dict[str, Any]) -> None:
     secret = dict(record.secret or {})
     for name in ("client_id", "client_secret"):
         if name in fields:
