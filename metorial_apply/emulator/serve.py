@@ -12,7 +12,6 @@ import click
 import uvicorn
 
 from .app import create_app
-from .keys.cli import serve_keys
 from .loopback import is_loopback, loopback_server
 from .settings import EmulatorSettings, FaultSettings, parse_rate_limit
 
@@ -115,6 +114,8 @@ def serve_command(**options: Any) -> None:
             f"{options['host']} is not a loopback address; the emulator only listens on loopback", param_hint="--host"
         )
     if options["api"] != "metorial":
+        from .keys.cli import serve_keys  # only `--api metlo|metal` needs the key emulators (CLI start-up)
+
         return serve_keys(options["api"], options)
     if options["revoke_delay_ms"]:
         raise click.UsageError("--revoke-delay-ms applies to --api metlo and --api metal only")
