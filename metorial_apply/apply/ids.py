@@ -15,13 +15,12 @@ from metorial_apply.apply.calls import KeyApi
 from metorial_apply.apply.secrets_out import SecretsOut
 from metorial_apply.core.errors import ApiError, MetorialApplyError
 from metorial_apply.core.keys import (
-    KEY_ADDRESS_KIND,
     CreatedKey,
     bind,
     fill,
     keys_in,
 )
-from metorial_apply.core.kinds import live_key
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS, live_key
 from metorial_apply.core.model import Address, Catalog, Resource, SecretValue, held_text
 from metorial_apply.planning.plan import Plan
 
@@ -87,7 +86,7 @@ class KeyRing:
     def seeded(self, plan: Plan) -> KeyRing:
         """This ring with the identities of the keys the plan keeps."""
         for c in plan.changes:
-            if c.address.kind == KEY_ADDRESS_KIND and c.desired is not None and c.desired.spec.get("identity"):
+            if KINDS[c.address.kind].api == KEY_BACKEND and c.desired is not None and c.desired.spec.get("identity"):
                 self.identities[c.address.name] = c.desired.spec["identity"]
         return self
 

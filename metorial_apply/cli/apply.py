@@ -44,7 +44,7 @@ from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.keys import consumed
-from metorial_apply.core.kinds import METORIAL_KINDS
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS
 from metorial_apply.planning.keys import NEW_GENERATION
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import check_stale, same_plan, saved_targets, verify_desired
@@ -125,7 +125,8 @@ def key_ring(plan: Plan, s: Session, path: Path | None) -> KeyRing:
     consumes is about to be created (then before its create, so its secret has a place)."""
     types = {b.name: b.type for b in s.desired.key_backends}
     unconsumed = frozenset(k.name for k in s.desired.api_keys) - consumed(s.desired)
-    building = {c.address.name for c in plan.changes if c.address.kind == "api_key" and c.action in NEW_GENERATION}
+    building = {c.address.name for c in plan.changes
+                if KINDS[c.address.kind].api == KEY_BACKEND and c.action in NEW_GENERATION}
     made = [(k.name, types.get(k.backend, "metlo")) for k in s.desired.api_keys
             if k.name in unconsumed and k.name in building]
     out = SecretsOut.open(path, made) if path and made else None

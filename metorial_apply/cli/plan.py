@@ -33,8 +33,7 @@ from metorial_apply.cli.safety import blocked_by
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, run_async, session, state_dir_for
 from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
-from metorial_apply.core.keys import KEY_ADDRESS_KIND
-from metorial_apply.core.kinds import KINDS, METORIAL_KINDS, sort_key
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS, sort_key
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
 from metorial_apply.planning.action import Note
@@ -190,7 +189,7 @@ def parse_targets(values: tuple[str, ...], option: str = "--target") -> tuple[Ad
                                      param_hint=option) from None
         if out[-1].kind not in KINDS:
             raise click.BadParameter(f"unknown kind {out[-1].kind!r}; kinds: {', '.join(KINDS)}", param_hint=option)
-        if option == "--replace" and out[-1].kind == KEY_ADDRESS_KIND:
+        if option == "--replace" and KINDS[out[-1].kind].api == KEY_BACKEND:
             raise click.BadParameter(f"{value!r}: an api key gets a new generation with --rotate {value}, not "
                                      "--replace", param_hint=option)
     return tuple(out)
