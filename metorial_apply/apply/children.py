@@ -10,7 +10,8 @@ from typing import Any
 
 from metorial_apply.apply.calls import ApiClient, delete_quietly, recover_child_create
 from metorial_apply.apply.ids import IdMap
-from metorial_apply.core.errors import OutcomeUnknownError
+from metorial_apply.apply.verify import UnappliedWriteError, child_unapplied
+from metorial_apply.core.errors import ApiCall, OutcomeUnknownError
 from metorial_apply.core.kinds import CHILD_REFS, ChildSpec, KindSpec
 from metorial_apply.core.model import Address
 from metorial_apply.planning.plan import Action, Change, ChildChange
@@ -57,18 +58,31 @@ async def run_child_changes(client: ApiClient, kind: KindSpec, parent: Address, 
 
 
 async def _up(client: ApiClient, child: ChildSpec, parent: Address, parent_id: str, c: ChildChange, ids: IdMap) -> None:
+    """Create or patch one child, and check its answer holds what was sent (a lost create's
+    recovery has no answer to check: the next plan compares it)."""
     item = c.after or {}
     body = child.to_api(item, ids)
     if c.action is Action.UPDATE:
-        patch = {f: body[f] for f in sorted(set(c.fields) & child.patchable) if f in body}
+        fields = sorted(set(c.fields) & child.patchable)
+        patch = {f: body[f] for f in fields if f in body}
         if patch and c.id:
-            await client.update(child.path, c.id, patch, kind=parent.kind, name=parent.name)
+            answer = await client.update(child.path, c.id, patch, kind=parent.kind, name=parent.name)
+            _check(child, item, fields, answer, ids, parent, ApiCall("PATCH", f"{child.path}/{c.id}"))
         return
     body = {child.parent_param: parent_id} | body
     try:
-        await client.create(child.path, body, kind=parent.kind, name=parent.name, stamp={})
+        answer = await client.create(child.path, body, kind=parent.kind, name=parent.name, stamp={})
     except OutcomeUnknownError:
         await _recover_child(client, child, parent, parent_id, body)
+        return
+    _check(child, item, item.keys(), answer, ids, parent, ApiCall("POST", child.path), "create")
+
+
+def _check(child: ChildSpec, item: dict[str, Any], fields: Any, answer: dict[str, Any], ids: IdMap, parent: Address,
+           call: ApiCall, action: str = "update") -> None:
+    missed = child_unapplied(child, item, fields, answer, ids)
+    if missed:
+        raise UnappliedWriteError(parent, call, action, missed)
 
 
 async def _recover_child(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +20,10 @@ from metorial_apply.apply.calls import ApiClient, delete_quietly, key_landing, r
 from metorial_apply.apply.children import child_changes, run_child_changes
 from metorial_apply.apply.ids import IdMap, KeyRing
 from metorial_apply.apply.steps import Step
-from metorial_apply.core.errors import OutcomeUnknownError
+from metorial_apply.apply.verify import UnappliedWriteError, applied_stamp, stamp_missing, unapplied
+from metorial_apply.core.errors import ApiCall, ApiError, OutcomeUnknownError
 from metorial_apply.core.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
-from metorial_apply.core.keys import keys_in
+from metorial_apply.core.keys import DEFAULT_KEY_TYPE, keys_in
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS, KindSpec, create_body, patch_body
 from metorial_apply.core.model import Address, Resource, Stamp
 from metorial_apply.planning.plan import Action, Change
@@ -123,6 +125,7 @@ class Executor:
             obj, note = await recover_create(stamped_landing(self.client, kind, resource.address, self.stack, body,
                                                              stamp, old))
         self.ids.record(resource.address, obj["id"], replaced=step.change.action is Action.REPLACE)
+        await self.verified(resource, obj, resource.spec, set(resource.spec), stamp, ApiCall("POST", kind.path))
         return StepDone(obj["id"], note)
 
     async def update(self, step: Step) -> StepDone:
@@ -136,10 +139,34 @@ class Executor:
         secret_changed = _secret_changed(kind, change, fields) and not _secret_ignored(resource)
         stamp = await self.update_stamp(change, resource)
         secret = self.sent_secret(resource) if secret_changed and resource.secret is not None else None
-        metadata = _user_metadata(change, resource) | stamp.to_metadata()
-        body = patch_body(kind, resource.spec, frozenset(fields), secret, metadata, self.ids)
-        await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
+        user = _user_metadata(change, resource)
+        body = patch_body(kind, resource.spec, frozenset(fields), secret, user | stamp.to_metadata(), self.ids)
+        answer = await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
+        sent = (fields & kind.patchable) | {"metadata"}
+        await self.verified(resource, answer, resource.spec | {"metadata": user}, sent, stamp.to_metadata(),
+                            ApiCall("PATCH", f"{kind.path}/{id}"))
         return StepDone(id)
+
+    async def verified(self, resource: Resource, answer: dict[str, Any], sent: dict[str, Any], fields: set[str],
+                       stamp: dict[str, str], call: ApiCall) -> None:
+        """A write is verified, not assumed: fail the change when its answer does not hold a field
+        sent (or our stamp), after re-stamping with what the API holds, so the next plan shows
+        the change still to do."""
+        kind = KINDS[resource.address.kind]
+        missed, got = unapplied(kind, sent, fields, answer, self.ids, frozenset(self.ids.ids))
+        if not got:  # an answer that is no object of this kind confirms nothing
+            raise UnappliedWriteError(resource.address, call, _verb(call), ())
+        missed += ("metadata",) if stamp_missing(stamp, answer) and "metadata" not in missed else ()
+        if not missed:
+            return
+        id = str(answer.get("id") or self.ids.id_of(resource.address))
+        ours = Stamp.split(stamp)[1]
+        assert ours is not None  # we built it
+        held = applied_stamp(ours, sent, got, missed, resource.sensitive | resource.ignore)
+        with suppress(ApiError):  # the failure below is what matters; the next plan re-reads anyway
+            await self.client.update(kind.path, id, {"metadata": dict(sent.get("metadata") or {}) | held.to_metadata()},
+                                     kind=kind.kind, name=resource.address.name)
+        raise UnappliedWriteError(resource.address, call, _verb(call), missed)
 
     async def update_stamp(self, change: Change, resource: Resource) -> Stamp:
         """An update's stamp; an ignored secret is never sent on update, so its stamp keeps the
@@ -176,6 +203,12 @@ class Executor:
             made, note = await recover_create(key_landing(client, spec["name"], spec.get("key_for"),
                                                           KINDS[step.address.kind].adoptable))
         self.keys.record(step.address.name, made)
+        missed = ["name"] if made.key.name != spec["name"] else []
+        # Metlo answers with the type it made (`for`); Metal keys have none to check.
+        if made.key.key_for is not None and made.key.key_for != (spec.get("key_for") or DEFAULT_KEY_TYPE):
+            missed.append("key_for")
+        if missed:  # the key exists, but not as asked: its consumers must not get it
+            raise UnappliedWriteError(step.address, ApiCall("POST", spec["backend"]), "create", missed)
         return StepDone(made.key.identity, note or spec["name"])
 
     async def retire_keys(self, step: Step) -> StepDone:
@@ -190,6 +223,10 @@ class Executor:
         if id is None:
             return StepDone(None, "nothing to delete")
         return StepDone(id, await delete_quietly(self.client, kind.path, id, kind=kind.kind, name=change.address.name))
+
+
+def _verb(call: ApiCall) -> str:
+    return "create" if call.method == "POST" else "update"
 
 
 def _desired(change: Change) -> Resource:

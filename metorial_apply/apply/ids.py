@@ -36,6 +36,8 @@ class IdMap:
         self.catalog = catalog or Catalog()
         self.ids: dict[Address, str] = dict(ids or {})
         self.replaced: set[Address] = set()  # addresses whose id changed in this run
+        self.names: dict[tuple[str, str], str] = {(a.kind, i): a.name for a, i in self.ids.items()}
+        self.slugs = {p.id: p.slug for p in self.catalog.providers}
 
     @classmethod
     def from_plan(cls, plan: Plan, catalog: Catalog | None = None) -> IdMap:
@@ -46,8 +48,16 @@ class IdMap:
 
     def record(self, address: Address, id: str, *, replaced: bool = False) -> None:
         self.ids[address] = id
+        self.names[(address.kind, id)] = address.name
         if replaced:
             self.replaced.add(address)
+
+    def name_of(self, kind: str, id: str) -> str:
+        """`kinds.Names`: the name of our resource with that id (an API answer read back), else the id."""
+        return self.names.get((kind, id), id)
+
+    def provider_slug(self, provider_id: str) -> str:
+        return self.slugs.get(provider_id, provider_id)
 
     def id_of(self, address: Address) -> str:
         try:

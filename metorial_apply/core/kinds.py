@@ -54,6 +54,7 @@ class ChildSpec:
     parent_param: str  # body field naming the parent id on create
     patchable: frozenset[str]  # item fields the API can PATCH; others need delete + create
     to_api: Callable[[Spec, Ids], dict[str, Any]]  # item → create body (without parent_param)
+    from_api: Callable[[dict[str, Any], Names], Spec]  # API sub-resource → canonical item
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         children=ChildSpec(
             field="providers", key="deployment", path="/session-template-providers",
             parent_param="session_template_id", patchable=frozenset({"tool_filters"}),
-            to_api=template_provider_to_api,
+            to_api=template_provider_to_api, from_api=template_provider_from_api,
         ),
     ),
     # A key lives on a key backend, not on Metorial; it is ours by its name, `<stack>~<name>~<generation>`

@@ -13,6 +13,7 @@ from metorial_apply.core.model import Address, Resource, SecretValue, Stamp
 from metorial_apply.planning.graph import edges
 from metorial_apply.planning.plan import Action, Change, Plan
 
+PROVIDER_PATHS = ("/provider-deployments", "/provider-configs", "/provider-config-vaults")
 PREFIX = {"/provider-deployments": "pde", "/provider-configs": "pcf", "/provider-auth-configs": "pac",
           "/session-templates": "set", "/session-template-providers": "stp", "/provider-config-vaults": "pcvt"}
 
@@ -36,12 +37,16 @@ class FakeApi:
     reject: dict[tuple[str, str], str] = field(default_factory=dict)  # (method, name) → API message
     lose: dict[tuple[str, str], str] = field(default_factory=dict)  # (method, name) → "commit" | "drop"
     list_failures: int = 0  # the next N list calls fail with a 5xx
+    # path → body fields a PATCH answers 200 to but does not apply (a server that drops them)
+    ignore_on_patch: dict[str, tuple[str, ...]] = field(default_factory=dict)
     delay: float = 0.0
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     in_flight: int = 0
     peak: int = 0
 
     def seed(self, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        if path in PROVIDER_PATHS:  # every object of these kinds names its provider
+            obj.setdefault("provider_id", "github")
         self.objects.setdefault(path, {})[obj["id"]] = obj
         return obj
 
@@ -88,13 +93,13 @@ class FakeApi:
             self.seed(path, obj)
         if fault:
             raise OutcomeUnknownError(ApiCall("POST", path, kind, name), None, "timeout", "no response", stamp=stamp)
-        return obj
+        return answer(obj)
 
     async def update(self, path: str, id: str, body: dict[str, Any], *, kind: str, name: str) -> dict[str, Any]:
         await self._enter(Call("PATCH", path, id, dict(body), kind, name))
         obj = self._get(path, id, "PATCH")
-        obj.update(body)
-        return obj
+        obj.update({k: v for k, v in body.items() if k not in self.ignore_on_patch.get(path, ())})
+        return answer(obj)
 
     async def delete(self, path: str, id: str, *, kind: str, name: str) -> dict[str, Any]:
         await self._enter(Call("DELETE", path, id, None, kind, name))
@@ -115,6 +120,26 @@ class FakeApi:
             if c.method == method and c.name == name and (path is None or c.path == path):
                 return i
         raise AssertionError(f"no {method} for {name}: {[(c.method, c.name) for c in self.calls]}")
+
+
+# The API's answer names a referenced object `{"id": …}` under its own name, and tool filters as
+# `tool_filter` (see the contract); stored objects keep the request's shape the tests assert on.
+ANSWER_REFS = {"provider_deployment_id": "deployment", "provider_config_id": "config",
+               "provider_auth_config_id": "auth_config", "provider_config_vault_id": "from_vault"}
+
+
+def answer(obj: dict[str, Any]) -> dict[str, Any]:
+    """A stored object as the API answers it."""
+    out = dict(obj)
+    filters = out.get("tool_filters")
+    out["tool_filter"] = {"type": "filter", "filters": filters} if filters else None
+    out |= {name: ({"id": out[key]} if out[key] else None) for key, name in ANSWER_REFS.items() if key in out}
+    if "locked_provider_version_id" in out:
+        version = out["locked_provider_version_id"]
+        out["locked_version"] = {"version": version} if version else None
+    if "providers" in out:
+        out["providers"] = [answer(item) for item in out["providers"]]
+    return out
 
 
 # -- canonical specs and changes ---------------------------------------------------------------

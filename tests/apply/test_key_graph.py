@@ -84,8 +84,9 @@ class Keys:
     """A key backend's client, logging creates and deletes by key name; `fail` refuses creates of
     those generations, `lose` creates them and loses the answer (once each)."""
 
-    def __init__(self, inner: Any, log: list[str], fail: frozenset[str], lose: set[str]) -> None:
-        self.inner, self.log, self.fail, self.lose = inner, log, fail, lose
+    def __init__(self, inner: Any, log: list[str], fail: frozenset[str], lose: set[str],
+                 rename: frozenset[str] = frozenset()) -> None:
+        self.inner, self.log, self.fail, self.lose, self.rename = inner, log, fail, lose, rename
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -95,6 +96,8 @@ class Keys:
         if name in self.fail:
             raise refused("POST", "/keys", name)
         made = await self.inner.create_key(name, key_for)
+        if name in self.rename:  # a backend that answers with another key than the one asked for
+            made = made.model_copy(update={"key": made.key.model_copy(update={"name": name + "-other"})})
         if name in self.lose:
             self.lose.discard(name)
             raise OutcomeUnknownError(ApiCall(method="POST", path="/keys"), None, "timeout", "lost", stamp={})
@@ -106,7 +109,8 @@ class Keys:
 
 
 async def run_once(stack: Path, *, rotate: tuple[str, ...] = (), fail: frozenset[str] = frozenset(),
-                   lose: frozenset[str] = frozenset()) -> tuple[Plan, ApplyReport, list[str]]:
+                   lose: frozenset[str] = frozenset(), rename: frozenset[str] = frozenset()
+                   ) -> tuple[Plan, ApplyReport, list[str]]:
     """Plan and apply once; `fail`/`lose` name resources or key generations to refuse or lose."""
     state = stack.parent / ".metorial-apply"
     desired, log, lost = load_config(stack, env={}), [], set(lose)
@@ -116,7 +120,7 @@ async def run_once(stack: Path, *, rotate: tuple[str, ...] = (), fail: frozenset
         resolved = resolve_names(desired, catalog)
         live = (await read_live(client, "prod", catalog, keys=keys)).state
         plan = build_plan(resolved, live, rotate=rotate, now=time.time())
-        wrapped = {name: Keys(c, log, fail, lost) for name, c in keys.items()}
+        wrapped = {name: Keys(c, log, fail, lost, rename) for name, c in keys.items()}
         report = await apply_plan(plan, Metorial(client, log, fail), catalog=catalog, parallelism=1,
                                   keys=KeyRing(clients=wrapped, types={"metlo": "metlo", "metal": "metal"}))
     return plan, report, log
@@ -235,3 +239,12 @@ async def test_only_the_secret_of_a_key_nothing_consumes_goes_to_secrets_out(sta
     spare = dict(line.split("=", 1) for line in text.splitlines() if line.startswith("SPARE_"))
     assert emulator(stack, "metal").authenticate(Credentials(spare["SPARE_SECRET"].strip("'"),
                                                              spare["SPARE_CLIENT_ID"].strip("'")))
+
+
+async def test_a_key_answered_under_another_name_fails_its_create_and_its_consumer_waits(stack: Path) -> None:
+    _, report, _ = await run_once(stack, rename=frozenset({"prod~sync~1"}))
+    done = outcomes(report)
+    assert done["api_key.sync"] == ("failed", None) and done["config_vault.metal-creds"] == ("skipped", "api_key.sync")
+    error = next(r.error for r in report.results if str(r.address) == "api_key.sync")
+    assert error is not None and "the API accepted the create but did not apply name" in error
+    assert done["api_key.ingest"] == ("done", None) and done["config_vault.metlo-creds"] == ("done", None)
