@@ -94,17 +94,22 @@ def _imports(raws: list[Raw], declared: set[Address]) -> tuple[list[Import], lis
     out: list[Import] = []
     problems: list[Diagnostic] = []
     first: dict[Address, Where] = {}
+    ids: dict[str, tuple[Address, Where]] = {}  # imports are one-to-one both ways
     for raw in (r for r in raws if r.block == "imports"):
-        to = Address.parse(raw.fields["to"])
+        to, id = Address.parse(raw.fields["to"]), raw.fields["id"]
         if to in first:
             problems.append(raw.where.problem(f"two imports to {to}: here and at {_at(first[to])}",
                                               "one live object per address; remove one"))
+        elif id in ids:
+            other, where = ids[id]
+            problems.append(raw.where.problem(f"{id} is imported twice: to {to} here and to {other} at {_at(where)}",
+                                              "one address per live object; remove one"))
         elif to not in declared:
             problems.append(raw.where.problem(f"import to {to}, which the configuration does not declare",
                                               f"declare {to} (its fields as they should be) beside the import"))
         else:
-            first[to] = raw.where
-            out.append(Import(to=to, id=raw.fields["id"], where=raw.where))
+            first[to], ids[id] = raw.where, (to, raw.where)
+            out.append(Import(to=to, id=id, where=raw.where))
     return out, problems
 
 

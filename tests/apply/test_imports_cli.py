@@ -360,3 +360,13 @@ def test_an_import_that_would_need_a_replace_is_refused(emulator: EmulatorProces
     assert result.code == 1 and "cannot import, the object would be replaced" in result.err, result.err
     assert "provider is create-only" in result.err and "Traceback" not in result.err
 
+
+
+def test_one_id_in_two_imports_is_an_error_at_its_line_before_any_network(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("stack: s\ndeployments:\n  a: {provider: github}\n  b: {provider: github}\nimports:\n"
+                    "  - {to: deployment.a, id: pde_1}\n  - {to: deployment.b, id: pde_1}\n")
+    result = run_cli(["plan", str(path), "--api-url", "http://127.0.0.1:9"])  # nothing listens: never reached
+    assert result.code == 1 and "Traceback" not in result.err
+    assert ("twice.yaml:7: imports[1]: pde_1 is imported twice: to deployment.b here and to deployment.a at "
+            f"{path}:6") in result.err, result.err
