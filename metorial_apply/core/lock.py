@@ -23,6 +23,7 @@ from metorial_apply.core.errors import MetorialApplyError
 from metorial_apply.core.model import STAMP_PREFIX, Frozen
 
 LOCK_KEY = STAMP_PREFIX + "lock"  # the stack the record locks
+ADDRESS_KEY = STAMP_PREFIX + "address"  # a resource's stamp: what a lock record never carries
 RUN_KEY = STAMP_PREFIX + "lock-run"
 HOST_KEY = STAMP_PREFIX + "lock-host"
 PID_KEY = STAMP_PREFIX + "lock-pid"
@@ -79,9 +80,14 @@ def show_time(moment: datetime | None) -> str:
 
 
 def lock_stack(obj: Mapping[str, Any]) -> str | None:
-    """The stack an API object locks, or None if it is not a lock record."""
+    """The stack an API object locks, or None if it is not a lock record. An object that carries
+    an ownership address is a resource whatever else its metadata says (any key of the
+    organization can add `metorial-apply/lock` to it): it is never a lock record, so it is never
+    hidden from the live read nor taken for a holder of the lock."""
     metadata = obj.get("metadata")
-    value = metadata.get(LOCK_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(metadata, dict) or ADDRESS_KEY in metadata:
+        return None
+    value = metadata.get(LOCK_KEY)
     return value if isinstance(value, str) else None
 
 

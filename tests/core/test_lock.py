@@ -146,3 +146,18 @@ def test_the_refusal_names_run_host_and_time_and_how_to_break_it() -> None:
     assert "run run-a on host ci-host (pid 42) since 2026-01-01T12:00:00.000Z" in message
     assert "metorial-apply unlock --stack prod run-a" in message and "--lock-timeout" in message
     assert "after waiting 5 s" in str(LockHeldError(rec("set_1", "run-a", 0), 5))
+
+
+def test_a_managed_resource_that_gained_the_lock_key_stays_a_resource() -> None:
+    """Any key of the organization can add `metorial-apply/lock` to a managed object: it must
+    neither hide that object from the live read nor count as a holder of the lock."""
+    from metorial_apply.api.live import live_state
+    from metorial_apply.core.model import Catalog
+
+    stamp = Stamp(stack="prod", address="session_template.bot", spec_hash="sha256:x").to_metadata()
+    forged = {"id": "set_9", "object": "session.template", "name": "bot", "status": "active", "providers": [],
+              "created_at": iso(T0), "updated_at": iso(T0), "metadata": stamp | {LOCK_KEY: "prod", "team": "a"}}
+    assert not is_lock_record(forged) and LockRecord.from_api(forged) is None
+    read = live_state("prod", Catalog(), {"session_template": [forged, obj("set_1", "run-a", 0)]})
+    assert [(str(r.address), r.id) for r in read.state] == [("session_template.bot", "set_9")]
+    assert read.objects == 1  # the real lock record is never counted, the forged one is a resource
