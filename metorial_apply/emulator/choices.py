@@ -15,7 +15,8 @@ from __future__ import annotations
 
 # --- Ids -----------------------------------------------------------------------------------
 # Prefixes follow the contract (metorial-api.md); auth credentials have no documented prefix
-# and use `pacr` (unverified), set in kinds.py.
+# and use the engine's `par` (subspace @8cedab28 db/src/id.ts `providerAuthCredentials:
+# idType.sorted('par')`; the engine answers `par_…` ids), set in kinds.py.
 # Ids are `<prefix>_<counter><suffix>`: a zero-padded base62 counter (so ids sort in creation
 # order, which the API's id-sorted lists rely on) then a random base62 suffix. Unverified.
 ID_COUNTER_WIDTH = 10

@@ -96,7 +96,7 @@ MANAGED = (
     ),
     KindSpec(
         "auth_credentials", "provider-auth-credentials", "provider.auth_credentials", ser.auth_credentials,
-        "pacr",  # no documented prefix (choices.py, Ids)
+        "par",  # the engine's prefix, undocumented on the public API (choices.py, Ids)
         # The client fields are read on PATCH (the public API takes them) but never applied: the
         # engine keeps name, description and metadata only (choices.py, Auth credentials).
         (F("provider_id", "id", required=True), *COMMON, F("client_id", "id", create=False, update=True),

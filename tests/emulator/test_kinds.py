@@ -432,7 +432,7 @@ async def test_auth_credentials(client: httpx.AsyncClient) -> None:
     )
     assert (
         set(body) == CREDENTIALS_FIELDS
-        and body["id"].startswith("pacr_")
+        and body["id"].startswith("par_")
         and body["object"] == "provider.auth_credentials"
     )
     assert body["type"] == "oauth" and body["is_managed"] is False and body["scopes"] == ["repo"]
