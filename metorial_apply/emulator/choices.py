@@ -15,7 +15,8 @@ from __future__ import annotations
 
 # --- Ids -----------------------------------------------------------------------------------
 # Prefixes follow the contract (metorial-api.md); auth credentials have no documented prefix
-# and use `pacr` (unverified), set in kinds.py.
+# and use the engine's `par` (subspace @8cedab28 db/src/id.ts `providerAuthCredentials:
+# idType.sorted('par')`; the engine answers `par_…` ids), set in kinds.py.
 # Ids are `<prefix>_<counter><suffix>`: a zero-padded base62 counter (so ids sort in creation
 # order, which the API's id-sorted lists rely on) then a random base62 suffix. Unverified.
 ID_COUNTER_WIDTH = 10
@@ -36,8 +37,10 @@ TRIM_CHARACTERS = ("\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x
 # configs and vaults store what they get (`d.input.description ?? existing` in
 # modules/deployment/src/services/providerDeployment.ts, providerConfig.ts,
 # providerConfigVault.ts) and templates too (modules/session/src/services/sessionTemplate.ts);
-# the emulator stores a blank as null, which reads back the same to clients. Credentials:
-# unverified (treated as clearing).
+# the emulator stores a blank as null, which reads back the same to clients. Credentials too:
+# modules/auth/src/services/providerAuthCredentials.ts (updateProviderAuthCredentials:
+# `description: d.input.description ?? existing`); run on the engine @8cedab28, a blank
+# description reads back "" (tests/engine/scenarios/credentials.py, question a).
 BLANK_TEXT_KEEPS_OLD: frozenset[str] = frozenset({"auth_config"})
 
 # --- Rate limits ---------------------------------------------------------------------------
@@ -74,6 +77,9 @@ CURSOR_PREFIX = "cur_"
 # Cascades are transitive (deployment -> config -> template provider) and happen in the same
 # transaction as the delete, or `cascade_delay_ms` later on the event loop (crud.py). Deleting an
 # auth config cascades nowhere (the contract names no cascade for it). Unverified.
+# Deleting auth credentials archives them and cascades nowhere: auth configs bound to them keep
+# pointing at the archived credentials. An emulator choice: the engine has no archive or delete
+# for credentials at all (see Auth credentials below), so it cannot say what the public DELETE does.
 
 # --- References ----------------------------------------------------------------------------
 # `provider_auth_method_id` given as a key resolves among the current version's methods of the
@@ -90,6 +96,35 @@ PROVIDER_MISMATCH_MESSAGE = "Provider session inputs have mismatched providers"
 MAX_TEMPLATE_PROVIDERS = 100
 TEMPLATE_PROVIDER_LIMIT_CODE = "limit_exceeded"
 # Provider auth credentials require the provider to have an OAuth auth method (writes.py). Unverified.
+
+# --- Auth credentials (subspace @8cedab285ebc, run on the engine: tests/engine/scenarios/credentials.py) ---
+# PATCH applies name, description and metadata only; `client_id`, `client_secret` and `scopes` are
+# type-checked (the public API declares them, official SDK 2.6 `update`) and then ignored: 200, the
+# object unchanged in those fields. Source: apps/controller/src/controllers/providerAuthCredentials.ts
+# (`update` input: name, description, metadata; lowerdeck's v.object drops other keys) and
+# modules/auth/src/services/providerAuthCredentials.ts updateProviderAuthCredentials (writes those
+# three only, never calls the OAuth-client backend). On the engine an update carrying them, flat or
+# under `config`, answers 200, makes no call to the OAuth-client service and leaves the stored
+# client link unchanged. The type check itself is unverified (the engine never sees the fields).
+# No archive or delete: the controller has no such handler for credentials, auth configs, OAuth
+# setups, setup sessions, deployments, configs or vaults (RPC answers 404 "The requested handler
+# could not be found."); the `archived`/`deleted` statuses exist in the schema
+# (db/prisma/schema/auth/credentials.prisma) but nothing in the engine sets them.
+# An auth config's credentials are set only when an OAuth setup completes and creates it, from the
+# setup's credentials (modules/auth/src/services/providerOAuthSetupInternal.ts handleOAuthSetupResponse,
+# `oauth_automated` configs; setup sessions for OAuth methods go through an OAuth setup,
+# providerSetupSessionInternal.ts createProviderAuthConfig), never by auth-config create or update
+# (apps/controller/src/controllers/providerAuthConfig.ts: neither input has a credentials id; the
+# engine accepts one and drops it, the link stays null). So the link is create-only, and the configs
+# that have one cannot be updated at all (updateProviderAuthConfig:
+# cannot_update_automated_oauth_config). The emulator's auth configs have no credentials link and
+# ignore `provider_auth_credentials_id` on create and PATCH, as the engine does.
+# `is_managed`: no engine object carries it and "managed" appears nowhere in subspace. The engine's
+# nearest is `isDefault` credentials made by ensureDefaultProviderAuthCredentials (config type
+# `auto_registration`, when an OAuth setup names no credentials and the provider supports OAuth
+# auto-registration; providerOAuthSetup.ts createProviderOAuthSetup); the public create takes only
+# `type: "oauth"` (400 otherwise). Credentials made through the API are therefore never managed
+# here: `is_managed` false, `origin` custom.
 
 # --- Template providers (subspace modules/provider-internal/src/services/providerCombination.ts) ---
 # The same rules apply to inline `providers` on template create and to /session-template-providers.

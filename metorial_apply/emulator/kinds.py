@@ -96,11 +96,13 @@ MANAGED = (
     ),
     KindSpec(
         "auth_credentials", "provider-auth-credentials", "provider.auth_credentials", ser.auth_credentials,
-        "pacr",  # no documented prefix (choices.py, Ids)
+        "par",  # the engine's prefix, undocumented on the public API (choices.py, Ids)
+        # The client fields are read on PATCH (the public API takes them) but never applied: the
+        # engine keeps name, description and metadata only (choices.py, Auth credentials).
         (F("provider_id", "id", required=True), *COMMON, F("client_id", "id", create=False, update=True),
          F("client_secret", "id", create=False, update=True), F("scopes", "strings", create=False, update=True)),
         {"provider_id": PROVIDER, "provider_auth_method_id": ("auth_method_id", None), "origin": ("origin", None)},
-        create=writes.create_auth_credentials, update=writes.update_auth_credentials,
+        create=writes.create_auth_credentials,
     ),
     KindSpec(
         "session_template", "session-templates", OBJECT_NAMES["session_template"], ser.session_template, "set",

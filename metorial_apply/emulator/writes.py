@@ -182,12 +182,3 @@ def update_deployment(em: EmulatorState, record: Record, fields: dict[str, Any])
     record.doc["locked_version_id"] = locked
     record.refs["version_id"] = locked or em.catalog.current_version[provider_id]
 
-
-def update_auth_credentials(em: EmulatorState, record: Record, fields: dict[str, Any]) -> None:
-    secret = dict(record.secret or {})
-    for name in ("client_id", "client_secret"):
-        if name in fields:
-            secret[name] = fields[name]
-    record.secret = secret
-    if "scopes" in fields:
-        record.doc["scopes"] = fields["scopes"]
