@@ -163,9 +163,24 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     )
     resources = [to_resource(o, names) for o in owned]
     total = sum(len(v) for v in listed.values())
-    return LiveRead(state=State.of(stack, resources), ignored=tuple(sorted(set(ignored))), objects=total,
+    state = State.of(stack, resources).model_copy(update={"bound": bindings(owned, listed)})
+    return LiveRead(state=state, ignored=tuple(sorted(set(ignored))), objects=total,
                     defaults=deployment_defaults(owned, listed.get("auth_config", [])),
                     others={i: o for i, o in others.items() if i not in taken})
+
+
+def bindings(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tuple[str, ...]]:
+    """Our object's id → the active objects bound to it that cannot move (KindSpec.bound_by)."""
+    ours = {o.obj["id"] for o in owned if KINDS[o.address.kind].bound_by}
+    out: dict[str, list[str]] = {}
+    for kind in {k.bound_by for k in METORIAL_KINDS.values() if k.bound_by}:
+        assert kind is not None
+        for obj in listed.get(kind[0], []):
+            ref = obj.get(kind[1])
+            target = ref.get("id") if isinstance(ref, dict) else None
+            if target in ours and obj.get("status", "active") == "active" and isinstance(obj.get("id"), str):
+                out.setdefault(target, []).append(obj["id"])
+    return {target: tuple(sorted(ids)) for target, ids in out.items()}
 
 
 def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults:

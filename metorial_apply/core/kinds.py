@@ -81,6 +81,10 @@ class KindSpec:
     # the YAML cannot clear it, so the plan leaves it alone and says so in a note.
     kept_when_blank: frozenset[str] = frozenset()
     api: str = METORIAL  # the API that lists, creates and deletes objects of this kind
+    # (kind, answer field) of objects the platform binds to this one outside our references and
+    # that can never be moved to another (auth configs an OAuth setup bound to credentials): a
+    # replace is refused while any is bound, since deleting the old object would strand them.
+    bound_by: tuple[str, str] | None = None
     # False when a create's answer carried a one-time secret: what a lost create left behind
     # cannot be adopted (the secret is gone with the answer), so it is deleted and created again.
     adoptable: bool = True
@@ -300,11 +304,17 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         secret_fields=("value",), secret_patchable=False, to_api=config_to_api, from_api=config_from_api,
         value_schema="config",
     ),
+    # The engine keeps a credential's OAuth client on update: it takes name, description and
+    # metadata only and answers 200 (subspace modules/auth/src/services/providerAuthCredentials.ts
+    # updateProviderAuthCredentials), so the client and its scopes are create-only: a change replaces.
     KindSpec(
         kind="auth_credentials", section="auth_credentials", path="/provider-auth-credentials",
-        model=specs.AuthCredentialsSpec, order=3, refs={}, create_only=frozenset({"provider"}),
-        patchable=COMMON_PATCHABLE | {"scopes"}, secret_fields=("client_id", "client_secret"), secret_patchable=True,
+        model=specs.AuthCredentialsSpec, order=3, refs={}, create_only=frozenset({"provider", "scopes"}),
+        patchable=COMMON_PATCHABLE, secret_fields=("client_id", "client_secret"), secret_patchable=False,
         to_api=credentials_to_api, from_api=credentials_from_api, secret_to_api=lambda v: dict(v),
+        # subspace providerOAuthSetupInternal.ts handleOAuthSetupResponse sets an auth config's
+        # credentials; providerAuthConfig.ts takes no credentials id on create or update.
+        bound_by=("auth_config", "credentials"),
         create_shape=credentials_create_shape,
     ),
     KindSpec(

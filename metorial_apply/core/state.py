@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from metorial_apply.core.directives import Directives
 from metorial_apply.core.keys import DesiredKey, KeyBackend, LiveKey
@@ -26,6 +26,9 @@ class State(Frozen):
     # Live only: every key the configured backends list, ours or not (they count towards a
     # backend's limit); None when no key backend was read.
     keys: tuple[LiveKey, ...] | None = None
+    # Live only: id of one of our objects → ids of the objects bound to it that cannot move
+    # (KindSpec.bound_by), for every such object the live read saw.
+    bound: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...],
@@ -42,9 +45,8 @@ class State(Frozen):
                    key_backends=tuple(sorted(key_backends, key=lambda b: b.name)), keys=keys)
 
     def with_resources(self, resources: list[Resource] | tuple[Resource, ...]) -> State:
-        """The same stack, directives, keys and backends around other resources."""
-        return State.of(self.stack, resources, self.directives, api_keys=self.api_keys,
-                        key_backends=self.key_backends, keys=self.keys)
+        """The same stack, directives, keys, backends and bindings around other resources."""
+        return self.model_copy(update={"resources": State.of(self.stack, resources).resources})
 
     def by_address(self) -> dict[Address, Resource]:
         return {r.address: r for r in self.resources}

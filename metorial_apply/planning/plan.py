@@ -107,6 +107,25 @@ def _cascade(want: dict[Address, Resource], pairs: dict[Address, Comparison],
     return reasons
 
 
+def check_bound(replaced: dict[Address, str], have: dict[Address, Resource], bound: Mapping[str, tuple[str, ...]]
+                ) -> None:
+    """A replace deletes the old object; objects the platform bound to it (KindSpec.bound_by)
+    cannot move to the new one, so the plan refuses and says how to do it by hand."""
+    stuck = [a for a in sorted(replaced, key=sort_key) if have[a].id in bound]
+    if not stuck:
+        return
+    lines = []
+    for a in stuck:
+        kind, ids = KINDS[a.kind], bound[have[a].id or ""]
+        other = KINDS[kind.bound_by[0]].label.split(" ", 1)[1] if kind.bound_by else "object"
+        lines.append(f"{a} ({have[a].id}) would be replaced ({replaced[a]}), but the platform bound "
+                     f"{len(ids)} {other}{'s' if len(ids) != 1 else ''} to it that cannot move to a new one: "
+                     f"{', '.join(ids)}")
+    raise PlanError("; ".join(lines) + ". Rotate by hand: declare the new one under another name, bind what is "
+                    "bound to the new one in the dashboard (for OAuth credentials: run the OAuth setup again with "
+                    "them), then remove the old one from the configuration")
+
+
 def _update_reason(kind: KindSpec, c: Comparison) -> str:
     if not c.fields and c.children and all(ch.reason.startswith("repoint") for ch in c.children):
         return "; ".join(sorted({ch.reason for ch in c.children}))
@@ -229,6 +248,7 @@ def _changes(desired: State, live: State, refs: dict[Address, frozenset[Address]
                                       key).items()}
     notes = _notes(want, pairs)
     replaced = _cascade(want, pairs, forced)
+    check_bound(replaced, have, live.bound)
     if replaced:  # children that point at a replaced address must be repointed
         gone, owned = frozenset(replaced), frozenset(have)
         pairs |= {a: compare(KINDS[a.kind], _compared(want[a], forced), have[a], gone, owned, key)

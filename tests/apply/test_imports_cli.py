@@ -331,7 +331,7 @@ def test_an_import_whose_patch_response_is_lost_converges_on_the_next_run(
 CANARY = "canary-imports-3b9f-never-print-me"
 
 
-def test_importing_credentials_sends_their_secret_once_and_never_prints_it(
+def test_importing_credentials_takes_their_secret_as_live_and_never_prints_it(
         emulator: EmulatorProcess, tmp_path: Path) -> None:
     made = by_hand(emulator, "/provider-auth-credentials", {
         "provider_id": "github", "name": "app",
@@ -342,13 +342,13 @@ def test_importing_credentials_sends_their_secret_once_and_never_prints_it(
                     f"imports:\n  - {{to: auth_credentials.app, id: {made['id']}}}\n")
     run_env = env(emulator) | {"APP_SECRET": CANARY}
     plan = run_cli(["plan", str(path)], env=run_env)
-    assert plan.code == 0 and "the import sends the configured value, compared from now on" in plan.out
+    assert plan.code == 0 and "the configured value is taken as the live one" in plan.out
     applied = run_cli(["apply", str(path), "--auto-approve"], env=run_env)
     assert applied.code == 0, applied.out + applied.err
     assert CANARY not in plan.out + plan.err + applied.out + applied.err
     assert run_cli(["plan", str(path), "--detailed-exitcode"], env=run_env).code == 0
     changed = run_cli(["plan", str(path), "--detailed-exitcode"], env=run_env | {"APP_SECRET": "another"})
-    assert changed.code == 2  # compared from now on: a new value is an update (credentials can PATCH it)
+    assert changed.code == 3  # compared from now on: a new client is new credentials (the API keeps it on PATCH)
 
 
 def test_an_import_that_would_need_a_replace_is_refused(emulator: EmulatorProcess, tmp_path: Path) -> None:

@@ -70,10 +70,12 @@ def test_patch_body_sends_only_changed_fields_and_whole_metadata() -> None:
     assert "provider_id" not in kinds.patch_body(kind, spec, frozenset({"provider"}), None, STAMP, FakeIds())
 
 
-def test_secret_goes_into_patch_only_where_the_api_allows_it() -> None:
+def test_no_kind_sends_a_secret_in_a_patch() -> None:
+    """Every write-only value is create-only: the engine keeps an OAuth client on update (200)."""
+    assert not any(k.secret_patchable for k in kinds.KINDS.values())
     spec, secret = canonical("auth_credentials", {"provider": "github", "client_id": "i", "client_secret": "s"})
-    body = kinds.patch_body(kinds.KINDS["auth_credentials"], spec, frozenset(), secret, STAMP, FakeIds())
-    assert body["client_secret"] == "s" and body["client_id"] == "i"
+    body = kinds.patch_body(kinds.KINDS["auth_credentials"], spec, frozenset({"scopes"}), secret, STAMP, FakeIds())
+    assert body == {"metadata": STAMP}
     spec, secret = canonical("config", {"provider": "github", "value": {"a": 1}})
     assert "value" not in kinds.patch_body(kinds.KINDS["config"], spec, frozenset(), secret, STAMP, FakeIds())
 
@@ -143,15 +145,14 @@ def test_sort_key_puts_unknown_kinds_last() -> None:
     assert [a.kind for a in keys] == ["deployment", "config", "zzz"]
 
 
-def test_credentials_create_nests_the_oauth_client_but_patch_does_not() -> None:
+def test_credentials_create_nests_the_oauth_client_which_no_patch_changes() -> None:
     spec, secret = canonical("auth_credentials", {"provider": "github", "client_id": "i", "client_secret": "s",
                                                   "scopes": ["repo"]})
     kind = kinds.KINDS["auth_credentials"]
     body = kinds.create_body(kind, spec, secret, STAMP, FakeIds())
     assert body["config"] == {"type": "oauth", "client_id": "i", "client_secret": "s", "scopes": ["repo"]}
     assert not {"client_id", "client_secret", "scopes"} & set(body)
-    patch = kinds.patch_body(kind, spec, frozenset({"scopes"}), secret, STAMP, FakeIds())
-    assert patch == {"scopes": ["repo"], "client_id": "i", "client_secret": "s", "metadata": STAMP}
+    assert kind.create_only >= {"scopes"} and kind.bound_by == ("auth_config", "credentials")
 
 
 def test_tool_rules_compare_as_sets_on_both_sides() -> None:

@@ -67,13 +67,8 @@ def test_stamped_resource_missing_from_config_is_deleted_dependents_first() -> N
             "description",
             "description",
         ),
-        (
-            "auth_credentials",
-            {"provider": "github", "client_id": "i", "client_secret": "s"},
-            {"scopes": ["repo"]},
-            "scopes",
-            "scopes",
-        ),
+        ("auth_credentials", {"provider": "github", "client_id": "i", "client_secret": "s"}, {"name": "App"}, "name",
+         "name"),
         ("session_template", {}, {"description": "t"}, "description", "description"),
     ],
 )
@@ -143,14 +138,34 @@ def test_unchanged_secret_shows_nothing() -> None:
     assert change.action is Action.NOOP and change.diffs == ()
 
 
-def test_credentials_secret_is_patchable_so_an_update() -> None:
-    data = {"provider": "github", "client_id": "i"}
+def test_a_credentials_client_or_scopes_change_is_a_replace() -> None:
+    """The engine keeps an OAuth client on update (200, nothing changed): client_id, client_secret
+    and scopes are create-only, so a change makes new credentials and deletes the old."""
+    data = {"provider": "github", "client_id": "i", "scopes": ["repo"]}
     old = desired("auth_credentials", "x", data | {"client_secret": "old"})
     new = desired("auth_credentials", "x", data | {"client_secret": CANARY})
     (change,) = plan_of([new], [live(old)]).changes
-    assert change.action is Action.UPDATE
-    assert change.fields == ("client_id", "client_secret")
-    assert [(d.field, d.secret) for d in change.diffs] == [("client_id, client_secret", True)]
+    assert (change.action, change.reason) == (Action.REPLACE, "client_id, client_secret changed (secret)")
+    scoped = desired("auth_credentials", "x", data | {"client_secret": "old", "scopes": ["repo", "gist"]})
+    (change,) = plan_of([scoped], [live(old)]).changes
+    assert (change.action, change.reason) == (Action.REPLACE, "scopes is create-only")
+
+
+def test_credentials_bound_by_an_oauth_setup_are_never_replaced_under_it() -> None:
+    data = {"provider": "github", "client_id": "i", "scopes": ["repo"]}
+    old = live(desired("auth_credentials", "x", data | {"client_secret": "old"}), id="par_1")
+    new = desired("auth_credentials", "x", data | {"client_secret": CANARY})
+    have = state(old).model_copy(update={"bound": {"par_1": ("pac_9", "pac_8")}})
+    with pytest.raises(PlanError) as raised:
+        build_plan(state(new), have)
+    text = str(raised.value)
+    assert "auth_credentials.x (par_1) would be replaced (client_id, client_secret changed (secret))" in text
+    assert "2 auth configs to it that cannot move to a new one: pac_9, pac_8" in text
+    assert "run the OAuth setup again" in text and CANARY not in text
+    same = desired("auth_credentials", "x", data | {"client_secret": "old"})
+    with pytest.raises(PlanError):  # nor by --replace
+        build_plan(state(same), have, replace=["auth_credentials.x"])
+    assert [c.action for c in build_plan(state(new), state(old)).changes] == [Action.REPLACE]  # nothing bound
 
 
 def test_secret_without_fingerprint_in_live_is_treated_as_changed() -> None:
