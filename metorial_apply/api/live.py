@@ -39,10 +39,11 @@ from metorial_apply.api.adoption import Unowned, adopt, unowned
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.api.keys import KeyClients
 from metorial_apply.core.directives import Directives
+from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index
 from metorial_apply.core.keys import LiveKey
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, METORIAL_KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import is_lock_record
-from metorial_apply.core.model import NAME, Address, Catalog, Defaults, Resource, Stamp
+from metorial_apply.core.model import NAME, Address, Adoption, Catalog, Defaults, Resource, Stamp
 from metorial_apply.core.state import State
 
 log = logging.getLogger(__name__)
@@ -91,12 +92,41 @@ def object_fingerprint(obj: Raw) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) -> list[Owned]:
-    """Objects of one kind stamped for `stack`, duplicates renamed `<name>~<id>` (oldest wins)."""
+def _indexed(kind: KindSpec, objects: list[Raw], index: Index, ignored: list[str]) -> list[Owned]:
+    """Objects of one kind the stack's index lists, at the index's address and with the index's
+    facts, whatever their metadata says now; one whose stamp was removed or changed is restored."""
+    entries, out = index.by_id(), []
+    for obj in objects:
+        entry = entries.get(obj.get("id"))  # type: ignore[arg-type]
+        if entry is None or obj.get("status", "active") != "active":
+            continue
+        address = _our_address(entry.stamp.address, kind)
+        if address is None:
+            ignored.append(f"the index lists {obj['id']} as {entry.stamp.address!r}, not a {kind.kind}: left alone")
+            continue
+        own = Stamp.of(obj)
+        state = None if own == entry.stamp else ("removed" if own is None or own.stack != index.stack else "changed")
+        out.append(Owned(address, entry.stamp, obj, Adoption(action="restore", other=state) if state else None))
+    return out
+
+
+def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str], index: Index | None = None
+            ) -> list[Owned]:
+    """Objects of one kind stamped for `stack`, duplicates renamed `<name>~<id>` (oldest wins). With
+    an index, what it lists is ours by id, and an unlisted object stamped with an address it gives
+    to another object is a look-alike: reported, never adopted or deleted."""
+    out = _indexed(kind, objects, index, ignored) if index is not None else []
+    listed = set(index.by_id()) if index is not None else set()
+    held = {e.stamp.address for e in index.entries} if index is not None else set()
+    objects = [o for o in objects if o.get("id") not in listed]
     groups: dict[str, list[tuple[Stamp, Raw]]] = {}
     for obj in objects:
         stamp = Stamp.of(obj)
         if stamp is None or stamp.stack != stack or not isinstance(obj.get("id"), str):
+            continue
+        if stamp.address in held:
+            ignored.append(f"{obj['id']} carries stack {stack!r}'s stamp for {stamp.address}, which the stack's "
+                           "index gives to another object: a look-alike, left alone")
             continue
         address = _our_address(stamp.address, kind)
         if address is None:
@@ -104,7 +134,6 @@ def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str]) 
                            f"which is not a {kind.kind} address: left alone")
             continue
         groups.setdefault(stamp.address, []).append((stamp, obj))
-    out: list[Owned] = []
     for text, members in groups.items():
         members.sort(key=lambda m: (str(m[1].get("created_at") or ""), m[1]["id"]))
         address = Address.parse(text)
@@ -148,12 +177,16 @@ def to_resource(owned: Owned, names: LiveNames) -> Resource:
 
 
 def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
-               directives: Directives | None = None) -> LiveRead:
+               directives: Directives | None = None, index_key: bytes | None = None) -> LiveRead:
     """Pure core of fetch_live: listed objects per kind → our stack's live State, with the
-    desired `directives` (imports, moves) applied (see adoption.py)."""
-    listed = {kind: [o for o in objects if not is_lock_record(o)] for kind, objects in listed.items()}
+    desired `directives` (imports, moves) applied (see adoption.py). When the stack has an index
+    (core/index.py; `index_key` verifies its signature) it decides what is ours."""
+    index = read_index(stack, listed.get("session_template", []), index_key)
+    listed = {kind: [o for o in objects if not is_lock_record(o) and not is_index_record(o)]
+              for kind, objects in listed.items()}
     ignored: list[str] = []
-    owned = [o for kind in METORIAL_KINDS.values() for o in _claims(kind, listed.get(kind.kind, []), stack, ignored)]
+    owned = [o for kind in METORIAL_KINDS.values()
+             for o in _claims(kind, listed.get(kind.kind, []), stack, ignored, index)]
     others = unowned(listed, {o.obj["id"] for o in owned})
     owned = adopt(owned, directives or Directives(), others)
     taken = {o.obj["id"] for o in owned if o.adoption is not None}
@@ -201,7 +234,11 @@ async def read_live(client: MetorialClient, stack: str, catalog: Catalog, direct
     paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
     by_path, found = await asyncio.gather(client.list_many(paths), read_keys(keys) if keys is not None else _nothing())
     listed = {paths[p]: items for p, items in by_path.items()}
-    read = live_state(stack, catalog, listed, directives)
+    try:
+        read = live_state(stack, catalog, listed, directives)
+    except ShardsMissingError:  # a writer may be between its new shards and the head: list once more
+        listed = {paths[p]: items for p, items in (await client.list_many(paths)).items()}
+        read = live_state(stack, catalog, listed, directives)
     if keys is not None:
         read = dataclasses.replace(read, state=read.state.model_copy(update={"keys": found}))
     log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",

@@ -18,9 +18,10 @@ that does not match, or a generation other than the head's is refused as a whole
 read. A head naming shards the list does not hold raises ShardsMissingError (the caller lists once
 more: a writer may be between creating shards and moving the head).
 
-This module is the records' format and checks only. The live read does not read them yet and
-apply does not write them yet: that, the open run entries and `index rebuild` are the next step
-of issue 20 (until then ownership is the stamps', as before).
+The live read reads them (api/live.py: what the index lists is ours by id, with its facts, and a
+stamp copied onto an object it does not list is a look-alike). Apply does not write them yet:
+writing, the open run entries and `index rebuild` are the next step of issue 20, so today every
+stack is read from its stamps alone, as before.
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ class Index(Frozen):
 
     def by_id(self) -> dict[str, IndexEntry]:
         return {e.id: e for e in self.entries}
+
+
+def is_index_record(obj: Mapping[str, Any]) -> bool:
+    """A head or shard of some stack's index (never a resource: it carries no ownership address)."""
+    metadata = obj.get("metadata")
+    return (isinstance(metadata, dict) and STAMP_PREFIX + "address" not in metadata
+            and (INDEX_KEY in metadata or SHARD_KEY in metadata))
 
 
 def canonical(value: Any) -> bytes:

@@ -19,7 +19,7 @@ def imported_secret(kind: KindSpec, d: Resource, lv: Resource, c: Comparison) ->
     """An imported object's write-only value is not in its GET. A kind that can PATCH it gets the
     configured value sent with the import; otherwise the configured value is taken as the live
     one (sending it would mean a replace). Either way it is compared from now on."""
-    if lv.adoption is None or lv.adoption.action == "move" or d.secret is None:
+    if lv.adoption is None or lv.adoption.action in ("move", "restore") or d.secret is None:
         return c
     fields = ", ".join(kind.secret_fields)
     if kind.secret_patchable:

@@ -195,7 +195,9 @@ def _single(a: Address, d: Resource | None, lv: Resource | None, removed: frozen
 # any other; its change is the adoption itself (stamp written by one PATCH) plus the field
 # updates that make it match the YAML, in the same PATCH.
 
-ADOPTED = {"import": Action.IMPORT, "takeover": Action.TAKEOVER, "move": Action.MOVE}
+# "restore": an object the stack's index lists whose stamp was removed or changed by hand: still
+# ours, so an update writes the stamp back (never a create, a replace or a delete).
+ADOPTED = {"import": Action.IMPORT, "takeover": Action.TAKEOVER, "move": Action.MOVE, "restore": Action.UPDATE}
 
 
 def _adopted(kind: KindSpec, lv: Resource, c: Comparison, common: dict[str, Any]) -> Change:
@@ -203,7 +205,8 @@ def _adopted(kind: KindSpec, lv: Resource, c: Comparison, common: dict[str, Any]
     d = common["desired"]
     action = ADOPTED[lv.adoption.action]
     head = {Action.IMPORT: f"adopt {lv.id}", Action.TAKEOVER: f"take over {lv.id} from stack {lv.adoption.other!r}",
-            Action.MOVE: f"moved from {lv.adoption.other}"}[action]
+            Action.MOVE: f"moved from {lv.adoption.other}",
+            Action.UPDATE: f"ownership stamp {lv.adoption.other} outside metorial-apply (will be restored)"}[action]
     what = _update_reason(kind, c) if c.changed else ""
     extra = {
         "before": redacted_view(kind, c.live_spec, d.sensitive | lv.sensitive, False),
