@@ -31,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ from metorial_apply.api.adoption import Unowned, adopt, unowned
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.api.keys import KeyClients
 from metorial_apply.core.directives import Directives
-from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index
+from metorial_apply.core.index import IndexEntry, ShardsMissingError, is_index_record, read_index
 from metorial_apply.core.keys import LiveKey
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, METORIAL_KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import is_lock_record
@@ -92,10 +93,11 @@ def object_fingerprint(obj: Raw) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _indexed(kind: KindSpec, objects: list[Raw], index: Index, ignored: list[str]) -> list[Owned]:
+def _indexed(kind: KindSpec, objects: list[Raw], stack: str, entries: Mapping[str, IndexEntry],
+             ignored: list[str]) -> list[Owned]:
     """Objects of one kind the stack's index lists, at the index's address and with the index's
     facts, whatever their metadata says now; one whose stamp was removed or changed is restored."""
-    entries, out = index.by_id(), []
+    out = []
     for obj in objects:
         entry = entries.get(obj.get("id"))  # type: ignore[arg-type]
         if entry is None or obj.get("status", "active") != "active":
@@ -105,20 +107,19 @@ def _indexed(kind: KindSpec, objects: list[Raw], index: Index, ignored: list[str
             ignored.append(f"the index lists {obj['id']} as {entry.stamp.address!r}, not a {kind.kind}: left alone")
             continue
         own = Stamp.of(obj)
-        state = None if own == entry.stamp else ("removed" if own is None or own.stack != index.stack else "changed")
+        state = None if own == entry.stamp else ("removed" if own is None or own.stack != stack else "changed")
         out.append(Owned(address, entry.stamp, obj, Adoption(action="restore", other=state) if state else None))
     return out
 
 
-def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str], index: Index | None = None
-            ) -> list[Owned]:
+def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str],
+            entries: Mapping[str, IndexEntry] | None = None, held: frozenset[str] = frozenset()) -> list[Owned]:
     """Objects of one kind stamped for `stack`, duplicates renamed `<name>~<id>` (oldest wins). With
-    an index, what it lists is ours by id, and an unlisted object stamped with an address it gives
-    to another object is a look-alike: reported, never adopted or deleted."""
-    out = _indexed(kind, objects, index, ignored) if index is not None else []
-    listed = set(index.by_id()) if index is not None else set()
-    held = {e.stamp.address for e in index.entries} if index is not None else set()
-    objects = [o for o in objects if o.get("id") not in listed]
+    an index (`entries` by id, `held` its addresses), what it lists is ours by id, and an unlisted
+    object stamped with an address it gives to another object is a look-alike: reported, never
+    adopted or deleted."""
+    out = _indexed(kind, objects, stack, entries, ignored) if entries else []
+    objects = [o for o in objects if o.get("id") not in (entries or {})]
     groups: dict[str, list[tuple[Stamp, Raw]]] = {}
     for obj in objects:
         stamp = Stamp.of(obj)
@@ -185,8 +186,10 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     listed = {kind: [o for o in objects if not is_lock_record(o) and not is_index_record(o)]
               for kind, objects in listed.items()}
     ignored: list[str] = []
+    entries = index.by_id() if index is not None else {}
+    held = frozenset(e.stamp.address for e in entries.values())
     owned = [o for kind in METORIAL_KINDS.values()
-             for o in _claims(kind, listed.get(kind.kind, []), stack, ignored, index)]
+             for o in _claims(kind, listed.get(kind.kind, []), stack, ignored, entries, held)]
     others = unowned(listed, {o.obj["id"] for o in owned})
     owned = adopt(owned, directives or Directives(), others)
     taken = {o.obj["id"] for o in owned if o.adoption is not None}
@@ -206,10 +209,9 @@ def bindings(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tupl
     """Our object's id → the active objects bound to it that cannot move (KindSpec.bound_by)."""
     ours = {o.obj["id"] for o in owned if KINDS[o.address.kind].bound_by}
     out: dict[str, list[str]] = {}
-    for kind in {k.bound_by for k in METORIAL_KINDS.values() if k.bound_by}:
-        assert kind is not None
-        for obj in listed.get(kind[0], []):
-            ref = obj.get(kind[1])
+    for binder, link in {k.bound_by for k in METORIAL_KINDS.values() if k.bound_by is not None}:
+        for obj in listed.get(binder, []):
+            ref = obj.get(link)
             target = ref.get("id") if isinstance(ref, dict) else None
             if target in ours and obj.get("status", "active") == "active" and isinstance(obj.get("id"), str):
                 out.setdefault(target, []).append(obj["id"])

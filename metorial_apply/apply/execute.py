@@ -138,7 +138,8 @@ class Executor:
         fields = _changed_fields(kind, change)
         secret_changed = _secret_changed(kind, change, fields) and not _secret_ignored(resource)
         stamp = await self.update_stamp(change, resource)
-        secret = self.sent_secret(resource) if secret_changed and resource.secret is not None else None
+        sendable = secret_changed and kind.secret_patchable and resource.secret is not None
+        secret = self.sent_secret(resource) if sendable else None  # no fill for a value the API keeps
         user = _user_metadata(change, resource)
         body = patch_body(kind, resource.spec, frozenset(fields), secret, user | stamp.to_metadata(), self.ids)
         answer = await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)

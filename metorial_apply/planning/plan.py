@@ -117,7 +117,7 @@ def check_bound(replaced: dict[Address, str], have: dict[Address, Resource], bou
     lines = []
     for a in stuck:
         kind, ids = KINDS[a.kind], bound[have[a].id or ""]
-        other = KINDS[kind.bound_by[0]].label.split(" ", 1)[1] if kind.bound_by else "object"
+        other = kind.bound_by[0].replace("_", " ") if kind.bound_by else "object"
         lines.append(f"{a} ({have[a].id}) would be replaced ({replaced[a]}), but the platform bound "
                      f"{len(ids)} {other}{'s' if len(ids) != 1 else ''} to it that cannot move to a new one: "
                      f"{', '.join(ids)}")
