@@ -2,25 +2,17 @@
 backend's keys (all concurrently), keep what our stack's stamp claims, and turn it into the same
 State type as desired (api keys are ours by name: planning/keys.py).
 
-Ownership is the stamp alone (names are not unique, there is no idempotency key). Two odd
-cases, both possible only after a crash or a hand edit:
-- two live objects stamped with one address (a create whose response was lost, then sent
-  again by something that did not re-list first): the oldest (created_at, then id) keeps the
-  address; each extra one gets the address `<name>~<id>` and so plans as a delete, with the
-  reason "duplicate of <address>" (build_plan reads the stamp). Keeping the oldest keeps the
-  object dependents were most likely pointed at.
-- an object stamped for our stack with a foreign address — not `kind.name` of this list's
-  kind with a name the config could declare: our applier never writes such a stamp, so it was
-  copied or forged by hand (any key of the organization can write metadata); it is never
-  adopted or deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
+Which objects are ours, and at which address, is api/ownership.py's: the stack's index when it
+has one, else the stamps; a stamp copied or forged by hand is a look-alike, never adopted or
+deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
 
 With the configuration's `imports:` and `moved:` (adoption.py), adopted objects are placed at
 their new address before ids are turned into names, and every object the stack does not claim
 is kept by id in `LiveRead.others` (imports and the planner's look-alike notes use it), so no
 extra GET is ever needed.
 
-Stack lock records (session templates carrying `metorial-apply/lock`, see core/lock.py) are
-dropped before anything else looks at the lists: they are never a resource, a duplicate, an
+Stack lock records (session templates carrying `metorial-apply/lock`, see core/lock.py) and the
+index's own records are dropped before anything else looks at the lists: they are never a resource, a duplicate, an
 ignored stamp or an object counted.
 """
 
@@ -31,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +30,13 @@ from metorial_apply.api.adoption import Claim as Owned
 from metorial_apply.api.adoption import Unowned, adopt, unowned
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.api.keys import KeyClients
+from metorial_apply.api.ownership import Ownership, claims
 from metorial_apply.core.directives import Directives
-from metorial_apply.core.index import IndexEntry, ShardsMissingError, is_index_record, read_index
+from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index
 from metorial_apply.core.keys import LiveKey
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, METORIAL_KINDS, KindSpec, ref_name
-from metorial_apply.core.lock import is_lock_record
-from metorial_apply.core.model import NAME, Address, Adoption, Catalog, Defaults, Resource, Stamp
+from metorial_apply.core.lock import LockRecord, is_lock_record
+from metorial_apply.core.model import Catalog, Defaults, Resource
 from metorial_apply.core.state import State
 
 log = logging.getLogger(__name__)
@@ -77,6 +69,7 @@ class LiveRead:
     # Active objects this stack does not claim (unmanaged, or another stack's), by id: what
     # imports adopt and the planner's look-alike notes point at.
     others: dict[str, Unowned] = field(default_factory=dict)
+    index: Index | None = None  # the stack's index as read (None: it has none)
 
     def unmanaged(self) -> dict[tuple[str, str], tuple[str, ...]]:
         """(kind, name) → ids of unstamped live objects with that name: for look-alike notes."""
@@ -91,66 +84,6 @@ def object_fingerprint(obj: Raw) -> str:
     """sha256 of the canonical JSON of an API object: any change to it moves the fingerprint."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _indexed(kind: KindSpec, objects: list[Raw], stack: str, entries: Mapping[str, IndexEntry],
-             ignored: list[str]) -> list[Owned]:
-    """Objects of one kind the stack's index lists, at the index's address and with the index's
-    facts, whatever their metadata says now; one whose stamp was removed or changed is restored."""
-    out = []
-    for obj in objects:
-        entry = entries.get(obj.get("id"))  # type: ignore[arg-type]
-        if entry is None or obj.get("status", "active") != "active":
-            continue
-        address = _our_address(entry.stamp.address, kind)
-        if address is None:
-            ignored.append(f"the index lists {obj['id']} as {entry.stamp.address!r}, not a {kind.kind}: left alone")
-            continue
-        own = Stamp.of(obj)
-        state = None if own == entry.stamp else ("removed" if own is None or own.stack != stack else "changed")
-        out.append(Owned(address, entry.stamp, obj, Adoption(action="restore", other=state) if state else None))
-    return out
-
-
-def _claims(kind: KindSpec, objects: list[Raw], stack: str, ignored: list[str],
-            entries: Mapping[str, IndexEntry] | None = None, held: frozenset[str] = frozenset()) -> list[Owned]:
-    """Objects of one kind stamped for `stack`, duplicates renamed `<name>~<id>` (oldest wins). With
-    an index (`entries` by id, `held` its addresses), what it lists is ours by id, and an unlisted
-    object stamped with an address it gives to another object is a look-alike: reported, never
-    adopted or deleted."""
-    out = _indexed(kind, objects, stack, entries, ignored) if entries else []
-    objects = [o for o in objects if o.get("id") not in (entries or {})]
-    groups: dict[str, list[tuple[Stamp, Raw]]] = {}
-    for obj in objects:
-        stamp = Stamp.of(obj)
-        if stamp is None or stamp.stack != stack or not isinstance(obj.get("id"), str):
-            continue
-        if stamp.address in held:
-            ignored.append(f"{obj['id']} carries stack {stack!r}'s stamp for {stamp.address}, which the stack's "
-                           "index gives to another object: a look-alike, left alone")
-            continue
-        address = _our_address(stamp.address, kind)
-        if address is None:
-            ignored.append(f"{obj['id']} in {kind.path} is stamped {stamp.address!r} for stack {stack!r}, "
-                           f"which is not a {kind.kind} address: left alone")
-            continue
-        groups.setdefault(stamp.address, []).append((stamp, obj))
-    for text, members in groups.items():
-        members.sort(key=lambda m: (str(m[1].get("created_at") or ""), m[1]["id"]))
-        address = Address.parse(text)
-        out.append(Owned(address, members[0][0], members[0][1]))
-        out += [Owned(Address(kind=address.kind, name=f"{address.name}~{obj['id']}"), stamp, obj)
-                for stamp, obj in members[1:]]
-    return out
-
-
-def _our_address(text: str, kind: KindSpec) -> Address | None:
-    """The stamp's address when it is `kind.name` of this kind with a valid name, else None."""
-    try:
-        address = Address.parse(text)
-    except ValueError:
-        return None
-    return address if address.kind == kind.kind and NAME.fullmatch(address.name) else None
 
 
 def _children(kind: KindSpec, obj: Raw, names: LiveNames) -> dict[str, str]:
@@ -178,18 +111,20 @@ def to_resource(owned: Owned, names: LiveNames) -> Resource:
 
 
 def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
-               directives: Directives | None = None, index_key: bytes | None = None) -> LiveRead:
+               directives: Directives | None = None, index_key: bytes | None = None,
+               declared: frozenset[str] | None = None) -> LiveRead:
     """Pure core of fetch_live: listed objects per kind → our stack's live State, with the
-    desired `directives` (imports, moves) applied (see adoption.py). When the stack has an index
-    (core/index.py; `index_key` verifies its signature) it decides what is ours."""
-    index = read_index(stack, listed.get("session_template", []), index_key)
+    desired `directives` (imports, moves) applied (see adoption.py). The stack's index, when it
+    has one (`index_key` verifies its signature), decides what is ours (api/ownership.py);
+    `declared` are the configuration's addresses."""
+    templates = listed.get("session_template", [])
+    index = read_index(stack, templates, index_key)
+    renewed = {r.id: r.updated_at for r in (LockRecord.from_api(o) for o in templates) if r is not None}
     listed = {kind: [o for o in objects if not is_lock_record(o) and not is_index_record(o)]
               for kind, objects in listed.items()}
     ignored: list[str] = []
-    entries = index.by_id() if index is not None else {}
-    held = frozenset(e.stamp.address for e in entries.values())
-    owned = [o for kind in METORIAL_KINDS.values()
-             for o in _claims(kind, listed.get(kind.kind, []), stack, ignored, entries, held)]
+    own = Ownership.of(stack, index, renewed, declared)
+    owned = [o for kind in METORIAL_KINDS.values() for o in claims(kind, listed.get(kind.kind, []), own, ignored)]
     others = unowned(listed, {o.obj["id"] for o in owned})
     owned = adopt(owned, directives or Directives(), others)
     taken = {o.obj["id"] for o in owned if o.adoption is not None}
@@ -202,7 +137,7 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     state = State.of(stack, resources).model_copy(update={"bound": bindings(owned, listed)})
     return LiveRead(state=state, ignored=tuple(sorted(set(ignored))), objects=total,
                     defaults=deployment_defaults(owned, listed.get("auth_config", [])),
-                    others={i: o for i, o in others.items() if i not in taken})
+                    others={i: o for i, o in others.items() if i not in taken}, index=index)
 
 
 def bindings(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tuple[str, ...]]:
@@ -230,17 +165,18 @@ def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults
 
 
 async def read_live(client: MetorialClient, stack: str, catalog: Catalog, directives: Directives | None = None,
-                    keys: KeyClients | None = None) -> LiveRead:
+                    keys: KeyClients | None = None, *, index_key: bytes | None = None,
+                    declared: frozenset[str] | None = None) -> LiveRead:
     """One paginated list per Metorial kind and one key list per configured key backend, all
-    concurrently, into one State; never one GET per resource."""
+    concurrently, into one State; never one GET per resource (see `live_state` for the rest)."""
     paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
     by_path, found = await asyncio.gather(client.list_many(paths), read_keys(keys) if keys is not None else _nothing())
     listed = {paths[p]: items for p, items in by_path.items()}
     try:
-        read = live_state(stack, catalog, listed, directives)
+        read = live_state(stack, catalog, listed, directives, index_key, declared)
     except ShardsMissingError:  # a writer may be between its new shards and the head: list once more
         listed = {paths[p]: items for p, items in (await client.list_many(paths)).items()}
-        read = live_state(stack, catalog, listed, directives)
+        read = live_state(stack, catalog, listed, directives, index_key, declared)
     if keys is not None:
         read = dataclasses.replace(read, state=read.state.model_copy(update={"keys": found}))
     log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 STAMP_PREFIX = "metorial-apply/"
 STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-salt", "protect", "sensitive",
-              "secret-keys", "ignore", "keys")
+              "secret-keys", "ignore", "keys", "run")
 
 
 class Frozen(BaseModel):
@@ -121,12 +121,16 @@ class Stamp(Frozen):
     # names and public identities, never a secret): with the key's name, what makes a live key
     # ours and its secret not lost. None: no keys held, or a stamp written before this key.
     keys: str | None = None
+    # The run that wrote this stamp (the stack lock's run id): an object the stack's index does not
+    # list is ours only while that run's entry in the index is open (core/index.py). None: a stamp
+    # written before runs were recorded.
+    run: str | None = None
 
     def to_metadata(self) -> dict[str, str]:
         values = [self.stack, self.address, self.spec_hash, self.secret_fingerprint, self.secret_salt,
                   "true" if self.protect else None,
                   ",".join(sorted(self.sensitive)) if self.sensitive is not None else None, self.secret_keys,
-                  ",".join(sorted(self.ignore)) if self.ignore else None, self.keys or None]
+                  ",".join(sorted(self.ignore)) if self.ignore else None, self.keys or None, self.run or None]
         return {STAMP_PREFIX + k: v for k, v in zip(STAMP_KEYS, values, strict=False) if v is not None}
 
     @classmethod
@@ -156,6 +160,7 @@ class Stamp(Frozen):
             secret_keys=ours.get("secret-keys") if isinstance(ours.get("secret-keys"), str) else None,
             ignore=_fields(ours.get("ignore")) or None,
             keys=ours.get("keys") if isinstance(ours.get("keys"), str) else None,
+            run=ours.get("run") if isinstance(ours.get("run"), str) else None,
         )
 
 

@@ -1,8 +1,8 @@
 """The stack index decides ownership in the live read (issue 20, items 1 and 3): an object it lists
 is ours by id whatever its metadata says now, with the index's facts (protect, sensitive,
-fingerprint); a stamp copied onto an object it does not list is a look-alike. Pure: live_state
-over listed objects, then build_plan. (Apply does not write an index yet; these records are
-built here with core/index.py.)"""
+fingerprint); a stamp copied onto an object it does not list is a look-alike; without a signing
+key an unstamped entry is left alone unless declared. Pure: live_state over listed objects,
+then build_plan (the records are built with the writer's pure parts, tests/index_records.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pytest
 
 from metorial_apply.api.live import live_state
 from metorial_apply.core.fingerprint import stamp_for
-from metorial_apply.core.index import Index, IndexEntry, ShardsMissingError, head_metadata, shard_metadata
+from metorial_apply.core.index import Index, IndexEntry, ShardsMissingError
 from metorial_apply.core.model import Catalog, Resource, Stamp
 from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Action, build_plan
+from tests.index_records import index_records as records_of
 from tests.plan.factory import CANARY, SALT, desired
 
 STACK = "prod"
@@ -39,11 +40,7 @@ def api_object(resource: Resource, id: str, metadata: dict[str, Any], created: s
 
 
 def index_records(*entries: IndexEntry) -> list[dict[str, Any]]:
-    idx = Index(stack=STACK, generation=1, entries=tuple(sorted(entries, key=lambda e: e.id)))
-    shards = shard_metadata(idx)
-    ids = [f"set_shard{n}" for n in range(len(shards))]
-    return ([{"id": "set_head", "status": "active", "metadata": head_metadata(idx, ids, shards)}]
-            + [{"id": i, "status": "active", "metadata": m} for i, m in zip(ids, shards, strict=True)])
+    return records_of(Index(stack=STACK, generation=1, entries=tuple(sorted(entries, key=lambda e: e.id))))
 
 
 def listed(dep_metadata: dict[str, Any], *extra_deps: dict[str, Any], cfg_metadata: dict[str, Any] | None = None,
@@ -55,7 +52,7 @@ def listed(dep_metadata: dict[str, Any], *extra_deps: dict[str, Any], cfg_metada
 
 
 def plan_for(want: list[Resource], found: dict[str, list[dict[str, Any]]]):  # type: ignore[no-untyped-def]
-    read = live_state(STACK, Catalog(), found)
+    read = live_state(STACK, Catalog(), found, declared=frozenset(str(r.address) for r in want))
     return read, build_plan(State.of(STACK, want), read.state)
 
 
@@ -97,3 +94,22 @@ def test_a_head_naming_a_missing_shard_asks_for_a_fresh_list() -> None:
     found["session_template"] = found["session_template"][:1]
     with pytest.raises(ShardsMissingError):
         live_state(STACK, Catalog(), found)
+
+
+def test_without_a_signing_key_an_unstamped_entry_is_never_deleted() -> None:
+    """An unsigned index could be anyone's: an entry whose object lacks our stamp is restored only
+    when declared, and never deleted."""
+    read, plan = plan_for([CFG], listed({"team": "a"}))
+    assert [r.id for r in read.state] == ["pcf_1"]
+    assert not [c for c in plan.changes if c.id == "pde_1" or str(c.address) == "deployment.gh"]
+    assert any("pde_1" in line and "not stamped" in line for line in read.ignored)
+
+
+def test_stamps_with_a_run_and_no_index_are_refused_with_the_rebuild_advice() -> None:
+    from metorial_apply.core.index import StackIndexError
+
+    found = {"deployment": [api_object(DEP, "pde_1", stamp_of(DEP).model_copy(update={"run": "r1"}).to_metadata())]}
+    with pytest.raises(StackIndexError, match="index rebuild --stack prod"):
+        live_state(STACK, Catalog(), found)
+    legacy = live_state(STACK, Catalog(), {"deployment": [api_object(DEP, "pde_1", stamp_of(DEP).to_metadata())]})
+    assert [r.id for r in legacy.state] == ["pde_1"] and legacy.index is None

@@ -1,5 +1,6 @@
-"""The stack index's records (core/index.py): what is written reads back the same, shards stay
-within their size, and every forged or damaged record is refused as a whole."""
+"""The stack index's records (core/index.py, core/layout.py): what is written reads back the same,
+shards stay within their size, a new generation rewrites only the shards whose entries changed,
+and every forged or damaged record is refused as a whole."""
 
 from __future__ import annotations
 
@@ -12,33 +13,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metorial_apply.core.index import (
-    DIGEST_KEY,
     ENTRY_PREFIX,
     GENERATION_KEY,
+    OPEN_KEY,
     SHARD_BYTES,
     SHARDS_KEY,
+    WRITTEN_KEY,
     Index,
     IndexedKey,
     IndexEntry,
     ShardsMissingError,
     StackIndexError,
     canonical,
-    decode_key,
-    head_metadata,
+    index_items,
     read_index,
-    shard_metadata,
-    sign,
 )
+from metorial_apply.core.layout import layout
 from metorial_apply.core.model import Stamp
+from metorial_apply.core.runs import OpenRun
+from metorial_apply.core.signing import IndexKeyError, decode_key, public_of
+from tests.index_records import index_records
 
 PRIVATE = bytes(range(32))
 OTHER = bytes(range(1, 33))
-
-
-def public_of(private: bytes) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    return Ed25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
 
 
 def entry(n: int, **facts: Any) -> IndexEntry:
@@ -50,38 +47,63 @@ def index(count: int = 3, generation: int = 7) -> Index:
     rich = entry(0, secret_fingerprint="scrypt:ab", secret_salt="00" * 16, protect=True, sensitive=("description",),
                  secret_keys='hmac-sha256:k:{"a":"00"}', ignore=("metadata",), keys="sync=ci_1")
     return Index(stack="prod", generation=generation, entries=(rich, *(entry(n) for n in range(1, count))),
-                 keys=(IndexedKey(name="prod~sync~1", backend="metal", identity="ci_1"),))
+                 keys=(IndexedKey(name="prod~sync~1", backend="metal", identity="ci_1"),),
+                 written="2026-06-01T00:00:00Z",
+                 open=(OpenRun(run="r1", lock="set_lock", t0="2026-06-01T00:00:00Z", ttl_s=120, imports=("pde_a",)),))
 
 
 def records(idx: Index, *, private: bytes | None = None) -> list[dict[str, Any]]:
-    """The index as the list of session templates the live read would see."""
-    shards = shard_metadata(idx)
-    ids = [f"set_s{idx.generation}x{n}" for n in range(len(shards))]
-    digest = head_metadata(idx, ids, shards)[DIGEST_KEY]
-    head = head_metadata(idx, ids, shards, sign(digest, private) if private else None)
-    return ([{"id": "set_head", "status": "active", "metadata": head}]
-            + [{"id": i, "status": "active", "metadata": m} for i, m in zip(ids, shards, strict=True)])
+    return index_records(idx, private=private)
+
+
+def content(idx: Index | None) -> Index | None:
+    """What an index says, without what reading it adds (its records, whether it was verified)."""
+    blank = {"head": None, "created_at": None, "shards": (), "signed": False}
+    return idx.model_copy(update=blank) if idx is not None else None
 
 
 def test_what_is_written_reads_back_the_same() -> None:
     idx = index()
-    assert read_index("prod", records(idx)) == idx
+    read = read_index("prod", records(idx))
+    assert content(read) == idx and read is not None and read.head == "set_head" and len(read.shards) == 1
     assert read_index("staging", records(idx)) is None and read_index("prod", []) is None
+
+
+def test_an_empty_index_is_a_head_naming_no_shard() -> None:
+    idx = Index(stack="prod", generation=0)
+    listed = records(idx)
+    assert len(listed) == 1 and listed[0]["metadata"][SHARDS_KEY] == ""
+    assert content(read_index("prod", listed)) == idx
 
 
 @settings(max_examples=5, deadline=None)
 @given(st.integers(1, 4000))
 def test_shards_stay_within_their_size_and_keep_every_entry(count: int) -> None:
     idx = index(count)
-    shards = shard_metadata(idx)
-    assert all(len(canonical(s)) <= SHARD_BYTES for s in shards)
+    shards = [p.metadata for p in layout("prod", index_items(idx), ())]
+    assert all(s is not None and len(canonical(s)) <= SHARD_BYTES for s in shards)
     assert sum(1 for s in shards for k in s if k.startswith(ENTRY_PREFIX)) == count
-    assert read_index("prod", records(idx)) == idx
+    assert content(read_index("prod", records(idx))) == idx
+
+
+def test_a_new_generation_rewrites_only_the_shards_whose_entries_changed() -> None:
+    idx = index(4000)
+    first = layout("prod", index_items(idx), ())
+    refs = tuple(p.ref(f"set_{n}") for n, p in enumerate(first))
+    assert len(refs) > 5 and all(p.metadata is not None for p in first)
+    changed = list(idx.entries)
+    changed[2000] = entry(2000, protect=True)
+    changed.append(entry(99_999))  # sorts last: into the last range
+    again = layout("prod", index_items(idx.model_copy(update={"entries": tuple(sorted(changed, key=lambda e: e.id))})),
+                   refs)
+    assert sum(1 for p in again if p.metadata is not None) == 2
+    kept = {p.id for p in again if p.id}
+    assert len(kept) == len(refs) - 2 and kept <= {r.id for r in refs}
 
 
 def test_a_signed_index_verifies_and_a_forged_one_is_refused() -> None:
     idx, key = index(), public_of(PRIVATE)
-    assert read_index("prod", records(idx, private=PRIVATE), key) == idx
+    assert content(read_index("prod", records(idx, private=PRIVATE), key)) == idx
     with pytest.raises(StackIndexError, match="not signed by the index key"):
         read_index("prod", records(idx), key)  # unsigned
     with pytest.raises(StackIndexError, match="not signed by the index key"):
@@ -108,7 +130,15 @@ def older_generation(listed: list[dict[str, Any]]) -> None:
     listed[0]["metadata"][GENERATION_KEY] = "6"
 
 
-@pytest.mark.parametrize("change", [add_entry, swap_ids, older_generation])
+def older_write(listed: list[dict[str, Any]]) -> None:
+    listed[0]["metadata"][WRITTEN_KEY] = "2020-01-01T00:00:00Z"
+
+
+def open_run_dropped(listed: list[dict[str, Any]]) -> None:
+    listed[0]["metadata"][OPEN_KEY] = "{}"
+
+
+@pytest.mark.parametrize("change", [add_entry, swap_ids, older_generation, older_write, open_run_dropped])
 def test_tampering_is_refused_signed_or_not(change: Any) -> None:
     key = public_of(PRIVATE)
     with pytest.raises(StackIndexError):
@@ -128,6 +158,9 @@ def test_a_head_naming_missing_shards_asks_for_a_fresh_list() -> None:
 
 @pytest.mark.parametrize("damage", [
     lambda h, s: h.update({GENERATION_KEY: "01"}),
+    lambda h, s: h.update({OPEN_KEY: "[1]"}),
+    lambda h, s: h.update({OPEN_KEY: '{"r": {"lock": "x", "t0": "t", "ttl": 0, "imports": []}}'}),
+    lambda h, s: s.update({ENTRY_PREFIX + "pcf_1": json.dumps({"address": "config.a", "spec-hash": "h", "run": "r"})}),
     lambda h, s: h.update({SHARDS_KEY: "a;b"}),
     lambda h, s: h.update({SHARDS_KEY: ",".join(["set_x"] * 2)}),
     lambda h, s: h.update({SHARDS_KEY: ",".join(f"s{n}" for n in range(5000))}),
@@ -153,5 +186,5 @@ def test_two_heads_for_one_stack_are_refused() -> None:
 def test_keys_decode_from_base64_and_anything_else_is_refused() -> None:
     assert decode_key(base64.b64encode(PRIVATE).decode(), "METORIAL_APPLY_INDEX_KEY") == PRIVATE
     for bad in ("", "not base64!", base64.b64encode(b"short").decode()):
-        with pytest.raises(StackIndexError, match="not a base64 Ed25519 key"):
+        with pytest.raises(IndexKeyError, match="not a base64 Ed25519 key"):
             decode_key(bad, "METORIAL_APPLY_INDEX_KEY")
