@@ -32,7 +32,7 @@ from metorial_apply.api.client import MetorialClient
 from metorial_apply.api.keys import KeyClients
 from metorial_apply.api.ownership import Ownership, claims
 from metorial_apply.core.directives import Directives
-from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index
+from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index, strays
 from metorial_apply.core.keys import LiveKey
 from metorial_apply.core.kinds import CHILD_REFS, KINDS, METORIAL_KINDS, KindSpec, ref_name
 from metorial_apply.core.lock import LockRecord, is_lock_record
@@ -70,6 +70,7 @@ class LiveRead:
     # imports adopt and the planner's look-alike notes point at.
     others: dict[str, Unowned] = field(default_factory=dict)
     index: Index | None = None  # the stack's index as read (None: it has none)
+    strays: tuple[str, ...] = ()  # shard records of the stack no head names (the next write archives them)
 
     def unmanaged(self) -> dict[tuple[str, str], tuple[str, ...]]:
         """(kind, name) → ids of unstamped live objects with that name: for look-alike notes."""
@@ -137,7 +138,8 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     state = State.of(stack, resources).model_copy(update={"bound": bindings(owned, listed)})
     return LiveRead(state=state, ignored=tuple(sorted(set(ignored))), objects=total,
                     defaults=deployment_defaults(owned, listed.get("auth_config", [])),
-                    others={i: o for i, o in others.items() if i not in taken}, index=index)
+                    others={i: o for i, o in others.items() if i not in taken}, index=index,
+                    strays=strays(stack, templates, index))
 
 
 def bindings(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tuple[str, ...]]:

@@ -132,5 +132,5 @@ def _look_alike(obj: Raw, stamp: Stamp, index: Index, own: Ownership) -> str:
     created, first = parse_time(obj.get("created_at")), parse_time(index.created_at)
     if stamp.run is None and created is not None and first is not None and created > first:
         return (f"{where} without a run id, made after the index was first written: written by an older "
-                "metorial-apply or copied by hand; not claimed")
+                "metorial-apply or copied by hand; not claimed, left alone")
     return f"{where}, but the stack's index does not list it and no open run made it: a look-alike, left alone"

@@ -19,6 +19,7 @@ from typing import Any
 from metorial_apply.apply.calls import ApiClient, delete_quietly, key_landing, recover_create, stamped_landing
 from metorial_apply.apply.children import child_changes, run_child_changes
 from metorial_apply.apply.ids import IdMap, KeyRing
+from metorial_apply.apply.ledger import Ledger
 from metorial_apply.apply.steps import Step
 from metorial_apply.apply.verify import UnappliedWriteError, applied_stamp, stamp_missing, unapplied
 from metorial_apply.core.errors import ApiCall, ApiError, OutcomeUnknownError
@@ -46,6 +47,8 @@ class Executor:
     pool: ThreadPoolExecutor | None = None  # their threads (None: the loop's default executor)
     key: FingerprintKey | None = field(default=None, repr=False)  # keyed (hmac) stamps when set
     keys: KeyRing = field(default_factory=KeyRing)  # the key backends, and the keys made this run
+    run_id: str | None = None  # the run id every stamp written carries (the stack index's open entry)
+    ledger: Ledger = field(default_factory=Ledger)  # what was written, for the index's next generation
 
     def sent_secret(self, resource: Resource) -> Any:
         """The write-only value a create or update sends; a key consumer's is filled with the
@@ -94,9 +97,12 @@ class Executor:
         """A fresh stamp; a key consumer's fingerprints its value bound to the identities of the
         key generations it holds, and records them."""
         if not keys_in(resource.secret):
-            return await self._stamp(resource, reuse)
+            return self._ran(await self._stamp(resource, reuse))
         bound, held = self.keys.bound(resource)
-        return (await self._stamp(bound, reuse)).model_copy(update={"keys": held})
+        return self._ran((await self._stamp(bound, reuse)).model_copy(update={"keys": held}))
+
+    def _ran(self, stamp: Stamp) -> Stamp:
+        return stamp.model_copy(update={"run": self.run_id}) if self.run_id else stamp
 
     async def _stamp(self, resource: Resource, reuse: Stamp | None = None) -> Stamp:
         """The live salt is kept when the secret did not change (the fingerprint then stays
@@ -113,7 +119,8 @@ class Executor:
         resource = _desired(step.change)
         kind = KINDS[resource.address.kind]
         pending = self.ready.pop(resource.address, None)
-        stamp = (await pending if pending is not None else await self.stamp(resource)).to_metadata()
+        ours = await pending if pending is not None else await self.stamp(resource)
+        stamp = ours.to_metadata()
         metadata = dict(resource.spec.get("metadata") or {}) | stamp
         secret = self.sent_secret(resource)
         body = create_body(kind, resource.spec, secret, metadata, self.ids)
@@ -125,6 +132,7 @@ class Executor:
             obj, note = await recover_create(stamped_landing(self.client, kind, resource.address, self.stack, body,
                                                              stamp, old))
         self.ids.record(resource.address, obj["id"], replaced=step.change.action is Action.REPLACE)
+        self.ledger.wrote(obj["id"], ours)
         await self.verified(resource, obj, resource.spec, set(resource.spec), stamp, ApiCall("POST", kind.path))
         return StepDone(obj["id"], note)
 
@@ -143,6 +151,7 @@ class Executor:
         user = _user_metadata(change, resource)
         body = patch_body(kind, resource.spec, frozenset(fields), secret, user | stamp.to_metadata(), self.ids)
         answer = await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
+        self.ledger.wrote(id, stamp)
         sent = (fields & kind.patchable) | {"metadata"}
         await self.verified(resource, answer, resource.spec | {"metadata": user}, sent, stamp.to_metadata(),
                             ApiCall("PATCH", f"{kind.path}/{id}"))
@@ -167,14 +176,15 @@ class Executor:
         with suppress(ApiError):  # the failure below is what matters; the next plan re-reads anyway
             await self.client.update(kind.path, id, {"metadata": dict(sent.get("metadata") or {}) | held.to_metadata()},
                                      kind=kind.kind, name=resource.address.name)
+        self.ledger.wrote(id, held)  # the index holds what the API holds, whether the re-stamp landed or not
         raise UnappliedWriteError(resource.address, call, _verb(call), missed)
 
     async def update_stamp(self, change: Change, resource: Resource) -> Stamp:
         """An update's stamp; an ignored secret is never sent on update, so its stamp keeps the
         live fingerprint (what was last sent) rather than claim the YAML value is live."""
         if _secret_ignored(resource):
-            return _kept_fingerprint(stamp_for(resource.model_copy(update={"secret": None}), self.stack, None),
-                                     change.live.stamp if change.live else None)
+            unsent = stamp_for(resource.model_copy(update={"secret": None}), self.stack, None)
+            return self._ran(_kept_fingerprint(unsent, change.live.stamp if change.live else None))
         pending = self.ready.pop(resource.address, None)
         return await pending if pending is not None else await self.stamp(resource, _reusable_stamp(change))
 
@@ -191,6 +201,7 @@ class Executor:
         kind = KINDS[change.address.kind]
         user = dict(change.live.spec.get("metadata") or {})
         await self.client.update(kind.path, change.id, {"metadata": user}, kind=kind.kind, name=change.address.name)
+        self.ledger.remove(change.id)
         return StepDone(change.id, "stamp removed; the object stays")
 
     async def create_key(self, step: Step) -> StepDone:
@@ -204,6 +215,7 @@ class Executor:
             made, note = await recover_create(key_landing(client, spec["name"], spec.get("key_for"),
                                                           KINDS[step.address.kind].adoptable))
         self.keys.record(step.address.name, made)
+        self.ledger.keys_made[made.key.name] = made.key
         missed = ["name"] if made.key.name != spec["name"] else []
         # Metlo answers with the type it made (`for`); Metal keys have none to check.
         if made.key.key_for is not None and made.key.key_for != (spec.get("key_for") or DEFAULT_KEY_TYPE):
@@ -215,7 +227,10 @@ class Executor:
     async def retire_keys(self, step: Step) -> StepDone:
         """Delete every earlier generation the change lets go of (each attempted; the first
         failure is raised after the rest were tried)."""
-        return StepDone(*await self.keys.delete(step.change.old))
+        try:
+            return StepDone(*await self.keys.delete(step.change.old))
+        finally:
+            self.ledger.keys_deleted |= self.keys.gone
 
     async def delete(self, step: Step) -> StepDone:
         change = step.change
@@ -223,7 +238,9 @@ class Executor:
         id = change.id or (change.live.id if change.live else None)
         if id is None:
             return StepDone(None, "nothing to delete")
-        return StepDone(id, await delete_quietly(self.client, kind.path, id, kind=kind.kind, name=change.address.name))
+        note = await delete_quietly(self.client, kind.path, id, kind=kind.kind, name=change.address.name)
+        self.ledger.remove(id)
+        return StepDone(id, note)
 
 
 def _verb(call: ApiCall) -> str:

@@ -92,6 +92,7 @@ class KeyRing:
     unconsumed: frozenset[str] = frozenset()  # keys whose secret goes to --secrets-out
     identities: dict[str, str] = field(default_factory=dict)
     parts: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    gone: set[str] = field(default_factory=set)  # full names of the generations deleted (or found gone)
 
     def seeded(self, plan: Plan) -> KeyRing:
         """This ring with the identities of the keys the plan keeps."""
@@ -146,6 +147,7 @@ class KeyRing:
             except ApiError as exc:
                 failed = failed or exc
                 continue
+            self.gone.add(key.name)
             notes.append(f"{key.name} {'deleted' if gone else 'already gone'}")
         if failed is not None:
             raise failed

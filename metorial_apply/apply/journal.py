@@ -61,7 +61,8 @@ class Journal:
         """The client's `on_call` observer (a CallRecord): attributed to the change in flight."""
         address = f"{record.kind}.{record.name}" if record.kind and record.name else None
         self._write({
-            "event": "call", "address": address, "action": self._actions.get(address or ""),
+            "event": "call", "address": address, "kind": record.kind or None,
+            "action": self._actions.get(address or ""),
             "method": record.method, "path": record.path.split("?", 1)[0], "status": record.status,
             "duration_s": round(record.duration_s, 4), "retries": record.retries,
         })

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.errors import ApiError, GoneError, NotFoundError, OutcomeUnknownError
+from metorial_apply.core.index import OPEN_KEY, StackIndexError, heads_of
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.lock import (
     REREADS,
@@ -35,6 +36,7 @@ from metorial_apply.core.lock import (
     printable,
     server_now,
 )
+from metorial_apply.core.runs import parse_open
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,23 @@ def new_run_id() -> str:
 async def lock_records(client: MetorialClient) -> list[LockRecord]:
     """Every lock record of the organization (every stack): one paginated list of session templates.
     No filter narrows it safely (`search` semantics are undocumented), so the whole list is read."""
+    return (await lock_listing(client, ""))[0]
+
+
+async def lock_listing(client: MetorialClient, stack: str) -> tuple[list[LockRecord], frozenset[str]]:
+    """Every lock record, and the lock records `stack`'s index names as open runs (from the same
+    list): those are kept after they expire, since their last renewal bounds what the run made."""
     items = await client.list_all(PATH, kind=CALL_KIND)
-    return [r for r in (LockRecord.from_api(o) for o in items) if r is not None]
+    records = [r for r in (LockRecord.from_api(o) for o in items) if r is not None]
+    return records, open_locks(stack, items)
+
+
+def open_locks(stack: str, items: list[dict[str, object]]) -> frozenset[str]:
+    out: set[str] = set()
+    for head in heads_of(stack, items):
+        with suppress(StackIndexError):
+            out |= {r.lock for r in parse_open(head["metadata"].get(OPEN_KEY), "open runs", StackIndexError)}
+    return frozenset(out)
 
 
 async def delete_record(client: MetorialClient, record: LockRecord) -> None:
@@ -80,9 +97,14 @@ class StackLock:
         self.renewed_at = time.monotonic()  # local time of it, only to give up renewing in time
         self.lost = asyncio.Event()
         self.reason: str | None = None
+        # Set while this run's entry in the stack index is open: the record is then kept at
+        # release (expiring at once), since its last renewal bounds what the run made.
+        self.keep_record = False
+        self.open_locks: frozenset[str] = frozenset()  # other runs' records the index still needs
 
-    def _body(self) -> dict[str, object]:
-        metadata = lock_metadata(self.stack, self.run, self.host, self.pid, self.settings.ttl_s, self.renewals)
+    def _body(self, ttl_s: float | None = None) -> dict[str, object]:
+        metadata = lock_metadata(self.stack, self.run, self.host, self.pid, ttl_s or self.settings.ttl_s,
+                                 self.renewals)
         return {"metadata": metadata}
 
     async def _create(self) -> None:
@@ -135,7 +157,7 @@ class StackLock:
         await asyncio.sleep(self.settings.settle_s)
         waiting_on, rereads = None, 0
         while True:
-            records = await lock_records(self.client)
+            records, self.open_locks = await lock_listing(self.client, self.stack)
             decision = decide(records, self.stack, self.run, server_now(records, self.stamped))
             if decision.verdict is Verdict.PROCEED:
                 await self.renew()  # fails if someone judged us expired meanwhile
@@ -163,6 +185,8 @@ class StackLock:
             self.note(f"the lock of stack {self.stack!r} held by {record.describe()} expired (TTL {record.ttl_s:g} s) "
                       "without release: that run was probably killed. Proceeding; this run's plan includes "
                       "whatever it left half done.")
+            if record.id in self.open_locks:  # its last renewal bounds its run: the index merge archives it
+                continue
             try:
                 await delete_record(self.client, record)
             except ApiError as exc:
@@ -189,9 +213,14 @@ class StackLock:
         self.lost.set()
 
     async def release(self) -> None:
-        """Archive our records; what cannot be removed expires by its TTL."""
+        """Archive our records; what cannot be removed expires by its TTL. With `keep_record` the
+        record is renewed once more with a TTL of 1 s instead: expired at once, still listed."""
         try:
             async with asyncio.timeout(RELEASE_TIMEOUT_S):
+                if self.keep_record:
+                    self.renewals += 1
+                    await self.client.update(PATH, self.records[0], self._body(1.0), kind=CALL_KIND, name=NO_NAME)
+                    return
                 for id in self.records:
                     with suppress(NotFoundError, GoneError):
                         await self.client.delete(PATH, id, kind=CALL_KIND, name=NO_NAME)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from metorial_apply.apply.ledger import Ledger
 from metorial_apply.apply.schedule import Outcome
 from metorial_apply.core.model import Address
 from metorial_apply.planning.action import Action
@@ -54,6 +55,7 @@ class ApplyReport:
     elapsed_s: float = 0.0
     stopped: str | None = None  # "interrupted" | "fail-fast" | None
     stats: dict[str, Any] = field(default_factory=dict)  # API calls, retries, 429s
+    ledger: Ledger = field(default_factory=Ledger)  # what was written (for the stack index)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

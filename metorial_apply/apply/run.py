@@ -144,16 +144,16 @@ async def apply_plan(
     cancel: asyncio.Event | None = None,
     fingerprint_key: FingerprintKey | None = None,
     keys: KeyRing | None = None,
+    run: str | None = None,
 ) -> ApplyReport:
     """Make the plan's API calls in dependency order, at most `parallelism` at a time, each on
-    the API its kind belongs to (`keys`: the key backends' clients, for api keys).
-
-    Never raises for a failed change (the report carries it); raises PlanError for a plan that
-    cannot be ordered. `cancel` stops scheduling (in-flight calls finish); `fingerprint_key`
-    makes new secret stamps keyed (hmac) instead of scrypt."""
+    the API its kind belongs to (`keys`: the key backends' clients). Never raises for a failed
+    change (the report carries it, and its ledger what was written); raises PlanError for a plan
+    that cannot be ordered. `cancel` stops scheduling (in-flight calls finish); `fingerprint_key`
+    keys new secret stamps (hmac, not scrypt); `run` is the id every stamp carries."""
     graph = execution_graph(plan)
     executor = Executor(client=client, ids=IdMap.from_plan(plan, catalog), stack=plan.stack, key=fingerprint_key,
-                        keys=(keys or KeyRing()).seeded(plan))
+                        keys=(keys or KeyRing()).seeded(plan), run_id=run)
     by_address: dict[Address, list[Step]] = {}
     for step in sorted(graph, key=Step.order):
         by_address.setdefault(step.address, []).append(step)
@@ -176,7 +176,7 @@ async def apply_plan(
     unstarted = any(r.outcome is Outcome.SKIPPED and r.cause is None for r in results)
     stopped = "interrupted" if cancel.is_set() else ("fail-fast" if fail_fast and failed and unstarted else None)
     return ApplyReport(stack=plan.stack, results=results, elapsed_s=time.monotonic() - began, stopped=stopped,
-                       stats=_delta(calls_before, _stats(*apis)))
+                       stats=_delta(calls_before, _stats(*apis)), ledger=executor.ledger)
 
 
 def _stats(*clients: Any) -> dict[str, Any]:

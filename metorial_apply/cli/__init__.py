@@ -23,8 +23,8 @@ EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 GC_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "show", "catalog", "export", "keygen",
-                   "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "index", "show", "catalog", "export",
+                   "keygen", "emulator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -48,6 +48,7 @@ SUMMARIES = {
     "destroy": "Delete every resource of the stack, dependents first.",
     "show": "Render a saved plan (plan.json) as text, Markdown or JSON, offline.",
     "unlock": "Break a stack lock held by a run that is gone.",
+    "index": "The stack index (what each stack owns): `index rebuild` builds it from stamps.",
     "catalog": "Browse the provider catalog: versions, auth methods, config, tools.",
     "export": "Write YAML for existing resources (unmanaged ones with imports:, or a stack's).",
     "keygen": "Print a new fingerprint key (METORIAL_APPLY_FINGERPRINT_KEY) for a secret store.",

@@ -41,6 +41,7 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import REPLACE_HELP, parse_targets
 from metorial_apply.cli.planfile import read_saved
 from metorial_apply.cli.progress import make_progress, summary_lines
+from metorial_apply.cli.recording import check_indexed, close_run, open_run, tidy
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.core.keys import consumed
@@ -109,7 +110,8 @@ async def run_changes(
         with _heap_frozen(), progress:
             report = await apply_plan(plan, s.client, catalog=s.catalog, parallelism=args["parallelism"],
                                       fail_fast=args["fail_fast"], journal=journal, on_event=progress, cancel=cancel,
-                                      fingerprint_key=args.get("fingerprint_key"), keys=keys)
+                                      fingerprint_key=args.get("fingerprint_key"), keys=keys,
+                                      run=s.lock.run if s.lock else None)
     finally:
         if keys.secrets_out is not None:
             keys.secrets_out.close()
@@ -118,6 +120,15 @@ async def run_changes(
         for sig in handled:
             loop.remove_signal_handler(sig)
     return report, (received[0] if received else None)
+
+
+async def recorded_changes(out: Output, plan: Plan, s: Session, args: dict[str, Any], journal: Journal | None
+                           ) -> tuple[ApplyReport, str | None, bool]:
+    """run_changes between the run's open entry in the stack index and its merge; the last value
+    says whether the index was written."""
+    writer = await open_run(s, plan)
+    report, stopped_by = await run_changes(out, plan, s, args, journal)
+    return report, stopped_by, await close_run(out, s, writer, report)
 
 
 def key_ring(plan: Plan, s: Session, path: Path | None) -> KeyRing:
@@ -178,13 +189,15 @@ async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
             show_plan(out, plan, s)
             if not plan.actionable():
                 out.echo("No changes. Live state matches the configuration.")
-                return EXIT_OK
+                return EXIT_OK if await tidy(out, s) else EXIT_ERROR
             refuse_unsafe(plan, s.desired, args, out)
+            check_indexed(s)
             if not confirm(out, Approval(auto=args["auto_approve"], verb="apply", plan=plan)):
                 out.echo("Apply cancelled; nothing was changed.")
                 return EXIT_ERROR
-            report, stopped_by = await run_changes(out, plan, s, args, journal)
-        return finish(out, report, stopped_by, journal)
+            report, stopped_by, recorded = await recorded_changes(out, plan, s, args, journal)
+        code = finish(out, report, stopped_by, journal)
+        return code if recorded or code != EXIT_OK else EXIT_ERROR
     finally:
         if journal:
             journal.close()
@@ -239,4 +252,4 @@ def command(ctx: click.Context, path: Path, **args: Any) -> None:
     ctx.exit(asyncio.run(apply_path(out, path, args)))
 
 
-__all__ = ["command", "common_options", "finish", "prepare", "run_changes", "show_plan"]
+__all__ = ["command", "common_options", "finish", "prepare", "recorded_changes", "run_changes", "show_plan"]

@@ -16,10 +16,11 @@ from typing import Any
 import click
 
 from metorial_apply.apply.journal import Journal
-from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, run_changes, show_plan
+from metorial_apply.cli.apply import EXIT_ERROR, EXIT_OK, common_options, finish, prepare, recorded_changes, show_plan
 from metorial_apply.cli.lock import stack_lock
 from metorial_apply.cli.options import api_options, config_options, network_options
 from metorial_apply.cli.output import Output
+from metorial_apply.cli.recording import check_indexed, tidy
 from metorial_apply.cli.safety import Approval, confirm
 from metorial_apply.cli.session import load_desired, session, state_dir_for
 from metorial_apply.config.files import YAML_SUFFIXES
@@ -68,13 +69,15 @@ async def destroy_path(out: Output, path: Path | None, args: dict[str, Any]) -> 
             show_plan(out, plan, s)
             if not plan.actionable():
                 out.echo(f"Nothing to destroy: stack {desired.stack!r} has no resources.")
-                return EXIT_OK
+                return EXIT_OK if await tidy(out, s) else EXIT_ERROR
             check_destroy(plan, protected)
+            check_indexed(s)
             if not confirm(out, Approval(auto=args["auto_approve"], verb="destroy", plan=plan)):
                 out.echo("Destroy cancelled; nothing was changed.")
                 return EXIT_ERROR
-            report, stopped_by = await run_changes(out, plan, s, args, journal)
-        return finish(out, report, stopped_by, journal, verb="Destroy")
+            report, stopped_by, recorded = await recorded_changes(out, plan, s, args, journal)
+        code = finish(out, report, stopped_by, journal, verb="Destroy")
+        return code if recorded or code != EXIT_OK else EXIT_ERROR
     finally:
         if journal:
             journal.close()

@@ -118,6 +118,26 @@ def fingerprint_key() -> FingerprintKey | None:
     return FingerprintKey.parse(text) if text else None
 
 
+INDEX_KEY_ENV, INDEX_PUBKEY_ENV = "METORIAL_APPLY_INDEX_KEY", "METORIAL_APPLY_INDEX_PUBKEY"
+
+
+def index_keys() -> tuple[bytes | None, bytes | None]:
+    """(private, public) halves of the stack index's signing key, from the environment only.
+    The apply job holds the private half (its public half is derived); plan jobs hold the public
+    half. Both set must be one pair. Empty counts as unset."""
+    from metorial_apply.core.signing import IndexKeyError, decode_key, public_of
+
+    private_text, public_text = os.environ.get(INDEX_KEY_ENV, ""), os.environ.get(INDEX_PUBKEY_ENV, "")
+    private = decode_key(private_text, INDEX_KEY_ENV) if private_text else None
+    public = decode_key(public_text, INDEX_PUBKEY_ENV) if public_text else None
+    if private is not None:
+        derived = public_of(private)
+        if public is not None and public != derived:
+            raise IndexKeyError(f"{INDEX_KEY_ENV} and {INDEX_PUBKEY_ENV} are not one key pair")
+        public = derived
+    return private, public
+
+
 def rotate_name(value: str) -> str | None:
     """The key name of `api_key.NAME`; None when `value` is no api key address."""
     kind, _, name = value.partition(".")

@@ -20,7 +20,7 @@ from metorial_apply.api.limits import DEFAULT_DEADLINE_S
 from metorial_apply.api.live import LiveRead, read_live
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.apply.lock import StackLock
-from metorial_apply.cli.options import key_origin, rotate_names, wait_line
+from metorial_apply.cli.options import index_keys, key_origin, rotate_names, wait_line
 from metorial_apply.config.load import load_config
 from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
@@ -94,6 +94,7 @@ class Session:
     list_calls: int
     lock: StackLock | None = None  # held from before the live read to the session's end (apply, destroy)
     keys: KeyClients | None = None  # the key backends' clients, when the config has backends (and secrets)
+    index_key: bytes | None = None  # the private half of the index signing key (apply jobs)
 
 
 Lock = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
@@ -107,6 +108,8 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
     exit. `on_phase` hears "catalog" and "live read" as each is done (plan --stats). With `lock`,
     the stack lock is taken before the live read and held until the session ends."""
     lap = on_phase or (lambda name: None)
+    private, public = index_keys()  # before any network: a bad key fails fast
+    declared = frozenset(str(r.address) for r in desired)
     async with open_client(args["api_url"], args["api_key"], state_dir=state_dir,
                            rate_limit=args.get("rate_limit"), on_call=on_call,
                            max_concurrency=args["parallelism"], timeout_s=args.get("timeout", DEFAULT_DEADLINE_S),
@@ -121,12 +124,13 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         async with lock(client, desired.stack) if lock else nullcontext() as held, \
                 key_clients(backends, state_dir=state_dir, on_call=on_call) as keys:
             started, pages = time.perf_counter(), client.stats.pages
-            read = await read_live(client, desired.stack, catalog, desired.directives, keys if backends else None)
+            read = await read_live(client, desired.stack, catalog, desired.directives, keys if backends else None,
+                                   index_key=public, declared=declared)
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
             yield Session(client, catalog, desired, read, time.perf_counter() - started,
-                          client.stats.pages - pages, held, keys if backends else None)
+                          client.stats.pages - pages, held, keys if backends else None, private)
 
 
 def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:

@@ -164,6 +164,14 @@ def heads_of(stack: str, records: Iterable[Mapping[str, Any]]) -> list[Mapping[s
     return [r for r in records if _metadata(r).get(INDEX_KEY) == stack and STAMP_PREFIX + "address" not in _metadata(r)]
 
 
+def strays(stack: str, records: Iterable[Mapping[str, Any]], index: Index | None) -> tuple[str, ...]:
+    """Active shard records of `stack` that its head does not name (a writer died between them and
+    the head, or the head was lost): what the next write archives."""
+    named = {s.id for s in index.shards} if index is not None else set()
+    return tuple(sorted(str(r["id"]) for r in records if _metadata(r).get(SHARD_KEY) == stack
+                        and isinstance(r.get("id"), str) and r["id"] not in named))
+
+
 def read_index(stack: str, records: Iterable[Mapping[str, Any]], public_key: bytes | None = None) -> Index | None:
     """The stack's index from listed session templates; None when it has none. With `public_key`
     the head must carry a valid signature."""

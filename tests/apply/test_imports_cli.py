@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.apply.conftest import run_cli
+from tests.bookkeeping import active, creates, reset_stats
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
 AUTH = {"Authorization": f"Bearer {SECRET_KEY}"}
@@ -35,17 +36,6 @@ def get(server: EmulatorProcess, path: str, id: str) -> dict[str, Any]:
 
 def cli(server: EmulatorProcess, *args: str) -> Any:
     return run_cli(list(args), env=env(server))
-
-
-def creates(server: EmulatorProcess) -> int:
-    """Create calls for resources since the last stats reset (the stack lock's own record, a
-    session template created and deleted by every apply, is not one)."""
-    calls = server.stats()["calls"]
-    return sum(n for k, n in calls.items() if k.startswith("POST ")) - calls.get("DELETE /session-templates/{id}", 0)
-
-
-def active(server: EmulatorProcess) -> int:
-    return len(server.objects(status="active"))
 
 
 def hand_made(server: EmulatorProcess) -> tuple[str, str]:
@@ -79,7 +69,7 @@ def test_hand_made_objects_are_imported_with_no_create_and_the_next_plan_is_empt
         emulator: EmulatorProcess, tmp_path: Path) -> None:
     dep, cfg = hand_made(emulator)
     path = write_imports(tmp_path / "stack.yaml", dep, cfg)
-    emulator.admin("POST", "/reset", json={"stats_only": True})
+    mark = reset_stats(emulator)
     plan = cli(emulator, "plan", str(path), "--detailed-exitcode")
     assert plan.code == 2, plan.out + plan.err
     # the live read's lists serve the imports: no GET of one object, no write
@@ -87,11 +77,11 @@ def test_hand_made_objects_are_imported_with_no_create_and_the_next_plan_is_empt
     assert "<= deployment.github" in plan.out and f"adopt {dep}" in plan.out and "description" in plan.out
     assert "to import" in plan.out and "config's value cannot be read" not in plan.out
     assert "value cannot be read from the API" in plan.out  # the secret is taken as live, compared from now on
-    emulator.admin("POST", "/reset", json={"stats_only": True})
+    mark = reset_stats(emulator)
     before = active(emulator)
     applied = cli(emulator, "apply", str(path), "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
-    assert creates(emulator) == 0 and active(emulator) == before, emulator.stats()["calls"]
+    assert creates(emulator, mark) == 0 and active(emulator) == before, emulator.stats()["calls"]
     assert emulator.stats()["calls"]["PATCH /provider-deployments/{id}"] == 1
     live = get(emulator, "/provider-deployments", dep)
     assert live["metadata"]["team"] == "support" and live["metadata"][PREFIX + "address"] == "deployment.github"
@@ -147,10 +137,10 @@ def test_moved_keeps_the_id_renames_and_repoints_references_by_name(
     assert plan.code == 2, plan.out + plan.err
     assert "-> deployment.github" in plan.out and "moved from deployment.gh" in plan.out
     assert "config.cfg" not in plan.out.split("Plan:")[1]  # its reference reads as the new name: unchanged
-    emulator.admin("POST", "/reset", json={"stats_only": True})
+    mark = reset_stats(emulator)
     assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
     calls = emulator.stats()["calls"]
-    assert creates(emulator) == 0 and "DELETE /provider-deployments/{id}" not in calls
+    assert creates(emulator, mark) == 0 and "DELETE /provider-deployments/{id}" not in calls
     assert calls["PATCH /provider-deployments/{id}"] == 1
     live = get(emulator, "/provider-deployments", ids["deployment"])
     assert live["status"] == "active" and live["name"] == "github"
@@ -285,9 +275,9 @@ def test_saved_plans_cover_imports_and_moves(emulator: EmulatorProcess, tmp_path
     changed = cli(emulator, "apply", str(saved), "--auto-approve")
     assert changed.code == 1 and "configuration changed since the plan was made" in changed.err
     write_imports(path, dep, cfg)
-    emulator.admin("POST", "/reset", json={"stats_only": True})
+    mark = reset_stats(emulator)
     done = cli(emulator, "apply", str(saved), "--auto-approve")
-    assert done.code == 0 and creates(emulator) == 0, done.out + done.err
+    assert done.code == 0 and creates(emulator, mark) == 0, done.out + done.err
     renamed = path.read_text().replace("  github:", "  gh:").replace("deployment: github", "deployment: gh")
     path.write_text(renamed.replace("deployment.github", "deployment.gh")
                     + "moved:\n  - {from: deployment.github, to: deployment.gh}\n")
@@ -315,7 +305,7 @@ def test_an_import_whose_patch_response_is_lost_converges_on_the_next_run(
         emulator: EmulatorProcess, tmp_path: Path) -> None:
     dep, cfg = hand_made(emulator)
     path, journal = write_imports(tmp_path / "stack.yaml", dep, cfg), tmp_path / "j.jsonl"
-    emulator.admin("POST", "/reset", json={"stats_only": True})
+    mark = reset_stats(emulator)
     before = active(emulator)
     emulator.faults(error_after_commit_next=1, next_path="/provider-configs")  # the stamp lands, the answer is a 500
     first = cli(emulator, "apply", str(path), "--auto-approve", "--journal", str(journal))
@@ -323,7 +313,7 @@ def test_an_import_whose_patch_response_is_lost_converges_on_the_next_run(
     assert journal.read_text().count("config.gh-cfg") >= 1, first.out + first.err
     second = cli(emulator, "apply", str(path), "--auto-approve")
     assert second.code == 0, second.out + second.err
-    assert creates(emulator) == 0 and active(emulator) == before
+    assert creates(emulator, mark) == 0 and active(emulator) == before
     assert get(emulator, "/provider-configs", cfg)["metadata"][PREFIX + "address"] == "config.gh-cfg"
     assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
 

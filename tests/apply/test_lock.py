@@ -158,13 +158,18 @@ def test_apply_takes_the_lock_before_the_live_read_and_releases_it_last(tmp_path
     journal = tmp_path / "j.jsonl"
     result = run_cli(["apply", str(path), "--auto-approve", "--journal", str(journal)], env=env_for(server))
     assert result.code == 0, result.err
-    calls = [(e["method"], e["path"], e["address"]) for e in map(json.loads, journal.read_text().splitlines())
-             if e["event"] == "call"]
-    lock = [i for i, (method, path, address) in enumerate(calls)
-            if path.startswith("/session-templates") and method != "GET" and address is None]
+    entries = [e for e in map(json.loads, journal.read_text().splitlines()) if e["event"] == "call"]
+    calls = [(e["method"], e["path"], e["address"]) for e in entries]
+    lock = [i for i, e in enumerate(entries) if e["kind"] == "lock" and e["method"] != "GET"]
+    index = [i for i, e in enumerate(entries) if e["kind"] == "index"]
+    writes = [i for i, e in enumerate(entries) if e["address"] and e["method"] != "GET"]
     assert calls[lock[0]][0] == "POST" and lock[0] < calls.index(("GET", "/provider-deployments", None))
     assert calls[lock[-1]][0] == "DELETE" and lock[-1] == len(calls) - 1
-    assert [calls[i][0] for i in lock] == ["POST", "PATCH", "DELETE"]  # write, confirm, release
+    # write, confirm, renew before the index's open entry, renew before its new generation, release
+    assert [calls[i][0] for i in lock] == ["POST", "PATCH", "PATCH", "PATCH", "DELETE"]
+    # the run is recorded as open before its first write, and merged after its last
+    assert [calls[i][0] for i in index] == ["POST", "POST", "PATCH"]  # head; shard; head to generation 1
+    assert index[0] < writes[0] and index[1] > writes[-1]
 
 
 def test_a_saved_plan_is_locked_before_its_stale_check(tmp_path: Path, server: EmulatorProcess) -> None:

@@ -92,6 +92,10 @@ def test_a_live_default_config_lets_a_template_provider_omit_its_config(emulator
                          json={"provider_id": "slack", "name": "sl", "metadata": stamp,
                                "provider_config": {"value": {"workspace": "acme"}}})
     assert created.status_code == 200 and created.json()["default_config"] is not None
+    # A stamp from before the stack index: the stack moves over once, by a person.
+    rebuilt = run_cli(["index", "rebuild", "--stack", "rules", "--yes"],
+                      env={"METORIAL_API_URL": emulator.url, "METORIAL_API_KEY": SECRET_KEY, "CI": None})
+    assert rebuilt.code == 0 and "deployment.sl" in rebuilt.out, rebuilt.out + rebuilt.err
     path = tmp_path / "stack.yaml"
     path.write_text(ADOPTED)
     offline = run_cli(["validate", str(path), "--online", "--api-url", emulator.url],

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from metorial_apply.api.live import NAME as LIVE_NAME
 from metorial_apply.api.live import live_state
 from metorial_apply.apply.report import ChangeResult
 from metorial_apply.apply.run import ChangeFinished
@@ -24,6 +23,7 @@ from metorial_apply.cli.output import report_error
 from metorial_apply.cli.progress import PlainProgress, change_line
 from metorial_apply.config.sections import NAME as CONFIG_NAME
 from metorial_apply.core.errors import ApiCall, BadRequestError
+from metorial_apply.core.model import NAME as LIVE_NAME
 from metorial_apply.core.model import Address, Catalog, Resource, Stamp
 from metorial_apply.emulator import EmulatorSettings
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
