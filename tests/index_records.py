@@ -17,6 +17,7 @@ def index_records(index: Index, *, private: bytes | None = None, head_id: str = 
     refs = [p.ref(f"set_s{index.generation}x{n}") for n, p in enumerate(planned)]
     signature = sign(head_digest(index, [r.digest for r in refs]), private) if private else None
     head = head_metadata(index, refs, signature)
-    return ([{"id": head_id, "status": "active", "metadata": head, "created_at": created}]
+    updated = index.written or created  # a writer moves the head right after the time it records
+    return ([{"id": head_id, "status": "active", "metadata": head, "created_at": created, "updated_at": updated}]
             + [{"id": r.id, "status": "active", "metadata": p.metadata, "created_at": created}
                for r, p in zip(refs, planned, strict=True)])

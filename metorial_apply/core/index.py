@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from metorial_apply.core.errors import MetorialApplyError
+from metorial_apply.core.lock import parse_time
 from metorial_apply.core.model import STAMP_PREFIX, Frozen, Stamp
 from metorial_apply.core.runs import OpenRun, parse_open
 from metorial_apply.core.signing import key_id, verified
@@ -45,6 +46,7 @@ SHARD_KEY = STAMP_PREFIX + "index-shard"
 ENTRY_PREFIX, KEY_PREFIX = STAMP_PREFIX + "i:", STAMP_PREFIX + "k:"
 MARKS = (SHARD_KEY, DIGEST_KEY)
 SHARD_BYTES = 64 * 1024
+REPLAY_S = 120.0  # how long after its write time a signed head may have been last updated (server clocks differ)
 MAX_SHARDS = 4096  # 256 MiB of index: far above any stack, a bound on what a forged head may name
 _GENERATION = re.compile(r"0|[1-9][0-9]{0,17}")
 ID = re.compile(r"[A-Za-z0-9_]{1,100}")
@@ -199,10 +201,22 @@ def read_index(stack: str, records: Iterable[Mapping[str, Any]], public_key: byt
     digest = head_digest(index, [s.digest for s in index.shards])
     if head.get(DIGEST_KEY) != digest:
         raise StackIndexError(f"stack {stack!r}: the index head's digest does not match its shards")
-    if public_key is not None and not verified(digest, head.get(SIGNATURE_KEY), public_key):
-        raise StackIndexError(f"stack {stack!r}: the index is not signed by the index key "
-                              f"(key id {key_id(public_key)})")
+    if public_key is not None:
+        if not verified(digest, head.get(SIGNATURE_KEY), public_key):
+            raise StackIndexError(f"stack {stack!r}: the index is not signed by the index key "
+                                  f"(key id {key_id(public_key)})")
+        _check_fresh(stack, index, heads[0].get("updated_at"))
     return index.model_copy(update={"signed": public_key is not None})
+
+
+def _check_fresh(stack: str, index: Index, updated_at: Any) -> None:
+    """A signed head is written right after a lock renewal whose server time it carries, so the
+    record's own updated_at follows within moments. Much later means its metadata was put back
+    by hand: an older generation replayed (its signature still valid) is refused."""
+    written, updated = parse_time(index.written), parse_time(updated_at)
+    if written is None or updated is None or (updated - written).total_seconds() > REPLAY_S:
+        raise StackIndexError(f"stack {stack!r}: the index head was rewritten after its generation was written "
+                              "(an older index put back?); restore it or rebuild it")
 
 
 def _head_fields(stack: str, head: Mapping[str, Any]) -> tuple[int, list[str]]:

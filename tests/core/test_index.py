@@ -110,6 +110,18 @@ def test_a_signed_index_verifies_and_a_forged_one_is_refused() -> None:
         read_index("prod", records(idx, private=OTHER), key)  # signed by another key
 
 
+def test_a_signed_head_put_back_long_after_its_write_is_refused_as_a_replay() -> None:
+    """An older generation's metadata, signature and all, PATCHed back onto the head: the record's
+    updated_at then lies long after the write time the signature covers."""
+    key, listed = public_of(PRIVATE), records(index(), private=PRIVATE)
+    listed[0]["updated_at"] = "2026-06-01T00:01:30Z"  # within REPLAY_S: a normal write
+    assert read_index("prod", listed, key) is not None
+    listed[0]["updated_at"] = "2026-06-03T00:00:00Z"
+    with pytest.raises(StackIndexError, match="older index put back"):
+        read_index("prod", listed, key)
+    assert read_index("prod", listed) is not None  # unsigned: anyone could write it anyway
+
+
 def tampered(change: Any, *, private: bytes | None = PRIVATE) -> list[dict[str, Any]]:
     listed = records(index(), private=private)
     change(listed)
