@@ -77,10 +77,26 @@ def claims(kind: KindSpec, objects: list[Raw], own: Ownership, ignored: list[str
     out = []
     for members in groups.values():
         members.sort(key=lambda m: (str(m.obj.get("created_at") or ""), m.obj["id"]))
+        members = _unforgeable(members, own, ignored)
         out.append(members[0])
         out += [Owned(Address(kind=m.address.kind, name=f"{m.address.name}~{m.obj['id']}"), m.stamp, m.obj)
                 for m in members[1:]]
     return out
+
+
+def _unforgeable(members: list[Owned], own: Ownership, ignored: list[str]) -> list[Owned]:
+    """Beside an object that carries our stamp, one held only by an unsigned index entry (anyone
+    could have written it) is left alone: it neither displaces the stamped one nor is deleted as
+    its duplicate."""
+    if len(members) < 2 or own.index is None or own.index.signed:
+        return members
+    weak = [m for m in members if m.adoption is not None and m.adoption.other == "removed"]
+    if len(weak) == len(members):
+        return members
+    for m in weak:
+        ignored.append(f"{m.obj['id']} is listed in stack {own.stack!r}'s index as {m.address} but not stamped, "
+                       "and another object carries that stamp: left alone")
+    return [m for m in members if m not in weak]
 
 
 def _indexed(kind: KindSpec, obj: Raw, entry: IndexEntry, own: Ownership, ignored: list[str]) -> Owned | None:
