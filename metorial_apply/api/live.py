@@ -72,6 +72,19 @@ class LiveRead:
     index: Index | None = None  # the stack's index as read (None: it has none)
     strays: tuple[str, ...] = ()  # shard records of the stack no head names (the next write archives them)
 
+    def unindexed(self) -> bool:
+        """A stack from before the index: objects stamped for it, and no index."""
+        stack = self.state.stack
+        return self.index is None and any(r.stamp is not None and r.stamp.stack == stack for r in self.state)
+
+    def notes(self) -> tuple[str, ...]:
+        """Warnings for people: what was left alone, and a stack read from its stamps alone."""
+        stack = self.state.stack
+        if not self.unindexed():
+            return self.ignored
+        return (*self.ignored, f"stack {stack!r} has no index yet (its objects are known by their stamps alone): "
+                               f"apply refuses until `metorial-apply index rebuild --stack {stack}` has been run once")
+
     def unmanaged(self) -> dict[tuple[str, str], tuple[str, ...]]:
         """(kind, name) → ids of unstamped live objects with that name: for look-alike notes."""
         out: dict[tuple[str, str], list[str]] = {}

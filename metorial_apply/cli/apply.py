@@ -80,7 +80,7 @@ def show_plan(out: Output, plan: Plan, s: Session) -> None:
                         stats=RenderStats(kinds=len(METORIAL_KINDS), list_calls=s.list_calls, seconds=s.live_seconds))
     if not out.quiet:
         click.echo(render_text(plan, ctx, color=out.color), nl=False, color=out.color)
-    for note in s.read.ignored:
+    for note in s.read.notes():
         out.echo(f"Warning: {inert(note)}", err=True)
 
 

@@ -161,7 +161,7 @@ def emit(out: Output, run: Planned, args: dict[str, Any], phases: Phases) -> Non
         write_atomic(args["out"], plan_to_json(run.plan, key=args.get("fingerprint_key")))
     if args["markdown"] and args["markdown"] != STDOUT:
         write_atomic(args["markdown"], render_markdown(run.plan, ctx))
-    for note in run.read.ignored:
+    for note in run.read.notes():
         out.echo(f"Warning: {inert(note)}", err=True)
     if not out.quiet and (hint := key_suggestion(run, args)):
         out.echo(hint, err=True)

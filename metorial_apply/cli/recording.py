@@ -24,7 +24,7 @@ ADOPTING = (Action.IMPORT, Action.TAKEOVER)
 def check_indexed(s: Session) -> None:
     """Refuse to write to a stack read from its stamps alone."""
     stack = s.desired.stack
-    if s.read.index is None and any(r.stamp is not None and r.stamp.stack == stack for r in s.read.state):
+    if s.read.unindexed():
         raise StackIndexError(
             f"stack {stack!r} has no index yet: its objects are known by their stamps alone, which any key of "
             f"the organization can edit or copy. Run {REBUILD.format(stack=stack)} once (it shows what it claims "
