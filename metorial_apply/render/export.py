@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from metorial_apply.core.kinds import METORIAL_KINDS, KindSpec, Spec
+from metorial_apply.core.index import is_index_record
 from metorial_apply.core.lock import is_lock_record, printable
 from metorial_apply.core.model import NAME, Address, Catalog, Stamp
 from metorial_apply.core.specs import RULE_FIELDS
@@ -84,7 +85,7 @@ ID = re.compile(r"[!-~]{1,200}")
 
 def _usable(objects: list[Any]) -> list[Raw]:
     return [o for o in objects if isinstance(o, dict) and isinstance(o.get("id"), str) and ID.fullmatch(o["id"])
-            and not is_lock_record(o) and o.get("status", "active") == "active"]
+            and not is_lock_record(o) and not is_index_record(o) and o.get("status", "active") == "active"]
 
 
 def _age(obj: Raw) -> tuple[str, str]:

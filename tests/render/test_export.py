@@ -139,9 +139,14 @@ def test_defaults_are_left_out_unless_asked_for_or_referred_to() -> None:
     assert "pde_def" not in {i["id"] for i in alone["imports"]}
 
 
-def test_lock_records_and_dangling_references_are_left_out() -> None:
-    result = export(organization(), CATALOG, ExportRequest())
-    assert "set_lock" not in result.files[CONFIG_FILE]
+def test_lock_and_index_records_and_dangling_references_are_left_out() -> None:
+    from metorial_apply.core.index import Index
+    from tests.index_records import index_records
+
+    listed = organization()
+    listed["session_template"] = listed["session_template"] + index_records(Index(stack="prod", generation=1))
+    result = export(listed, CATALOG, ExportRequest())
+    assert "set_lock" not in result.files[CONFIG_FILE] and "set_head" not in result.files[CONFIG_FILE]
     assert "pcf_3" not in result.files[CONFIG_FILE]  # its deployment is not in the listing
     assert any("config.on-default refers to deployment pde_def2" in n for n in result.notes)
 
