@@ -1,5 +1,6 @@
-"""Deleted index records and `index rebuild`, and sensitive values behind a hand-edited stamp,
-through the real CLI and a real-HTTP emulator (helpers in tests/apply/test_index_cli.py)."""
+"""Deleted index records and `index rebuild`, an open run's claims, and sensitive values behind a
+hand-edited stamp, through the real CLI and a real-HTTP emulator (helpers in
+tests/apply/test_index_cli.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 import httpx
 
-from metorial_apply.core.index import INDEX_KEY, SHARD_KEY, is_index_record
+from metorial_apply.core.index import INDEX_KEY, SHARD_KEY, head_metadata, is_index_record, read_index
 from metorial_apply.core.lock import is_lock_record
+from metorial_apply.core.runs import OpenRun
 from tests.apply.test_index_cli import (
     AUTH,
     PREFIX,
@@ -20,6 +22,7 @@ from tests.apply.test_index_cli import (
     cli,
     foreign_deployment,
     ok,
+    planned,
     resources,
     set_metadata,
 )
@@ -96,6 +99,33 @@ def test_a_rebuild_refuses_an_address_two_stamped_objects_claim_naming_both(
     assert "deployment.gh" in refused.err and gh["id"] in refused.err and copy["id"] in refused.err, refused.err
     assert active_records(emulator) == [] and set(writes(emulator)) <= {
         "POST /session-templates", "PATCH /session-templates/{id}", "DELETE /session-templates/{id}"}
+
+
+def reopen(server: EmulatorProcess, stack: str, run: str, t0: str) -> None:
+    """Rewrite the index head with `run`'s entry open again, as a run killed before its merge (or
+    one whose change failed) leaves it; its lock record is gone, so its window ends at T0 + TTL."""
+    templates = [o for o in server.objects(status="active") if o.get("kind") == "session_template"]
+    index = read_index(stack, templates)
+    assert index is not None and index.head is not None
+    opened = index.model_copy(update={"open": (OpenRun(run=run, lock="set_gone", t0=t0, ttl_s=120.0),)})
+    httpx.patch(f"{server.url}/session-templates/{index.head}", json={"metadata": head_metadata(opened, index.shards)},
+                headers=AUTH, timeout=10).raise_for_status()
+
+
+def test_an_object_only_an_open_run_claims_never_takes_the_address_the_index_gives_another(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    older = foreign_deployment(emulator, "older")  # made by hand before the stack's first apply
+    path = tmp_path / "stack.yaml"
+    path.write_text(STACK)
+    ours = applied(emulator, path)
+    gh = ours["deployment.gh"]
+    reopen(emulator, "ix", gh["metadata"][PREFIX + "run"], older["created_at"])  # T0 before gh, however slow
+    set_metadata(emulator, older, gh["metadata"])
+    changes = planned(emulator, path)
+    # the older copy may be the run's own lost create (a duplicate to delete), but the indexed
+    # deployment keeps its address: nothing it or its dependents are is touched
+    assert [(c["action"], c["address"], c["id"]) for c in changes] == [
+        ("delete", f"deployment.gh~{older['id']}", older["id"])], changes
 
 
 OLD, NEW = "canary-old-7f3a-never-print", "canary-new-91bc-never-print"
