@@ -15,8 +15,9 @@ stack's stamp is taken only when the configuration declares its address (then th
 restored by an update), and never deleted.
 
 Two objects at one address (a create whose response was lost and then sent again by something
-that did not re-list first): the oldest (created_at, then id) keeps it; each extra one gets the
-address `<name>~<id>` and so plans as a delete ("duplicate of <address>").
+that did not re-list first): the one the index lists keeps it, else the oldest (created_at, then
+id); each extra one gets the address `<name>~<id>` and so plans as a delete ("duplicate of
+<address>").
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def claims(kind: KindSpec, objects: list[Raw], own: Ownership, ignored: list[str
             groups.setdefault(str(owned.address), []).append(owned)
     out = []
     for members in groups.values():
-        members.sort(key=lambda m: (str(m.obj.get("created_at") or ""), m.obj["id"]))
+        # The index's word beats a claim through an open run's window: a copy made in the window
+        # (even before the indexed object) must not take its address and get it deleted.
+        members.sort(key=lambda m: (m.obj["id"] not in own.entries, str(m.obj.get("created_at") or ""), m.obj["id"]))
         members = _unforgeable(members, own, ignored)
         out.append(members[0])
         out += [Owned(Address(kind=m.address.kind, name=f"{m.address.name}~{m.obj['id']}"), m.stamp, m.obj)

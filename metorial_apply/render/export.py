@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from metorial_apply.core.kinds import METORIAL_KINDS, KindSpec, Spec
 from metorial_apply.core.index import is_index_record
+from metorial_apply.core.kinds import METORIAL_KINDS, KindSpec, Spec
 from metorial_apply.core.lock import is_lock_record, printable
 from metorial_apply.core.model import NAME, Address, Catalog, Stamp
 from metorial_apply.core.specs import RULE_FIELDS
