@@ -71,6 +71,7 @@ class LiveRead:
     others: dict[str, Unowned] = field(default_factory=dict)
     index: Index | None = None  # the stack's index as read (None: it has none)
     strays: tuple[str, ...] = ()  # shard records of the stack no head names (the next write archives them)
+    kept: frozenset[str] = frozenset()  # ids the index lists that were left alone (their entries stay)
 
     def unindexed(self) -> bool:
         """A stack from before the index: objects stamped for it, and no index."""
@@ -152,7 +153,7 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     return LiveRead(state=state, ignored=tuple(sorted(set(ignored))), objects=total,
                     defaults=deployment_defaults(owned, listed.get("auth_config", [])),
                     others={i: o for i, o in others.items() if i not in taken}, index=index,
-                    strays=strays(stack, templates, index))
+                    strays=strays(stack, templates, index), kept=frozenset(own.kept))
 
 
 def bindings(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tuple[str, ...]]:

@@ -48,6 +48,9 @@ class Ownership:
     declared: frozenset[str] | None = None
     entries: dict[str, IndexEntry] = field(default_factory=dict)
     held: frozenset[str] = frozenset()
+    # Listed objects the index lists but the read left alone: their entries stay in the index as
+    # they are (an untrusted entry is neither acted on nor forgotten).
+    kept: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, stack: str, index: Index | None, renewed: Mapping[str, datetime | None],
@@ -96,8 +99,9 @@ def _unforgeable(members: list[Owned], own: Ownership, ignored: list[str]) -> li
     weak = [m for m in members if m.adoption is not None and m.adoption.other == "removed"]
     if len(weak) == len(members):
         return members
+    own.kept.update(m.obj["id"] for m in weak)
     for m in weak:
-        ignored.append(f"{m.obj['id']} is listed in stack {own.stack!r}'s index as {m.address} but not stamped, "
+        ignored.append(f"{m.obj['id']} is listed in the index of stack {own.stack!r} as {m.address} but not stamped, "
                        "and another object carries that stamp: left alone")
     return [m for m in members if m not in weak]
 
@@ -107,14 +111,16 @@ def _indexed(kind: KindSpec, obj: Raw, entry: IndexEntry, own: Ownership, ignore
     address = our_address(entry.stamp.address, kind)
     if address is None:
         ignored.append(f"the index lists {obj['id']} as {entry.stamp.address!r}, not a {kind.kind}: left alone")
+        own.kept.add(obj["id"])
         return None
     stamp = Stamp.of(obj)
     if stamp is not None and stamp.stack == own.stack and stamp.model_copy(update={"run": None}) == entry.stamp:
         return Owned(address, entry.stamp, obj)
     removed = stamp is None or stamp.stack != own.stack
     if removed and own.index is not None and not own.index.signed and str(address) not in (own.declared or ()):
-        ignored.append(f"{obj['id']} is listed in stack {own.stack!r}'s index as {address} but not stamped, and "
+        ignored.append(f"{obj['id']} is listed in the index of stack {own.stack!r} as {address} but not stamped, and "
                        "the index is not signed: left alone")
+        own.kept.add(obj["id"])
         return None
     return Owned(address, entry.stamp, obj, Adoption(action="restore", other="removed" if removed else "changed"))
 
@@ -145,7 +151,7 @@ def _claimed_by_open_run(obj: Raw, stamp: Stamp, index: Index, own: Ownership) -
 
 
 def _look_alike(obj: Raw, stamp: Stamp, index: Index, own: Ownership) -> str:
-    where = f"{obj['id']} carries stack {own.stack!r}'s stamp for {stamp.address[:120]}"
+    where = f"{obj['id']} carries the stamp of stack {own.stack!r} for {stamp.address[:120]}"
     if stamp.address in own.held:
         return f"{where}, which the stack's index gives to another object: a look-alike, left alone"
     created, first = parse_time(obj.get("created_at")), parse_time(index.created_at)

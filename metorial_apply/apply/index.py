@@ -68,12 +68,13 @@ class IndexWriter:
         opened = base.model_copy(update={"open": runs, "written": self.ours.t0})
         self.index = await self._put_head(opened, base.shards)
 
-    async def merge(self, live: State, ledger: Ledger, *, keep_open: bool = False) -> Index:
+    async def merge(self, live: State, ledger: Ledger, *, keep_open: bool = False,
+                    kept: frozenset[str] = frozenset()) -> Index:
         """Write the next generation: what the live read owned with the run's writes applied; every
         open entry closed, but this run's kept open when `keep_open` (some write's outcome unknown)."""
         previous = self.index
         still = (self.ours,) if keep_open and self.ours is not None else ()
-        draft = next_index(previous, self.stack, live, ledger, written="", still_open=still)
+        draft = next_index(previous, self.stack, live, ledger, written="", still_open=still, kept=kept)
         closed = tuple(r.lock for r in (previous.open if previous else ())
                        if r not in still and r.lock not in self.lock.records)
         return await self.write(draft, closed)

@@ -48,10 +48,12 @@ def owned_keys(stack: str, live: State) -> dict[str, IndexedKey]:
 
 
 def next_index(previous: Index | None, stack: str, live: State, ledger: Ledger, *, written: str,
-               still_open: tuple[OpenRun, ...] = ()) -> Index:
+               still_open: tuple[OpenRun, ...] = (), kept: frozenset[str] = frozenset()) -> Index:
     """The generation after `previous`: the live read's ownership with the run's writes applied.
-    Every open entry is closed (its objects were claimed by the read) except `still_open`."""
-    entries = owned_entries(stack, live)
+    Every open entry is closed (its objects were claimed by the read) except `still_open`; the
+    entries of `kept` (listed objects the read left alone) stay as they were."""
+    entries = {e.id: e.stamp for e in previous.entries if e.id in kept} if previous else {}
+    entries |= owned_entries(stack, live)
     for id in ledger.removed:
         entries.pop(id, None)
     entries |= {id: stamp.model_copy(update={"run": None}) for id, stamp in ledger.stamps.items()}

@@ -58,7 +58,7 @@ async def close_run(out: Output, s: Session, writer: IndexWriter, report: ApplyR
         return False
     keep = any(r.outcome is Outcome.FAILED for r in report.results)
     try:
-        await writer.merge(s.read.state, report.ledger, keep_open=keep)
+        await writer.merge(s.read.state, report.ledger, keep_open=keep, kept=s.read.kept)
     except MetorialApplyError as exc:
         out.echo(f"Error: the stack index was not updated: {inert(str(exc))}. This run's entry stays open and "
                  "the next apply merges what it made.", err=True)
@@ -73,7 +73,7 @@ async def tidy(out: Output, s: Session) -> bool:
     if index is None or not (index.open or s.read.strays):
         return True
     try:
-        await writer_for(s).merge(s.read.state, Ledger())
+        await writer_for(s).merge(s.read.state, Ledger(), kept=s.read.kept)
     except MetorialApplyError as exc:
         out.echo(f"Error: the stack index could not be tidied: {inert(str(exc))}", err=True)
         return False

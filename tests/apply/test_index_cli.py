@@ -155,6 +155,14 @@ def test_a_wiped_protected_resource_dropped_from_the_yaml_is_left_alone_without_
     done = ok(cli(emulator, "apply", str(path), "--auto-approve", "--allow-delete"))
     assert done.err.count(keep["id"]) == 1 and "left alone" in done.err, done.err
     assert live(emulator, keep)["status"] == "active"
+    # An apply that writes the index keeps the entry it left alone: back in the YAML, the object
+    # is restored by an update, never created twice.
+    path.write_text(WITHOUT_KEEP.replace("{provider: github, metadata: {team: a}}",
+                                         "{provider: github, metadata: {team: b}}", 1))
+    ok(cli(emulator, "apply", str(path), "--auto-approve", "--allow-delete"))
+    path.write_text(PROTECTED)
+    back = [(c["action"], c.get("id")) for c in planned(emulator, path)]
+    assert ("update", keep["id"]) in back and all(action == "update" for action, _ in back), back
 
 
 SECRET_CHANGED = STACK.replace('cfg: {deployment: gh, metadata: {team: a}, value: {base_url: "https://a"}}',
