@@ -188,7 +188,8 @@ async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
             plan = saved_plan_against(saved, s, args, config_path) if saved else fresh_plan(s, args, config_path)
             show_plan(out, plan, s)
             if not plan.actionable():
-                out.echo("No changes. Live state matches the configuration.")
+                if out.quiet:  # otherwise the plan just said so
+                    out.echo("No changes. Live state matches the configuration.")
                 return EXIT_OK if await tidy(out, s) else EXIT_ERROR
             refuse_unsafe(plan, s.desired, args, out)
             check_indexed(s)
