@@ -24,6 +24,7 @@ import adopt_scale  # noqa: E402
 import apply_scale  # noqa: E402
 import contention  # noqa: E402
 import e2e  # noqa: E402
+import index_scale  # noqa: E402
 import list_live  # noqa: E402
 import page  # noqa: E402
 import plan_scale  # noqa: E402
@@ -44,6 +45,7 @@ def suite(quick: bool) -> dict[str, Bench]:
             "contention": lambda: contention.run(n=400),
             "e2e": lambda: e2e.run([1000]),
             "adopt_scale": lambda: adopt_scale.run(total=300),
+            "index_scale": lambda: index_scale.run(resources=400, entries=1000, repeats=1, k=4, lock_wait=False),
         }
     return {
         "list_live": lambda: list_live.run(total=5000, latency_ms=20),
@@ -52,6 +54,7 @@ def suite(quick: bool) -> dict[str, Bench]:
         "contention": lambda: contention.run(n=1000),
         "e2e": lambda: e2e.run([1000, 10000], scrypt_sizes=(1000,)),
         "adopt_scale": lambda: adopt_scale.run(total=2000),
+        "index_scale": lambda: index_scale.run(resources=10_000, entries=10_000, repeats=5, k=10),
     }
 
 

@@ -122,8 +122,35 @@ def adopt_rows(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def index_rows(r: dict[str, Any]) -> list[Row]:
+    li, c, caps, a, alone = r["listing"], r["compare"], r["caps"], r["apply"], r["alone"]
+    ours, n = c["ours"], r["resources"]
+    crowd = f"beside {r['stacks']} indexes of {r['entries']:,} entries"
+    writes = a["calls"].get("index POST", 0) + a["calls"].get("index PATCH", 0)
+    return [
+        Row(f"`plan`, no changes, {n} resources {crowd}: list calls", "= minimum (0 for the index)",
+            f"{ours['list_calls']} (minimum {li['min_calls']}; a GET per index record: +{li['bench_shards'] + 1})",
+            f"{ours['list_calls'] / li['min_calls']:.2f}×"),
+        Row(f"`plan`, no changes, {n} resources, its own index only: wall", f"≤ 1.10× parent {r['parent_commit']}",
+            f"{alone['ours']['wall_s']:.2f} s (parent {alone['parent']['wall_s']:.2f} s on an organization it "
+            f"seeded; median of {alone['ours']['runs']}; list calls {alone['ours']['list_calls']} vs "
+            f"{alone['parent']['list_calls']})", f"{alone['ratio']:.2f}×"),
+        Row(f"`plan`, no changes, {n} resources {crowd}: wall", f"≤ 1.10× parent {r['parent_commit']}",
+            f"{ours['wall_s']:.2f} s (parent {c['parent']['wall_s']:.2f} s, same organization; "
+            f"{r['crowding']:.2f}× our plan before those indexes existed)", f"{c['ratio']:.2f}×"),
+        Row(f"largest session-template page, {li['index_records']:,} index records listed", "≤ the 16 MiB default cap",
+            f"{caps['max_page_bytes'] / 2**20:.2f} MiB, {caps['max_page_values']:,} JSON values",
+            f"{caps['max_page_bytes'] / caps['cap_bytes']:.2f}×"),
+        Row(f"apply of {a['changed']} changes to an index of {a['shards']} shards: index writes",
+            "one per changed shard + the head", f"{a['calls'].get('index POST', 0)} shards ({a['touched_shards']} "
+            f"changed), {a['calls'].get('index PATCH', 0)} head PATCHes (open, merge), "
+            f"{a['calls'].get('index DELETE', 0)} archives", f"{writes / (a['touched_shards'] + 1):.2f}×"),
+    ]
+
+
 ROWS = {"e2e": e2e_rows, "contention": contention_rows, "apply_scale": apply_rows, "plan_scale": plan_rows,
-        "list_live": list_rows, "adopt_scale": adopt_rows}
+        "list_live": list_rows, "adopt_scale": adopt_rows,
+        "index_scale": index_rows}
 
 
 E2E_COLUMNS = (("validate", "validate"), ("plan_creates", "plan, all creates"),
