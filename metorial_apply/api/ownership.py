@@ -114,7 +114,7 @@ def _indexed(kind: KindSpec, obj: Raw, entry: IndexEntry, own: Ownership, ignore
         own.kept.add(obj["id"])
         return None
     stamp = Stamp.of(obj)
-    if stamp is not None and stamp.stack == own.stack and stamp.model_copy(update={"run": None}) == entry.stamp:
+    if stamp is not None and stamp.stack == own.stack and stamp.__dict__ | {"run": None} == entry.stamp.__dict__:
         return Owned(address, entry.stamp, obj)
     removed = stamp is None or stamp.stack != own.stack
     if removed and own.index is not None and not own.index.signed and str(address) not in (own.declared or ()):

@@ -247,8 +247,8 @@ def _parsed(stack: str, generation: int, shards: list[dict[str, Any]]) -> Index:
         seen.add(key)
         facts = _facts(value)
         if key.startswith(ENTRY_PREFIX) and ID.fullmatch(key[len(ENTRY_PREFIX):]):
-            stamp = Stamp.split({STAMP_PREFIX + k: v for k, v in facts.items()} | {STAMP_PREFIX + "stack": stack})[1]
-            if stamp is None or "run" in facts:
+            stamp = Stamp.from_keys(facts | {"stack": stack}) if "run" not in facts else None
+            if stamp is None:
                 raise StackIndexError(f"stack {stack!r}: index entry {key[:80]!r} is malformed")
             entries.append(IndexEntry(id=key[len(ENTRY_PREFIX):], stamp=stamp))
         elif key.startswith(KEY_PREFIX) and set(facts) == {"backend", "identity"}:

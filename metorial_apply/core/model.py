@@ -145,22 +145,25 @@ class Stamp(Frozen):
         metadata = metadata or {}
         user = {k: v for k, v in metadata.items() if not k.startswith(STAMP_PREFIX)}
         ours = {k[len(STAMP_PREFIX):]: v for k, v in metadata.items() if k.startswith(STAMP_PREFIX)}
+        return user, cls.from_keys(ours)
+
+    @classmethod
+    def from_keys(cls, ours: Mapping[str, Any]) -> Stamp | None:
+        """A stamp from its keys without the prefix; None when stack, address or spec-hash is not a
+        string (any other value of the wrong type counts as absent)."""
         if not all(isinstance(ours.get(k), str) for k in STAMP_KEYS[:3]):
-            return user, None
-        return user, cls(
-            stack=ours["stack"],
-            address=ours["address"],
-            spec_hash=ours["spec-hash"],
-            secret_fingerprint=ours.get("secret-fingerprint")
-            if isinstance(ours.get("secret-fingerprint"), str)
-            else None,
-            secret_salt=ours.get("secret-salt") if isinstance(ours.get("secret-salt"), str) else None,
-            protect=ours.get("protect") == "true",
-            sensitive=_fields(ours.get("sensitive")),
-            secret_keys=ours.get("secret-keys") if isinstance(ours.get("secret-keys"), str) else None,
-            ignore=_fields(ours.get("ignore")) or None,
-            keys=ours.get("keys") if isinstance(ours.get("keys"), str) else None,
-            run=ours.get("run") if isinstance(ours.get("run"), str) else None,
+            return None
+
+        def text(key: str) -> str | None:
+            value = ours.get(key)
+            return value if isinstance(value, str) else None
+
+        return cls(
+            stack=ours["stack"], address=ours["address"], spec_hash=ours["spec-hash"],
+            secret_fingerprint=text("secret-fingerprint"), secret_salt=text("secret-salt"),
+            protect=ours.get("protect") == "true", sensitive=_fields(ours.get("sensitive")),
+            secret_keys=text("secret-keys"), ignore=_fields(ours.get("ignore")) or None, keys=text("keys"),
+            run=text("run"),
         )
 
 
