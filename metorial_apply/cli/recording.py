@@ -14,11 +14,15 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import Session
 from metorial_apply.core.errors import MetorialApplyError
 from metorial_apply.core.index import StackIndexError
+from metorial_apply.core.kinds import KINDS, METORIAL
 from metorial_apply.planning.action import Action
 from metorial_apply.planning.plan import Plan
 from metorial_apply.render.inert import inert
 
 ADOPTING = (Action.IMPORT, Action.TAKEOVER)
+# What leaves an object the index does not list yet until the merge: only a run that makes one
+# needs an open entry (updates, moves, forgets and deletes act on what it lists already).
+UNLISTED = (Action.CREATE, Action.REPLACE, *ADOPTING)
 
 
 def check_indexed(s: Session) -> None:
@@ -37,14 +41,22 @@ def writer_for(s: Session) -> IndexWriter:
     return IndexWriter(s.client, s.lock, s.read.index, s.read.strays, s.index_key)
 
 
+def needs_open(s: Session, plan: Plan) -> bool:
+    """A new stack (its head is made then), or a run that makes objects the index does not list."""
+    return s.read.index is None or any(c.action in UNLISTED and KINDS[c.address.kind].api == METORIAL
+                                       for c in plan.changes)
+
+
 async def open_run(s: Session, plan: Plan) -> IndexWriter:
-    """Record the run as open before its first write; the lock record is kept from now on until
-    the run's entry is merged (its last renewal bounds what the run made)."""
+    """Record the run as open before its first write, when it makes anything the index does not
+    list; the lock record is then kept until the run's entry is merged (its last renewal bounds
+    what the run made)."""
     check_indexed(s)
     writer = writer_for(s)
     assert s.lock is not None
-    s.lock.keep_record = True
-    await writer.open(sorted(c.id for c in plan.changes if c.action in ADOPTING and c.id))
+    if needs_open(s, plan):
+        s.lock.keep_record = True
+        await writer.open(sorted(c.id for c in plan.changes if c.action in ADOPTING and c.id))
     return writer
 
 
@@ -63,7 +75,7 @@ async def close_run(out: Output, s: Session, writer: IndexWriter, report: ApplyR
         out.echo(f"Error: the stack index was not updated: {inert(str(exc))}. This run's entry stays open and "
                  "the next apply merges what it made.", err=True)
         return False
-    s.lock.keep_record = keep
+    s.lock.keep_record = keep and writer.ours is not None
     return True
 
 

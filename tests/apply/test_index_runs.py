@@ -5,6 +5,7 @@ foreign. Driven through the real CLI, in subprocesses, against an emulator proce
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,20 @@ def test_a_clean_run_leaves_no_open_entry_and_the_next_apply_writes_no_index(
     calls = server.stats()["calls"]
     assert not [k for k in calls if not k.startswith("GET ") and "session-templates" not in k]
     assert index_of(server, "clean").generation == 1  # nothing to record: no write
+
+
+def test_an_apply_of_updates_only_writes_the_changed_shard_and_the_head_once(
+        tmp_path: Path, server: EmulatorProcess) -> None:
+    """Updates act on what the index lists already: no open entry, so one head PATCH in all."""
+    path, journal = tmp_path / "stack.yaml", tmp_path / "j.jsonl"
+    path.write_text(big_stack(2, stack="updates"))
+    assert run_cli(["apply", str(path), "--auto-approve"], env=env_for(server)).code == 0
+    path.write_text(big_stack(2, stack="updates").replace("tools: [create_issue]", "tools: [create_issue, get_issue]"))
+    done = run_cli(["apply", str(path), "--auto-approve", "--journal", str(journal)], env=env_for(server))
+    assert done.code == 0, done.out + done.err
+    entries = [e for e in map(json.loads, journal.read_text().splitlines()) if e["event"] == "call"]
+    index = [e["method"] for e in entries if e["kind"] == "index"]
+    writes = [i for i, e in enumerate(entries) if e["address"] and e["method"] != "GET"]
+    first = next(i for i, e in enumerate(entries) if e["kind"] == "index")
+    assert index == ["POST", "PATCH", "DELETE"] and first > writes[-1], index  # shard, head, old shard
+    assert index_of(server, "updates").generation == 2
