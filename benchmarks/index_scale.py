@@ -375,7 +375,7 @@ def show_apply(a: dict[str, Any]) -> None:
     print(f"\n== apply of {a['changed']} changed descriptions ({a['changes']}) in {a['wall_s']:.2f} s"
           f"{' after a lock wait' if a['lock_waited'] else ''} {a['lock_errors'] or ''}")
     print(f"index: {calls.get('index POST', 0)} shard creates (entries changed in {a['touched_shards']} of "
-          f"{a['shards']} shards), {calls.get('index PATCH', 0)} head PATCHes (open + merge), "
+          f"{a['shards']} shards), {calls.get('index PATCH', 0)} head PATCH(es), "
           f"{calls.get('index DELETE', 0)} archives; {a['shards_kept']} shards kept, generation "
           f"{a['generation'][0]} → {a['generation'][1]}")
     print(f"writes {writes} vs one per changed shard + the head = {a['touched_shards'] + 1} → "

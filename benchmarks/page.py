@@ -143,7 +143,7 @@ def index_rows(r: dict[str, Any]) -> list[Row]:
             f"{caps['max_page_bytes'] / caps['cap_bytes']:.2f}×"),
         Row(f"apply of {a['changed']} changes to an index of {a['shards']} shards: index writes",
             "one per changed shard + the head", f"{a['calls'].get('index POST', 0)} shards ({a['touched_shards']} "
-            f"changed), {a['calls'].get('index PATCH', 0)} head PATCHes (open, merge), "
+            f"changed), {a['calls'].get('index PATCH', 0)} head PATCH(es), "
             f"{a['calls'].get('index DELETE', 0)} archives", f"{writes / (a['touched_shards'] + 1):.2f}×"),
     ]
 
