@@ -9,6 +9,7 @@ still leaves every secret it made.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from types import TracebackType
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.keys import KEY_PARTS, CreatedKey
 
+VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]*")
+SHOWN = 120  # characters of a server-supplied name a comment line keeps
 HEADER = "# One-time API key secrets written by metorial-apply. Keep this file private; delete it once stored.\n"
 _PLAIN = re.compile(r"[A-Za-z0-9_.\-+/=:@]*")
 
@@ -30,12 +33,21 @@ def variable_names(key: str, backend_type: str) -> dict[str, str]:
 
 
 def dotenv_line(name: str, value: str) -> str:
-    """`NAME=value`, single-quoted unless plain; a value no dotenv reader could take back is refused."""
+    """`NAME=value`, single-quoted unless plain (safe for dotenv readers and POSIX shells alike); a
+    name that is not a plain variable, or a value no dotenv reader could take back, is refused."""
+    if not VARIABLE.fullmatch(name):
+        raise UsageError(f"--secrets-out: {name[:SHOWN]!r} is not a variable name ([A-Z_][A-Z0-9_]*)")
     if _PLAIN.fullmatch(value):
         return f"{name}={value}\n"
     if "'" in value or "\n" in value or "\r" in value:
         raise UsageError(f"the value of {name} cannot be written to a dotenv file (a quote or a line break)")
     return f"{name}='{value}'\n"
+
+
+def comment_text(text: str) -> str:
+    """A server-supplied string for a comment line: JSON-escaped (no line break, no control
+    character survives to start a line of its own when the file is sourced) and cut short."""
+    return json.dumps(text[:SHOWN], ensure_ascii=True)[1:-1]
 
 
 def check_names(keys: Sequence[tuple[str, str]]) -> None:
@@ -82,7 +94,7 @@ class SecretsOut:
         taken = self.names & set(names.values())
         if taken:
             raise UsageError(f"--secrets-out: two keys would both write {sorted(taken)[0]}")
-        self._write(f"# api_key.{key} ({created.key.name})\n"
+        self._write(f"# api_key.{key} ({comment_text(created.key.name)})\n"
                     + "".join(dotenv_line(var, parts[part]) for part, var in names.items()))
         self.names |= set(names.values())
 

@@ -56,3 +56,18 @@ def test_names_that_would_collide_and_values_dotenv_cannot_hold_are_refused(tmp_
     with pytest.raises(UsageError, match="cannot be written to a dotenv file"):
         dotenv_line("X", "it's")
     assert variable_names("9lives", "metlo") == {"secret": "_9LIVES_SECRET", "identifier": "_9LIVES_IDENTIFIER"}
+
+
+def test_a_name_from_the_server_cannot_add_a_line_to_the_file(tmp_path: Path) -> None:
+    """A backend's create answer names the key; a line break in it must not start a shell line."""
+    hostile = CreatedKey(key=LiveKey(backend="metal", name="prod~sync~1\nexport PWNED=$(id)\r#" + "x" * 500,
+                                     identity="ci_abc", id="1"), secret=SecretValue("pk_secret_1"))
+    path = tmp_path / "keys.env"
+    with SecretsOut.open(path) as out:
+        out.add("metal-sync", "metal", hostile)
+    lines = path.read_text().splitlines()
+    assert not [line for line in lines if "PWNED" in line and not line.startswith("#")]
+    assert all(line.startswith("#") or line.split("=", 1)[0].startswith("METAL_SYNC_") for line in lines)
+    assert max(len(line) for line in lines) < 300  # cut short
+    with pytest.raises(UsageError, match="not a variable name"):
+        dotenv_line("X;rm -rf /", "v")
