@@ -11,6 +11,8 @@ server's (the created_at/updated_at it returns), never this machine's clock.
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,10 +51,21 @@ class LockHeldError(LockError):
         waited = f" after waiting {waited_s:.0f} s" if waited_s >= 1 else ""
         super().__init__(
             f"stack {holder.stack!r} is locked{waited} by {holder.describe()}: another apply or destroy is "
-            f"running. Retry later, wait with --lock-timeout SECONDS, or if that run is gone, "
-            f"`metorial-apply unlock --stack {holder.stack} {holder.run}` (the lock also expires "
-            f"{holder.ttl_s:.0f} s after its last renewal)"
+            f"running. Retry later, wait with --lock-timeout SECONDS, or if that run is gone, {unlock_hint(holder)} "
+            f"(the lock also expires {holder.ttl_s:.0f} s after its last renewal)"
         )
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def unlock_hint(holder: LockRecord) -> str:
+    """The command that breaks the lock, shell-quoted; a run id metorial-apply never writes (any
+    key of the organization can write one) is not pasted into a command at all."""
+    if RUN_ID.fullmatch(holder.run):
+        return f"`metorial-apply unlock --stack {shlex.quote(holder.stack)} {shlex.quote(holder.run)}`"
+    return (f"archive its lock record {printable(holder.id)} by hand (its run id is not one metorial-apply "
+            "writes, so no command is suggested)")
 
 
 def printable(text: object, limit: int = SHOWN) -> str:

