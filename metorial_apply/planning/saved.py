@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from metorial_apply.core import jsonout
 from metorial_apply.core.errors import PlanError, StalePlanError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
 from metorial_apply.core.kinds import KINDS
@@ -131,7 +132,7 @@ def plan_to_dict(plan: Plan, *, tool_version: str | None = None, key: Fingerprin
 def plan_to_json(plan: Plan, *, tool_version: str | None = None, key: FingerprintKey | None = None) -> str:
     """Saved-plan text: indented, key-sorted JSON, newline-terminated, byte-stable."""
     data = plan_to_dict(plan, tool_version=tool_version, key=key)
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return jsonout.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def change_from_dict(data: dict[str, Any]) -> Change:

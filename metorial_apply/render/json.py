@@ -7,9 +7,9 @@ after one more pass of the view's redaction, plus a few display facts (`api_url`
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from metorial_apply.core import jsonout
 from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.core.model import Resource
 from metorial_apply.planning.plan import Change, FieldDiff, Plan
@@ -21,7 +21,7 @@ from metorial_apply.render.view import RenderContext, build_view, is_sensitive, 
 def render_json(plan: Plan, context: RenderContext, *, key: FingerprintKey | None = None) -> str:
     """The plan as a JSON document with a trailing newline; byte-identical for equal input.
     With `key` the checksum is the saved-plan HMAC, so `apply` accepts the document."""
-    return json.dumps(plan_document(plan, context, key), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return jsonout.dumps(plan_document(plan, context, key), sort_keys=True, indent=2) + "\n"
 
 
 def plan_document(plan: Plan, context: RenderContext, key: FingerprintKey | None = None) -> dict[str, Any]:

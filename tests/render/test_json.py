@@ -51,3 +51,23 @@ def test_render_is_pure_of_network_cli_and_apply() -> None:
             "'metorial_apply.apply.run', 'metorial_apply.cli') if m in sys.modules]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
+
+
+def test_machine_output_escapes_what_a_terminal_would_act_on() -> None:
+    """A live description any key of the organization can write: C1 controls (U+009B is a one-byte
+    CSI), U+0085, U+2028/U+2029 and bidi overrides reach `plan --json` and saved plans only as
+    \\uXXXX escapes; the decoded value is unchanged and other UTF-8 stays readable."""
+    from metorial_apply.core.model import Address
+    from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
+    from metorial_apply.planning.saved import plan_to_json
+
+    hostile = "x\u009b2J\u0085y\u2028z\u2029\u202egnp.exe\x7f é"
+    change = Change(action=Action.UPDATE, address=Address.parse("deployment.gh"), reason="description changed",
+                    id="pde_1", fields=("description",), diffs=(FieldDiff(field="description", before=hostile,
+                                                                          after="tools"),))
+    plan = Plan(stack="prod", changes=(change,))
+    for text in (render_json(plan, CONTEXT), plan_to_json(plan)):
+        assert not any(c in text for c in "\u009b\u0085\u2028\u2029\u202e\x7f"), text
+        assert "\\u009b" in text and "é" in text
+        [diff] = json.loads(text)["changes"][0]["diffs"]
+        assert diff["before"] == hostile
