@@ -32,6 +32,7 @@ from metorial_apply.api.limits import (
 from metorial_apply.api.local import LOCAL, local_transport
 from metorial_apply.api.ratelimit import RateLimiter, RateLimitSettings, Sleep
 from metorial_apply.api.responses import (
+    ACCEPT_ENCODING,
     Reply,
     invalid_response,
     json_object,
@@ -365,6 +366,7 @@ def _headers(api_key: str) -> dict[str, str]:
         "Metorial-Version": API_VERSION,
         "User-Agent": f"metorial-apply/{__version__}",
         "Accept": "application/json",
+        "Accept-Encoding": ACCEPT_ENCODING,
     }
 
 

@@ -25,7 +25,7 @@ from metorial_apply.api.client import MetorialClient, check_api_url
 from metorial_apply.api.limits import RequestLimits, ResponseLimitError
 from metorial_apply.api.local import LOCAL_BASE_URL, local_key_transport
 from metorial_apply.api.ratelimit import RateLimiter, RateLimitSettings
-from metorial_apply.api.responses import Reply, invalid_response, outcome_unknown, with_request_id
+from metorial_apply.api.responses import ACCEPT_ENCODING, Reply, invalid_response, outcome_unknown, with_request_id
 from metorial_apply.api.retry import RetryPolicy, Verdict
 from metorial_apply.api.stats import CallRecord
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitBudget
@@ -111,7 +111,7 @@ DIALECTS: dict[str, Dialect] = {
 
 def key_headers(dialect: Dialect, api_key: str, client_id: str | None) -> dict[str, str]:
     return dialect.headers(api_key, client_id) | {"User-Agent": f"metorial-apply/{__version__}",
-                                                  "Accept": "application/json"}
+                                                  "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
 
 
 class KeyBackendClient(MetorialClient):

@@ -89,6 +89,15 @@ class ResponseTooLargeError(ResponseLimitError):
                          f"the response body is larger than the {size_text(cap)} cap; stopped reading it")
 
 
+class EncodingRefusedError(ResponseLimitError):
+    """A response in a content encoding the bounded reader does not decode (nested or unknown)."""
+
+    def __init__(self, call: ApiCall, status: int | None, encoding: str) -> None:
+        super().__init__(_template_call(call), status, "encoding_refused",
+                         f"the response is in a content encoding this client does not read ({encoding[:60]!r}); "
+                         "not used")
+
+
 class ResponseTooDeepError(ResponseLimitError):
     """The response's JSON nests deeper than the cap; it was not parsed."""
 

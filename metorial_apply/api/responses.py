@@ -7,6 +7,7 @@ request id, so they are safe to print, log and pickle.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from metorial_apply.api.limits import (
     DEFAULT_MAX_JSON_DEPTH,
     DEFAULT_MAX_JSON_VALUES,
     DeadlineExceeded,
+    EncodingRefusedError,
     RequestLimits,
     ResponseLimitError,
     ResponseTooLargeError,
@@ -72,18 +74,40 @@ def _problems(raw: Any) -> tuple[FieldProblem, ...]:
     return tuple(out)
 
 
+ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+ACCEPT_ENCODING = "gzip, deflate"  # what read_reply decodes; httpx would also offer br and zstd
+
+
+def _decoder(call: ApiCall, response: httpx.Response) -> zlib._Decompress | None:
+    """One zlib decoder for the declared encoding; nested or unknown encodings are refused."""
+    declared = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")]
+    encodings = [e for e in declared if e and e != "identity"]
+    if not encodings:
+        return None
+    if len(encodings) > 1 or encodings[0] not in ENCODINGS:
+        raise EncodingRefusedError(with_request_id(call, response), response.status_code, ", ".join(encodings))
+    return zlib.decompressobj(ENCODINGS[encodings[0]])
+
+
 async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLimits) -> Reply:
-    """Read a streamed response whole, counting its (decoded) bytes against the cap as they
-    arrive: nothing is allocated from a declared length, and reading stops at the cap."""
+    """Read a streamed response whole, counting its bytes against the cap as they arrive, both as
+    sent and as decompressed, and decompressing at most what the cap has left: nothing is
+    allocated from a declared length, and a small bomb cannot expand past the cap."""
     cap = limits.max_body_bytes
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        if len(body) + len(chunk) > cap:
-            raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
-        body += chunk
+    decoder, body, sent = _decoder(call, response), bytearray(), 0
+    try:
+        async for chunk in response.aiter_raw():
+            sent += len(chunk)
+            # At most one byte more than the cap has room for: enough to tell it is too large.
+            body += decoder.decompress(chunk, cap - len(body) + 1) if decoder is not None else chunk
+            if len(body) > cap or sent > cap:
+                raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
+        body += decoder.flush() if decoder is not None else b""
+    except zlib.error:
+        raise EncodingRefusedError(with_request_id(call, response), response.status_code, "corrupt data") from None
     return Reply(response.status_code, response.headers, bytes(body), response.reason_phrase, limits.max_json_depth,
                  limits.max_json_values)
 

@@ -4,7 +4,10 @@ cap counted while streaming, and a JSON depth cap checked before parsing."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +17,7 @@ import respx
 
 from metorial_apply.api.limits import (
     DeadlineExceededError,
+    EncodingRefusedError,
     RequestLimits,
     ResponseTooDeepError,
     ResponseTooLargeError,
@@ -178,3 +182,58 @@ class _Stream(httpx.AsyncByteStream):
 async def _never() -> AsyncIterator[bytes]:
     raise AssertionError("the body was read")
     yield b""  # pragma: no cover - makes this an async generator
+
+
+def gzip_of_zeros(size: int, wbits: int = 31) -> bytes:
+    """`size` zero bytes compressed (a bomb: about 1,000 times smaller), built without holding them."""
+    encoder = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = b"\0" * (1 << 20)
+    return b"".join(encoder.compress(block) for _ in range(size >> 20)) + encoder.flush()
+
+
+async def test_a_compressed_bomb_is_cut_at_the_cap_as_it_decompresses(api: respx.MockRouter,
+                                                                       make_client: Any) -> None:
+    """A small gzip body that expands past the cap: decompressed bytes are counted as they come,
+    and no more than the cap (+1) is ever decompressed, so memory stays near the cap."""
+    bomb = gzip_of_zeros(256 << 20)
+    assert len(bomb) < 300_000
+    api.get(DEPLOYMENTS).mock(side_effect=lambda request: httpx.Response(
+        200, headers={"content-encoding": "gzip"}, stream=_Stream(chunked(bomb))))
+    tracemalloc.start()
+    try:
+        async with make_client(limits=RequestLimits(max_body_bytes=4 << 20)) as client:
+            with pytest.raises(ResponseTooLargeError):
+                await client.list_all(DEPLOYMENTS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 << 20, f"peak {peak >> 20} MiB"
+
+
+async def chunked(body: bytes, size: int = 16_384) -> AsyncIterator[bytes]:
+    """A body as a server streams it (httpx decodes a Response built from bytes at once)."""
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "br", "zstd", "gzip, br"])
+async def test_nested_and_unknown_encodings_are_refused(api: respx.MockRouter, make_client: Any,
+                                                        encoding: str) -> None:
+    body = gzip.compress(gzip.compress(b"{}"))
+    api.get(DEPLOYMENTS).mock(side_effect=lambda request: httpx.Response(
+        200, headers={"content-encoding": encoding}, stream=_Stream(chunked(body))))
+    async with make_client() as client:
+        with pytest.raises(EncodingRefusedError, match="content encoding"):
+            await client.list_all(DEPLOYMENTS)
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [("gzip", 31), ("deflate", 15), ("identity", 0)])
+async def test_a_compressed_answer_within_the_cap_reads_normally(api: respx.MockRouter, make_client: Any,
+                                                                 encoding: str, wbits: int) -> None:
+    page = json.dumps({"items": [{"id": "pde_1"}], "pagination": {"has_more_after": False}}).encode()
+    body = page if not wbits else zlib.compress(page, wbits=wbits)
+    route = api.get(DEPLOYMENTS).mock(side_effect=lambda request: httpx.Response(
+        200, headers={"content-encoding": encoding}, stream=_Stream(chunked(body))))
+    async with make_client() as client:
+        assert [o["id"] for o in await client.list_all(DEPLOYMENTS)] == ["pde_1"]
+    assert route.calls[0].request.headers["accept-encoding"] == "gzip, deflate"
