@@ -8,8 +8,8 @@ limiter, retries and the translation of every failure into a typed ApiError.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -22,11 +22,14 @@ from urllib.parse import quote
 import httpx
 
 from metorial_apply import __version__
+from metorial_apply.api.endpoint import check_api_key, check_api_url
 from metorial_apply.api.limits import (
     DeadlineExceeded,
     DeadlineExceededError,
+    ListBudget,
     RequestLimits,
     ResponseLimitError,
+    listed_caps,
     path_template,
 )
 from metorial_apply.api.local import LOCAL, local_transport
@@ -37,6 +40,7 @@ from metorial_apply.api.responses import (
     invalid_response,
     json_object,
     outcome_unknown,
+    page_of,
     read_reply,
     status_error,
     transport_error,
@@ -61,8 +65,6 @@ from metorial_apply.core.errors import (
     ApiCall,
     ApiError,
     ApiKeyError,
-    InsecureTransportError,
-    UsageError,
 )
 
 log = logging.getLogger("metorial_apply.api.client")
@@ -77,42 +79,6 @@ PUBLISHABLE_MESSAGE = (
     "secret key (metorial_sk_…). Create one under Developer → API Keys."
 )
 LIMITER_WAIT = "a free slot in the API's request budget (shared with the organization's other clients)"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.") or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_api_url(api_url: str) -> httpx.URL:
-    """An http(s) base URL; plain http only to a loopback host, since the key would travel in clear."""
-    try:
-        url = httpx.URL(api_url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise UsageError("--api-url must be an http(s) URL or `local`") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise UsageError("--api-url must be an http(s) URL or `local`")
-    if url.scheme == "http" and not _is_loopback(url.host):
-        raise InsecureTransportError(
-            f"refusing to send the API key over plain http to {url.host}; use https "
-            "(plain http is allowed only for 127.0.0.1, ::1 and localhost)"
-        )
-    if url.userinfo or url.query:
-        raise UsageError("--api-url must not contain credentials or a query string")
-    return url
-
-
-def check_api_key(api_key: str | None) -> str:
-    """A present, header-safe key; the message names where it comes from, never its value."""
-    if not api_key:
-        raise ApiKeyError("no API key: set METORIAL_API_KEY or pass --api-key (a secret key, metorial_sk_…)")
-    if not api_key.isascii() or not api_key.isprintable() or any(c.isspace() for c in api_key):
-        raise ApiKeyError("the API key contains whitespace or non-printable characters; check METORIAL_API_KEY")
-    return api_key
 
 
 class MetorialClient:
@@ -164,17 +130,24 @@ class MetorialClient:
 
     # -- public operations ------------------------------------------------------------------
 
+    def list_budget(self) -> ListBudget:
+        """A fresh budget for one live read (RequestLimits' listed objects and bytes)."""
+        return ListBudget(self.limits.max_listed_objects, self.limits.max_listed_bytes, self.stats.bytes_read)
+
     async def list_all(self, path: str, params: Mapping[str, Any] | None = None, *,
-                       kind: str | None = None) -> list[dict[str, Any]]:
-        """Every item of a collection: pages of 100, following `after=<last id>` while has_more_after."""
+                       kind: str | None = None, budget: ListBudget | None = None) -> list[dict[str, Any]]:
+        """Every item of a collection: pages of 100, following `after=<last id>` while has_more_after,
+        within `budget` (a fresh one when None) across pages."""
         items: list[dict[str, Any]] = []
         after: str | None = None
         call = ApiCall(method="GET", path=path, kind=kind)
+        budget = budget or self.list_budget()
         for _ in range(MAX_PAGES):
             query = {**(params or {}), "limit": PAGE_SIZE} | ({"after": after} if after else {})
             body = await self._json("GET", path, params=query, kind=kind)
             self.stats.pages += 1
-            batch, more = _page(call, body)
+            batch, more = page_of(call, body)
+            budget.take(call, len(batch), self.stats.bytes_read)
             items.extend(batch)
             if not more or not batch:
                 return items
@@ -187,7 +160,8 @@ class MetorialClient:
     async def list_many(self, paths: Mapping[str, str | None] | list[str]) -> dict[str, list[dict[str, Any]]]:
         """Several collections at once (concurrently); `paths` maps path → kind, or is a list of paths."""
         pairs = list(paths.items()) if isinstance(paths, Mapping) else [(p, None) for p in paths]
-        results = await asyncio.gather(*(self.list_all(p, kind=k) for p, k in pairs))
+        budget = self.list_budget()  # one live read: the lists share it
+        results = await asyncio.gather(*(self.list_all(p, kind=k, budget=budget) for p, k in pairs))
         return dict(zip((p for p, _ in pairs), results, strict=False))
 
     async def get(self, path: str, id: str, *, kind: str | None = None, name: str | None = None) -> dict[str, Any]:
@@ -292,7 +266,9 @@ class MetorialClient:
             async with asyncio.timeout(self.limits.deadline_s):
                 response = await self._http.send(request, stream=True)
                 try:
-                    return await read_reply(call, response, self.limits)
+                    reply = await read_reply(call, response, self.limits)
+                    self.stats.bytes_read += len(reply.content)
+                    return reply
                 finally:
                     await response.aclose()
         except TimeoutError:
@@ -351,15 +327,6 @@ def _collection(path: str) -> str:
     return "/" + path.strip("/").split("/")[0]
 
 
-def _page(call: ApiCall, body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-    items = body.get("items")
-    pagination = body.get("pagination")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise invalid_response(call, None, "a list response without an `items` array of objects")
-    more = isinstance(pagination, dict) and pagination.get("has_more_after") is True
-    return items, more
-
-
 def _headers(api_key: str) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {api_key}",
@@ -387,7 +354,7 @@ def open_client(api_url: str, api_key: str | None, *, state_dir: Path | None = N
     else:
         base = str(check_api_url(api_url)).rstrip("/")
     key = check_api_key(api_key)
-    limits = limits or RequestLimits(deadline_s=timeout_s)
+    limits = limits or RequestLimits(deadline_s=timeout_s, **listed_caps(os.environ))
     # One kept-alive connection per concurrent request: httpx keeps only 20 by default, so at
     # a higher --parallelism every call beyond 20 would open (and close) a connection of its own.
     pool = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)

@@ -135,9 +135,11 @@ class KeyBackendClient(MetorialClient):
 
     async def _metal_pages(self) -> list[LiveKey]:
         keys: list[LiveKey] = []
+        budget = self.list_budget()  # the pages of one live read, like a Metorial listing
         for page in range(1, METAL_MAX_PAGES + 1):
             query = {"limit": METAL_PAGE, "page": page, "sort": "_id", "direction": "asc"}
             batch = await self._read_list(self.dialect.list_path, query)
+            budget.take(self._call_of("GET", self.dialect.list_path), len(batch), self.stats.bytes_read)
             keys += batch
             if len(batch) < METAL_PAGE:
                 return keys

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from metorial_apply.core.errors import ApiCall, ApiError, TransportError
+from metorial_apply.core.errors import ApiCall, ApiError, TransportError, UsageError
 
 DEFAULT_DEADLINE_S = 30.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -27,6 +28,10 @@ DEFAULT_MAX_JSON_DEPTH = 100
 # A page of 100 objects holds a few thousand values; 500,000 parse into at most ~120 MB even as
 # one-key objects, the costliest value per byte of body.
 DEFAULT_MAX_JSON_VALUES = 500_000
+# One live read (every list of one `list_many`, or one `list_all`): bounds what a server that
+# always answers "more pages" can make a run hold, across pages.
+DEFAULT_MAX_LISTED_OBJECTS = 200_000
+DEFAULT_MAX_LISTED_BYTES = 128 * 1024 * 1024
 
 # A JSON string (escapes included); what is inside one never counts as nesting.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -43,6 +48,8 @@ class RequestLimits:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
     max_json_values: int = DEFAULT_MAX_JSON_VALUES
+    max_listed_objects: int = DEFAULT_MAX_LISTED_OBJECTS
+    max_listed_bytes: int = DEFAULT_MAX_LISTED_BYTES
 
     def __post_init__(self) -> None:
         if not self.deadline_s > 0 or min(self.max_body_bytes, self.max_json_depth, self.max_json_values) < 1:
@@ -96,6 +103,49 @@ class EncodingRefusedError(ResponseLimitError):
         super().__init__(_template_call(call), status, "encoding_refused",
                          f"the response is in a content encoding this client does not read ({encoding[:60]!r}); "
                          "not used")
+
+
+class ListingTooLargeError(ResponseLimitError):
+    """One live read passed its budget of objects or bytes across pages; reading stopped there."""
+
+    def __init__(self, call: ApiCall, what: str) -> None:
+        super().__init__(_template_call(call), None, "listing_too_large",
+                         f"the listing passed its budget of {what} across pages (METORIAL_APPLY_MAX_LISTED_OBJECTS, "
+                         "METORIAL_APPLY_MAX_LISTED_BYTES); stopped reading it")
+
+
+LISTED_ENV = {"max_listed_objects": "METORIAL_APPLY_MAX_LISTED_OBJECTS",
+              "max_listed_bytes": "METORIAL_APPLY_MAX_LISTED_BYTES"}
+
+
+def listed_caps(env: Mapping[str, str]) -> dict[str, int]:
+    """The live read's budget from the environment (positive integers; unset or empty: default)."""
+    out = {}
+    for field_name, name in LISTED_ENV.items():
+        text = env.get(name, "").strip()
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise UsageError(f"{name} must be a positive whole number, not {text[:40]!r}")
+            out[field_name] = int(text)
+    return out
+
+
+@dataclass
+class ListBudget:
+    """What one live read may take across its pages: objects, and bytes counted from `start` of
+    the client's running total (so concurrent lists of one read share it)."""
+
+    max_objects: int
+    max_bytes: int
+    start: int
+    objects: int = 0
+
+    def take(self, call: ApiCall, objects: int, read_so_far: int) -> None:
+        self.objects += objects
+        if self.objects > self.max_objects:
+            raise ListingTooLargeError(call, f"{self.max_objects:,} objects")
+        if read_so_far - self.start > self.max_bytes:
+            raise ListingTooLargeError(call, size_text(self.max_bytes))
 
 
 class ResponseTooDeepError(ResponseLimitError):

@@ -112,6 +112,16 @@ async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLim
                  limits.max_json_values)
 
 
+def page_of(call: ApiCall, body: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """A list page's items and whether more pages follow."""
+    items = body.get("items")
+    pagination = body.get("pagination")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise invalid_response(call, None, "a list response without an `items` array of objects")
+    more = isinstance(pagination, dict) and pagination.get("has_more_after") is True
+    return items, more
+
+
 def error_body(call: ApiCall, response: Reply) -> dict[str, Any]:
     """The API's error object, or {} when the body is not one (a proxy's HTML page, a hostile
     nesting: the status alone then speaks)."""

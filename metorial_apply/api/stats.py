@@ -29,6 +29,7 @@ class RequestStats:
     by_method: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)  # kind, or the path for catalog calls
     pages: int = 0
+    bytes_read: int = 0  # response bodies, as decoded
     retries: int = 0
     rate_limited: int = 0  # 429 responses received (each retried or raised)
     limiter_wait_s: float = 0.0

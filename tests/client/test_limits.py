@@ -18,10 +18,12 @@ import respx
 from metorial_apply.api.limits import (
     DeadlineExceededError,
     EncodingRefusedError,
+    ListingTooLargeError,
     RequestLimits,
     ResponseTooDeepError,
     ResponseTooLargeError,
     ResponseTooManyValuesError,
+    listed_caps,
     path_template,
     structure,
     too_deep,
@@ -237,3 +239,39 @@ async def test_a_compressed_answer_within_the_cap_reads_normally(api: respx.Mock
     async with make_client() as client:
         assert [o["id"] for o in await client.list_all(DEPLOYMENTS)] == ["pde_1"]
     assert route.calls[0].request.headers["accept-encoding"] == "gzip, deflate"
+
+
+def endless_pages(per_page: int, pad: int = 0) -> Any:
+    """A server that always answers "more pages" (issue 21 item 2), each page `per_page` items."""
+    served = [0]
+
+    def page(request: httpx.Request) -> httpx.Response:
+        served[0] += 1
+        start = served[0] * per_page
+        items = [{"id": f"pde_{start + i}", "name": "x" * pad} for i in range(per_page)]
+        return httpx.Response(200, json={"items": items, "pagination": {"has_more_after": True}})
+
+    return page, served
+
+
+@pytest.mark.parametrize(("limits", "pad", "pages", "what"), [
+    (RequestLimits(max_listed_objects=50_000), 0, 3, "50,000 objects"),
+    (RequestLimits(max_listed_bytes=4 << 20), 1000, 5, "4 MiB"),
+])
+async def test_a_listing_that_never_ends_stops_at_its_budget_across_pages(
+        api: respx.MockRouter, make_client: Any, limits: RequestLimits, pad: int, pages: int, what: str) -> None:
+    page, served = endless_pages(20_000 if not pad else 1000, pad)
+    api.get(DEPLOYMENTS).mock(side_effect=page)
+    api.get("/provider-configs").mock(side_effect=page)
+    async with make_client(limits=limits) as client:
+        with pytest.raises(ListingTooLargeError, match=what):
+            await client.list_many({DEPLOYMENTS: "deployment", "/provider-configs": "config"})
+    assert served[0] <= pages + 2  # both lists share the one budget of the live read
+
+
+def test_the_listing_budget_is_settable_from_the_environment() -> None:
+    assert listed_caps({"METORIAL_APPLY_MAX_LISTED_OBJECTS": "1000"}) == {"max_listed_objects": 1000}
+    assert listed_caps({"METORIAL_APPLY_MAX_LISTED_BYTES": ""}) == {}
+    with pytest.raises(errors.UsageError, match="positive whole number"):
+        listed_caps({"METORIAL_APPLY_MAX_LISTED_BYTES": "-5"})
+    assert RequestLimits().max_listed_objects == 200_000 and RequestLimits().max_listed_bytes == 128 << 20
