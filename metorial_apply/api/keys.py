@@ -244,11 +244,12 @@ KeyClients = dict[str, KeyBackendClient]  # open clients by backend name
 
 @asynccontextmanager
 async def key_clients(backends: tuple[KeyBackend, ...], *, state_dir: Path | None = None,
-                      budget: WaitBudget | None = None,
+                      budget: WaitBudget | None = None, limits: RequestLimits | None = None,
                       on_call: Callable[[CallRecord], None] | None = None) -> AsyncIterator[KeyClients]:
     """A client for each backend the configuration names (their credentials go nowhere else),
-    closed together."""
+    closed together; `budget` and `limits` are the run's (--max-wait, --timeout and the caps), so
+    a key backend waits no longer and reads no more than the Metorial API may."""
     async with AsyncExitStack() as stack:
         yield {b.name: await stack.enter_async_context(open_key_client(b, state_dir=state_dir, budget=budget,
-                                                                       on_call=on_call))
+                                                                       limits=limits, on_call=on_call))
                for b in sorted(backends, key=lambda b: b.name)}

@@ -122,7 +122,8 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         # --no-secrets reads no key backend: their credentials are secrets too.
         backends = () if args.get("no_secrets") else desired.key_backends
         async with lock(client, desired.stack) if lock else nullcontext() as held, \
-                key_clients(backends, state_dir=state_dir, on_call=on_call) as keys:
+                key_clients(backends, state_dir=state_dir, on_call=on_call, budget=client.budget,
+                            limits=client.limits) as keys:
             started, pages = time.perf_counter(), client.stats.pages
             read = await read_live(client, desired.stack, catalog, desired.directives, keys if backends else None,
                                    index_key=public, declared=declared)
