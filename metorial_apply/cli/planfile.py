@@ -10,6 +10,7 @@ from typing import Any
 from metorial_apply.cli.options import gate_flags, rotate_name
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
+from metorial_apply.core.localfile import FileReadError, read_regular
 from metorial_apply.core.model import Address
 from metorial_apply.planning.inputs import (
     PlanInputs,
@@ -25,10 +26,14 @@ from metorial_apply.planning.inputs import (
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import load_saved_plan
 
+MAX_VAR_FILE_BYTES = 16 << 20  # a var file is YAML like a configuration file
+MAX_PLAN_BYTES = 256 << 20  # a saved plan of 10,000 changes is a few MiB
+
 
 def _read(path: Path) -> bytes | None:
+    """A var file's bytes; None when it is missing, unreadable, not a regular file or too large."""
     try:
-        return path.read_bytes()
+        return read_regular(path, MAX_VAR_FILE_BYTES)
     except OSError:
         return None
 
@@ -82,7 +87,9 @@ def recorded_rotate(inputs: PlanInputs) -> tuple[str, ...]:
 
 def read_plan_file(path: Path, key: FingerprintKey | None) -> Plan:
     try:
-        return load_saved_plan(path.read_text(encoding="utf-8"), key)
+        return load_saved_plan(read_regular(path, MAX_PLAN_BYTES).decode("utf-8"), key)
+    except FileReadError as exc:
+        raise UsageError(f"saved plan {path} {exc.reason}") from None
     except OSError as exc:
         raise UsageError(f"cannot read saved plan {path}: {exc.strerror}") from None
     except UnicodeDecodeError:

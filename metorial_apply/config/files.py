@@ -17,6 +17,7 @@ from pathlib import Path
 
 from metorial_apply.config.interpolate import InterpolationError
 from metorial_apply.core.errors import ConfigError, Diagnostic
+from metorial_apply.core.localfile import FileReadError, read_regular
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 1 << 20  # a ${file:} secret larger than 1 MiB is a mistake (or /dev/zero)
@@ -96,16 +97,15 @@ def file_reader(yaml_file: Path, root: Path) -> Callable[[str], str]:
 
 def _read_text(target: Path, written: str) -> str:
     try:
-        with open(target, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = read_regular(target, MAX_FILE_BYTES)
     except IsADirectoryError:
         raise InterpolationError(f"${{file:{written}}} is a directory") from None
+    except FileReadError as exc:
+        raise InterpolationError(f"${{file:{written}}} {exc.reason}") from None
     except OSError as exc:
         missing = isinstance(exc, FileNotFoundError)
         reason = "no such file" if missing else (exc.strerror or "cannot read it")
         raise InterpolationError(f"${{file:{written}}}: {reason}", absent=missing) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InterpolationError(f"${{file:{written}}} is larger than 1 MiB")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

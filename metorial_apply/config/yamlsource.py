@@ -15,6 +15,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from metorial_apply.core.errors import ConfigError, Diagnostic
+from metorial_apply.core.localfile import FileReadError, read_regular
 
 YamlPath = tuple[str | int, ...]
 
@@ -243,11 +244,15 @@ def parse_yaml(text: str, file: str) -> Document:
     return Document(file=file, data=data, values=builder.values, keys=builder.keys)
 
 
+MAX_YAML_BYTES = 16 << 20  # a configuration file; far above any stack of 10,000 resources
+
+
 def read_yaml_file(path: str, display: str) -> Document:
     """Read and parse a YAML file; unreadable or non-UTF-8 files become diagnostics."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_regular(path, MAX_YAML_BYTES)
+    except FileReadError as exc:
+        raise ConfigError([Diagnostic(f"the file {exc.reason}", file=display)]) from None
     except OSError as exc:
         raise ConfigError([Diagnostic(f"cannot read the file: {exc.strerror or 'error'}", file=display)]) from None
     try:

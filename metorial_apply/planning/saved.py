@@ -185,7 +185,12 @@ def load_saved_plan(text: str, key: FingerprintKey | None = None) -> Plan:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PlanError(f"saved plan is not valid JSON (line {getattr(exc, 'lineno', '?')}); plan again") from None
-    return plan_from_dict(data, key)
+    except RecursionError:  # nesting no plan of ours has: a forged file
+        raise PlanError("saved plan nests too deeply to be one metorial-apply wrote; plan again") from None
+    try:
+        return plan_from_dict(data, key)
+    except RecursionError:
+        raise PlanError("saved plan nests too deeply to be one metorial-apply wrote; plan again") from None
 
 
 def check_stale(plan: Plan, live: State) -> None:

@@ -117,3 +117,37 @@ def test_show_renders_a_saved_plan_offline(repo: Path, emulator: EmulatorProcess
         result = run_cli(["show", str(plan), "--format", fmt], env={"METORIAL_API_URL": "http://127.0.0.1:9"})
         assert result.code == 0, result.err
         assert expect in result.out and TOKEN not in result.out
+
+
+@pytest.mark.parametrize("swap", ["fifo", "dev_zero"])
+def test_a_var_file_swapped_for_a_fifo_or_dev_zero_is_refused_at_once(repo: Path, emulator: EmulatorProcess,
+                                                                      swap: str) -> None:
+    """A FIFO hung apply and /dev/zero filled memory (issue 21 item 9): only a regular file, capped, is read."""
+    import os
+    import time
+
+    plan = make_plan(repo, emulator)
+    var_file = repo / "envs" / "staging.yaml"
+    var_file.unlink()
+    if swap == "fifo":
+        os.mkfifo(var_file)
+    else:
+        var_file.symlink_to("/dev/zero")
+    started = time.monotonic()
+    result = apply(plan, emulator)
+    assert result.code == 1 and "Traceback" not in result.err and time.monotonic() - started < 20
+    assert "envs/staging.yaml" in result.err, result.err
+
+
+@pytest.mark.parametrize("form", ["fifo", "deep"])
+def test_a_plan_file_that_is_a_fifo_or_nests_without_end_is_refused(tmp_path: Path, form: str) -> None:
+    import os
+
+    plan = tmp_path / "plan.json"
+    if form == "fifo":
+        os.mkfifo(plan)
+    else:
+        plan.write_text("[" * 200_000 + "]" * 200_000)
+    result = run_cli(["apply", str(plan), "--auto-approve", "--api-url", "local"])
+    assert result.code != 0 and "Traceback" not in result.err and "RecursionError" not in result.err, result.err
+    assert ("not a regular file" in result.err) if form == "fifo" else ("nests too deeply" in result.err)
