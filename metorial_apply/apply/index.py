@@ -101,9 +101,12 @@ class IndexWriter:
             assert p.metadata is not None
             body = {"name": f"metorial-apply index shard: {self.stack}", "metadata": p.metadata,
                     "description": "Part of a metorial-apply stack index; written only by metorial-apply."}
-            answer = await self.client.create(PATH, body, kind=CALL_KIND, name=NO_NAME, stamp={})
-            self._check(answer, p.metadata, "an index shard")
-            return p.ref(answer["id"])
+            for _ in range(3):  # a lost answer's shard, if it landed, is a stray the next write archives
+                with suppress(OutcomeUnknownError):
+                    answer = await self.client.create(PATH, body, kind=CALL_KIND, name=NO_NAME, stamp={})
+                    self._check(answer, p.metadata, "an index shard")
+                    return p.ref(answer["id"])
+            raise IndexWriteError(f"stack {self.stack!r}: the API lost 3 answers to an index shard's create in a row")
 
         return list(await asyncio.gather(*(one(p) for p in planned)))
 

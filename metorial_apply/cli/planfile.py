@@ -46,9 +46,9 @@ def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -
         data = _read(Path(var_file))
         if data is None:
             raise UsageError(f"cannot read var file {var_file}")
-        files.append(VarFile(path=portable(Path(var_file).resolve(), base), digest=file_digest(data)))
+        files.append(VarFile(path=portable(Path(var_file).resolve(), base, "var file"), digest=file_digest(data)))
     return PlanInputs(
-        config=portable(config_path.resolve(), base), var_files=tuple(files),
+        config=portable(config_path.resolve(), base, "configuration"), var_files=tuple(files),
         variables={n: var_digest(plan.stack, n, v) for n, v in sorted(args["variables"].items())},
         stack=args["stack"], targets=tuple(str(t) for t in args["targets"]), flags=gate_flags(args),
         replace=tuple(str(a) for a in args.get("replace", ())), rotate=tuple(sorted(args.get("rotate") or ())),
@@ -56,15 +56,16 @@ def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -
 
 
 def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -> tuple[str, ...]:
-    """The flags `apply` needs for the plan shown: a saved plan's --stack and --var names (the
-    file never holds a --var value) and the gate flags plan was given; without a saved plan,
-    --replace and --rotate too (a saved plan carries its own)."""
+    """The flags `apply` needs for the plan shown: a saved plan's --stack, --replace, --rotate and
+    --var names (the file never holds a --var value) and the gate flags plan was given."""
     if inputs is None:
         given = args or {}
         replace = tuple(f"--replace {shlex.quote(str(a))}" for a in given.get("replace", ()))
         rotate = tuple(f"--rotate {shlex.quote(str(a))}" for a in sorted(given.get("rotate") or ()))
         return (*replace, *rotate, *gate_flags(given))
     flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
+    flags += [f"--replace {shlex.quote(a)}" for a in sorted(inputs.replace)]  # repeated, or the file could have
+    flags += [f"--rotate {shlex.quote(a)}" for a in sorted(inputs.rotate)]  # added them (see `confirmed`)
     return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
 
 
@@ -96,6 +97,21 @@ def read_plan_file(path: Path, key: FingerprintKey | None) -> Plan:
         raise PlanError(f"saved plan {path} is not UTF-8 text; plan again") from None
 
 
+def confirmed(recorded: tuple[Any, ...], given: tuple[Any, ...], flag: str, keyed: bool) -> tuple[Any, ...]:
+    """A saved plan's destructive --replace/--rotate, honoured only when the apply command line
+    repeats it, or when the plan's checksum is keyed (then only the key's holder could have
+    written it); a flag the plan does not carry is refused too."""
+    want, have = sorted(map(str, recorded)), sorted(map(str, given))
+    if have and have != want:
+        raise UsageError(f"{flag} on the apply command line must repeat the saved plan's {flag} exactly "
+                         f"({', '.join(want) or 'none'}); plan again to change it")
+    if want and not have and not keyed:
+        shown = " ".join(f"{flag} {shlex.quote(a)}" for a in want)
+        raise UsageError(f"the saved plan asks for {shown}, which an edit of the file could have added: repeat it "
+                         "on the apply command line (or key plan checksums with METORIAL_APPLY_FINGERPRINT_KEY)")
+    return recorded
+
+
 def _config_here(saved: Plan) -> Path:
     if not saved.config_path:
         raise PlanError("the saved plan does not say which configuration it came from; plan again")
@@ -113,12 +129,12 @@ def read_saved(path: Path, args: dict[str, Any]) -> tuple[Plan, Path]:
     inputs = saved.inputs
     if inputs is None:  # `plan --json > plan.json`: no file path to be relative to; apply where plan ran
         return saved, _config_here(saved)
-    if args["var_files"] or args["targets"] or args.get("replace") or args.get("rotate"):
-        raise UsageError("a saved plan carries its own var files, targets, --replace and --rotate: give apply the "
-                         "plan file alone")
+    if args["var_files"] or args["targets"]:
+        raise UsageError("a saved plan carries its own var files and targets: give apply the plan file alone")
     check_stack_flag(inputs, args["stack"])
-    args["replace"] = recorded_replace(inputs)
-    args["rotate"] = recorded_rotate(inputs)
+    keyed = args.get("fingerprint_key") is not None
+    args["replace"] = confirmed(recorded_replace(inputs), tuple(args.get("replace") or ()), "--replace", keyed)
+    args["rotate"] = confirmed(recorded_rotate(inputs), tuple(args.get("rotate") or ()), "--rotate", keyed)
     base = Path(path).resolve().parent
     config = Path(recorded_path(inputs.config, base, "configuration"))
     if not config.exists():

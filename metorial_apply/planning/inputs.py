@@ -52,23 +52,24 @@ def var_digest(stack: str, name: str, value: str) -> str:
     return "scrypt:" + raw.hex()
 
 
-def portable(path: PurePath, base: PurePath) -> str:
-    """`path` (absolute) relative to `base` (absolute) when below it, else absolute."""
+def portable(path: PurePath, base: PurePath, what: str = "input") -> str:
+    """`path` (absolute) relative to `base` (absolute), POSIX separators; a path outside `base`
+    cannot be recorded (apply would have to be told to read outside the plan's directory)."""
     try:
         return PurePosixPath(*path.relative_to(base).parts).as_posix() or "."
     except ValueError:
-        return str(path)
+        raise PlanError(f"the {what} {path} is not inside {base}, the directory of the plan file: write --out "
+                        "into a directory that holds the configuration and var files") from None
 
 
 def recorded_path(text: str, base: PurePath, what: str) -> PurePath:
-    """A path from the file, resolved against the plan's directory. A relative one may not climb
-    out of it (an absolute one was absolute, or outside the plan's directory, when planned)."""
-    path = PurePath(text)
-    if path.is_absolute():
-        return path
-    if ".." in PurePosixPath(text).parts:
-        raise PlanError(f"the saved plan names {what} {text!r} outside its own directory; refusing it. Plan again")
-    return base / path
+    """A path from the file, resolved against the plan's directory: relative, and never climbing
+    out of it (the file is untrusted: it may not point apply anywhere else)."""
+    path = PurePosixPath(text)
+    if path.is_absolute() or PurePath(text).is_absolute() or ".." in path.parts or "\\" in text:
+        raise PlanError(f"the saved plan names {what} {text[:200]!r} outside its own directory; refusing it. "
+                        "Plan again")
+    return base / PurePath(*path.parts)
 
 
 def check_variables(inputs: PlanInputs, stack: str, given: Mapping[str, str]) -> None:

@@ -114,16 +114,21 @@ def test_replace_gives_new_ids_repoints_the_template_deletes_the_old_and_converg
     assert cli(emulator, "plan", str(path), "--detailed-exitcode")[0] == 0
 
 
-def test_a_saved_plan_made_with_replace_applies_with_its_own_replace(emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_a_saved_plan_made_with_replace_applies_only_when_apply_repeats_it(emulator: EmulatorProcess,
+                                                                         tmp_path: Path) -> None:
     path, saved = tmp_path / "stack.yaml", tmp_path / "plan.json"
     path.write_text(REPLACE_STACK.format(protect=""))
     ok(emulator, "apply", str(path), "--auto-approve")
     old = active(emulator)["config"]["id"]
     ok(emulator, "plan", str(path), "--replace", "config.gh-cfg", "--out", str(saved))
     assert json.loads(saved.read_text())["inputs"]["replace"] == ["config.gh-cfg"]
-    code, _, err = cli(emulator, "apply", str(saved), "--replace", "config.gh-cfg", "--auto-approve")
-    assert code != 0 and "carries its own" in err  # the file says what to replace, not the command line
-    ok(emulator, "apply", str(saved), "--auto-approve", "--allow-delete")
+    # Unkeyed, an edit of the file could have added the replace: the command line must repeat it.
+    code, _, err = cli(emulator, "apply", str(saved), "--auto-approve", "--allow-delete")
+    assert code != 0 and "repeat it on the apply command line" in err and "--replace config.gh-cfg" in err
+    code, _, err = cli(emulator, "apply", str(saved), "--replace", "deployment.gh", "--auto-approve", "--allow-delete")
+    assert code != 0 and "must repeat the saved plan's --replace exactly" in err
+    assert active(emulator)["config"]["id"] == old  # refused: nothing written
+    ok(emulator, "apply", str(saved), "--replace", "config.gh-cfg", "--auto-approve", "--allow-delete")
     assert active(emulator)["config"]["id"] != old and status_of(emulator, old) != "active"
     assert cli(emulator, "plan", str(path), "--detailed-exitcode")[0] == 0
 

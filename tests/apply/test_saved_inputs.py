@@ -151,3 +151,26 @@ def test_a_plan_file_that_is_a_fifo_or_nests_without_end_is_refused(tmp_path: Pa
     result = run_cli(["apply", str(plan), "--auto-approve", "--api-url", "local"])
     assert result.code != 0 and "Traceback" not in result.err and "RecursionError" not in result.err, result.err
     assert ("not a regular file" in result.err) if form == "fifo" else ("nests too deeply" in result.err)
+
+
+@pytest.mark.parametrize("where", ["/etc", "envs/../../elsewhere", "C:\\\\Windows"])
+def test_an_absolute_or_climbing_input_path_is_refused_with_no_write(repo: Path, emulator: EmulatorProcess,
+                                                                     where: str) -> None:
+    """The plan file is untrusted: without a key anyone can re-checksum it, so its paths may only
+    name files below its own directory (issue 21 item 8)."""
+    plan = make_plan(repo, emulator)
+    data = json.loads(plan.read_text())
+    data["inputs"]["config"] = where
+    plan.write_text(resign_sha256(data))
+    before = emulator.stats()["calls"]
+    result = apply(plan, emulator)
+    assert result.code == 1 and "outside its own directory" in result.err, result.err
+    assert emulator.stats()["calls"] == before  # refused before any call
+
+
+def test_plan_out_outside_the_configurations_directory_is_refused(repo: Path, emulator: EmulatorProcess,
+                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("plans") / "plan.json"
+    result = run_cli(["plan", "stacks", "--var-file", "envs/staging.yaml", "--out", str(elsewhere)],
+                     env=env(emulator) | {"PIPE_TOKEN": TOKEN}, cwd=repo)
+    assert result.code == 1 and "is not inside" in result.err and not elsewhere.exists(), result.err

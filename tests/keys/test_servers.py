@@ -55,9 +55,9 @@ def test_a_plan_saved_with_rotate_applies_the_rotation_it_shows(tmp_path: Path, 
     assert "Apply with: metorial-apply apply --rotate api_key.k" in shown.out, shown.out
     saved = tmp_path / "plan.json"
     assert run_cli("plan", str(config), *local, "--rotate", "api_key.k", "--out", str(saved)).code == 0
-    again = run_cli("apply", str(saved), *local, "--auto-approve", "--rotate", "api_key.k")
-    assert again.code != 0 and "carries its own" in again.err, again.out + again.err
-    applied = run_cli("apply", str(saved), *local, "--auto-approve", "--allow-delete")
+    bare = run_cli("apply", str(saved), *local, "--auto-approve", "--allow-delete")  # unkeyed: must be repeated
+    assert bare.code != 0 and "--rotate api_key.k" in bare.err and "repeat it" in bare.err, bare.out + bare.err
+    applied = run_cli("apply", str(saved), *local, "--auto-approve", "--allow-delete", "--rotate", "api_key.k")
     assert applied.code == 0, applied.out + applied.err
     assert "prod~k~2" in applied.out
     assert run_cli("plan", str(config), *local, "--detailed-exitcode").code == 0
