@@ -56,7 +56,8 @@ def assert_inert(text: str) -> None:
     ("tab\there", "tab\\there"), ("del\x7f", "del\\x7f"), ("c1\x9b31m", "c1\\x9b31m"), ("nul\x00", "nul\\x00"),
     ("\u202egnp.exe", "\\u202egnp.exe"), ("\u2066iso\u2069", "\\u2066iso\\u2069"),
     ("\u200e\u200f\u061c", "\\u200e\\u200f\\u061c"),
-    ("line\u2028sep", "line\\u2028sep"), ("plain · ünïcode → ok", "plain · ünïcode → ok"),
+    ("line\u2028sep", "line\\u2028sep"), ("para\u2029sep", "para\\u2029sep"),
+    ("plain · ünïcode → ok", "plain · ünïcode → ok"),
 ])
 def test_inert_escapes_every_control_and_bidi_character_visibly(raw: str, shown: str) -> None:
     assert inert(raw) == shown
@@ -227,3 +228,14 @@ def test_api_error_codes_and_messages_print_inert_in_ci_lines_and_errors(tmp_pat
     for text in (applied.out, applied.err, planned.out, planned.err):
         assert_inert(text)
     assert len(planned.err.splitlines()) <= 2  # the error (and its hint): no line of the server's making
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_config_diagnostics_print_inert(tmp_path: Path, command: str) -> None:
+    """A YAML key is the config author's, and diagnostics quote it: a newline or ESC in it must not
+    forge a "Plan: 0 to create" line or clear the terminal (issue 21 item 13)."""
+    forged = "a\\nPlan: 0 to create, 0 to update, 0 to replace, 0 to delete.\\u001b[2J\\u2029"
+    (tmp_path / "stack.yaml").write_text(f'stack: s\ndeployments:\n  "{forged}": {{provider: github}}\n')
+    result = run_cli([command, str(tmp_path), "--api-url", "local"][: 2 if command == "validate" else 4])
+    assert result.code == 1 and "not a valid deployment name" in result.err, result.err
+    assert_inert(result.out + result.err)
