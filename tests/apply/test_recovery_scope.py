@@ -11,7 +11,7 @@ import pytest
 from metorial_apply.apply.run import apply_plan
 from metorial_apply.core.model import Stamp
 from metorial_apply.planning.plan import Action
-from tests.apply.fakes import FakeApi, change, deployment, desired, plan
+from tests.apply.fakes import FakeApi, change, deployment, desired, live, plan
 
 pytestmark = pytest.mark.anyio
 PATH = "/provider-deployments"
@@ -49,3 +49,20 @@ async def test_a_create_that_never_landed_is_not_answered_by_another_stacks_obje
     assert report.results[0].id not in ("pde_theirs", "pde_plain")  # not adopted
     assert len(api.active(PATH)) == 3
     assert sum(1 for c in api.calls if c.method == "POST") == 2
+
+
+async def test_a_replaces_lost_create_never_adopts_the_old_object_it_replaces() -> None:
+    """The old half of a replace carries the same stack and address stamp: when the new object's
+    create never landed, recovery must not take the old one for it, or it adopts the old object
+    and the replace then deletes it, leaving none (issue 21 item 13)."""
+    api = FakeApi(lose={("POST", "gh"): "drop"})
+    old_stamp = Stamp(stack="prod", address="deployment.gh", spec_hash="sha256:old").to_metadata()
+    api.seed(PATH, {"id": "pde_old", "status": "active", "created_at": "t000001", "name": "gh",
+                    "metadata": old_stamp, "provider_id": "github"})
+    have = live("deployment.gh", deployment("gh", provider="github"), "pde_old")
+    report = await apply_plan(plan(change(Action.REPLACE, desired("deployment.gh", deployment("gh", description="new")),
+                                          have)), api)
+    assert report.ok, report.results
+    [survivor] = api.active(PATH)
+    assert survivor["id"] != "pde_old" and by_id(api)["pde_old"]["status"] != "active"
+    assert report.results[0].id == survivor["id"] and "created again after a lost response" in report.results[0].note
