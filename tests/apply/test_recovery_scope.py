@@ -66,3 +66,18 @@ async def test_a_replaces_lost_create_never_adopts_the_old_object_it_replaces() 
     [survivor] = api.active(PATH)
     assert survivor["id"] != "pde_old" and by_id(api)["pde_old"]["status"] != "active"
     assert report.results[0].id == survivor["id"] and "created again after a lost response" in report.results[0].note
+
+
+async def test_an_unexpected_exception_never_lends_its_message_to_the_report() -> None:
+    """A bug's message may quote a value (a secret among them): only our own errors are shown
+    verbatim; anything else is "internal error (TYPE)" (issue 21 item 13)."""
+    canary = "canary-secret-in-a-bug-4f1e"
+
+    class Buggy(FakeApi):
+        async def create(self, path: str, body: dict[str, Any], *, kind: str, name: str,
+                         stamp: dict[str, str]) -> dict[str, Any]:
+            raise ValueError(f"cannot encode {canary}")
+
+    report = await apply_plan(plan(change(Action.CREATE, desired("deployment.gh", deployment("gh")))), Buggy())
+    [result] = report.results
+    assert result.error == "internal error (ValueError)" and canary not in repr(report)
