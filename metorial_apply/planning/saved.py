@@ -266,7 +266,7 @@ def saved_targets(saved: Plan, desired: State, live: State) -> tuple[Address, ..
 
 INTENT = ("action", "address", "id", "protect", "replace_mode", "fields", "diffs", "depends_on", "delete_after",
           "moved_from")
-CHILD_INTENT = ("action", "key", "id", "fields")
+CHILD_INTENT = ("action", "key", "id", "fields", "after")  # after: the item a reviewer read
 
 
 def _intent(c: Change) -> dict[str, Any]:

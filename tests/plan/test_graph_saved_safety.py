@@ -246,3 +246,22 @@ def test_stamp_for_requires_a_salt_for_secrets_and_hashes_the_spec() -> None:
 def test_new_salt_is_random_hex() -> None:
     a, b = fingerprint.new_salt(), fingerprint.new_salt()
     assert a != b and len(a) == 32 and bytes.fromhex(a)
+
+
+def test_same_plan_compares_a_template_providers_whole_desired_item() -> None:
+    """A child change is what a reviewer reads as "providers[github] … tools": a saved plan whose
+    child differs in its desired item (not just action and key) is refused (issue 21 item 13)."""
+    from metorial_apply.planning.action import ChildChange
+    from metorial_apply.planning.plan import Change, Plan
+
+    child = ChildChange(action=Action.CREATE, key="github", reason="added",
+                        after={"deployment": "github", "tools": [{"tool_key": "create_issue"}]})
+    change = Change(action=Action.UPDATE, address=Address.parse("session_template.bot"), reason="providers changed",
+                    id="set_1", children=(child,))
+    fresh = Plan(stack="prod", changes=(change,))
+    data = json.loads(plan_to_json(fresh))
+    data["changes"][0]["children"][0]["after"]["tools"] = [{"tool_regex": ".*"}]
+    del data["checksum"]
+    forged = load_saved_plan(json.dumps(data | {"checksum": checksum(data)}))
+    with pytest.raises(PlanError, match=r"differs in 'children'"):
+        same_plan(forged, fresh)
