@@ -209,7 +209,10 @@ def test_a_variable_fed_by_env_stays_hidden_in_names_metadata_tools_and_descript
 ) -> None:
     yaml, extra = VIA_VARIABLES, ()
     if source == "var-file":
-        var_file = tmp_path.parent / f"{tmp_path.name}-vars.yaml"  # outside the config directory
+        # Not part of the configuration (a hidden directory), but below the plan file's directory,
+        # where a saved plan may name it.
+        var_file = tmp_path / ".vars" / "v.yaml"
+        var_file.parent.mkdir()
         var_file.write_text('v: "${env:CANARY}"\n', encoding="utf-8")
         yaml, extra = VIA_VAR_FILE, ("--var-file", str(var_file))
     (tmp_path / "stack.yaml").write_text(yaml, encoding="utf-8")
