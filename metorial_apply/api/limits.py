@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from metorial_apply.core.errors import ApiCall, ApiError, TransportError, UsageError
+from metorial_apply.core.errors import ApiCall, ApiError, TransportError, UsageError, size_text
 
 DEFAULT_DEADLINE_S = 30.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -68,14 +68,6 @@ def path_template(path: str) -> str:
 def _template_call(call: ApiCall) -> ApiCall:
     return ApiCall(method=call.method, path=path_template(call.path), kind=call.kind, name=call.name,
                    request_id=call.request_id)
-
-
-def size_text(n: int) -> str:
-    """Bytes for people: `16 MiB`, `512 KiB`, `300 bytes`."""
-    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n} bytes"
 
 
 class DeadlineExceeded(httpx.TimeoutException):

@@ -56,7 +56,7 @@ def next_index(previous: Index | None, stack: str, live: State, ledger: Ledger, 
     entries |= owned_entries(stack, live)
     for id in ledger.removed:
         entries.pop(id, None)
-    entries |= {id: stamp.model_copy(update={"run": None}) for id, stamp in ledger.stamps.items()}
+    entries |= ledger.stamps
     keys = owned_keys(stack, live)
     for name in ledger.keys_deleted:
         keys.pop(name, None)

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
+from typing import Any
 
 from metorial_apply.api.client import MetorialClient
 from metorial_apply.core.errors import ApiError, GoneError, NotFoundError, OutcomeUnknownError
@@ -57,15 +58,18 @@ def new_run_id() -> str:
 async def lock_records(client: MetorialClient) -> list[LockRecord]:
     """Every lock record of the organization (every stack): one paginated list of session templates.
     No filter narrows it safely (`search` semantics are undocumented), so the whole list is read."""
-    return (await lock_listing(client, ""))[0]
+    return _records(await client.list_all(PATH, kind=CALL_KIND))
 
 
 async def lock_listing(client: MetorialClient, stack: str) -> tuple[list[LockRecord], frozenset[str]]:
     """Every lock record, and the lock records `stack`'s index names as open runs (from the same
     list): those are kept after they expire, since their last renewal bounds what the run made."""
     items = await client.list_all(PATH, kind=CALL_KIND)
-    records = [r for r in (LockRecord.from_api(o) for o in items) if r is not None]
-    return records, open_locks(stack, items)
+    return _records(items), open_locks(stack, items)
+
+
+def _records(items: list[dict[str, Any]]) -> list[LockRecord]:
+    return [r for r in (LockRecord.from_api(o) for o in items) if r is not None]
 
 
 def open_locks(stack: str, items: list[dict[str, object]]) -> frozenset[str]:

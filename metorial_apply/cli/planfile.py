@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from metorial_apply.cli.options import gate_flags, rotate_name
+from metorial_apply.config.yamlsource import MAX_YAML_BYTES
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
 from metorial_apply.core.localfile import FileReadError, read_regular
@@ -26,14 +27,13 @@ from metorial_apply.planning.inputs import (
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import load_saved_plan
 
-MAX_VAR_FILE_BYTES = 16 << 20  # a var file is YAML like a configuration file
 MAX_PLAN_BYTES = 256 << 20  # a saved plan of 10,000 changes is a few MiB
 
 
 def _read(path: Path) -> bytes | None:
     """A var file's bytes; None when it is missing, unreadable, not a regular file or too large."""
     try:
-        return read_regular(path, MAX_VAR_FILE_BYTES)
+        return read_regular(path, MAX_YAML_BYTES)  # a var file is YAML, read again later by the config loader
     except OSError:
         return None
 

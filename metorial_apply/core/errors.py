@@ -10,6 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def size_text(n: int) -> str:
+    """Bytes for people (limits in error messages): `16 MiB`, `512 KiB`, `300 bytes`."""
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
+
+
 class MetorialApplyError(Exception):
     """Root of every error metorial-apply raises on purpose; the CLI maps it to exit code 1."""
 

@@ -9,6 +9,8 @@ import os
 import stat
 from pathlib import Path
 
+from metorial_apply.core.errors import size_text
+
 
 class FileReadError(OSError):
     """The file is not one to read: `reason` says why in words fit for an error message."""
@@ -30,15 +32,12 @@ def read_regular(path: str | Path, cap: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise FileReadError("is not a regular file (a device, FIFO or socket)")
         if info.st_size > cap:
-            raise FileReadError(f"is larger than {_size(cap)}")
+            raise FileReadError(f"is larger than {size_text(cap)}")
         with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(cap + 1)
     finally:
         os.close(fd)
     if len(data) > cap:  # it grew while being read
-        raise FileReadError(f"is larger than {_size(cap)}")
+        raise FileReadError(f"is larger than {size_text(cap)}")
     return data
 
-
-def _size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"

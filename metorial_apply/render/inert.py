@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL; the bidi marks, embeddings, overrides and isolates; the Unicode line
-# and paragraph separators (which some terminals and editors break lines at).
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+from metorial_apply.core.jsonout import TERMINAL
+
+CONTROL = TERMINAL  # what a terminal acts on: one definition for text and JSON (core/jsonout.py)
 NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 WORD_JOINER = "\u2060"  # invisible; GitHub forms no @mention or #123 link across it
 MENTION = re.compile(r"@(?=[\w-])")
