@@ -1,11 +1,13 @@
 """`key_backends:` → KeyBackend: the APIs that api keys live on (Metlo, Metal), where each is and
 the credentials it takes, every problem at its YAML line; and what both key sections share.
 
-A backend's credentials are sent only to a URL set outside the YAML: `${env:NAME}` (the whole
-value, without a default), `local`, or a literal URL whose host is listed in
-METORIAL_APPLY_KEY_HOSTS. Otherwise a pull request could point `url:` at its own server and
-collect the admin key from the plan job. Credentials themselves must come from `${env:}` or
-`${file:}`: one written in the YAML would be committed.
+A backend's credentials are sent only to a URL the pipeline's owner chose: `local`, a literal
+URL whose host is listed in METORIAL_APPLY_KEY_HOSTS, or `${env:NAME}` (the whole value, without
+a default) where NAME is listed in METORIAL_APPLY_KEY_URL_VARS. Otherwise a pull request could
+point `url:` at its own server, or at a variable its author controls (in merge-request
+pipelines the commit and MR titles are variables), and collect the admin key from the plan job.
+Credentials themselves must come from `${env:}` or `${file:}`: one written in the YAML would be
+committed.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from metorial_apply.core.keys import BACKEND_TYPES, KeyBackend
 from metorial_apply.core.model import SecretValue
 
 HOSTS_ENV = "METORIAL_APPLY_KEY_HOSTS"
+URL_VARS_ENV = "METORIAL_APPLY_KEY_URL_VARS"
 BACKEND_FIELDS = ("type", "url", "api_key", "client_id")
 ENV_ONLY = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-URL_HINT = f"use url: ${{env:NAME}}, url: local, or a literal URL whose host is listed in {HOSTS_ENV}"
+URL_HINT = (f"use url: local, a literal URL whose host is listed in {HOSTS_ENV}, or url: ${{env:NAME}} with NAME "
+            f"listed in {URL_VARS_ENV}")
 
 
 @dataclass(frozen=True)
@@ -95,17 +99,26 @@ class Reader:
         env_ref = ENV_ONLY.fullmatch(raw)
         if env_ref:
             name = env_ref.group(1)
+            if name not in self.allowed(URL_VARS_ENV, fold=False):
+                return entry.at(("url",), f"the variable {name} is not listed in {URL_VARS_ENV}: a key backend's "
+                                "URL comes only from a variable the pipeline's owner names (others, like commit "
+                                "titles, may be set by a pull request's author)",
+                                f"export {URL_VARS_ENV}={name} in the pipeline's settings, if {name} is set there")
             if name not in self.env:
                 return entry.at(("url",), f"environment variable {name} is not set", f"export {name}")
             return self.env[name], f"env:{name}"
         if "${" in raw:
             return entry.at(("url",), "url must be one whole ${env:NAME} (no default, nothing around it)", URL_HINT)
         host = (urlsplit(raw).hostname or "").lower()
-        allowed = {h.strip().lower() for h in self.env.get(HOSTS_ENV, "").split(",") if h.strip()}
-        if not host or host not in allowed:
+        if not host or host not in self.allowed(HOSTS_ENV, fold=True):
             return entry.at(("url",), f'the key backend host "{host}" is not listed in {HOSTS_ENV}: the backend\'s '
                             "credentials are only sent to a URL set outside the YAML", URL_HINT)
         return raw, HOSTS_ENV
+
+    def allowed(self, setting: str, *, fold: bool) -> frozenset[str]:
+        """A comma-separated allow-list from the environment (host names fold case; variable names do not)."""
+        words = (w.strip() for w in self.env.get(setting, "").split(","))
+        return frozenset(w.lower() if fold else w for w in words if w)
 
     def credential(self, entry: KeyEntry, name: str, raw: Any) -> SecretValue | Diagnostic:
         """A credential from ${env:}/${file:}, or the problem (a warning when offline validate lacks it)."""

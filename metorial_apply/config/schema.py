@@ -57,7 +57,8 @@ class KeyBackendSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["metlo", "metal"]
-    url: str = Field(description="${env:NAME}, local, or a URL whose host is listed in METORIAL_APPLY_KEY_HOSTS")
+    url: str = Field(description="local, a URL whose host is listed in METORIAL_APPLY_KEY_HOSTS, or ${env:NAME} "
+                     "with NAME listed in METORIAL_APPLY_KEY_URL_VARS")
     api_key: str | None = Field(None, description="From ${env:NAME} or ${file:PATH}; optional with url: local")
     client_id: str | None = Field(None, description="Metal only; from ${env:NAME} or ${file:PATH}")
 

@@ -15,7 +15,7 @@ from metorial_apply.core.model import Address
 
 ENV = {"METLO_URL": "https://metlo.internal", "METLO_ADMIN_KEY": "metlo_canary_admin_0123456789",
        "METAL_URL": "https://metal.internal", "METAL_CLIENT_ID": "ci_canary_client",
-       "METAL_API_KEY": "pk_canary_admin_0123456789"}
+       "METAL_API_KEY": "pk_canary_admin_0123456789", "METORIAL_APPLY_KEY_URL_VARS": "METLO_URL, METAL_URL"}
 BACKENDS = """\
 stack: prod
 key_backends:
@@ -143,13 +143,15 @@ def test_unknown_backend_field_and_type_suggest(tmp_path: Path) -> None:
     ("https://evil.example.com/collect", "metlo.internal, other.internal", False),
     ("https://metlo.internal/api", "other.internal,METLO.internal", True),
     ("${env:METLO_URL:-https://evil.example.com}", "", False),
+    ("${env:CI_COMMIT_TITLE}", "", False),  # set, but not a variable the pipeline's owner names
     ("https://${env:METLO_HOST}/", "", False),
     ("${var.metlo_url}", "", False),
     ("local", "", True),
 ])
 def test_credentials_go_only_to_a_url_set_outside_the_yaml(tmp_path: Path, url: str, hosts: str, ok: bool) -> None:
     text = ISSUE_EXAMPLE.replace('url: "${env:METLO_URL}"', f'url: "{url}"')
-    env = ENV | {"METORIAL_APPLY_KEY_HOSTS": hosts, "METLO_HOST": "evil.example.com"}
+    env = ENV | {"METORIAL_APPLY_KEY_HOSTS": hosts, "METLO_HOST": "evil.example.com",
+                 "CI_COMMIT_TITLE": "https://evil.example.com/collect"}
     with respx.mock(assert_all_called=False) as router:
         route = router.route()
         if ok:
@@ -164,14 +166,15 @@ def test_credentials_go_only_to_a_url_set_outside_the_yaml(tmp_path: Path, url: 
 def test_url_local_needs_no_credentials(tmp_path: Path) -> None:
     text = ISSUE_EXAMPLE.replace('{type: metal, url: "${env:METAL_URL}", client_id: "${env:METAL_CLIENT_ID}", '
                                  'api_key: "${env:METAL_API_KEY}"}', "{type: metal, url: local}")
-    state = load_config(write(tmp_path, text), env={k: v for k, v in ENV.items() if k.startswith("METLO")})
+    state = load_config(write(tmp_path, text), env={k: v for k, v in ENV.items() if "METAL" not in k})
     local = {b.name: b for b in state.key_backends}["metal"]
     assert (local.url, local.api_key, local.client_id, local.local) == ("local", None, None, True)
 
 
 def test_offline_validate_warns_about_absent_credentials(tmp_path: Path) -> None:
     warnings: list[Diagnostic] = []
-    load_config(write(tmp_path, ISSUE_EXAMPLE), env={"METLO_URL": "x", "METAL_URL": "y"}, warnings=warnings)
+    load_config(write(tmp_path, ISSUE_EXAMPLE), env={"METLO_URL": "x", "METAL_URL": "y",
+                "METORIAL_APPLY_KEY_URL_VARS": "METLO_URL,METAL_URL"}, warnings=warnings)
     assert [(w.line, w.message) for w in warnings] == [
         (3, "environment variable METLO_ADMIN_KEY is not set"), (4, "environment variable METAL_CLIENT_ID is not set"),
         (4, "environment variable METAL_API_KEY is not set")]

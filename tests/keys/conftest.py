@@ -33,7 +33,8 @@ class KeyServers:
         metal = bootstrap_credentials("metal")
         return {"METORIAL_API_KEY": SECRET_KEY, "METLO_URL": self.metlo.url,
                 "METLO_ADMIN_KEY": bootstrap_credentials("metlo")["api_key"], "METAL_URL": self.metal.url,
-                "METAL_CLIENT_ID": metal["client_id"], "METAL_API_KEY": metal["api_key"]}
+                "METAL_CLIENT_ID": metal["client_id"], "METAL_API_KEY": metal["api_key"],
+                "METORIAL_APPLY_KEY_URL_VARS": "METLO_URL,METAL_URL"}
 
 
 @pytest.fixture

@@ -65,7 +65,8 @@ def test_a_hostile_key_backend_stops_the_plan_within_the_runs_bounds(backend: st
     started = time.monotonic()
     result = run_cli(["plan", str(tmp_path), "--api-url", "local", "--max-wait", "5", "--timeout", "3",
                       "--secrets-out", str(tmp_path / "keys.env")],
-                     env={"METLO_URL": backend, "METLO_ADMIN_KEY": "metlo_admin_0123456789abcdef"})
+                     env={"METLO_URL": backend, "METLO_ADMIN_KEY": "metlo_admin_0123456789abcdef",
+                          "METORIAL_APPLY_KEY_URL_VARS": "METLO_URL"})
     elapsed = time.monotonic() - started
     assert result.code == 1 and "Traceback" not in result.err, result.out + result.err
     assert elapsed < 30, elapsed  # 50 s Retry-After or a 100 s trickle: neither is waited out
