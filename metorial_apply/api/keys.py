@@ -25,13 +25,21 @@ from metorial_apply.api.client import MetorialClient, check_api_url
 from metorial_apply.api.limits import RequestLimits, ResponseLimitError
 from metorial_apply.api.local import LOCAL_BASE_URL, local_key_transport
 from metorial_apply.api.ratelimit import RateLimiter, RateLimitSettings
-from metorial_apply.api.responses import ACCEPT_ENCODING, Reply, invalid_response, outcome_unknown, with_request_id
+from metorial_apply.api.responses import (
+    ACCEPT_ENCODING,
+    Reply,
+    invalid_response,
+    outcome_unknown,
+    server_text,
+    with_request_id,
+)
 from metorial_apply.api.retry import RetryPolicy, Verdict
 from metorial_apply.api.stats import CallRecord
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitBudget
 from metorial_apply.core.errors import ApiCall, ApiError, ApiKeyError, NotFoundError, UsageError, error_class_for
 from metorial_apply.core.keys import CreatedKey, KeyBackend, LiveKey
 from metorial_apply.core.model import SecretValue
+from metorial_apply.core.scrub import SECRETS
 
 MAX_MESSAGE_CHARS = 300
 METAL_PAGE = 100
@@ -74,8 +82,8 @@ def _metal_created(body: Any, backend: str) -> CreatedKey:
 
 
 def _text(reply: Reply, call: ApiCall) -> str:
-    text = reply.content.decode("utf-8", errors="replace").strip()
-    return text[:MAX_MESSAGE_CHARS] or reply.reason_phrase or "request failed"
+    text = server_text(reply.content.decode("utf-8", errors="replace").strip(), MAX_MESSAGE_CHARS)
+    return text or reply.reason_phrase or "request failed"
 
 
 def _metal_error(reply: Reply, call: ApiCall) -> str:
@@ -84,7 +92,7 @@ def _metal_error(reply: Reply, call: ApiCall) -> str:
     except (ValueError, ResponseLimitError):
         body = None
     message = body.get("error") if isinstance(body, dict) else None
-    return message[:MAX_MESSAGE_CHARS] if isinstance(message, str) and message else _text(reply, call)
+    return server_text(message, MAX_MESSAGE_CHARS) if isinstance(message, str) and message else _text(reply, call)
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -164,10 +172,12 @@ class KeyBackendClient(MetorialClient):
         except ResponseLimitError as exc:
             raise outcome_unknown(call, stamp, exc=exc) from None
         try:
-            return self.dialect.read_created(reply.json(call), self.backend.name)
+            created = self.dialect.read_created(reply.json(call), self.backend.name)
         except (ValueError, TypeError, KeyError, ApiError) as exc:
             cause = exc if isinstance(exc, ApiError) else invalid_response(call, reply, "an unreadable create answer")
             raise outcome_unknown(call, stamp, exc=cause) from None
+        SECRETS.add(created.secret.reveal())  # from here on it is one of the run's secrets
+        return created
 
     async def delete_key(self, key: LiveKey) -> bool:
         """Delete (revoke) a key; False when it was already gone."""

@@ -30,6 +30,7 @@ from metorial_apply.core.errors import (
     OutcomeUnknownError,
     error_class_for,
 )
+from metorial_apply.core.scrub import SECRETS
 
 MAX_MESSAGE_CHARS = 500  # an API message is shown to people; a runaway one is cut
 MAX_PROBLEMS = 50
@@ -57,9 +58,14 @@ class Reply:
         return parse_json(call, self.status_code, self.content, self.max_json_depth, self.max_json_values)
 
 
-def _text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
-    text = value if isinstance(value, str) else ""
+def server_text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A string a server sent, for a message: the run's secrets scrubbed first (a 400 may quote
+    the request body), then cut to `limit` (after, or a cut secret would no longer match)."""
+    # Cut first to what can matter (a secret reaching the limit ends within `longest` of it), so
+    # a hostile 16 MB message costs no more to scrub than a short one.
+    text = SECRETS.scrub_server(value[: limit + SECRETS.longest]) if isinstance(value, str) else ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 
 def _problems(raw: Any) -> tuple[FieldProblem, ...]:
@@ -69,8 +75,8 @@ def _problems(raw: Any) -> tuple[FieldProblem, ...]:
     for item in raw[:MAX_PROBLEMS]:
         if isinstance(item, dict):
             path = item.get("path") if isinstance(item.get("path"), list) else []
-            out.append(FieldProblem(path=tuple(str(p) for p in path), code=_text(item.get("code"), 100),
-                                    message=_text(item.get("message"))))
+            out.append(FieldProblem(path=tuple(str(p) for p in path), code=server_text(item.get("code"), 100),
+                                    message=server_text(item.get("message"))))
     return tuple(out)
 
 
@@ -137,7 +143,7 @@ def with_request_id(call: ApiCall, response: Reply | httpx.Response | None) -> A
     if not request_id:
         return call
     return ApiCall(
-        method=call.method, path=call.path, kind=call.kind, name=call.name, request_id=_text(request_id, 100)
+        method=call.method, path=call.path, kind=call.kind, name=call.name, request_id=server_text(request_id, 100)
     )
 
 
@@ -145,9 +151,9 @@ def status_error(call: ApiCall, response: Reply) -> ApiError:
     """A typed error for a non-2xx response, with the API's code, message, hint and field problems."""
     body = error_body(call, response)
     status = response.status_code
-    code = _text(body.get("code"), 100) or f"http_{status}"
-    message = _text(body.get("message")) or response.reason_phrase or "request failed"
-    hint = _text(body.get("hint")) or None
+    code = server_text(body.get("code"), 100) or f"http_{status}"
+    message = server_text(body.get("message")) or response.reason_phrase or "request failed"
+    hint = server_text(body.get("hint")) or None
     cls = error_class_for(status)
     return cls(
         with_request_id(call, response), status, code, message, hint=hint, problems=_problems(body.get("errors"))
@@ -189,8 +195,8 @@ def outcome_unknown(call: ApiCall, stamp: dict[str, str], *, response: Reply | N
                                    stamp=stamp)
     if response is not None:
         body = error_body(call, response)
-        code = _text(body.get("code"), 100) or f"http_{response.status_code}"
-        detail = _text(body.get("message")) or response.reason_phrase or "server error"
+        code = server_text(body.get("code"), 100) or f"http_{response.status_code}"
+        detail = server_text(body.get("message")) or response.reason_phrase or "server error"
         return OutcomeUnknownError(with_request_id(call, response), response.status_code, code,
                                    f"{detail}; the create may have happened", stamp=stamp)
     code, message = transport_message(exc) if exc is not None else ("unknown", "no response")

@@ -15,6 +15,7 @@ from typing import IO, Any
 from metorial_apply.apply.report import ChangeResult
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.model import Address
+from metorial_apply.core.scrub import SECRETS
 
 
 def utc_stamp(now: float) -> str:
@@ -51,7 +52,7 @@ class Journal:
     def _write(self, entry: dict[str, Any]) -> None:
         stamp = utc_stamp(time.time())
         line = {"ts": stamp, "run": self.run} | entry
-        self._stream.write(json.dumps(line, ensure_ascii=False, sort_keys=False) + "\n")
+        self._stream.write(SECRETS.scrub(json.dumps(line, ensure_ascii=False, sort_keys=False)) + "\n")
         self._stream.flush()
 
     def change_started(self, address: Address, action: str) -> None:

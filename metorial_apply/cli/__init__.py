@@ -16,6 +16,7 @@ import click
 
 from metorial_apply import __version__
 from metorial_apply.cli.output import Output, report_error
+from metorial_apply.cli.streams import scrubbed_output
 from metorial_apply.core.errors import MetorialApplyError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 1, 2, 3
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     # resources the default thresholds re-scan them often enough to cost seconds (load and plan
     # took 1.4-1.8x as long). Cycles are still collected, only less often.
     gc.set_threshold(GC_THRESHOLD, 20, 100)
+    with scrubbed_output():
+        _run(argv, debug)
+
+
+def _run(argv: list[str] | None, debug: bool) -> None:
     try:
         code = cli.main(args=argv, prog_name="metorial-apply", standalone_mode=False)
     except click.exceptions.UsageError as exc:

@@ -23,6 +23,7 @@ from metorial_apply.config.sections import STACK
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.kinds import METORIAL_KINDS, SECTIONS
 from metorial_apply.core.model import Catalog
+from metorial_apply.core.scrub import SECRETS
 from metorial_apply.render.export import CONFIG_FILE, ENV_FILE, Export, ExportRequest, export
 
 KIND_CHOICES = sorted(METORIAL_KINDS) + sorted(s for s in SECTIONS if s not in METORIAL_KINDS)
@@ -68,7 +69,7 @@ def write_files(out_dir: Path, files: dict[str, str], force: bool) -> None:
         raise UsageError(f"cannot write {out_dir}: {exc.strerror or type(exc).__name__}") from None
     try:
         for name, text in sorted(files.items()):
-            (staging / name).write_text(text, encoding="utf-8")
+            (staging / name).write_text(SECRETS.scrub(text), encoding="utf-8")
         os.replace(staging, out_dir)  # onto a missing or empty directory: one atomic rename
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

@@ -15,6 +15,7 @@ from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
 from metorial_apply.core.keys import KEY_ADDRESS_KIND
+from metorial_apply.core.scrub import SECRETS
 
 F = Callable[..., Any]
 
@@ -36,10 +37,15 @@ def key_origin() -> str:
     return "--api-key" if source is click.core.ParameterSource.COMMANDLINE else "METORIAL_API_KEY"
 
 
+def _api_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    SECRETS.add(value)  # from the command line too: scrubbed from every output like the environment's
+    return value
+
+
 def api_options(f: F) -> F:
     """--api-url / --api-key (env METORIAL_API_URL / METORIAL_API_KEY); `local` = embedded emulator."""
     f = click.option(
-        "--api-key", envvar="METORIAL_API_KEY", default=None, show_envvar=True,
+        "--api-key", envvar="METORIAL_API_KEY", default=None, show_envvar=True, callback=_api_key,
         help="Secret API key (metorial_sk_…). Defaults to the emulator's local key with --api-url local.",
     )(f)
     f = click.option(

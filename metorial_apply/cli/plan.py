@@ -35,6 +35,7 @@ from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS, sort_key
 from metorial_apply.core.model import Address
+from metorial_apply.core.scrub import SECRETS
 from metorial_apply.core.state import State
 from metorial_apply.planning.action import Note
 from metorial_apply.planning.action import exit_code as action_exit_code
@@ -104,7 +105,7 @@ def write_atomic(target: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(SECRETS.scrub(text))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

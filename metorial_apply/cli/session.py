@@ -4,6 +4,7 @@ client, read the catalog (resolving the config's names) and live state, and buil
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -27,6 +28,7 @@ from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.errors import ApiKeyError, Diagnostic
 from metorial_apply.core.fingerprint import warm
 from metorial_apply.core.model import Catalog
+from metorial_apply.core.scrub import SECRETS
 from metorial_apply.core.state import State
 from metorial_apply.planning.plan import Plan, build_plan
 from metorial_apply.planning.saved import desired_digest
@@ -77,9 +79,14 @@ def detail_for(desired: State) -> set[str]:
 
 def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None,
                  warnings: list[Diagnostic] | None = None) -> State:
-    """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets)."""
-    return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
-                       var_files=args["var_files"], warnings=warnings, secrets_out=bool(args.get("secrets_out")))
+    """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets).
+    The scrubber's finders of its secrets are built in a thread meanwhile (the first write waits)."""
+    try:
+        return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
+                           var_files=args["var_files"], warnings=warnings,
+                           secrets_out=bool(args.get("secrets_out")))
+    finally:
+        threading.Thread(target=SECRETS.warm, daemon=True, name="scrubber").start()
 
 
 @dataclass

@@ -14,6 +14,7 @@ from metorial_apply.cli.options import api_options, config_options, network_opti
 from metorial_apply.cli.output import Output
 from metorial_apply.config.files import config_files
 from metorial_apply.config.load import load_config
+from metorial_apply.config.redaction import short_secrets
 from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.state import State
 
@@ -60,7 +61,7 @@ def command(out: Output, path: Path, stack: str | None, variables: tuple[str, ..
     warnings: list[Diagnostic] | None = None if strict or online else []
     desired = load_config(path, stack=stack, variables=parse_vars(variables), var_files=var_files,
                           env=dict(os.environ), warnings=warnings)
-    for warning in warnings or []:
+    for warning in [*(warnings or []), *short_secrets(desired)]:
         out.echo(f"Warning: {warning}" + (f"\n  hint: {warning.hint}" if warning.hint else ""), err=True)
     if online:
         from metorial_apply.cli.session import run_async  # the client stack, only when online

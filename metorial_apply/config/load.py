@@ -38,6 +38,7 @@ from metorial_apply.config.variables import Source, collect_variables
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.model import Address, Resource, SecretValue
+from metorial_apply.core.scrub import SECRETS
 from metorial_apply.core.specs import YAML_TO_SPEC
 from metorial_apply.core.state import State
 
@@ -204,6 +205,7 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
         secrets = [s for s in secrets if not REFERENCE.fullmatch(s)]
         warnings += sort_diagnostics(redact([p for p in problems if p.warning], secrets))
         problems = [p for p in problems if not p.warning]
+    SECRETS.add(*secrets)  # every output of the run is scrubbed of them from here on (core/scrub.py)
     if problems or name is None:
         raise ConfigError(sort_diagnostics(redact(problems, secrets)) or [Diagnostic("no stack: given")])
     return State.of(name, resources, directives, api_keys=tuple(keys.keys.values()),

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from metorial_apply.core.errors import Diagnostic
+from metorial_apply.core.kinds import KINDS
+from metorial_apply.core.model import Resource
+from metorial_apply.core.scrub import MIN_SCRUBBED
+from metorial_apply.core.state import State
 
 MIN_REDACT = 4  # shorter secrets would garble every message; none is ever put in one on purpose
 
@@ -21,3 +26,37 @@ def redact(problems: list[Diagnostic], secrets: Sequence[str]) -> list[Diagnosti
     return [
         Diagnostic(clean(d.message) or "", d.file, d.line, d.column, clean(d.path), clean(d.hint)) for d in problems
     ]
+
+
+def short_secrets(desired: State) -> list[Diagnostic]:
+    """A warning for each resource holding a secret value too short for the output scrubber
+    (core/scrub.py) to look for everywhere: it is then replaced only in what servers send, and
+    there only as a whole word. Names the field, never the value."""
+    out = []
+    for resource in desired:
+        values = {f: resource.spec.get(f) for f in resource.sensitive} | _secret_fields(resource)
+        fields = sorted(f for f, v in values.items() if any(len(s) < MIN_SCRUBBED for s in _strings(v)))
+        file, _, line = (resource.source or "").rpartition(":")
+        out += [Diagnostic(f"{resource.address}: a secret value in `{f}` is shorter than {MIN_SCRUBBED} characters: "
+                           "output is scrubbed of it only where a server quotes it, as a whole word",
+                           file or None, int(line) if line.isdigit() else None, warning=True,
+                           hint="a secret this short is easy to guess; use a longer one") for f in fields]
+    return out
+
+
+def _secret_fields(resource: Resource) -> dict[str, Any]:
+    """The write-only value by its YAML field (one field: the whole value; several: by name)."""
+    if resource.secret is None:
+        return {}
+    names, secret = KINDS[resource.address.kind].secret_fields, resource.secret.reveal()
+    if len(names) == 1 or not isinstance(secret, dict):
+        return {names[0] if names else "value": secret}
+    return {name: secret.get(name) for name in names}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) and value else []

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from metorial_apply.core.errors import MetorialApplyError
 from metorial_apply.core.model import STAMP_PREFIX, Frozen
+from metorial_apply.core.scrub import SECRETS
 
 LOCK_KEY = STAMP_PREFIX + "lock"  # the stack the record locks
 ADDRESS_KEY = STAMP_PREFIX + "address"  # a resource's stamp: what a lock record never carries
@@ -71,7 +72,7 @@ def unlock_hint(holder: LockRecord) -> str:
 def printable(text: object, limit: int = SHOWN) -> str:
     """A metadata value as one safe line: anyone in the organization can write metadata, so
     control and format characters (ESC, newlines, bidi overrides) never reach a terminal."""
-    clean = "".join(c if c.isprintable() else "?" for c in str(text))
+    clean = "".join(c if c.isprintable() else "?" for c in SECRETS.scrub_server(str(text)))
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
