@@ -11,6 +11,7 @@ The fixtures (`live_server`, `emulator`) are in tests/conftest.py.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -58,3 +59,21 @@ class EmulatorThread(EmulatorAdmin):
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=START_TIMEOUT_S)
+
+
+async def request_body(receive: Callable[[], Any]) -> bytes:
+    """The whole body of an ASGI request, for a wrapper that looks at it before deciding."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def json_answer(send: Callable[[dict[str, Any]], Any], status: int, body: Any,
+                      headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006  # never mutated
+    """Answer an ASGI request with `body` as JSON."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *headers]})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})

@@ -17,7 +17,7 @@ import pytest
 
 from metorial_apply.emulator import EmulatorSettings
 from tests.apply.conftest import run_cli
-from tests.emulator_server import SECRET_KEY, EmulatorThread
+from tests.emulator_server import SECRET_KEY, EmulatorThread, json_answer, request_body
 
 ENV_CANARY = "env-canary-7f3a9b21c4"
 FILE_CANARY = "file-canary-c0ffee4251"
@@ -61,15 +61,9 @@ def echoing(app: Any) -> Any:
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PATCH") or scope["path"] not in SECRET_KINDS:
             return await app(scope, receive, send)
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        payload = json.dumps(echo(b"".join(chunks), dict(scope["headers"]))).encode()
-        await send({"type": "http.response.start", "status": 400, "headers": [
-            (b"content-type", b"application/json"), (b"metorial-req-id", b"req_" + SECRET_KEY.encode())]})
-        return await send({"type": "http.response.body", "body": payload})
+        body = await request_body(receive)
+        return await json_answer(send, 400, echo(body, dict(scope["headers"])),
+                                 [(b"metorial-req-id", b"req_" + SECRET_KEY.encode())])
 
     return wrapped
 
@@ -110,10 +104,7 @@ def test_plan_outputs_stay_clean_when_a_list_is_refused_with_an_echo(tmp_path: P
         async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] != "http" or scope["path"] != "/provider-deployments":
                 return await app(scope, receive, send)
-            payload = json.dumps(echo(b"", dict(scope["headers"]))).encode()
-            await send({"type": "http.response.start", "status": 400,
-                        "headers": [(b"content-type", b"application/json")]})
-            return await send({"type": "http.response.body", "body": payload})
+            return await json_answer(send, 400, echo(b"", dict(scope["headers"])))
         return wrapped
 
     (tmp_path / "stack.yaml").write_text(STACK)

@@ -18,7 +18,7 @@ import pytest
 
 from metorial_apply.emulator import EmulatorSettings
 from tests.apply.conftest import run_cli
-from tests.emulator_server import SECRET_KEY, EmulatorThread
+from tests.emulator_server import SECRET_KEY, EmulatorThread, request_body
 
 CANARY = "tok_canary_91c4e7aa"
 REJECTED = {"object": "error", "ok": False, "status": 400, "code": "invalid_data",
@@ -31,12 +31,7 @@ def rejecting(app: Any, path: str, name: str) -> Any:
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != path:
             return await app(scope, receive, send)
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await request_body(receive)
         if json.loads(body or b"{}").get("name") == name:
             payload = json.dumps(REJECTED).encode()
             await send({"type": "http.response.start", "status": 400, "headers": [

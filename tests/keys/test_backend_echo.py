@@ -4,14 +4,14 @@ it was sent never reaches stdout or stderr, raw or base64 (a Basic auth echo).""
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.apply.conftest import run_cli
+from tests.keys.conftest import serve_handler
 
 ADMIN_KEY = "metlo_admin_canary_e1c2d3f4a5b6"
 CONFIG = """\
@@ -40,13 +40,8 @@ class Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def echo_backend() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Echo) as url:
+        yield url
 
 
 def test_a_backend_echoing_its_credentials_leaks_none(echo_backend: str, tmp_path: Path) -> None:

@@ -4,15 +4,15 @@ ${env:ANY}` would send the admin key wherever a title points. Refused before any
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from tests.apply.conftest import run_cli
+from tests.keys.conftest import serve_handler
 
 ADMIN_KEY = "metlo_admin_canary_5b7d0c1e9a"
 CONFIG = """\
@@ -44,14 +44,9 @@ class Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def collector() -> Iterator[tuple[str, list[str]]]:
-    seen: ClassVar[list[str]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Collector,), {"seen": seen}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/collect", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    seen: list[str] = []
+    with serve_handler(type("Handler", (Collector,), {"seen": seen})) as url:
+        yield f"{url}/collect", seen
 
 
 @pytest.mark.parametrize("command", ["validate", "plan"])

@@ -4,15 +4,15 @@ trickles its body stops the run in time with a one-line error, never a silent wa
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.apply.conftest import run_cli
+from tests.keys.conftest import serve_handler
 
 CONFIG = """\
 stack: waits
@@ -48,16 +48,8 @@ class Hostile(BaseHTTPRequestHandler):
 
 @pytest.fixture(params=["429", "trickle"])
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    handler = type("Handler", (Hostile,), {"mode": request.param})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    server.handle_error = lambda request, address: None  # type: ignore[method-assign]  # the client hung up
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(type("Handler", (Hostile,), {"mode": request.param})) as url:
+        yield url
 
 
 def test_a_hostile_key_backend_stops_the_plan_within_the_runs_bounds(backend: str, tmp_path: Path) -> None:
