@@ -10,6 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from metorial_apply.cli.session import STATE_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -43,7 +45,10 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | N
         return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 
-def copy_example(name: str, dest: Path) -> Path:
+def copy_example(name: str, dest: Path, *, examples: Path = REPO / "examples") -> Path:
+    """A copy of `examples/<name>` at `dest/<name>`, without the state README's first command
+    leaves there (`--api-url local` keeps the emulator's SQLite in `.metorial-apply/`): a test
+    reads the example, never what someone's run left beside it."""
     target = dest / name.replace("/", "_")
-    shutil.copytree(REPO / "examples" / name, target)
+    shutil.copytree(examples / name, target, ignore=shutil.ignore_patterns(STATE_DIR))
     return target

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.apply.conftest import run_cli
+from tests.apply.conftest import copy_example, run_cli
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
 STACK = """\
@@ -127,3 +127,14 @@ def test_destroy_refuses_protected_then_deletes_everything_dependents_first(
     assert sorted(deletes[1:-1]) == ["provider-auth-configs", "provider-configs"]
     again = ok(["destroy", str(path), "--auto-approve"], emulator)
     assert "Nothing to destroy" in again
+
+
+def test_examples_are_copied_without_the_state_a_local_run_left_there(tmp_path: Path) -> None:
+    """README's first command keeps the emulator's state in examples/quickstart/.metorial-apply/;
+    the suite run after it must not read it (it once saw "no changes" there)."""
+    examples = tmp_path / "examples"
+    (examples / "quickstart" / ".metorial-apply").mkdir(parents=True)
+    (examples / "quickstart" / ".metorial-apply" / "emulator.sqlite3").write_text("state of an earlier run")
+    (examples / "quickstart" / "stack.yaml").write_text("stack: quickstart\n")
+    copied = copy_example("quickstart", tmp_path / "copy", examples=examples)
+    assert sorted(p.name for p in copied.iterdir()) == ["stack.yaml"]

@@ -5,7 +5,6 @@ request through a fake `gh`/`glab` that records every call."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from metorial_apply.emulator.process import child_env
+from tests.apply.conftest import copy_example
 from tests.ci.runner import RECIPES, ROOT, fake_bin, run_github_job, run_gitlab_job, shell
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
@@ -24,7 +24,7 @@ MARKER = "<!-- metorial-apply plan: infra/metorial -->"
 def repo(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, Any]:
     """A checkout with the quickstart as infra/metorial, a PATH with the fakes, the forge's files."""
     checkout = tmp_path / "checkout"
-    shutil.copytree(ROOT / "examples" / "quickstart", checkout / "infra" / "metorial")
+    copy_example("quickstart", checkout / "infra").rename(checkout / "infra" / "metorial")
     env = {"PATH": f"{fake_bin(tmp_path / 'bin')}:/usr/bin:/bin", "METORIAL_API_URL": emulator.url,
            "FAKE_FORGE_STATE": str(tmp_path / "forge.json"), "FAKE_FORGE_LOG": str(tmp_path / "forge.log"),
            "GITHUB_REPOSITORY": "acme/infra", "HOME": str(tmp_path)}

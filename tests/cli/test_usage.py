@@ -4,7 +4,6 @@ after the subcommand, whole `--help` summaries, shell completion."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from metorial_apply.cli import SUMMARIES, cli
 from metorial_apply.cli.output import Output
+from tests.apply.conftest import copy_example
 from tests.cli.runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path / "stack")
-    return tmp_path / "stack"
+    return copy_example("quickstart", tmp_path)
 
 
 @pytest.mark.parametrize("command", ["plan", "validate"])
