@@ -193,7 +193,7 @@ async def apply_path(out: Output, path: Path, args: dict[str, Any]) -> int:
                 return EXIT_OK if await tidy(out, s) else EXIT_ERROR
             refuse_unsafe(plan, s.desired, args, out)
             check_indexed(s)
-            if not confirm(out, Approval(auto=args["auto_approve"], verb="apply", plan=plan)):
+            if not await confirm(out, Approval(auto=args["auto_approve"], verb="apply", plan=plan)):
                 out.echo("Apply cancelled; nothing was changed.")
                 return EXIT_ERROR
             report, stopped_by, recorded = await recorded_changes(out, plan, s, args, journal)

@@ -72,7 +72,7 @@ async def destroy_path(out: Output, path: Path | None, args: dict[str, Any]) -> 
                 return EXIT_OK if await tidy(out, s) else EXIT_ERROR
             check_destroy(plan, protected)
             check_indexed(s)
-            if not confirm(out, Approval(auto=args["auto_approve"], verb="destroy", plan=plan)):
+            if not await confirm(out, Approval(auto=args["auto_approve"], verb="destroy", plan=plan)):
                 out.echo("Destroy cancelled; nothing was changed.")
                 return EXIT_ERROR
             report, stopped_by, recorded = await recorded_changes(out, plan, s, args, journal)

@@ -24,6 +24,7 @@ from metorial_apply.apply.lock import hold_stack_lock
 from metorial_apply.cli.lock import lock_options, lock_settings
 from metorial_apply.cli.options import api_options, index_keys
 from metorial_apply.cli.output import Output
+from metorial_apply.cli.safety import ask
 from metorial_apply.cli.session import STATE_DIR, require_secret_key
 from metorial_apply.config.sections import STACK
 from metorial_apply.core.errors import SafetyError, UsageError
@@ -83,15 +84,14 @@ def unattended(yes: bool) -> None:
                           "stack's stamps, so a person reviews it at a terminal", flag="--yes")
 
 
-def approved(out: Output, stack: str, yes: bool) -> bool:
+async def approved(out: Output, stack: str, yes: bool) -> bool:
     if yes:
         return True
     if not out.interactive:
         raise SafetyError("refusing to rebuild the index without confirmation (not a terminal); review the claims "
                           "at a terminal, or pass --yes outside CI", flag="--yes")
-    answer = click.prompt(f'\nRebuild the index of stack {stack!r} with these claims? Only "yes" will be accepted',
-                          default="", show_default=False)
-    return answer.strip() == "yes"
+    question = f'\nRebuild the index of stack {stack!r} with these claims? Only "yes" will be accepted'
+    return (await ask(question)).strip() == "yes"
 
 
 def describe(stack: str, templates: list[Raw], public: bytes | None) -> tuple[Index | None, str]:
@@ -118,7 +118,7 @@ async def rebuild(out: Output, stack: str, args: dict[str, Any]) -> int:
             entries = entries_of(stack, claims)
             index, previous = describe(stack, templates, public)
             show_claims(out, stack, claims, previous)
-            if not approved(out, stack, args["yes"]):
+            if not await approved(out, stack, args["yes"]):
                 out.echo("Rebuild cancelled; nothing was written.")
                 return EXIT_ERROR
             heads = [h["id"] for h in heads_of(stack, templates) if isinstance(h.get("id"), str)]

@@ -6,7 +6,9 @@ Refusals raise SafetyError naming the flag that overrides them; nothing has been
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +44,35 @@ def refuse_unsafe(plan: Plan, desired: State, args: dict[str, Any], out: Output)
         raise SafetyError(found[0].message, flag=found[0].flag)
 
 
-def confirm(out: Output, approval: Approval) -> bool:
+async def ask(question: str) -> str:
+    """A prompt answered at the terminal, read in a thread of its own while the event loop runs
+    on: the stack lock keeps being renewed however long the person takes, and Ctrl-C cancels the
+    run at once (read on the loop, `input()` swallowed the interrupt until Enter, lock held). The
+    thread is a daemon, so an interrupted read never keeps the process alive."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(result: str | None, error: BaseException | None) -> None:
+        if answer.done():  # cancelled meanwhile: nobody waits for it
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or "")
+
+    def read() -> None:
+        try:
+            text = click.prompt(question, default="", show_default=False)
+        except BaseException as exc:  # Ctrl-D (click.Abort) and the like, handed to the waiting run
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, text, None)
+
+    threading.Thread(target=read, daemon=True, name="prompt").start()
+    return await answer
+
+
+async def confirm(out: Output, approval: Approval) -> bool:
     """--auto-approve, or a person typing "yes" at a terminal; otherwise refuse clearly."""
     if approval.auto:
         return True
@@ -53,5 +83,4 @@ def confirm(out: Output, approval: Approval) -> bool:
     counts = approval.plan.counts()
     what = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n and a is not Action.NOOP)
     click.echo(f"\nDo you want to {approval.verb} these changes ({what}) in stack {approval.plan.stack!r}?")
-    answer = click.prompt('  Only "yes" will be accepted', default="", show_default=False)
-    return answer.strip() == "yes"
+    return (await ask('  Only "yes" will be accepted')).strip() == "yes"
