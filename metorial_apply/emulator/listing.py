@@ -113,13 +113,14 @@ def _common_filters(query: Query, spec: KindSpec, q: ListQuery) -> None:
 
 
 def _lagging(em: Emulator, q: ListQuery) -> None:
-    """The list-lag fault: each object stays out of lists for its own share of `list_lag_ms` after
-    its creation (by this emulator's clock), so a list can show an object and miss an older one,
-    as an eventually consistent API's lists may. Reads by id never lag."""
-    lag_ms = em.faults.settings.list_lag_ms
-    if lag_ms > 0:
-        q.where.append("(julianday(?) - julianday(created_at)) * 86400000.0 >= lag_share(?, id) * ?")
-        q.params += [em.store.now_iso(), em.faults.lag_salt, lag_ms]
+    """The list-lag fault: every object stays out of lists for `list_lag_ms` after its creation
+    (by this emulator's clock), and each for its own share of `list_lag_jitter_ms` on top, so a
+    list can show an object and miss an older one, as an eventually consistent API's lists may.
+    Reads by id never lag."""
+    lag_ms, jitter_ms = em.faults.settings.list_lag_ms, em.faults.settings.list_lag_jitter_ms
+    if lag_ms > 0 or jitter_ms > 0:
+        q.where.append("(julianday(?) - julianday(created_at)) * 86400000.0 >= ? + lag_share(?, id) * ?")
+        q.params += [em.store.now_iso(), lag_ms, em.faults.lag_salt, jitter_ms]
 
 
 def parse_list_query(em: Emulator, spec: KindSpec, query: Query) -> ListQuery:

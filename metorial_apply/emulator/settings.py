@@ -22,7 +22,8 @@ class FaultSettings:
     error_after_commit_rate: float = 0.0  # share of committed writes answered 500 (the write stays)
     burst_429_rate: float = 0.0  # probability that a request starts a 429 burst
     burst_429_length: int = 3  # requests per burst, including the one starting it
-    list_lag_ms: float = 0.0  # lists omit each object for its own seeded share of this after its creation
+    list_lag_ms: float = 0.0  # lists omit every object for this long after its creation
+    list_lag_jitter_ms: float = 0.0  # and each object for its own seeded share of this on top
     seed: int | None = None
 
     def with_changes(self, changes: dict[str, Any]) -> FaultSettings:
@@ -36,7 +37,7 @@ class FaultSettings:
         return merged
 
     def check(self) -> None:
-        for name in ("latency_ms", "jitter_ms", "list_lag_ms"):
+        for name in ("latency_ms", "jitter_ms", "list_lag_ms", "list_lag_jitter_ms"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0")

@@ -1,5 +1,6 @@
-"""Two emulator settings for the stack lock's tests: lists that lag behind writes (`list_lag_ms`,
-a fault) and a clock offset (`clock_offset_s`), for two servers that disagree about the time."""
+"""Two emulator settings for the stack lock's tests: lists that lag behind writes (`list_lag_ms`
+and `list_lag_jitter_ms`, faults) and a clock offset (`clock_offset_s`), for two servers that
+disagree about the time."""
 
 from __future__ import annotations
 
@@ -28,8 +29,21 @@ async def listed(client: httpx.AsyncClient) -> list[str]:
     return [o["id"] for o in (await client.get("/session-templates", params={"limit": 100})).json()["items"]]
 
 
-async def test_a_lagging_list_can_miss_an_older_object_and_show_a_newer_one() -> None:
-    settings = EmulatorSettings(seed=3, faults=FaultSettings(list_lag_ms=LAG_MS))
+async def test_a_list_lags_every_new_object_by_the_same_time() -> None:
+    async with emulator_client(EmulatorSettings(faults=FaultSettings(list_lag_ms=600))) as client:
+        first = (await create(client, "/session-templates", {"name": "a"}))["id"]
+        await asyncio.sleep(0.3)
+        second = (await create(client, "/session-templates", {"name": "b"}))["id"]
+        assert await listed(client) == []
+        assert (await client.get(f"/session-templates/{second}")).status_code == 200  # reads by id never lag
+        await asyncio.sleep(0.4)
+        assert await listed(client) == [first]  # in creation order: an object shows only after older ones
+        await asyncio.sleep(0.3)
+        assert await listed(client) == [first, second]
+
+
+async def test_a_jittered_lag_can_miss_an_older_object_and_show_a_newer_one() -> None:
+    settings = EmulatorSettings(seed=3, faults=FaultSettings(list_lag_jitter_ms=LAG_MS))
     async with emulator_client(settings) as client:
         made = [(await create(client, "/session-templates", {"name": f"t{i}"}))["id"] for i in range(20)]
         await asyncio.sleep(LAG_MS / 2000)  # half the lag: about half the objects show
@@ -48,12 +62,12 @@ async def test_each_objects_lag_is_its_seeded_share_and_the_fault_switches_at_ru
         salt = client.app.state.emulator.faults.lag_salt  # type: ignore[attr-defined]
         ident = (await create(client, "/session-templates", {"name": "t"}))["id"]
         assert await listed(client) == [ident]  # no lag by default
-        body = (await admin(client, "PUT", "/faults", json={"list_lag_ms": 60_000})).json()
-        assert body["list_lag_ms"] == 60_000
+        body = (await admin(client, "PUT", "/faults", json={"list_lag_jitter_ms": 60_000})).json()
+        assert body["list_lag_jitter_ms"] == 60_000
         assert 0.01 < lag_share(salt, ident) < 1  # this seed hides it for more than 0.6 s
         assert await listed(client) == []
         assert (await admin(client, "PUT", "/faults", json={"list_lag_ms": -1})).status_code == 400
-        await admin(client, "PUT", "/faults", json={"list_lag_ms": 0})
+        await admin(client, "PUT", "/faults", json={"list_lag_jitter_ms": 0})
         assert await listed(client) == [ident]
 
 
@@ -70,5 +84,6 @@ async def test_the_clock_offset_moves_every_timestamp_written() -> None:
 def test_serve_takes_both_settings_for_the_metorial_api_only() -> None:
     runner = CliRunner()
     assert runner.invoke(serve_command, ["--list-lag-ms", "-1"]).exit_code == 2
+    assert runner.invoke(serve_command, ["--list-lag-jitter-ms", "-1"]).exit_code == 2
     usage = runner.invoke(serve_command, ["--api", "metlo", "--clock-offset-s", "5"])
     assert usage.exit_code == 2 and "--api metorial only" in usage.output
