@@ -152,11 +152,12 @@ def test_a_free_lock_is_confirmed_by_a_read_after_the_settle_delay_and_the_skew(
     assert early.verdict is Verdict.CONFIRM and early.after_s == 4.75
     assert decide([mine], "prod", "me", None, since_write_s=6, horizon_s=6).verdict is Verdict.PROCEED
     # An older record in the early read: wait for it at once, nothing to confirm.
-    theirs = rec("set_1", "them", 0.5)
-    assert decide([mine, rec("set_3", "them", -1)], "prod", "me", None, since_write_s=1, horizon_s=6).verdict \
-        is Verdict.WAIT
-    # The confirming read shows a record written later that sorts first: back off.
-    assert decide([theirs, rec("set_2", "me", 1)], "prod", "me", None, since_write_s=6, horizon_s=6).holder == theirs
+    older = rec("set_1", "them", -1)
+    assert decide([mine, older], "prod", "me", None, since_write_s=1, horizon_s=6).holder == older
+    # The confirming read shows a record written after ours that sorts first (its server's
+    # clock is behind): back off.
+    later = rec("set_3", "them", -0.5)
+    assert decide([mine, later], "prod", "me", None, since_write_s=6, horizon_s=6).holder == later
     # No skew and no settle (one server, lists never lag): the first read is trusted.
     assert decide([mine], "prod", "me", None, since_write_s=0, horizon_s=0).verdict is Verdict.PROCEED
 
