@@ -35,7 +35,6 @@ from metorial_apply.core.lock import (
     lock_metadata,
     parse_time,
     printable,
-    server_now,
 )
 from metorial_apply.core.runs import parse_open
 
@@ -99,6 +98,7 @@ class StackLock:
         self.renewals = 0
         self.stamped: datetime | None = None  # server time of our last successful write
         self.renewed_at = time.monotonic()  # local time of it, only to give up renewing in time
+        self.written_at = time.monotonic()  # local time our record's create returned (set by _adopt)
         self.lost = asyncio.Event()
         self.reason: str | None = None
         # Set while this run's entry in the stack index is open: the record is then kept at
@@ -137,6 +137,9 @@ class StackLock:
         if not self.records or not times:
             raise LockError("the API returned the lock record without a readable id or timestamps; cannot lock")
         self.stamped, self.renewed_at = max(times), time.monotonic()
+        # After the create returned, or after a list showed the record whose create response was
+        # lost: either way no sooner than the record was written, which is all the skew rule needs.
+        self.written_at = self.renewed_at
 
     async def renew(self) -> None:
         """PATCH our record (bumping updated_at); raise LockError if it is gone or aged past safety."""
@@ -149,24 +152,30 @@ class StackLock:
         current = parse_time(obj.get("updated_at"))
         if current is None or self.stamped is None:
             raise LockError("the API returned the lock record without a readable updated_at; cannot keep the lock")
-        if lapsed(self.stamped, current, self.settings.ttl_s, self.settings.settle_s):
+        if lapsed(self.stamped, current, self.settings.ttl_s, self.settings.margin_s):
             raise LockError(f"the lock of stack {self.stack!r} went {(current - self.stamped).total_seconds():.0f} s "
                             f"without renewal (TTL {self.settings.ttl_s:g} s): another run may have taken it")
         self.stamped, self.renewed_at = current, time.monotonic()
 
     async def acquire(self) -> None:
-        """Write our record, then read until ours is the oldest unexpired one or the timeout passes."""
+        """Write our record, then read until ours is the oldest unexpired one in a list read late
+        enough to show every record that can sort before it, or the timeout passes."""
         deadline = time.monotonic() + self.settings.timeout_s
         await self._create()
         await asyncio.sleep(self.settings.settle_s)
         waiting_on, rereads = None, 0
         while True:
+            read_at = time.monotonic()
             records, self.open_locks = await lock_listing(self.client, self.stack)
-            decision = decide(records, self.stack, self.run, server_now(records, self.stamped))
+            decision = decide(records, self.stack, self.run, self.stamped, since_write_s=read_at - self.written_at,
+                              horizon_s=self.settings.horizon_s)
             if decision.verdict is Verdict.PROCEED:
                 await self.renew()  # fails if someone judged us expired meanwhile
                 await self._clear(decision.expired)
                 return
+            if decision.verdict is Verdict.CONFIRM:
+                await asyncio.sleep(decision.after_s)  # then read once more: it may show an older record
+                continue
             if decision.verdict is Verdict.REREAD:
                 rereads += 1
                 if rereads > REREADS:
@@ -174,15 +183,19 @@ class StackLock:
                 await asyncio.sleep(max(self.settings.settle_s, 0.1))
                 continue
             assert decision.holder is not None
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LockHeldError(decision.holder, self.settings.timeout_s)
-            if decision.holder.id != waiting_on:
-                waiting_on = decision.holder.id
-                self.note(f"waiting up to {left:.0f} s for the lock of stack {self.stack!r}, held by "
-                          f"{decision.holder.describe()}")
-            await asyncio.sleep(min(self.settings.poll_s, left))
-            await self.renew()
+            waiting_on = await self._wait(decision.holder, waiting_on, deadline)
+
+    async def _wait(self, holder: LockRecord, waiting_on: str | None, deadline: float) -> str:
+        """Wait a poll period for `holder` (raising LockHeldError once the timeout has passed),
+        saying so when the holder is a new one; renew our record meanwhile. Returns its id."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LockHeldError(holder, self.settings.timeout_s)
+        if holder.id != waiting_on:
+            self.note(f"waiting up to {left:.0f} s for the lock of stack {self.stack!r}, held by {holder.describe()}")
+        await asyncio.sleep(min(self.settings.poll_s, left))
+        await self.renew()
+        return holder.id
 
     async def _clear(self, expired: tuple[LockRecord, ...]) -> None:
         for record in expired:
@@ -207,7 +220,7 @@ class StackLock:
                 return
             except ApiError as exc:
                 since = time.monotonic() - self.renewed_at
-                if since > self.settings.ttl_s - self.settings.settle_s - self.settings.renew_every_s:
+                if since > self.settings.ttl_s - self.settings.margin_s - self.settings.renew_every_s:
                     self._lose(f"could not renew the lock of stack {self.stack!r} for {since:.0f} s ({exc})")
                     return
                 log.debug("lock renewal failed, will retry: %s", exc)

@@ -6,7 +6,8 @@ A lock record is a session template (the only kind that needs no provider) whose
 carries `metorial-apply/lock: <stack>` and never an `address`, so nothing reads it as a resource.
 The API has no compare-and-set, so a run never claims an existing object: it adds a record of
 its own and the oldest unexpired record, by (created_at, id), holds the lock. Every time is the
-server's (the created_at/updated_at it returns), never this machine's clock.
+server's (the created_at/updated_at it returns), never this machine's clock; only how long ago
+our own record was written is measured locally, since that needs no agreement between clocks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ RENEWAL_KEY = STAMP_PREFIX + "lock-renewal"  # bumped by each renewal, so every 
 
 DEFAULT_TTL_S = 120.0
 DEFAULT_SETTLE_S = 1.0
+DEFAULT_SKEW_S = 5.0
 MAX_TTL_S = 86_400.0
 REREADS = 10  # lists that may miss our own record before we give up (the API keeps not showing it)
 SHOWN = 80  # characters of a metadata value we print
@@ -164,16 +166,18 @@ def server_now(records: Iterable[LockRecord], *seen: datetime | None) -> datetim
     return max(times, default=None)
 
 
-def lapsed(previous: datetime, current: datetime, ttl_s: float, settle_s: float) -> bool:
-    """Between two renewals our record aged past what another run may call expired (less the
-    settle delay, since that run may read a renewal that late)."""
-    return (current - previous).total_seconds() > ttl_s - settle_s
+def lapsed(previous: datetime, current: datetime, ttl_s: float, margin_s: float) -> bool:
+    """Between two renewals our record aged past what another run may call expired, less
+    `margin_s` (LockSettings.margin_s): that run may read a renewal a settle delay late, and both
+    our two stamps and its idea of now may come from servers whose clocks differ."""
+    return (current - previous).total_seconds() > ttl_s - margin_s
 
 
 class Verdict(Enum):
     PROCEED = "proceed"  # ours is the oldest unexpired record: we hold the lock
     WAIT = "wait"  # an older unexpired record holds it
     REREAD = "reread"  # the list does not show our own record yet: it may miss others too
+    CONFIRM = "confirm"  # ours looks oldest, but the list was read too soon to show every older record
 
 
 @dataclass(frozen=True)
@@ -181,33 +185,66 @@ class Decision:
     verdict: Verdict
     holder: LockRecord | None = None  # with WAIT: the oldest unexpired record
     expired: tuple[LockRecord, ...] = ()  # other runs' records past their TTL: ignored, to be cleared
+    after_s: float = 0.0  # with CONFIRM: read again this many seconds from now
 
 
-def decide(records: Sequence[LockRecord], stack: str, run: str, now: datetime | None) -> Decision:
-    """What a run does after a list of lock records read at least a settle delay after its own write."""
+def decide(records: Sequence[LockRecord], stack: str, run: str, seen: datetime | None, *, since_write_s: float,
+           horizon_s: float) -> Decision:
+    """What a run does after a list of lock records read `since_write_s` seconds (this machine's
+    monotonic clock) after its own record's create returned. `seen` is the server time of our
+    last write; expiry is judged by server_now(records, seen), never by this machine's clock,
+    which may be any distance from the servers'. `horizon_s` is LockSettings.horizon_s."""
     ours = [r for r in records if r.stack == stack]
     if not any(r.run == run for r in ours):
         return Decision(Verdict.REREAD)
+    now = server_now(records, seen)
     stale = tuple(sorted((r for r in ours if r.run != run and r.expired(now)), key=LockRecord.order))
     alive = [r for r in ours if r.run == run or not r.expired(now)]
     first = min(alive, key=LockRecord.order)
-    if first.run == run:
-        return Decision(Verdict.PROCEED, expired=stale)
-    return Decision(Verdict.WAIT, holder=first, expired=stale)
+    if first.run != run:
+        return Decision(Verdict.WAIT, holder=first, expired=stale)
+    if since_write_s < horizon_s:
+        # A record that sorts before ours can be written up to the clock skew after ours (a
+        # server whose clock is behind stamps it older) and show in lists a settle delay later:
+        # this list may have missed it. A read already that late (after waiting on another
+        # holder, or after rereads) is trusted as it is, which is why the rule costs nothing on
+        # a contended lock: only a run that finds the lock free at once reads a second time.
+        return Decision(Verdict.CONFIRM, after_s=horizon_s - since_write_s)
+    return Decision(Verdict.PROCEED, expired=stale)
 
 
 class LockSettings(Frozen):
-    """TTL, settle delay and how long to wait for another run's lock (all seconds)."""
+    """TTL, settle delay, tolerated clock skew between the API's servers, and how long to wait for
+    another run's lock (all seconds)."""
 
     ttl_s: float = Field(default=DEFAULT_TTL_S, ge=1.0, le=MAX_TTL_S)
     settle_s: float = Field(default=DEFAULT_SETTLE_S, ge=0.0)
+    skew_s: float = Field(default=DEFAULT_SKEW_S, ge=0.0)
     timeout_s: float = Field(default=0.0, ge=0.0)
 
     @model_validator(mode="after")
     def _settle_fits(self) -> LockSettings:
+        # Our record goes unrenewed from its create until the confirming read: that must stay
+        # well inside the TTL, leaving room for the margin below.
         if self.settle_s > self.ttl_s / 4:
             raise ValueError("the settle delay must be at most a quarter of the lock TTL")
+        if self.horizon_s > self.ttl_s / 4:
+            raise ValueError("the settle delay plus the clock skew must be at most a quarter of the lock TTL")
         return self
+
+    @property
+    def horizon_s(self) -> float:
+        """How long after our record's create returned a list must be read to show every record
+        that can sort before ours: one written up to the skew later still gets an older
+        created_at from a server whose clock is behind, and shows in lists a settle delay later."""
+        return self.settle_s + self.skew_s
+
+    @property
+    def margin_s(self) -> float:
+        """How much sooner than its TTL another run may call our record expired: it may read a
+        renewal a settle delay late, its idea of now may come from a server whose clock is ahead
+        by the skew, and the stamps we measure our renewals by, from one behind by the skew."""
+        return self.settle_s + 2 * self.skew_s
 
     @property
     def renew_every_s(self) -> float:

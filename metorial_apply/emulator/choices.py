@@ -64,6 +64,16 @@ RATE_LIMIT_PRESETS: dict[str, tuple[int, float]] = {
 # is stored, then the connection is closed without a response. Under uvicorn the emulator starts a
 # response with an invalid header so the server closes the socket before writing any byte;
 # in-process the app raises `ResponseDropped`, an httpx.RemoteProtocolError (transport.py).
+# List lag: lists omit each object until `list_lag_ms` plus its own share of `list_lag_jitter_ms`
+# (a hash of the fault seed and its id, in [0, 1)) has passed since its created_at, by this
+# emulator's clock; reads by id never lag. Whether the real API's lists lag is unknown; this is
+# the eventually consistent list a stack lock's settle delay and re-read are for (listing.py).
+
+# --- Clocks (emulator-only, test machinery) ------------------------------------------------
+# Timestamps come from this machine's clock plus `EmulatorSettings.clock_offset_s` (default 0;
+# `emulator serve --clock-offset-s`), the same for every object the emulator writes. Two emulators
+# sharing one SQLite file with different offsets play one API behind servers whose clocks
+# disagree; ids keep sorting in creation order whatever the clocks say (store.Store.new_id).
 
 # --- Pagination ----------------------------------------------------------------------------
 # `cursor` is `cur_` + urlsafe base64 (no padding) of `a:<id>` (after) or `b:<id>` (before).

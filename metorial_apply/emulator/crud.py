@@ -17,7 +17,7 @@ from .listing import Query, parse_list_query, run_list
 from .references import require_provider
 from .runtime import Emulator
 from .serializers import Reader
-from .store import Record, now_iso
+from .store import Record
 from .templates import template_tools
 from .validation import check_body
 
@@ -131,13 +131,13 @@ def _update(em: Emulator, spec: KindSpec, record: Record, body: dict[str, Any]) 
             record.doc[name] = fields[name]
     if spec.update is not None:
         spec.update(em, record, fields)
-    record.updated_at = now_iso()
+    record.updated_at = em.store.now_iso()
     em.store.save(record)
 
 
 def _archive(em: Emulator, record: Record, cause: str | None) -> None:
     record.status = "archived"
-    record.updated_at = now_iso()
+    record.updated_at = em.store.now_iso()
     if cause is not None:
         record.doc["archived_by"] = cause
     em.store.save(record)

@@ -1,5 +1,5 @@
-"""Seeded fault injection: latency, 500s, 429 bursts, dropped write responses, and committed
-writes answered 500.
+"""Seeded fault injection: latency, 500s, 429 bursts, dropped write responses, committed
+writes answered 500, and lists that lag behind writes.
 
 Every API request draws the same number of random values in the same order
 (`choices.FAULT_DRAW_ORDER`), so a sequential run with a fixed seed faults the same
@@ -37,6 +37,7 @@ class Faults:
         self._rng = random.Random(seed)
         self._commit_rng = _commit_rng(seed)
         self._burst_left = 0
+        self.lag_salt = _lag_salt(seed)
         # "next N requests" switches (drop and error_after_commit: the next N committed writes)
         self.forced = {"burst_429": 0, "error": 0, "drop": 0, "error_after_commit": 0}
         # Forced write faults may aim at one collection (e.g. "/provider-deployments"), so a test
@@ -59,6 +60,7 @@ class Faults:
             if "seed" in changes:
                 self._rng = random.Random(self.settings.seed)
                 self._commit_rng = _commit_rng(self.settings.seed)
+                self.lag_salt = _lag_salt(self.settings.seed)
                 self._burst_left = 0
             self.forced.update(forced)
             self.forced_path = path
@@ -119,3 +121,9 @@ class Faults:
 
 def _commit_rng(seed: int | None) -> random.Random:
     return random.Random(None if seed is None else f"error_after_commit:{seed}")
+
+
+def _lag_salt(seed: int | None) -> str:
+    """What list lag hashes object ids with: the seed's, so emulators given one seed hide the same
+    objects for the same time; unseeded, a random one."""
+    return f"list_lag:{seed}" if seed is not None else f"list_lag:random:{random.getrandbits(64)}"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import choices
 from .errors import field_problem, invalid_data
-from .store import Record
+from .store import Record, iso
 
 if TYPE_CHECKING:
     from .kinds import KindSpec
@@ -60,10 +60,7 @@ def _timestamp(name: str, text: str) -> str:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise query_error(name, "Expected an ISO 8601 timestamp") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _in(column: str, values: list[Any], q: ListQuery) -> None:
@@ -115,10 +112,22 @@ def _common_filters(query: Query, spec: KindSpec, q: ListQuery) -> None:
             q.params.append(_timestamp(name, value))
 
 
+def _lagging(em: Emulator, q: ListQuery) -> None:
+    """The list-lag fault: every object stays out of lists for `list_lag_ms` after its creation
+    (by this emulator's clock), and each for its own share of `list_lag_jitter_ms` on top, so a
+    list can show an object and miss an older one, as an eventually consistent API's lists may.
+    Reads by id never lag."""
+    lag_ms, jitter_ms = em.faults.settings.list_lag_ms, em.faults.settings.list_lag_jitter_ms
+    if lag_ms > 0 or jitter_ms > 0:
+        q.where.append("(julianday(?) - julianday(created_at)) * 86400000.0 >= ? + lag_share(?, id) * ?")
+        q.params += [em.store.now_iso(), lag_ms, em.faults.lag_salt, jitter_ms]
+
+
 def parse_list_query(em: Emulator, spec: KindSpec, query: Query) -> ListQuery:
     q = ListQuery()
     _paging(query, q)
     _common_filters(query, spec, q)
+    _lagging(em, q)
     missing = [name for name in spec.required_filters if not query.get(name)]
     if missing:
         raise invalid_data([field_problem([m], "required", "Required") for m in missing], entity="query")

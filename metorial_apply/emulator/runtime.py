@@ -16,7 +16,7 @@ from .faults import Faults
 from .kinds import CATALOG_KINDS, MANAGED_KINDS, REGISTRY, KindSpec
 from .ratelimit import SlidingWindow
 from .settings import EmulatorSettings
-from .store import Record, Store, now_iso
+from .store import Record, Store
 
 SEEDED_FLAG = "default_deployments_seeded"
 
@@ -26,7 +26,7 @@ class Emulator:
         self.settings = settings
         self.registry: dict[str, KindSpec] = REGISTRY
         self.catalog = catalog or load_catalog()
-        self.store = Store(settings.db_path, settings.seed)
+        self.store = Store(settings.db_path, settings.seed, settings.clock_offset_s)
         self.rate_limit = SlidingWindow(settings.rate_limit_count, settings.rate_limit_window_seconds)
         self.faults = Faults(settings.faults, settings.fault_seed)
         self.secret_keys = frozenset(settings.secret_keys)
@@ -52,7 +52,7 @@ class Emulator:
         for provider_id, provider in self.catalog.providers.items():
             if self.catalog.needs_config(provider_id):
                 continue
-            now = now_iso()
+            now = self.store.now_iso()
             refs = {"provider_id": provider_id, "version_id": self.catalog.current_version[provider_id]}
             doc = {
                 "metadata": {},

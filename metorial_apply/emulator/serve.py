@@ -33,7 +33,8 @@ def _settings(options: dict[str, Any]) -> EmulatorSettings:
         latency_ms=options["latency_ms"], jitter_ms=options["jitter_ms"], error_rate=options["error_rate"],
         drop_rate=options["drop_rate"], error_after_commit_rate=options["error_after_commit_rate"],
         burst_429_rate=options["burst_429_rate"],
-        burst_429_length=options["burst_429_length"], seed=options["seed"],
+        burst_429_length=options["burst_429_length"], list_lag_ms=options["list_lag_ms"],
+        list_lag_jitter_ms=options["list_lag_jitter_ms"], seed=options["seed"],
     )
     extra: dict[str, Any] = {}
     if options["rate_limit"]:
@@ -47,6 +48,7 @@ def _settings(options: dict[str, Any]) -> EmulatorSettings:
         faults=faults,
         seed=options["seed"],
         cascade_delay_ms=options["cascade_delay_ms"],
+        clock_offset_s=options["clock_offset_s"],
         **extra,
     )
 
@@ -95,6 +97,12 @@ def emulator_group() -> None:
 @click.option(
     "--burst-429-length", type=click.IntRange(min=1), default=3, show_default=True, help="Requests per 429 burst."
 )
+@click.option("--list-lag-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Lists omit every new object for this many milliseconds (reads by id never lag).")
+@click.option("--list-lag-jitter-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="And each new object for its own seeded share of this many milliseconds on top.")
+@click.option("--clock-offset-s", type=float, default=0.0, show_default=True,
+              help="Stamp created_at/updated_at this many seconds ahead of this machine's clock (negative: behind).")
 @click.option(
     "--rate-limit", default=None, help="COUNT/SECONDS or a preset: org (5000/600), ip (1000/10), dev (100/600)."
 )
@@ -114,6 +122,9 @@ def serve_command(**options: Any) -> None:
             f"{options['host']} is not a loopback address; the emulator only listens on loopback", param_hint="--host"
         )
     if options["api"] != "metorial":
+        if options["list_lag_ms"] or options["list_lag_jitter_ms"] or options["clock_offset_s"]:
+            raise click.UsageError("--list-lag-ms, --list-lag-jitter-ms and --clock-offset-s apply to --api "
+                                   "metorial only")
         from .keys.cli import serve_keys  # only `--api metlo|metal` needs the key emulators (CLI start-up)
 
         return serve_keys(options["api"], options)

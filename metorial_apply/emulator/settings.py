@@ -22,6 +22,8 @@ class FaultSettings:
     error_after_commit_rate: float = 0.0  # share of committed writes answered 500 (the write stays)
     burst_429_rate: float = 0.0  # probability that a request starts a 429 burst
     burst_429_length: int = 3  # requests per burst, including the one starting it
+    list_lag_ms: float = 0.0  # lists omit every object for this long after its creation
+    list_lag_jitter_ms: float = 0.0  # and each object for its own seeded share of this on top
     seed: int | None = None
 
     def with_changes(self, changes: dict[str, Any]) -> FaultSettings:
@@ -35,7 +37,7 @@ class FaultSettings:
         return merged
 
     def check(self) -> None:
-        for name in ("latency_ms", "jitter_ms"):
+        for name in ("latency_ms", "jitter_ms", "list_lag_ms", "list_lag_jitter_ms"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0")
@@ -64,6 +66,9 @@ class EmulatorSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     seed: int | None = None  # seeds ids' random suffixes and, unless faults.seed is set, faults
     cascade_delay_ms: float = 0.0
+    # Added to every timestamp this emulator writes: two emulators sharing one SQLite file with
+    # different offsets are one API served by machines whose clocks disagree (choices.py, Clocks).
+    clock_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
         # Accept lists from callers but keep the dataclass hashable and immutable.

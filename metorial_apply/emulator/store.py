@@ -7,6 +7,7 @@ uvicorn's loop plus a test thread) never interleave inside a write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sqlite3
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )
 
 
-def now_iso() -> str:
+def iso(moment: datetime) -> str:
     """ISO 8601 UTC with millisecond precision and `Z`, the API's timestamp form."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_iso(offset_s: float = 0.0) -> str:
+    """Now in the API's timestamp form, on a clock `offset_s` seconds ahead of this machine's
+    (EmulatorSettings.clock_offset_s; a `Store` passes its own)."""
+    return iso(datetime.now(UTC) + timedelta(seconds=offset_s))
+
+
+def lag_share(salt: str, ident: str) -> float:
+    """An object's share of the list-lag fault in [0, 1): a hash, so every list (and every server
+    sharing the store with the same salt) hides the same object for the same time."""
+    digest = hashlib.blake2b(f"{salt}:{ident}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") / 2**32
 
 
 # ASCII-ordered alphabet so that byte-wise (SQLite BINARY) comparison matches numeric order.
@@ -105,8 +119,9 @@ def _record(row: tuple[Any, ...]) -> Record:
 class Store:
     """The emulator's database. Every public method takes the lock."""
 
-    def __init__(self, path: str | None, seed: int | None = None) -> None:
+    def __init__(self, path: str | None, seed: int | None = None, clock_offset_s: float = 0.0) -> None:
         self.lock = threading.RLock()
+        self.clock_offset_s = clock_offset_s
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
@@ -115,6 +130,7 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_SCHEMA)
+        self.conn.create_function("lag_share", 2, lag_share, deterministic=True)
         self._rng = random.Random(seed)
         with self.lock:
             self.conn.execute(
@@ -127,6 +143,10 @@ class Store:
         for (ident,) in self.conn.execute("SELECT id FROM objects").fetchall():
             best = max(best, decode_base62(ident.partition("_")[2][:choices.ID_COUNTER_WIDTH]))
         return best
+
+    def now_iso(self) -> str:
+        """Now on this emulator's clock: every created_at and updated_at it writes."""
+        return now_iso(self.clock_offset_s)
 
     def new_id(self, prefix: str) -> str:
         """Called inside `transaction()`: the counter lives in the database, so two processes

@@ -19,7 +19,7 @@ from .references import (
     resolve_auth_method,
 )
 from .state import EmulatorState
-from .store import Record, now_iso
+from .store import Record
 from .validation import FieldRule, check_body, check_secret_against, nested_body
 
 CONFIG_SOURCE_RULES = (
@@ -35,7 +35,7 @@ CREDENTIALS_CONFIG_RULES = (
 
 def new_record(em: EmulatorState, kind: str, fields: dict[str, Any], refs: dict[str, str | None], **doc: Any) -> Record:
     """A fresh active record with the common fields (name, description, metadata, filters)."""
-    now = now_iso()
+    now = em.store.now_iso()
     doc = {"metadata": fields.get("metadata") or {}, "tool_filters": fields.get("tool_filters", []), **doc}
     ident = em.store.new_id(em.registry[kind].prefix or "obj")
     return Record(ident, kind, "active", fields.get("name"), fields.get("description"), now, now, refs, doc)

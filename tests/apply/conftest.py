@@ -27,10 +27,12 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | N
     from metorial_apply.cli import main
 
     runner = CliRunner()
-    # The emulator answers a write only once it is visible to every read, so the stack lock's
-    # settle delay (for APIs whose lists may lag) only slows these runs; tests/apply/test_lock.py
-    # runs with it.
-    base = {"CI": "1", "NO_COLOR": "1", "METORIAL_APPLY_LOCK_SETTLE": "0"} | (env or {})
+    # The emulator answers a write only once it is visible to every read, on one clock, so the
+    # stack lock's settle delay (for APIs whose lists may lag) and its wait for clock skew (for
+    # servers whose clocks disagree) only slow these runs; tests/apply/test_lock.py and
+    # tests/apply/test_lock_skew.py run with them.
+    lock = {"METORIAL_APPLY_LOCK_SETTLE": "0", "METORIAL_APPLY_LOCK_SKEW": "0"}
+    base = {"CI": "1", "NO_COLOR": "1", **lock} | (env or {})
     old = Path.cwd()
     with runner.isolation(env=base) as (out, err, _):
         try:

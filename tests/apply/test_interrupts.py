@@ -21,7 +21,8 @@ GROUPS = 25  # 100 resources
 
 
 def start_apply(path: Path, server: EmulatorProcess, *extra: str) -> subprocess.Popen[str]:
-    env = child_env({"CI": "1", "NO_COLOR": "1", "METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY})
+    env = child_env({"CI": "1", "NO_COLOR": "1", "METORIAL_API_URL": server.url, "METORIAL_API_KEY": SECRET_KEY,
+                     "METORIAL_APPLY_LOCK_SKEW": "0"})  # one emulator, one clock
     cmd = [sys.executable, "-m", "metorial_apply", "apply", str(path), "--auto-approve", "--parallelism", "4", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 

@@ -48,7 +48,8 @@ def env_for(server: EmulatorProcess) -> dict[str, str]:
 
 
 def start(server: EmulatorProcess, *args: str) -> subprocess.Popen[str]:
-    env = child_env({"CI": "1", "NO_COLOR": "1", **env_for(server)})
+    # One emulator, one clock: no skew to wait out (tests/apply/test_lock_skew.py has two).
+    env = child_env({"CI": "1", "NO_COLOR": "1", "METORIAL_APPLY_LOCK_SKEW": "0", **env_for(server)})
     return subprocess.Popen([sys.executable, "-m", "metorial_apply", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 
@@ -304,7 +305,7 @@ def test_two_runs_started_together_never_both_write(tmp_path: Path, server: Emul
     outcomes: Counter[str] = Counter()
     for round in range(20):
         path, journals = race_files(tmp_path, f"thread{round}")
-        argvs = [["apply", str(path), "--auto-approve", "--lock-settle", "0", "--journal", str(j),
+        argvs = [["apply", str(path), "--auto-approve", "--lock-settle", "0", "--lock-skew", "0", "--journal", str(j),
                   "--api-url", server.url, "--api-key", SECRET_KEY, "-q"] for j in journals]
         codes = in_threads(argvs, stagger=(round % 5) * 0.03)
         outcomes[assert_one_writer(codes, journals)] += 1
@@ -335,7 +336,7 @@ def test_the_live_read_never_sees_lock_records() -> None:
 @pytest.mark.anyio
 async def test_a_lost_create_response_is_found_by_run_id_not_sent_again(live_server: EmulatorThread) -> None:
     live_server.faults(drop_next=1)
-    settings = LockSettings(ttl_s=60, settle_s=0)
+    settings = LockSettings(ttl_s=60, settle_s=0, skew_s=0)
     async with open_client(live_server.url, SECRET_KEY) as client, hold_stack_lock(client, "dropped", settings) as held:
         assert live_server.emulator.faults.fired["drop"] == 1
         assert len(held.records) == 1
@@ -346,7 +347,7 @@ async def test_a_lost_create_response_is_found_by_run_id_not_sent_again(live_ser
 @pytest.mark.anyio
 async def test_a_renewal_gap_longer_than_the_ttl_gives_the_lock_up(live_server: EmulatorThread) -> None:
     async with open_client(live_server.url, SECRET_KEY) as client:
-        lock = StackLock(client, "slow", LockSettings(ttl_s=30, settle_s=0))
+        lock = StackLock(client, "slow", LockSettings(ttl_s=30, settle_s=0, skew_s=0))
         await lock.acquire()
         await lock.renew()
         assert lock.stamped is not None
@@ -360,7 +361,7 @@ async def test_a_renewal_gap_longer_than_the_ttl_gives_the_lock_up(live_server: 
 @pytest.mark.anyio
 async def test_renewals_that_keep_failing_lose_the_lock(live_server: EmulatorThread) -> None:
     async with open_client(live_server.url, SECRET_KEY) as client:
-        lock = StackLock(client, "failing", LockSettings(ttl_s=4, settle_s=0))
+        lock = StackLock(client, "failing", LockSettings(ttl_s=4, settle_s=0, skew_s=0))
         await lock.acquire()
         live_server.faults(error_rate=1.0)  # every request answers 500 from now on
         keeper = asyncio.create_task(lock.keep())

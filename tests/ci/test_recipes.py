@@ -27,7 +27,8 @@ def repo(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, Any]:
     copy_example("quickstart", checkout / "infra").rename(checkout / "infra" / "metorial")
     env = {"PATH": f"{fake_bin(tmp_path / 'bin')}:/usr/bin:/bin", "METORIAL_API_URL": emulator.url,
            "FAKE_FORGE_STATE": str(tmp_path / "forge.json"), "FAKE_FORGE_LOG": str(tmp_path / "forge.log"),
-           "GITHUB_REPOSITORY": "acme/infra", "HOME": str(tmp_path)}
+           "GITHUB_REPOSITORY": "acme/infra", "HOME": str(tmp_path),
+           "METORIAL_APPLY_LOCK_SKEW": "0"}  # one emulator, one clock: no skew for the stack lock to wait out
     return {"cwd": checkout, "env": env, "emulator": emulator, "tmp": tmp_path}
 
 

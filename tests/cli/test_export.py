@@ -116,6 +116,7 @@ def test_a_managed_stack_round_trips_to_an_empty_plan(emulator: EmulatorProcess,
     (source / "stack.yaml").write_text(STACK, encoding="utf-8")
     for name, value in SECRETS.values():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("METORIAL_APPLY_LOCK_SKEW", "0")  # one emulator, one clock
     code, _, stderr = run(capsys, "apply", str(source), "--auto-approve", *api(emulator))
     assert code == 0, stderr
     make_organization(emulator.url, CANARY, scale=2)  # unmanaged neighbours stay out of a stack export

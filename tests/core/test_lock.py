@@ -10,6 +10,7 @@ import pytest
 
 from metorial_apply.core.lock import (
     LOCK_KEY,
+    Decision,
     LockHeldError,
     LockRecord,
     LockSettings,
@@ -100,45 +101,96 @@ def test_server_now_is_the_latest_time_the_server_returned() -> None:
     assert server_now([]) is None
 
 
+def settled(records: list[LockRecord], run: str, seen: datetime | None = None) -> Decision:
+    """decide() on a list read long enough after our write that no confirming read is due."""
+    return decide(records, "prod", run, seen, since_write_s=60, horizon_s=6)
+
+
 def test_the_oldest_unexpired_record_proceeds_and_the_rest_wait() -> None:
     mine, theirs = rec("set_2", "me", 1), rec("set_1", "them", 0)
-    wait = decide([mine, theirs], "prod", "me", at(2))
+    wait = settled([mine, theirs], "me")
     assert wait.verdict is Verdict.WAIT and wait.holder == theirs
-    assert decide([mine, theirs], "prod", "them", at(2)).verdict is Verdict.PROCEED
+    assert settled([mine, theirs], "them").verdict is Verdict.PROCEED
     # Same created_at: the id breaks the tie, the same way for both runs.
     x, y = rec("set_x", "me", 0), rec("set_y", "them", 0)
-    assert decide([x, y], "prod", "me", at(1)).verdict is Verdict.PROCEED
-    assert decide([y, x], "prod", "them", at(1)).holder == x
+    assert settled([x, y], "me").verdict is Verdict.PROCEED
+    assert settled([y, x], "them").holder == x
 
 
 def test_expired_records_are_passed_over_and_returned_for_clearing() -> None:
     dead, mine = rec("set_1", "killed", 0, 0, ttl=10), rec("set_2", "me", 30)
-    decision = decide([dead, mine], "prod", "me", at(30))
+    decision = settled([dead, mine], "me")
     assert decision.verdict is Verdict.PROCEED and decision.expired == (dead,)
-    assert decide([dead, mine], "prod", "me", at(9)).holder == dead  # not yet expired
+    assert settled([dead, rec("set_2", "me", 9)], "me").holder == dead  # not yet expired
+    # The server time of our own last write counts too: it is as much the server's now.
+    assert settled([dead, rec("set_2", "me", 9)], "me", seen=at(10.5)).verdict is Verdict.PROCEED
+
+
+def test_expiry_is_never_judged_by_this_machines_clock() -> None:
+    """Server clocks may be any distance from this machine's: records a day older than our clock
+    are alive if the server's own times say so, and records a century ahead are expired if they
+    say so. (Judging by datetime.now() would give the lock away in the first case and never
+    clear a dead run's record in the second.)"""
+    past = datetime.now(UTC) - timedelta(days=1)
+    old = [LockRecord(id=f"set_{i}", stack="prod", run=run, ttl_s=60, created_at=past + timedelta(seconds=i),
+                      updated_at=past + timedelta(seconds=i)) for i, run in enumerate(("them", "me"))]
+    assert settled(old, "me", seen=past + timedelta(seconds=2)).holder == old[0]
+    future = datetime(2126, 1, 1, tzinfo=UTC)
+    dead = LockRecord(id="set_1", stack="prod", run="killed", ttl_s=60, created_at=future, updated_at=future)
+    mine = LockRecord(id="set_2", stack="prod", run="me", ttl_s=60, created_at=future + timedelta(seconds=90),
+                      updated_at=future + timedelta(seconds=90))
+    decision = settled([dead, mine], "me")
+    assert decision.verdict is Verdict.PROCEED and decision.expired == (dead,)
+
+
+def test_a_free_lock_is_confirmed_by_a_read_after_the_settle_delay_and_the_skew() -> None:
+    """A record written up to the skew after ours can sort before it (its server's clock is
+    behind) and show in lists a settle delay later: a run that finds the lock free reads again
+    once that long has passed since its own write, and a run that already waited does not."""
+    mine = rec("set_2", "me", 0)
+    early = decide([mine], "prod", "me", None, since_write_s=1.25, horizon_s=6)
+    assert early.verdict is Verdict.CONFIRM and early.after_s == 4.75
+    assert decide([mine], "prod", "me", None, since_write_s=6, horizon_s=6).verdict is Verdict.PROCEED
+    # An older record in the early read: wait for it at once, nothing to confirm.
+    older = rec("set_1", "them", -1)
+    assert decide([mine, older], "prod", "me", None, since_write_s=1, horizon_s=6).holder == older
+    # The confirming read shows a record written after ours that sorts first (its server's
+    # clock is behind): back off.
+    later = rec("set_3", "them", -0.5)
+    assert decide([mine, later], "prod", "me", None, since_write_s=6, horizon_s=6).holder == later
+    # No skew and no settle (one server, lists never lag): the first read is trusted.
+    assert decide([mine], "prod", "me", None, since_write_s=0, horizon_s=0).verdict is Verdict.PROCEED
 
 
 def test_a_list_without_our_own_record_is_not_trusted() -> None:
     theirs = rec("set_1", "them", 0)
-    assert decide([theirs], "prod", "me", at(1)).verdict is Verdict.REREAD
-    assert decide([], "prod", "me", None).verdict is Verdict.REREAD
+    assert settled([theirs], "me").verdict is Verdict.REREAD
+    assert settled([], "me").verdict is Verdict.REREAD
 
 
 def test_other_stacks_locks_do_not_count() -> None:
     other, mine = rec("set_1", "them", 0, stack="staging"), rec("set_2", "me", 1)
-    assert decide([other, mine], "prod", "me", at(1)).verdict is Verdict.PROCEED
+    assert settled([other, mine], "me").verdict is Verdict.PROCEED
 
 
-def test_a_renewal_gap_longer_than_ttl_less_settle_means_the_lock_may_have_been_taken() -> None:
+def test_a_renewal_gap_longer_than_ttl_less_the_margin_means_the_lock_may_have_been_taken() -> None:
     assert not lapsed(at(0), at(29), 30, 1)
     assert lapsed(at(0), at(29.5), 30, 1)
+    # The margin: a settle delay, and the skew twice (another run's now and our stamps may come
+    # from servers the skew apart, in opposite directions).
+    assert LockSettings(ttl_s=120, settle_s=1, skew_s=5).margin_s == 11
 
 
-def test_settings_keep_the_settle_delay_well_inside_the_ttl() -> None:
-    settings = LockSettings(ttl_s=8, settle_s=2)
+def test_settings_keep_the_settle_delay_and_the_skew_well_inside_the_ttl() -> None:
+    settings = LockSettings(ttl_s=8, settle_s=2, skew_s=0)
     assert settings.renew_every_s == 2 and settings.poll_s == 2
+    assert LockSettings().horizon_s == 6  # 1 s settle + 5 s skew by default
     with pytest.raises(ValueError, match="quarter"):
-        LockSettings(ttl_s=4, settle_s=2)
+        LockSettings(ttl_s=4, settle_s=2, skew_s=0)
+    with pytest.raises(ValueError, match="plus the clock skew"):
+        LockSettings(ttl_s=20, settle_s=1, skew_s=5)
+    with pytest.raises(ValueError):
+        LockSettings(skew_s=-1)
 
 
 def test_the_refusal_names_run_host_and_time_and_how_to_break_it() -> None:

@@ -170,7 +170,8 @@ def test_a_dropped_key_create_ends_with_one_key_and_a_working_vault(key_servers:
 def test_a_run_killed_between_key_and_vault_converges_to_one_key(key_servers: KeyServers, tmp_path: Path) -> None:
     config = setup(tmp_path)
     key_servers.metorial.faults(latency_ms=1500)
-    env = child_env(key_servers.env | {"CI": "1", "METORIAL_APPLY_LOCK_SETTLE": "0"})
+    env = child_env(key_servers.env | {"CI": "1", "METORIAL_APPLY_LOCK_SETTLE": "0",
+                                          "METORIAL_APPLY_LOCK_SKEW": "0"})
     # A short lock lifetime: the killed run cannot release its stack lock, so it must expire.
     child = subprocess.Popen([sys.executable, "-m", "metorial_apply", "apply", str(config), "--auto-approve",
                               "--lock-ttl", "10", "--api-url", key_servers.metorial.url], env=env,
