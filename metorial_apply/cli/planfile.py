@@ -59,14 +59,23 @@ def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -
     """The flags `apply` needs for the plan shown: a saved plan's --stack, --replace, --rotate and
     --var names (the file never holds a --var value) and the gate flags plan was given."""
     if inputs is None:
-        given = args or {}
-        replace = tuple(f"--replace {shlex.quote(str(a))}" for a in given.get("replace", ()))
-        rotate = tuple(f"--rotate {shlex.quote(str(a))}" for a in sorted(given.get("rotate") or ()))
-        return (*replace, *rotate, *gate_flags(given))
+        return given_flags(args or {})
     flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
     flags += [f"--replace {shlex.quote(a)}" for a in sorted(inputs.replace)]  # repeated, or the file could have
     flags += [f"--rotate {shlex.quote(a)}" for a in sorted(inputs.rotate)]  # added them (see `confirmed`)
     return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
+
+
+def given_flags(given: dict[str, Any]) -> tuple[str, ...]:
+    """A fresh plan's inputs as `apply` flags: the same stack, var files, --var names (never their
+    values), targets, replacements, rotations and gates, or apply would plan something else."""
+    flags = [f"--stack {shlex.quote(given['stack'])}"] if given.get("stack") else []
+    flags += [f"--var-file {shlex.quote(str(f))}" for f in given.get("var_files", ())]
+    flags += [f"--var {shlex.quote(n)}=…" for n in sorted(given.get("variables") or {})]
+    flags += [f"--target {shlex.quote(str(t))}" for t in given.get("targets", ())]
+    flags += [f"--replace {shlex.quote(str(a))}" for a in given.get("replace", ())]
+    flags += [f"--rotate {shlex.quote(str(a))}" for a in sorted(given.get("rotate") or ())]
+    return (*flags, *gate_flags(given))
 
 
 def recorded_replace(inputs: PlanInputs) -> tuple[Address, ...]:

@@ -174,3 +174,14 @@ def test_plan_out_outside_the_configurations_directory_is_refused(repo: Path, em
     result = run_cli(["plan", "stacks", "--var-file", "envs/staging.yaml", "--out", str(elsewhere)],
                      env=env(emulator) | {"PIPE_TOKEN": TOKEN}, cwd=repo)
     assert result.code == 1 and "is not inside" in result.err and not elsewhere.exists(), result.err
+
+
+def test_apply_with_repeats_every_input_of_a_fresh_plan(repo: Path, emulator: EmulatorProcess) -> None:
+    """Without --out, "Apply with:" must name what the plan was made from (issue 23 item 4): the
+    var-file layout's stack came from the var file, so a bare `apply stacks` plans the default."""
+    args = ["plan", "stacks", "--var-file", "envs/staging.yaml", "--var", "desc=other", "--stack", "qa",
+            "--target", "deployment.gh"]
+    result = run_cli(args, env=env(emulator) | {"PIPE_TOKEN": TOKEN}, cwd=repo)
+    line = next(x for x in result.out.splitlines() if x.startswith("Apply with: "))
+    assert line.startswith("Apply with: metorial-apply apply --stack qa --var-file envs/staging.yaml "
+                           "--var desc=… --target deployment.gh stacks   (exit code"), line
