@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from difflib import get_close_matches
 from typing import Any
 
 from metorial_apply.config.interpolate import InterpolationError, Sources, Variable, interpolate
@@ -16,15 +15,10 @@ from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.keys import KEY_SECTIONS
 from metorial_apply.core.kinds import SECTIONS, KindSpec
 from metorial_apply.core.model import NAME
+from metorial_apply.core.suggest import did_you_mean
 
 STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 TOP_LEVEL = ("stack", "variables", *SECTIONS, "imports", "moved", "removed", *KEY_SECTIONS)
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
-    """A 'did you mean' hint, or None when nothing is close."""
-    close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from metorial_apply.core.keys import key_address, parse_key_name
 from metorial_apply.core.kinds import KINDS, KindSpec, refs_of, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
+from metorial_apply.core.suggest import unknown_addresses
 from metorial_apply.planning import replace as forced_replace
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff, Note
 from metorial_apply.planning.adoption import check_adoptions, check_takeovers, imported_secret, lookalike_notes
@@ -290,7 +291,7 @@ def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, froz
 def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Address]) -> list[Change]:
     missing = [str(t) for t in targets if t not in known]
     if missing:
-        raise PlanError(f"--target names no resource in config or live state: {', '.join(missing)}")
+        raise PlanError(unknown_addresses("--target", missing, (str(a) for a in known)))
     index = {c.address: c for c in changes}
     keep = closure(targets, lambda a: (*index[a].depends_on, *index[a].delete_after) if a in index else ())
     return [c for c in changes if c.address in keep]

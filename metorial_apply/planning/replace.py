@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.model import Address, Resource
+from metorial_apply.core.suggest import unknown_addresses
 
 REQUESTED = "replace requested (--replace)"
 NOTHING_LIVE = "not in live state (--replace: nothing to replace yet, so it is created)"
@@ -26,7 +27,7 @@ def forced(requested: Iterable[Address], want: dict[Address, Resource], have: di
     requested = tuple(requested)
     unknown = sorted(str(a) for a in requested if a not in want and a not in have)
     if unknown:
-        raise PlanError(f"--replace names no resource in config or live state: {', '.join(unknown)}")
+        raise PlanError(unknown_addresses("--replace", unknown, (str(a) for a in (*want, *have))))
     gone = sorted(str(a) for a in requested if a not in want)
     if gone:
         raise PlanError(f"--replace {', '.join(gone)}: not in the configuration, so the plan deletes it; nothing "

@@ -332,8 +332,13 @@ def test_target_of_a_replace_includes_the_dependents_it_forces() -> None:
 
 
 def test_unknown_target_is_an_error() -> None:
-    with pytest.raises(PlanError, match=r"config\.nope"):
+    with pytest.raises(PlanError, match=r"config\.nope$"):
         plan_of(basic(), [], targets=["config.nope"])
+
+
+def test_a_mistyped_target_suggests_the_address_it_is_close_to() -> None:
+    with pytest.raises(PlanError, match=r'config\.github-prd \(did you mean "config\.github-prod"\?\)$'):
+        plan_of(basic(), [], targets=["config.github-prd"])
 
 
 def test_live_fingerprints_cover_every_live_resource_even_with_targets() -> None:
