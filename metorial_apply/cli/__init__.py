@@ -101,7 +101,9 @@ def _run(argv: list[str] | None, debug: bool) -> None:
         exc.show()
         sys.exit(EXIT_ERROR)
     except MetorialApplyError as exc:
-        report_error(exc)
+        given = argv if argv is not None else sys.argv[1:]
+        report_error(exc, key_origin="--api-key" if any(a.partition("=")[0] == "--api-key" for a in given)
+                     else "METORIAL_API_KEY")
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import click
 
-from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError
+from metorial_apply.api.keys import KEY_CALL_KIND
+from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError, UnauthorizedError
 from metorial_apply.render.inert import inert
 
 
@@ -36,7 +37,16 @@ class Output:
             self.echo(text)
 
 
-def report_error(exc: BaseException, *, debug: bool = False) -> None:
+def key_hint(exc: ApiError, origin: str) -> str | None:
+    """A 401 from the Metorial API blames the key by where it came from, not by the HTTP header the
+    server's generic hint names; other errors (and a key backend's 401) keep the server's hint."""
+    if not isinstance(exc, UnauthorizedError) or exc.call.kind == KEY_CALL_KIND:
+        return exc.hint
+    return (f"the API refused the key in {origin}: use a current secret key (metorial_sk_…) of this "
+            "organization and instance (Developer → API Keys)")
+
+
+def report_error(exc: BaseException, *, debug: bool = False, key_origin: str = "METORIAL_API_KEY") -> None:
     """Print an error for a person: never a traceback for user errors, never a secret, and
     inert (an API's code and message, or an address from a stamp, can carry control characters)."""
     if isinstance(exc, ConfigError):
@@ -49,8 +59,8 @@ def report_error(exc: BaseException, *, debug: bool = False) -> None:
         return
     if isinstance(exc, ApiError):
         click.echo(f"Error: {inert(str(exc))}", err=True)
-        if exc.hint:
-            click.echo(f"  hint: {inert(exc.hint)}", err=True)
+        if hint := key_hint(exc, key_origin):
+            click.echo(f"  hint: {inert(hint)}", err=True)
         return
     if isinstance(exc, MetorialApplyError):
         click.echo(f"Error: {inert(str(exc))}", err=True)

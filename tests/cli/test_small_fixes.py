@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.apply.conftest import run_cli
+from tests.emulator_server import EmulatorProcess
 
 STACK = ("stack: small\ndeployments:\n  gh: {provider: githb, description: x}\n"
          "configs:\n  c: {deployment: gh, value: {}}\n")
@@ -52,3 +53,15 @@ def test_emulator_serve_options_have_help() -> None:
     result = run_cli(["emulator", "serve", "--help"])
     assert re.search(r"--port INTEGER\s+TCP port", result.out)
     assert re.search(r"--latency-ms FLOAT\s+Added delay", result.out)
+
+
+@pytest.mark.parametrize("given", ["env", "flag"])
+def test_a_refused_key_is_blamed_on_where_it_came_from(config: Path, emulator: EmulatorProcess, given: str) -> None:
+    """Issue 23 item 5: the 401 hint named the HTTP header; the user set METORIAL_API_KEY."""
+    key = "metorial_sk_" + "0" * 32
+    env = {"METORIAL_API_URL": emulator.url} | ({"METORIAL_API_KEY": key} if given == "env" else {})
+    result = run_cli(["plan", str(config), *(["--api-key", key] if given == "flag" else [])], env=env)
+    origin = "METORIAL_API_KEY" if given == "env" else "--api-key"
+    assert result.code == 1 and "401 unauthorized" in result.err, result.err
+    assert f"  hint: the API refused the key in {origin}: use a current secret key" in result.err
+    assert "Authorization" not in result.err
