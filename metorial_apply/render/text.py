@@ -12,7 +12,7 @@ import textwrap
 from metorial_apply.planning.action import CORE_ACTIONS
 from metorial_apply.planning.plan import Action, Plan
 from metorial_apply.render.inert import inert
-from metorial_apply.render.values import ELLIPSIS, SECRET, SECRET_MARKS, cut, format_value, one_line
+from metorial_apply.render.values import SECRET, SECRET_MARKS, cut, format_value, one_line
 from metorial_apply.render.view import ACTION_ORDER, FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import long_change, marked
 
@@ -68,7 +68,8 @@ def drift_lines(view: View, color: bool) -> list[str]:
     width = address_width(rows)
     lines = [paint("Changed outside metorial-apply (will be restored):", YELLOW, color)]
     for row in rows:
-        what = "; ".join(f"{f.label}: {change_text(f, kind=row.kind)}" for f in row.fields) or row.reason
+        what = "; ".join(f"{f.label}: {change_text(f, kind=row.kind, width=VALUE_WIDTH)}" for f in row.fields)
+        what = what or row.reason
         lines.append(head_line(row, width, cut(what, DRIFT_WIDTH), color))
     return lines + [""]
 
@@ -155,18 +156,31 @@ def value_lines(line: FieldLine, kind: str) -> list[str]:
         if long is not None:
             return [f"- {inert(x)}" for x in long.removed] + [f"+ {inert(x)}" for x in long.added]
     text = change_text(line, kind=kind)
-    items = line.after if line.mode == "after" else line.before
-    if line.shape != "children" or line.secret or line.mode == "change" or not text.endswith(ELLIPSIS):
+    if len(text) <= VALUE_WIDTH or line.secret:
         return [text]
-    return [format_value(item, "child", width=VALUE_WIDTH, kind=kind) for item in items or []] or [text]
+    items = line.after if line.mode == "after" else line.before
+    if line.shape == "children" and line.mode != "change" and items:
+        return [w for item in items for w in wrapped(format_value(item, "child", width=None, kind=kind))]
+    if line.mode != "change":
+        return wrapped(text)
+    # Too long for one line: each side whole, wrapped, the arrow between them.
+    before, after = (format_value(v, line.shape, width=None, kind=kind) for v in (line.before, line.after))
+    return [*wrapped(before), *wrapped(after, "→ ")]
 
 
-def change_text(line: FieldLine, *, kind: str = "") -> str:
-    """`before → after`, or the one side that exists, or the secret marker."""
+def wrapped(text: str, lead: str = "") -> list[str]:
+    """`text` on lines of at most WRAP_WIDTH, never cut: a reviewer approves what they can read."""
+    return textwrap.wrap(text, WRAP_WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead),
+                         break_long_words=True, break_on_hyphens=False) or [lead]
+
+
+def change_text(line: FieldLine, *, kind: str = "", width: int | None = None) -> str:
+    """`before → after`, or the one side that exists, or the secret marker; each side cut at
+    `width` (the one-line drift summary, whose fields the plan body shows whole), else whole."""
     if line.secret:
         return SECRET_MARKS.get(line.secret, SECRET)
-    after = format_value(line.after, line.shape, width=VALUE_WIDTH, kind=kind)
-    before = format_value(line.before, line.shape, width=VALUE_WIDTH, kind=kind)
+    after = format_value(line.after, line.shape, width=width, kind=kind)
+    before = format_value(line.before, line.shape, width=width, kind=kind)
     if line.mode == "after":
         return after
     if line.mode == "before":

@@ -53,11 +53,11 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
 
 
-def format_value(value: Any, shape: Shape = "plain", *, quote: bool = True, width: int = 72,
+def format_value(value: Any, shape: Shape = "plain", *, quote: bool = True, width: int | None = 72,
                  kind: str = "") -> str:
     """One value on one line, inert. `quote` (text output) quotes strings that would be ambiguous
     bare (`"GitHub tools"`, `"true"`) and brackets lists; Markdown passes False and escapes the
-    result itself."""
+    result itself. `width` None: never cut (the text plan wraps instead)."""
     if value is None:
         return ALL_TOOLS if shape == "tools" else NONE
     if shape == "tools":
@@ -70,7 +70,7 @@ def format_value(value: Any, shape: Shape = "plain", *, quote: bool = True, widt
         text = compact(value) if quote else one_line(value)
     else:
         text = compact(value)
-    return cut(inert(text), width)
+    return cut(inert(text), width) if width is not None else inert(text)
 
 
 def one_line(text: str) -> str:

@@ -66,6 +66,24 @@ def test_long_values_are_shown_whole_and_wrapped() -> None:
     assert "".join(shown).count("x") == 500 and "{+y+}" in "".join(shown)
 
 
+def test_a_long_list_or_object_is_never_cut_on_create_or_update() -> None:
+    """Issue 23 item 4: reviewers approved tool lists the text plan cut at ~80 characters."""
+    tools = [f"tool_number_{i:02d}" for i in range(30)]
+    metadata = {f"key-{i}": f"value-{i}" * 3 for i in range(12)}
+    plan = Plan(stack="s", changes=(
+        Change(action=Action.CREATE, address=addr("deployment.a"), reason="not in live state",
+               after={"provider": "github", "tools": tools}),
+        Change(action=Action.UPDATE, address=addr("deployment.b"), reason="metadata changed",
+               diffs=(FieldDiff(field="metadata", before={"k": "v"}, after=metadata),)),
+    ))
+    text = render_text(plan, CONTEXT)
+    assert "…" not in text
+    assert all(len(line) < 130 for line in text.splitlines())
+    flat = " ".join(line.strip() for line in text.splitlines())
+    assert all(t in flat for t in tools) and all(f"{k}: {v}" in flat for k, v in metadata.items())
+    assert "{k: v}" in flat and "→ {key-0: value-0value-0value-0" in flat
+
+
 def test_no_changes() -> None:
     text = render_text(empty_plan(), CONTEXT)
     assert "No changes. Live state matches the configuration." in text
