@@ -8,7 +8,8 @@ deployment's default", so the live value there is not compared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,6 +230,24 @@ def secret_diffs(kind: KindSpec, desired: Resource, live: Resource,
     return [whole], [NAMING_NEEDS_KEY] if unnamed else []
 
 
+def as_stamped(kind: KindSpec, spec: dict[str, Any], moved: Mapping[Address, Address]) -> dict[str, Any]:
+    """`spec` with each reference to a moved object by the name it had when the stamp was written:
+    the live read names it by its new address, and a deployment moved with its config is no drift
+    of the config."""
+    hits = [(path, moved[ref]) for path, ref in kind.references(spec) if ref in moved]
+    if not hits:
+        return spec
+    out = copy.deepcopy(spec)
+    for path, old in hits:
+        field, _, rest = path.partition("[")
+        if not rest:
+            out[field] = old.name
+            continue
+        index, _, inner = rest.partition("].")
+        out[field][int(index)][inner] = old.name
+    return out
+
+
 def _against_stamp(desired: Resource, live: Resource, live_spec: dict[str, Any]) -> tuple[bool, bool]:
     """(drift, config changed): live and desired each against the spec-hash stamped at the last apply."""
     stored = live.stamp.spec_hash if live.stamp else None
@@ -244,9 +263,11 @@ def _against_stamp(desired: Resource, live: Resource, live_spec: dict[str, Any])
 
 
 def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozenset[Address] = frozenset(),
-            owned: frozenset[Address] = frozenset(), key: fingerprint.FingerprintKey | None = None) -> Comparison:
+            owned: frozenset[Address] = frozenset(), key: fingerprint.FingerprintKey | None = None,
+            moved: Mapping[Address, Address] = {}) -> Comparison:  # never mutated
     """Compare one pair. `replaced` names addresses being replaced (their children repoint);
-    `owned` is every live address of the stack; `key` checks keyed secret fingerprints."""
+    `owned` is every live address of the stack; `key` checks keyed secret fingerprints; `moved`
+    maps each address a `moved:` entry gives a live object to the one its stamp was written at."""
     live_spec = project_live(kind, desired.spec, live.spec, owned)
     kept = sorted(f for f in kind.kept_when_blank
                   if desired.spec.get(f) is None and live_spec.get(f) is not None and f not in desired.ignore)
@@ -265,7 +286,7 @@ def compare(kind: KindSpec, desired: Resource, live: Resource, replaced: frozens
     if desired.protect != live.protect:
         diffs.append(FieldDiff(field="protect", before=live.protect, after=desired.protect))
         fields.append("protect")
-    drift, config_changed = _against_stamp(desired, live, live_spec)
+    drift, config_changed = _against_stamp(desired, live, as_stamped(kind, live_spec, moved))
     return Comparison(
         diffs=tuple(diffs + more), fields=tuple(fields),
         create_only=tuple(f for f in fields if f in kind.create_only or f not in kind.patchable),

@@ -233,7 +233,8 @@ def _compare_all(want: dict[Address, Resource], have: dict[Address, Resource],
     both = want.keys() & have.keys()
     # One error naming every resource whose keyed fingerprint cannot be checked, before any compare.
     check_key((have[a].stamp for a in both if want[a].secret is not None), key)
-    return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key) for a in both}
+    moved = {a: Address.parse(r.adoption.other) for a, r in have.items() if r.adoption and r.adoption.action == "move"}
+    return {a: compare(KINDS[a.kind], want[a], have[a], replaced, owned, key, moved) for a in both}
 
 
 def _notes(want: dict[Address, Resource], pairs: dict[Address, Comparison]) -> list[Note]:

@@ -149,6 +149,39 @@ def test_moved_keeps_the_id_renames_and_repoints_references_by_name(
     assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
 
 
+TOGETHER = """\
+stack: mv2
+deployments:
+  {dep}: {{provider: github}}
+configs:
+  {cfg}: {{deployment: {dep}, value: {{base_url: "https://api.github.com"}}}}
+auth_configs:
+  tok: {{deployment: {dep}, method: token, value: {{token: "t0k-0123456789"}}}}
+session_templates:
+  t: {{providers: [{{deployment: {dep}, config: {cfg}, auth_config: tok}}]}}
+"""
+
+
+def test_moving_a_deployment_with_its_config_is_no_drift_but_a_hand_edit_still_is(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    """Issue 23 item 5: the config moved with its deployment read as "also changed outside
+    metorial-apply", since its live reference names the deployment's new address."""
+    path = tmp_path / "stack.yaml"
+    path.write_text(TOGETHER.format(dep="gh", cfg="c"))
+    assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
+    path.write_text(TOGETHER.format(dep="gh2", cfg="c2") + "moved:\n  - {from: deployment.gh, to: deployment.gh2}\n"
+                    "  - {from: config.c, to: config.c2}\n")
+    plan = cli(emulator, "plan", str(path))
+    assert "-> config.c2" in plan.out and "changed outside" not in plan.out, plan.out
+    config = next(o for o in emulator.objects("mv2") if o["kind"] == "config")
+    httpx.patch(f"{emulator.url}/provider-configs/{config['id']}", json={"description": "by hand"}, headers=AUTH,
+                timeout=10).raise_for_status()
+    drifted = cli(emulator, "plan", str(path))
+    assert "moved from config.c; description, name changed; also changed outside metorial-apply" in drifted.out
+    assert cli(emulator, "apply", str(path), "--auto-approve").code == 0
+    assert cli(emulator, "plan", str(path), "--detailed-exitcode").code == 0
+
+
 def test_removed_forgets_the_object_keeping_it_and_the_users_metadata(
         emulator: EmulatorProcess, tmp_path: Path) -> None:
     path = tmp_path / "stack.yaml"
