@@ -78,6 +78,8 @@ PUBLISHABLE_MESSAGE = (
     "the key in METORIAL_API_KEY is a publishable key (metorial_pk_…); plan and apply need a "
     "secret key (metorial_sk_…). Create one under Developer → API Keys."
 )
+# What a live read keeps of one page of a kind (api/keep.py): it decides as pages arrive.
+Keep = Callable[[str | None, list[dict[str, Any]]], list[dict[str, Any]]]
 LIMITER_WAIT = "a free slot in the API's request budget (shared with the organization's other clients)"
 
 
@@ -135,9 +137,11 @@ class MetorialClient:
         return ListBudget(self.limits.max_listed_objects, self.limits.max_listed_bytes, self.stats.bytes_read)
 
     async def list_all(self, path: str, params: Mapping[str, Any] | None = None, *,
-                       kind: str | None = None, budget: ListBudget | None = None) -> list[dict[str, Any]]:
+                       kind: str | None = None, budget: ListBudget | None = None,
+                       keep: Keep | None = None) -> list[dict[str, Any]]:
         """Every item of a collection: pages of 100, following `after=<last id>` while has_more_after,
-        within `budget` (a fresh one when None) across pages."""
+        within `budget` (a fresh one when None) across pages; `keep(kind, page)` is what is kept
+        of each page as it arrives (all of it when None)."""
         items: list[dict[str, Any]] = []
         after: str | None = None
         call = ApiCall(method="GET", path=path, kind=kind)
@@ -148,7 +152,7 @@ class MetorialClient:
             self.stats.pages += 1
             batch, more = page_of(call, body)
             budget.take(call, len(batch), self.stats.bytes_read)
-            items.extend(batch)
+            items.extend(keep(kind, batch) if keep is not None else batch)
             if not more or not batch:
                 return items
             last = batch[-1].get("id")
@@ -157,11 +161,12 @@ class MetorialClient:
             after = last
         raise invalid_response(call, None, f"more than {MAX_PAGES} pages")
 
-    async def list_many(self, paths: Mapping[str, str | None] | list[str]) -> dict[str, list[dict[str, Any]]]:
+    async def list_many(self, paths: Mapping[str, str | None] | list[str],
+                        keep: Keep | None = None) -> dict[str, list[dict[str, Any]]]:
         """Several collections at once (concurrently); `paths` maps path → kind, or is a list of paths."""
         pairs = list(paths.items()) if isinstance(paths, Mapping) else [(p, None) for p in paths]
         budget = self.list_budget()  # one live read: the lists share it
-        results = await asyncio.gather(*(self.list_all(p, kind=k, budget=budget) for p, k in pairs))
+        results = await asyncio.gather(*(self.list_all(p, kind=k, budget=budget, keep=keep) for p, k in pairs))
         return dict(zip((p for p, _ in pairs), results, strict=False))
 
     async def get(self, path: str, id: str, *, kind: str | None = None, name: str | None = None) -> dict[str, Any]:
