@@ -54,6 +54,7 @@ from metorial_apply.api.retry import (
     verdict_for_status,
 )
 from metorial_apply.api.stats import CallRecord, RequestStats
+from metorial_apply.api.tasks import gather_or_cancel
 from metorial_apply.api.waits import (
     DEFAULT_MAX_WAIT_S,
     WaitBudget,
@@ -151,11 +152,15 @@ class MetorialClient:
             body = await self._json("GET", path, params=query, kind=kind)
             self.stats.pages += 1
             batch, more = page_of(call, body)
-            budget.take(call, len(batch), self.stats.bytes_read)
+            count, last = len(batch), batch[-1].get("id") if batch else None
             items.extend(keep(kind, batch) if keep is not None else batch)
-            if not more or not batch:
+            # The parsed page goes now: not held while the next page is awaited (the lists of a live
+            # read run at once), nor by the traceback of a budget error (each list that fails after
+            # the first would keep its page): against a hostile server, hundreds of MiB.
+            del body, batch
+            budget.take(call, count, self.stats.bytes_read)
+            if not more or not count:
                 return items
-            last = batch[-1].get("id")
             if not isinstance(last, str) or last == after:
                 raise invalid_response(call, None, "pagination did not advance")
             after = last
@@ -166,7 +171,7 @@ class MetorialClient:
         """Several collections at once (concurrently); `paths` maps path → kind, or is a list of paths."""
         pairs = list(paths.items()) if isinstance(paths, Mapping) else [(p, None) for p in paths]
         budget = self.list_budget()  # one live read: the lists share it
-        results = await asyncio.gather(*(self.list_all(p, kind=k, budget=budget, keep=keep) for p, k in pairs))
+        results = await gather_or_cancel(*(self.list_all(p, kind=k, budget=budget, keep=keep) for p, k in pairs))
         return dict(zip((p for p, _ in pairs), results, strict=False))
 
     async def get(self, path: str, id: str, *, kind: str | None = None, name: str | None = None) -> dict[str, Any]:

@@ -22,7 +22,6 @@ ignored stamp or an object counted.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -36,6 +35,7 @@ from metorial_apply.api.client import MetorialClient
 from metorial_apply.api.keep import Keeper, Names, Slim, whole_indexed
 from metorial_apply.api.keys import KeyClients
 from metorial_apply.api.ownership import Ownership, claims
+from metorial_apply.api.tasks import gather_or_cancel
 from metorial_apply.core.directives import Directives
 from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index, strays
 from metorial_apply.core.keys import LiveKey
@@ -193,7 +193,7 @@ async def read_live(client: MetorialClient, stack: str, catalog: Catalog, direct
     concurrently, into one State; never one GET per resource (see `live_state` for the rest).
     `names`: the configuration's (kind, name) pairs, the only names of others a plan notes."""
     keeper = Keeper(stack, frozenset(i.id for i in (directives or Directives()).imports), names)
-    listed, found = await asyncio.gather(_listed(client, keeper), read_keys(keys) if keys is not None else _nothing())
+    listed, found = await gather_or_cancel(_listed(client, keeper), read_keys(keys) if keys is not None else _nothing())
     try:
         listed = await whole_indexed(client, listed, stack, index_key, declared)
         read = live_state(stack, catalog, listed, directives, index_key, declared)
@@ -221,7 +221,7 @@ async def read_keys(clients: KeyClients) -> tuple[LiveKey, ...]:
     """Every key of every backend (concurrently), by backend then listing order: each backend is
     listed once per run, foreign keys too (they count towards its limit)."""
     names = sorted(clients)
-    lists = await asyncio.gather(*(clients[n].list_keys() for n in names))
+    lists = await gather_or_cancel(*(clients[n].list_keys() for n in names))
     return tuple(key for found in lists for key in found)
 
 
