@@ -74,6 +74,7 @@ DEFAULT_API_URL = "https://api.metorial.com"
 API_VERSION = "2026-02-01"
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # 1,000,000 objects of one kind: a bound, not an expectation
+LARGE_BODIES = 2  # bodies past responses.LARGE_BODY read at once: else each list of a live read holds one
 PUBLISHABLE_PREFIX = "metorial_pk_"
 PUBLISHABLE_MESSAGE = (
     "the key in METORIAL_API_KEY is a publishable key (metorial_pk_…); plan and apply need a "
@@ -100,6 +101,7 @@ class MetorialClient:
         self.budget = budget  # every sleep of the run goes through it (the limiter's too)
         self.limits = limits
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._large = asyncio.Semaphore(LARGE_BODIES)
         self._on_call = on_call
         self._rng = rng or random.Random()
         self.stats = RequestStats()
@@ -276,7 +278,7 @@ class MetorialClient:
             async with asyncio.timeout(self.limits.deadline_s):
                 response = await self._http.send(request, stream=True)
                 try:
-                    reply = await read_reply(call, response, self.limits)
+                    reply = await read_reply(call, response, self.limits, self._large)
                     self.stats.bytes_read += len(reply.content)
                     return reply
                 finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,8 +17,10 @@ import httpx
 import pytest
 import respx
 
+from metorial_apply.api.client import LARGE_BODIES
 from metorial_apply.api.keep import Keeper
 from metorial_apply.api.limits import ListingTooLargeError, RequestLimits
+from metorial_apply.api.responses import LARGE_BODY
 from metorial_apply.core.kinds import METORIAL_KINDS
 
 pytestmark = pytest.mark.anyio
@@ -30,16 +33,25 @@ def page(items: list[dict[str, Any]], more: bool = True) -> bytes:
 
 
 class Paced(httpx.AsyncByteStream):
-    """A body in 64 KiB chunks, each after `every_s`; `sent` is how much of it was read."""
+    """A body in 64 KiB chunks, yielding to the loop between them; `busy` counts the bodies being
+    read past LARGE_BODY (plus a chunk) at once, `most` the highest count seen."""
+
+    busy = 0
+    most = 0
 
     def __init__(self, body: bytes, every_s: float = 0.0) -> None:
         self.body, self.every_s, self.sent = body, every_s, 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        large = False
         for start in range(0, len(self.body), CHUNK):
             await asyncio.sleep(self.every_s)
+            if start > LARGE_BODY + CHUNK and not large:  # the reader is past its gate
+                large, Paced.busy = True, Paced.busy + 1
+                Paced.most = max(Paced.most, Paced.busy)
             self.sent = start + len(self.body[start:start + CHUNK])
             yield self.body[start:start + CHUNK]
+        Paced.busy -= large
 
 
 async def test_when_one_list_fails_the_others_stop_reading(api: respx.MockRouter, make_client: Any) -> None:
@@ -71,3 +83,16 @@ async def test_a_list_stopped_by_its_budget_keeps_no_parsed_page(api: respx.Mock
     assert caught.value.code == "listing_too_large"
     # 6 pages of 10 MB parse into 70 MB; what the errors may keep is their ids (about 2 MB).
     assert held < 8 << 20, f"{held >> 20} MiB held"
+
+
+async def test_bodies_past_a_mebibyte_are_read_a_few_at_a_time(api: respx.MockRouter, make_client: Any) -> None:
+    big = page([{"id": f"pde_{i}", "description": "d" * 300_000} for i in range(10)], more=False)  # 3 MiB
+    for path in PATHS:
+        api.get(path).mock(side_effect=lambda request: httpx.Response(200, stream=Paced(big)))
+    Paced.most = 0
+    started = time.monotonic()
+    async with make_client() as client:
+        listed = await client.list_many(PATHS)
+    assert all(len(items) == 10 for items in listed.values())
+    assert Paced.most == LARGE_BODIES < len(PATHS)  # without the gate, all six at once
+    assert time.monotonic() - started < 10
