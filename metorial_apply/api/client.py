@@ -75,6 +75,7 @@ API_VERSION = "2026-02-01"
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # 1,000,000 objects of one kind: a bound, not an expectation
 LARGE_BODIES = 2  # bodies past responses.LARGE_BODY read at once: else each list of a live read holds one
+MAX_CURSOR = 1000  # characters of an id sent back as `after=`; the API's ids are a few dozen
 PUBLISHABLE_PREFIX = "metorial_pk_"
 PUBLISHABLE_MESSAGE = (
     "the key in METORIAL_API_KEY is a publishable key (metorial_pk_…); plan and apply need a "
@@ -165,6 +166,8 @@ class MetorialClient:
                 return items
             if not isinstance(last, str) or last == after:
                 raise invalid_response(call, None, "pagination did not advance")
+            if len(last) > MAX_CURSOR:  # httpx refuses such a URL: a crash, not an answer
+                raise invalid_response(call, None, f"a page's last id is longer than {MAX_CURSOR:,} characters")
             after = last
         raise invalid_response(call, None, f"more than {MAX_PAGES} pages")
 

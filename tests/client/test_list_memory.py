@@ -17,10 +17,11 @@ import httpx
 import pytest
 import respx
 
-from metorial_apply.api.client import LARGE_BODIES
+from metorial_apply.api.client import LARGE_BODIES, MAX_CURSOR
 from metorial_apply.api.keep import Keeper
 from metorial_apply.api.limits import ListingTooLargeError, RequestLimits
 from metorial_apply.api.responses import LARGE_BODY
+from metorial_apply.core.errors import ApiError
 from metorial_apply.core.kinds import METORIAL_KINDS
 
 pytestmark = pytest.mark.anyio
@@ -96,3 +97,15 @@ async def test_bodies_past_a_mebibyte_are_read_a_few_at_a_time(api: respx.MockRo
     assert all(len(items) == 10 for items in listed.values())
     assert Paced.most == LARGE_BODIES < len(PATHS)  # without the gate, all six at once
     assert time.monotonic() - started < 10
+
+
+async def test_an_id_too_long_for_a_cursor_ends_the_list_with_an_answer(api: respx.MockRouter,
+                                                                        make_client: Any) -> None:
+    route = api.get("/provider-deployments").mock(return_value=httpx.Response(
+        200, content=page([{"id": "pde_" + "x" * MAX_CURSOR}])))
+    async with make_client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.list_all("/provider-deployments")
+    assert str(caught.value) == ("invalid_response: a page's last id is longer than 1,000 characters "
+                                 "(GET /provider-deployments)")
+    assert route.call_count == 1
