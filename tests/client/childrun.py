@@ -11,10 +11,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from metorial_apply.api.retry import RetryPolicy
 from metorial_apply.emulator.process import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_S = 8.0  # a Python child importing the CLI on a loaded 2-core machine
+# Backoff between attempts is at most its ceiling: base·2ⁿ⁻¹ for n = 1 … attempts - 1.
+POLICY = RetryPolicy()
+BACKOFF_S = sum(min(POLICY.max_delay_s, POLICY.base_delay_s * 2 ** n) for n in range(POLICY.max_attempts - 1))
 
 
 @dataclass

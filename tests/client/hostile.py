@@ -104,13 +104,22 @@ class HostileServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            while True:  # keep-alive: one answer per request head on this connection
-                head = await reader.readuntil(b"\r\n\r\n")
-                self.requests += 1
-                await self.behaviour(head, writer)
-                await writer.drain()
-        writer.close()
+        try:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                while True:  # keep-alive: one answer per request head on this connection
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    self.requests += 1
+                    await self.behaviour(head, writer)
+                    await writer.drain()
+        finally:
+            writer.close()
+
+    async def _stop(self) -> None:
+        """Cancel every connection still being served (a trickle, a page the client left unread)."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -128,5 +137,7 @@ class HostileServer:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

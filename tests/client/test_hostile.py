@@ -13,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.api.retry import RetryPolicy
-from tests.client.childrun import STARTUP_S, Run, cli_child, one_error_line
+from tests.client.childrun import BACKOFF_S, POLICY, STARTUP_S, Run, cli_child, one_error_line
 from tests.client.hostile import Behaviour, HostileServer, deep, huge, many_values, rate_limited, trickle
 
 KEY = "metorial_sk_hostile_test_key"
 MAX_RSS_BYTES = 200 * 1024 * 1024
-# Backoff between attempts is at most its ceiling: base·2ⁿ⁻¹ for n = 1 … attempts - 1.
-POLICY = RetryPolicy()
-BACKOFF_S = sum(min(POLICY.max_delay_s, POLICY.base_delay_s * 2 ** n) for n in range(POLICY.max_attempts - 1))
 
 
 def plan_against(url: str, tmp: Path, *flags: str, kill_after_s: float = 60.0) -> Run:
