@@ -54,6 +54,7 @@ from metorial_apply.api.retry import (
     verdict_for_status,
 )
 from metorial_apply.api.stats import CallRecord, RequestStats
+from metorial_apply.api.tasks import gather_or_cancel
 from metorial_apply.api.waits import (
     DEFAULT_MAX_WAIT_S,
     WaitBudget,
@@ -73,11 +74,15 @@ DEFAULT_API_URL = "https://api.metorial.com"
 API_VERSION = "2026-02-01"
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # 1,000,000 objects of one kind: a bound, not an expectation
+LARGE_BODIES = 2  # bodies past responses.LARGE_BODY read at once: else each list of a live read holds one
+MAX_CURSOR = 1000  # characters of an id sent back as `after=`; the API's ids are a few dozen
 PUBLISHABLE_PREFIX = "metorial_pk_"
 PUBLISHABLE_MESSAGE = (
     "the key in METORIAL_API_KEY is a publishable key (metorial_pk_…); plan and apply need a "
     "secret key (metorial_sk_…). Create one under Developer → API Keys."
 )
+# What a live read keeps of one page of a kind (api/keep.py): it decides as pages arrive.
+Keep = Callable[[str | None, list[dict[str, Any]]], list[dict[str, Any]]]
 LIMITER_WAIT = "a free slot in the API's request budget (shared with the organization's other clients)"
 
 
@@ -97,6 +102,7 @@ class MetorialClient:
         self.budget = budget  # every sleep of the run goes through it (the limiter's too)
         self.limits = limits
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._large = asyncio.Semaphore(LARGE_BODIES)
         self._on_call = on_call
         self._rng = rng or random.Random()
         self.stats = RequestStats()
@@ -135,9 +141,11 @@ class MetorialClient:
         return ListBudget(self.limits.max_listed_objects, self.limits.max_listed_bytes, self.stats.bytes_read)
 
     async def list_all(self, path: str, params: Mapping[str, Any] | None = None, *,
-                       kind: str | None = None, budget: ListBudget | None = None) -> list[dict[str, Any]]:
+                       kind: str | None = None, budget: ListBudget | None = None,
+                       keep: Keep | None = None) -> list[dict[str, Any]]:
         """Every item of a collection: pages of 100, following `after=<last id>` while has_more_after,
-        within `budget` (a fresh one when None) across pages."""
+        within `budget` (a fresh one when None) across pages; `keep(kind, page)` is what is kept
+        of each page as it arrives (all of it when None)."""
         items: list[dict[str, Any]] = []
         after: str | None = None
         call = ApiCall(method="GET", path=path, kind=kind)
@@ -147,21 +155,28 @@ class MetorialClient:
             body = await self._json("GET", path, params=query, kind=kind)
             self.stats.pages += 1
             batch, more = page_of(call, body)
-            budget.take(call, len(batch), self.stats.bytes_read)
-            items.extend(batch)
-            if not more or not batch:
+            count, last = len(batch), batch[-1].get("id") if batch else None
+            items.extend(keep(kind, batch) if keep is not None else batch)
+            # The parsed page goes now: not held while the next page is awaited (the lists of a live
+            # read run at once), nor by the traceback of a budget error (each list that fails after
+            # the first would keep its page): against a hostile server, hundreds of MiB.
+            del body, batch
+            budget.take(call, count, self.stats.bytes_read)
+            if not more or not count:
                 return items
-            last = batch[-1].get("id")
             if not isinstance(last, str) or last == after:
                 raise invalid_response(call, None, "pagination did not advance")
+            if len(last) > MAX_CURSOR:  # httpx refuses such a URL: a crash, not an answer
+                raise invalid_response(call, None, f"a page's last id is longer than {MAX_CURSOR:,} characters")
             after = last
         raise invalid_response(call, None, f"more than {MAX_PAGES} pages")
 
-    async def list_many(self, paths: Mapping[str, str | None] | list[str]) -> dict[str, list[dict[str, Any]]]:
+    async def list_many(self, paths: Mapping[str, str | None] | list[str],
+                        keep: Keep | None = None) -> dict[str, list[dict[str, Any]]]:
         """Several collections at once (concurrently); `paths` maps path → kind, or is a list of paths."""
         pairs = list(paths.items()) if isinstance(paths, Mapping) else [(p, None) for p in paths]
         budget = self.list_budget()  # one live read: the lists share it
-        results = await asyncio.gather(*(self.list_all(p, kind=k, budget=budget) for p, k in pairs))
+        results = await gather_or_cancel(*(self.list_all(p, kind=k, budget=budget, keep=keep) for p, k in pairs))
         return dict(zip((p for p, _ in pairs), results, strict=False))
 
     async def get(self, path: str, id: str, *, kind: str | None = None, name: str | None = None) -> dict[str, Any]:
@@ -266,7 +281,7 @@ class MetorialClient:
             async with asyncio.timeout(self.limits.deadline_s):
                 response = await self._http.send(request, stream=True)
                 try:
-                    reply = await read_reply(call, response, self.limits)
+                    reply = await read_reply(call, response, self.limits, self._large)
                     self.stats.bytes_read += len(reply.content)
                     return reply
                 finally:

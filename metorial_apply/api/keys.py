@@ -147,7 +147,10 @@ class KeyBackendClient(MetorialClient):
         for page in range(1, METAL_MAX_PAGES + 1):
             query = {"limit": METAL_PAGE, "page": page, "sort": "_id", "direction": "asc"}
             batch = await self._read_list(self.dialect.list_path, query)
-            budget.take(self._call_of("GET", self.dialect.list_path), len(batch), self.stats.bytes_read)
+            call = self._call_of("GET", self.dialect.list_path)
+            if len(batch) > METAL_PAGE:  # a server that ignores `limit` must not make a run hold its every key
+                raise invalid_response(call, None, f"a page of {len(batch):,} keys, for a page of at most {METAL_PAGE}")
+            budget.take(call, len(batch), self.stats.bytes_read)
             keys += batch
             if len(batch) < METAL_PAGE:
                 return keys

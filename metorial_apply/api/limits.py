@@ -11,7 +11,6 @@ are counted, since 16 MiB of `[{},{},…]` parses into half a gigabyte of Python
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,10 +32,9 @@ DEFAULT_MAX_JSON_VALUES = 500_000
 DEFAULT_MAX_LISTED_OBJECTS = 200_000
 DEFAULT_MAX_LISTED_BYTES = 128 * 1024 * 1024
 
-# A JSON string (escapes included); what is inside one never counts as nesting.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{},')  # quotes stay: they delimit strings
 _OPEN = frozenset(b"[{")
+_SLICE = 1 << 16  # marks split at a time: bounds the pieces alive at once
 
 
 @dataclass(frozen=True)
@@ -169,8 +167,24 @@ class DeadlineExceededError(TransportError):
 
 
 def structure(body: bytes) -> bytes:
-    """The brackets and commas of `body` outside its strings, in order (C speed throughout)."""
-    return _STRING.sub(b"", body).translate(None, _NOT_STRUCTURE)
+    """The brackets and commas of `body` outside its strings, in order (C speed throughout).
+
+    Escapes go first, as JSON pairs them (an escaped backslash, then an escaped quote), so every
+    quote left opens or closes a string; of the rest only quotes, brackets and commas are kept,
+    and what lies between an opening and a closing quote is dropped, a slice at a time. (One
+    `re.sub` over the body held a piece per string: 170 MiB for 16 MiB of short strings.) An
+    unterminated last string is no string: its brackets count."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = body.translate(None, _NOT_MARKS)
+    out, inside = [], False
+    for start in range(0, len(marks), _SLICE):
+        pieces = marks[start:start + _SLICE].split(b'"')
+        out.append(b"".join(pieces[1 if inside else 0::2]))
+        inside ^= len(pieces) % 2 == 0  # an odd number of quotes in the slice
+    if inside:
+        out.append(marks[marks.rfind(b'"') + 1:])
+    return b"".join(out)
 
 
 def value_bound(marks: bytes) -> int:

@@ -9,7 +9,11 @@ deleted, and reported once in `LiveRead.ignored` for the CLI to warn about.
 With the configuration's `imports:` and `moved:` (adoption.py), adopted objects are placed at
 their new address before ids are turned into names, and every object the stack does not claim
 is kept by id in `LiveRead.others` (imports and the planner's look-alike notes use it), so no
-extra GET is ever needed.
+extra GET is needed for them.
+
+Objects the stack does not own are kept slim from the moment their page arrives (keep.py): an
+organization's many other objects cost little memory. Only an object whose stamp was removed by
+hand is fetched again, whole, once the index shows it is ours.
 
 Stack lock records (session templates carrying `metorial-apply/lock`, see core/lock.py) and the
 index's own records are dropped before anything else looks at the lists: they are never a resource, a duplicate, an
@@ -18,7 +22,6 @@ ignored stamp or an object counted.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -29,8 +32,10 @@ from typing import Any
 from metorial_apply.api.adoption import Claim as Owned
 from metorial_apply.api.adoption import Unowned, adopt, unowned
 from metorial_apply.api.client import MetorialClient
+from metorial_apply.api.keep import Keeper, Names, Slim, whole_indexed
 from metorial_apply.api.keys import KeyClients
 from metorial_apply.api.ownership import Ownership, claims
+from metorial_apply.api.tasks import gather_or_cancel
 from metorial_apply.core.directives import Directives
 from metorial_apply.core.index import Index, ShardsMissingError, is_index_record, read_index, strays
 from metorial_apply.core.keys import LiveKey
@@ -115,6 +120,7 @@ def _children(kind: KindSpec, obj: Raw, names: LiveNames) -> dict[str, str]:
 
 
 def to_resource(owned: Owned, names: LiveNames) -> Resource:
+    assert not isinstance(owned.obj, Slim), f"{owned.obj.get('id')} was kept slim, yet is ours"  # keep.py's job
     kind = KINDS[owned.address.kind]
     stamp = owned.stamp
     return Resource(
@@ -182,22 +188,29 @@ def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults
 
 async def read_live(client: MetorialClient, stack: str, catalog: Catalog, directives: Directives | None = None,
                     keys: KeyClients | None = None, *, index_key: bytes | None = None,
-                    declared: frozenset[str] | None = None) -> LiveRead:
+                    declared: frozenset[str] | None = None, names: Names | None = None) -> LiveRead:
     """One paginated list per Metorial kind and one key list per configured key backend, all
-    concurrently, into one State; never one GET per resource (see `live_state` for the rest)."""
-    paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
-    by_path, found = await asyncio.gather(client.list_many(paths), read_keys(keys) if keys is not None else _nothing())
-    listed = {paths[p]: items for p, items in by_path.items()}
+    concurrently, into one State; never one GET per resource (see `live_state` for the rest).
+    `names`: the configuration's (kind, name) pairs, the only names of others a plan notes."""
+    keeper = Keeper(stack, frozenset(i.id for i in (directives or Directives()).imports), names)
+    listed, found = await gather_or_cancel(_listed(client, keeper), read_keys(keys) if keys is not None else _nothing())
     try:
+        listed = await whole_indexed(client, listed, stack, index_key, declared)
         read = live_state(stack, catalog, listed, directives, index_key, declared)
     except ShardsMissingError:  # a writer may be between its new shards and the head: list once more
-        listed = {paths[p]: items for p, items in (await client.list_many(paths)).items()}
+        listed = await whole_indexed(client, await _listed(client, keeper), stack, index_key, declared)
         read = live_state(stack, catalog, listed, directives, index_key, declared)
     if keys is not None:
         read = dataclasses.replace(read, state=read.state.model_copy(update={"keys": found}))
     log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",
               read.objects, len(read.state), stack, len(read.ignored))
     return read
+
+
+async def _listed(client: MetorialClient, keeper: Keeper) -> dict[str, list[Raw]]:
+    """Every Metorial kind's list, by kind, as `keeper` keeps each page (api/keep.py)."""
+    paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
+    return {paths[p]: items for p, items in (await client.list_many(paths, keep=keeper.page)).items()}
 
 
 async def _nothing() -> None:
@@ -208,7 +221,7 @@ async def read_keys(clients: KeyClients) -> tuple[LiveKey, ...]:
     """Every key of every backend (concurrently), by backend then listing order: each backend is
     listed once per run, foreign keys too (they count towards its limit)."""
     names = sorted(clients)
-    lists = await asyncio.gather(*(clients[n].list_keys() for n in names))
+    lists = await gather_or_cancel(*(clients[n].list_keys() for n in names))
     return tuple(key for found in lists for key in found)
 
 

@@ -7,6 +7,7 @@ request id, so they are safe to print, log and pickle.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ def _problems(raw: Any) -> tuple[FieldProblem, ...]:
     return tuple(out)
 
 
+LARGE_BODY = 1024 * 1024  # a page of 100 objects is far smaller; index records and hostile pages are not
 ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 ACCEPT_ENCODING = "gzip, deflate"  # what read_reply decodes; httpx would also offer br and zstd
 
@@ -95,15 +97,19 @@ def _decoder(call: ApiCall, response: httpx.Response) -> zlib._Decompress | None
     return zlib.decompressobj(ENCODINGS[encodings[0]])
 
 
-async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLimits) -> Reply:
+async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLimits,
+                     large: asyncio.Semaphore | None = None) -> Reply:
     """Read a streamed response whole, counting its bytes against the cap as they arrive, both as
     sent and as decompressed, and decompressing at most what the cap has left: nothing is
-    allocated from a declared length, and a small bomb cannot expand past the cap."""
+    allocated from a declared length, and a small bomb cannot expand past the cap. A body past
+    LARGE_BODY reads on only while it holds `large`, so the client's concurrent requests (a live
+    read lists every kind at once) hold a few large bodies at a time, not one each: against a
+    server that fills every page to the cap, that was 100 MiB more at the peak."""
     cap = limits.max_body_bytes
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
-    decoder, body, sent = _decoder(call, response), bytearray(), 0
+    decoder, body, sent, held = _decoder(call, response), bytearray(), 0, False
     try:
         async for chunk in response.aiter_raw():
             sent += len(chunk)
@@ -111,9 +117,15 @@ async def read_reply(call: ApiCall, response: httpx.Response, limits: RequestLim
             body += decoder.decompress(chunk, cap - len(body) + 1) if decoder is not None else chunk
             if len(body) > cap or sent > cap:
                 raise ResponseTooLargeError(with_request_id(call, response), response.status_code, cap)
+            if large is not None and not held and len(body) > LARGE_BODY:
+                await large.acquire()  # the server waits meanwhile (nothing more is read)
+                held = True
         body += decoder.flush() if decoder is not None else b""
     except zlib.error:
         raise EncodingRefusedError(with_request_id(call, response), response.status_code, "corrupt data") from None
+    finally:
+        if held and large is not None:
+            large.release()
     return Reply(response.status_code, response.headers, bytes(body), response.reason_phrase, limits.max_json_depth,
                  limits.max_json_values)
 

@@ -72,6 +72,12 @@ def require_secret_key(client: MetorialClient) -> None:
                           .replace("METORIAL_API_KEY", "--api-key")) from None
 
 
+def lookalike_names(desired: State) -> frozenset[tuple[str, str]]:
+    """(kind, name) of every desired resource: of the objects we do not own, only those a plan's
+    look-alike notes can name keep their names through the live read (planning/adoption.py)."""
+    return frozenset((r.address.kind, r.spec.get("name") or r.address.name) for r in desired)
+
+
 def detail_for(desired: State) -> set[str]:
     """Providers the config names: only those need versions, methods and schemas."""
     return {str(r.spec["provider"]) for r in desired if r.spec.get("provider")}
@@ -133,7 +139,7 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
                             limits=client.limits) as keys:
             started, pages = time.perf_counter(), client.stats.pages
             read = await read_live(client, desired.stack, catalog, desired.directives, keys if backends else None,
-                                   index_key=public, declared=declared)
+                                   index_key=public, declared=declared, names=lookalike_names(desired))
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)

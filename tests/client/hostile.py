@@ -16,19 +16,26 @@ from types import TracebackType
 
 from metorial_apply.emulator.process import HOST
 
-Behaviour = Callable[[asyncio.StreamWriter], Awaitable[None]]
+# Called with the request head (request line and headers, so a behaviour can answer by path)
+# and the connection to write its answer to.
+Behaviour = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 CHUNK = b"x" * 65536
 
 
-def _head(status: str, headers: dict[str, str]) -> bytes:
+def head_bytes(status: str, headers: dict[str, str]) -> bytes:
     lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
     return "\r\n".join(lines).encode()
 
 
+def json_reply(body: bytes) -> bytes:
+    """A 200 with `body` as its JSON, its length declared."""
+    return head_bytes("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}) + body
+
+
 def trickle(every_s: float, length: int = 10_000) -> Behaviour:
     """Headers at once, then one byte every `every_s` seconds: no single read ever times out."""
-    async def answer(writer: asyncio.StreamWriter) -> None:
-        writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(length)}))
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(head_bytes("200 OK", {"Content-Type": "application/json", "Content-Length": str(length)}))
         writer.write(b"{")
         for _ in range(length - 1):
             await writer.drain()
@@ -42,8 +49,8 @@ def rate_limited(retry_after: str) -> Behaviour:
     body = (b'{"object":"error","ok":false,"status":429,"code":"rate_limit_exceeded",'
             b'"message":"You have exceeded the rate limit for this instance"}')
 
-    async def answer(writer: asyncio.StreamWriter) -> None:
-        writer.write(_head("429 Too Many Requests", {
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(head_bytes("429 Too Many Requests", {
             "Content-Type": "application/json", "Content-Length": str(len(body)), "Retry-After": retry_after,
         }) + body)
     return answer
@@ -52,10 +59,10 @@ def rate_limited(retry_after: str) -> Behaviour:
 def huge(total: int, declare: bool) -> Behaviour:
     """A 200 whose body is `total` bytes, written in 64 KiB chunks as the reader takes them
     (never built in memory); with `declare`, Content-Length says so, else it is chunked."""
-    async def answer(writer: asyncio.StreamWriter) -> None:
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> None:
         headers = {"Content-Type": "application/json"}
         headers |= {"Content-Length": str(total)} if declare else {"Transfer-Encoding": "chunked"}
-        writer.write(_head("200 OK", headers))
+        writer.write(head_bytes("200 OK", headers))
         frame = CHUNK if declare else b"%x\r\n" % len(CHUNK) + CHUNK + b"\r\n"
         for _ in range(total // len(CHUNK)):
             writer.write(frame)
@@ -68,8 +75,8 @@ def deep(depth: int) -> Behaviour:
     """A 200 whose JSON is `depth` nested arrays (2·depth bytes)."""
     body = b"[" * depth + b"]" * depth
 
-    async def answer(writer: asyncio.StreamWriter) -> None:
-        writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}) + body)
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(json_reply(body))
     return answer
 
 
@@ -79,8 +86,8 @@ def many_values(total: int) -> Behaviour:
     count = (total - 2) // 3
     body = b"[" + b"{}," * (count - 1) + b"{}]"  # one 16 MiB allocation, not a list of millions
 
-    async def answer(writer: asyncio.StreamWriter) -> None:
-        writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}) + body)
+    async def answer(head: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(json_reply(body))
         await writer.drain()
     return answer
 
@@ -97,13 +104,22 @@ class HostileServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            while True:  # keep-alive: one answer per request head on this connection
-                await reader.readuntil(b"\r\n\r\n")
-                self.requests += 1
-                await self.behaviour(writer)
-                await writer.drain()
-        writer.close()
+        try:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                while True:  # keep-alive: one answer per request head on this connection
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    self.requests += 1
+                    await self.behaviour(head, writer)
+                    await writer.drain()
+        finally:
+            writer.close()
+
+    async def _stop(self) -> None:
+        """Cancel every connection still being served (a trickle, a page the client left unread)."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -121,5 +137,7 @@ class HostileServer:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

@@ -15,6 +15,7 @@ from metorial_apply.api import keys as key_api
 from metorial_apply.api.keys import KeyBackendClient, open_key_client
 from metorial_apply.api.retry import RetryPolicy
 from metorial_apply.core.errors import (
+    ApiError,
     ApiKeyError,
     BadRequestError,
     InsecureTransportError,
@@ -170,3 +171,18 @@ async def test_metlo_sends_the_raw_key_and_metal_both_headers() -> None:
     assert (seen[1].headers["x-metal-client-id"], seen[1].headers["x-metal-api-key"]) == (
         "ci_local_emulator_admin", "pk_local_emulator_admin_key")
     assert "authorization" not in seen[1].headers
+
+
+async def test_a_metal_page_longer_than_asked_for_is_refused() -> None:
+    """A backend that ignores `limit` cannot make a run page through (and hold) its every key: the
+    pages stop at METAL_MAX_PAGES of METAL_PAGE keys (issue 21 item 2, a hostile Metal)."""
+    keys = [{"id": f"65f0c0de{i:016x}", "name": f"other~k{i}~1", "keyLastFour": "a1b2", "clientId": f"cli_{i}",
+             "createdAt": "2026-01-05T10:21:07.512Z"} for i in range(key_api.METAL_PAGE + 1)]
+    with respx.mock(base_url="http://127.0.0.1:9") as mock:
+        route = mock.get("/v1/keys").mock(return_value=httpx.Response(200, json={"data": keys}))
+        async with open_key_client(backend("metal"), retry=FAST) as client:
+            with pytest.raises(ApiError) as caught:
+                await client.list_keys()
+    assert str(caught.value) == ("invalid_response: a page of 101 keys, for a page of at most 100 "
+                                 "(GET /v1/keys)")
+    assert route.call_count == 1

@@ -57,9 +57,26 @@ class Trickle(httpx.AsyncByteStream):
     (json.dumps({"s": "[[[[[[[[[[" * 50}).encode(), 2, False),  # brackets inside a string
     (json.dumps({"s": 'x\\"[[[[[[[[[[' * 50, "t": "]"}).encode(), 2, False),  # escaped quotes inside
     (b'"unterminated [[[[[', 2, True),  # not JSON either way; never parsed
+    (json.dumps({"s": "[" * 200_000, "t": ["]"] * 3}).encode(), 2, False),  # a string across many slices
+    (json.dumps(["\\" * 70_000 + "[", [[]]]).encode(), 3, False),  # escapes across slices
+    (json.dumps(["\\" * 70_000 + "[", [[]]]).encode(), 2, True),
 ])
 def test_too_deep_counts_only_brackets_outside_strings(body: bytes, cap: int, deep: bool) -> None:
     assert too_deep(structure(body), cap) is deep
+
+
+def test_the_scan_of_many_short_strings_holds_about_the_body_again() -> None:
+    """16 MiB of `"",` is 5.6 million strings: the scan must not hold a piece per string (one
+    `re.sub` over it held 170 MiB)."""
+    body = b"[" + b'"",' * (16 * 1024 * 1024 // 3 - 1) + b'""]'
+    tracemalloc.start()
+    try:
+        marks = structure(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert value_bound(marks) == 16 * 1024 * 1024 // 3 + 1
+    assert peak < 1.5 * len(body), peak
 
 
 @pytest.mark.parametrize(("body", "values"), [
