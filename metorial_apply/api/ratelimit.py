@@ -35,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 DEFAULT_COUNT = 5000
 DEFAULT_WINDOW_S = 600.0
@@ -94,6 +95,20 @@ class Observation:
     reset_s: float | None
 
 
+def server_clock(headers: Mapping[str, str]) -> float:
+    """The server's time when it answered, from the response's `Date` header (epoch seconds), else
+    this machine's: an epoch in RateLimit-Reset or Retry-After is the server's, and measured
+    against our clock it is off by however far the two clocks are apart. `Date` has whole
+    seconds, so a wait measured from it errs long by under a second, never short."""
+    raw = headers.get("date")
+    if raw:
+        try:
+            return parsedate_to_datetime(raw).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return time.time()
+
+
 def reset_seconds(value: float, wall_now: float) -> float:
     """A RateLimit-Reset value as seconds from now: accepts seconds, epoch seconds or epoch ms."""
     if value >= EPOCH_MS_THRESHOLD:
@@ -121,7 +136,7 @@ def parse_observation(headers: Mapping[str, str], wall_now: float | None = None)
     )
     if limit is None and remaining is None and reset is None:
         return None
-    wall = time.time() if wall_now is None else wall_now
+    wall = server_clock(headers) if wall_now is None else wall_now
     return Observation(
         limit=int(limit) if limit is not None and limit >= 1 else None,
         remaining=int(remaining) if remaining is not None else None,

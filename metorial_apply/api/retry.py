@@ -13,7 +13,6 @@ was never established.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -21,7 +20,7 @@ from enum import Enum
 
 import httpx
 
-from metorial_apply.api.ratelimit import reset_seconds
+from metorial_apply.api.ratelimit import reset_seconds, server_clock
 
 # Failures that happen before a single byte of the request left: safe to retry even for POST.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -86,7 +85,7 @@ def verdict_for_exception(method: str, exc: httpx.HTTPError, attempt: int, polic
 def server_wait(headers: Mapping[str, str], wall_now: float | None = None) -> float | None:
     """Seconds a 429 asks us to wait: Retry-After (seconds or HTTP date) first, else RateLimit-Reset
     when RateLimit-Remaining is 0 or absent; None = no instruction, use the backoff."""
-    wall = time.time() if wall_now is None else wall_now
+    wall = server_clock(headers) if wall_now is None else wall_now
     retry_after = headers.get("retry-after")
     if retry_after is not None:
         seconds = _retry_after_seconds(retry_after.strip(), wall)
