@@ -108,8 +108,11 @@ CURSOR_PREFIX = "cur_"
 
 # --- Cascades ------------------------------------------------------------------------------
 # Cascades are transitive (deployment -> config -> template provider) and happen in the same
-# transaction as the delete, or `cascade_delay_ms` later on the event loop (crud.py). Deleting an
-# auth config cascades nowhere (the contract names no cascade for it). Unverified.
+# transaction as the delete, or `cascade_delay_ms` later on the event loop (crud.py). Unverified.
+# Deleting an auth config archives the session-template providers that use it (issue 22 item 1,
+# read in subspace newer than @8cedab28; the fetched mirror's newest commit is @8cedab28, which has
+# no archive handler for auth configs at all, so neither the source line nor the engine can be
+# checked here: kinds.py's auth_config cascade edge).
 # Deleting auth credentials archives them and cascades nowhere: auth configs bound to them keep
 # pointing at the archived credentials. An emulator choice: the engine has no archive or delete
 # for credentials at all (see Auth credentials below), so it cannot say what the public DELETE does.

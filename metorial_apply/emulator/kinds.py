@@ -101,6 +101,7 @@ MANAGED = (
         {"provider_id": PROVIDER, "provider_deployment_id": ("deployment_id", None),
          "provider_auth_method_id": ("auth_method_id", None), "provider_auth_credentials_id": ("credentials_id", None)},
         create=writes.create_auth_config,
+        cascade=(("template_provider", "auth_config_id"),),  # choices.py, Cascades
     ),
     KindSpec(
         "auth_credentials", "provider-auth-credentials", "provider.auth_credentials", ser.auth_credentials,
