@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
-from credentials import ENGINE_COMMIT, Subspace, attempt, connect, oauth_provider  # noqa: E402
+from credentials import ENGINE_COMMIT, Subspace, attempt, connect, oauth_provider
 
 Result = dict[str, Any]
 Base = dict[str, str]
@@ -51,8 +51,9 @@ class World:
 
     def auth_config(self, deployment: str | None = None, **extra: Any) -> dict[str, Any]:
         where = {"providerDeployment": {"type": "reference", "providerDeploymentId": deployment}} if deployment else {}
-        return self.make("providerAuthConfig:create", providerId=self.github["id"], providerAuthMethodId=self.token["id"],
-                         ip="127.0.0.1", ua="scenario", config={"token": "t"}, **where, **extra)
+        return self.make("providerAuthConfig:create", providerId=self.github["id"],
+                         providerAuthMethodId=self.token["id"], ip="127.0.0.1", ua="scenario",
+                         config={"token": "t"}, **where, **extra)
 
     def config(self, deployment: str | None = None) -> dict[str, Any]:
         where = {"providerDeployment": {"type": "reference", "providerDeploymentId": deployment}} if deployment else {}
@@ -83,7 +84,8 @@ def text_trimming(w: World) -> Result:
     auth_patched = w.make("providerAuthConfig:update", providerAuthConfigId=auth["id"], ip="127.0.0.1",
                           ua="scenario", name="  trimmed  ", description="")
     return {"create": [made["name"], made["description"]], "patch": [patched["name"], patched["description"]],
-            "auth_config_patch_name": auth_patched["name"], "auth_config_blank_description": auth_patched["description"]}
+            "auth_config_patch_name": auth_patched["name"],
+            "auth_config_blank_description": auth_patched["description"]}
 
 
 def template_with(w: World, *providers: dict[str, Any]) -> Result:
