@@ -25,7 +25,7 @@ from metorial_apply.apply.verify import UnappliedWriteError, applied_stamp, stam
 from metorial_apply.core.errors import ApiCall, ApiError, OutcomeUnknownError
 from metorial_apply.core.fingerprint import FingerprintKey, background_pool, new_salt, stamp_for
 from metorial_apply.core.keys import DEFAULT_KEY_TYPE, keys_in
-from metorial_apply.core.kinds import KEY_BACKEND, KINDS, KindSpec, create_body, patch_body
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS, PATCH_KEYS, KindSpec, create_body, patch_body
 from metorial_apply.core.model import Address, Resource, Stamp
 from metorial_apply.planning.plan import Action, Change
 
@@ -152,7 +152,7 @@ class Executor:
         body = patch_body(kind, resource.spec, frozenset(fields), secret, user | stamp.to_metadata(), self.ids)
         answer = await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
         self.ledger.wrote(id, stamp)
-        sent = (fields & kind.patchable) | {"metadata"}
+        sent = ((fields | kind.patch_always) & kind.patchable) | {"metadata"}
         await self.verified(resource, answer, resource.spec | {"metadata": user}, sent, stamp.to_metadata(),
                             ApiCall("PATCH", f"{kind.path}/{id}"))
         return StepDone(id)
@@ -174,8 +174,8 @@ class Executor:
         assert ours is not None  # we built it
         held = applied_stamp(ours, sent, got, missed, resource.sensitive | resource.ignore)
         with suppress(ApiError):  # the failure below is what matters; the next plan re-reads anyway
-            await self.client.update(kind.path, id, {"metadata": dict(sent.get("metadata") or {}) | held.to_metadata()},
-                                     kind=kind.kind, name=resource.address.name)
+            body = metadata_patch(kind, got, dict(sent.get("metadata") or {}) | held.to_metadata())
+            await self.client.update(kind.path, id, body, kind=kind.kind, name=resource.address.name)
         self.ledger.wrote(id, held)  # the index holds what the API holds, whether the re-stamp landed or not
         raise UnappliedWriteError(resource.address, call, _verb(call), missed)
 
@@ -200,7 +200,8 @@ class Executor:
             raise ValueError(f"{change.address}: a forget needs the live resource")
         kind = KINDS[change.address.kind]
         user = dict(change.live.spec.get("metadata") or {})
-        await self.client.update(kind.path, change.id, {"metadata": user}, kind=kind.kind, name=change.address.name)
+        body = metadata_patch(kind, change.live.spec, user)
+        await self.client.update(kind.path, change.id, body, kind=kind.kind, name=change.address.name)
         self.ledger.remove(change.id)
         return StepDone(change.id, "stamp removed; the object stays")
 
@@ -245,6 +246,13 @@ class Executor:
 
 def _verb(call: ApiCall) -> str:
     return "create" if call.method == "POST" else "update"
+
+
+def metadata_patch(kind: KindSpec, spec: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH of metadata only, carrying the kind's `patch_always` fields as `spec` holds them
+    (a canonical spec's filters are the API's rules), so it changes nothing else."""
+    kept = {key: spec[f] for f in sorted(kind.patch_always) for key in PATCH_KEYS.get(f, ()) if f in spec}
+    return kept | {"metadata": metadata}
 
 
 def _desired(change: Change) -> Resource:

@@ -85,6 +85,7 @@ class KindSpec:
     # that can never be moved to another (auth configs an OAuth setup bound to credentials): a
     # replace is refused while any is bound, since deleting the old object would strand them.
     bound_by: tuple[str, str] | None = None
+    patch_always: frozenset[str] = frozenset()  # sent on every PATCH, changed or not (emulator/choices.py, PATCH)
     # False when a create's answer carried a one-time secret: what a lost create left behind
     # cannot be adopted (the secret is gone with the answer), so it is deleted and created again.
     adoptable: bool = True
@@ -290,6 +291,7 @@ KINDS: dict[str, KindSpec] = {k.kind: k for k in [
         kind="deployment", section="deployments", path="/provider-deployments", model=specs.DeploymentSpec, order=0,
         refs={}, create_only=frozenset({"provider"}), patchable=COMMON_PATCHABLE | {"tool_filters", "version"},
         secret_fields=(), secret_patchable=False, to_api=deployment_to_api, from_api=deployment_from_api,
+        patch_always=frozenset({"tool_filters"}),  # the March engine resets filters a PATCH leaves out
     ),
     KindSpec(
         kind="config_vault", section="config_vaults", path="/provider-config-vaults", model=specs.ConfigVaultSpec,
@@ -385,12 +387,10 @@ PATCH_KEYS = {
 
 def patch_body(kind: KindSpec, spec: Spec, fields: frozenset[str], secret: Any,
                metadata: dict[str, Any], ids: Ids) -> dict[str, Any]:
-    """Update body: only the changed patchable fields, plus metadata sent whole (PATCH replaces it).
-
-    A `None` in the body is meaningful here (e.g. unlock the version), so it is kept.
-    """
+    """Update body: the changed patchable fields and the kind's `patch_always` ones, plus metadata
+    sent whole (PATCH replaces it). A `None` is meaningful (e.g. unlock the version), so it is kept."""
     full = kind.to_api(spec, ids)
-    keys = [key for f in sorted(fields & kind.patchable) for key in PATCH_KEYS.get(f, ())]
+    keys = [key for f in sorted((fields | kind.patch_always) & kind.patchable) for key in PATCH_KEYS.get(f, ())]
     body = {key: full[key] for key in keys}
     if secret is not None and kind.secret_patchable:
         body |= kind.secret_to_api(secret)

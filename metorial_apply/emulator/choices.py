@@ -30,23 +30,35 @@ TRIM_CHARACTERS = ("\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x
                    + "\u2028\u2029\u202f\u205f\u3000\ufeff")
 
 # --- PATCH ---------------------------------------------------------------------------------
-# A missing or null field leaves the value unchanged. A blank `name`/`description` (empty after
-# trimming) clears the field, except for these kinds, whose update keeps the old text:
-# subspace modules/auth/src/services/providerAuthConfig.ts (updateProviderAuthConfig:
-# `description: d.input.description?.trim() || d.providerAuthConfig.description`). Deployments,
-# configs and vaults store what they get (`d.input.description ?? existing` in
-# modules/deployment/src/services/providerDeployment.ts, providerConfig.ts,
-# providerConfigVault.ts) and templates too (modules/session/src/services/sessionTemplate.ts);
-# the emulator stores a blank as null, which reads back the same to clients. Credentials too:
-# modules/auth/src/services/providerAuthCredentials.ts (updateProviderAuthCredentials:
-# `description: d.input.description ?? existing`); run on the engine @8cedab28, a blank
-# description reads back "" (tests/engine/scenarios/credentials.py, question a).
+# A missing or null field leaves the value unchanged. PATCH does not trim (create does): the
+# services store `d.input.name ?? existing` as sent (subspace @8cedab28
+# modules/deployment/src/services/providerDeployment.ts updateProviderDeployment, providerConfig.ts,
+# providerConfigVault.ts, modules/session/src/services/sessionTemplate.ts,
+# modules/auth/src/services/providerAuthCredentials.ts), so " x " stays " x ". Auth configs are the
+# exception: updateProviderAuthConfig (modules/auth/src/services/providerAuthConfig.ts:391) writes
+# `name: d.input.name?.trim() || existing` and the same for description: trimmed, and a blank keeps
+# the old text. For the others a blank (""), stored as sent, is kept as null here, which reads back
+# the same to clients. Credentials: run on the engine @8cedab28, a blank description reads back ""
+# (tests/engine/scenarios/credentials.py, question a).
 BLANK_TEXT_KEEPS_OLD: frozenset[str] = frozenset({"auth_config"})
+PATCH_TRIMS: frozenset[str] = frozenset({"auth_config"})
+# The March engine (subspace @8cedab28 apps/controller/src/controllers/providerDeployment.ts `update`
+# passes `normalizeToolFilters(ctx.input.toolFilters)`, which turns an absent filter into
+# `{type: "v1.allow_all"}` (modules/provider-internal/src/lib/toolFilter.ts); the service's
+# `d.input.toolFilters ? … : existing` then always takes it): a deployment PATCH without
+# `tool_filters` resets the filter to all tools. Fixed later; the emulator keeps the filter by
+# default and offers the March behaviour as the fault `patch_resets_tool_filters`
+# (`emulator serve --patch-resets-tool-filters`). Configs and auth configs take no filter on
+# update at that commit, so only deployments are affected.
+MARCH_RESET_KINDS: frozenset[str] = frozenset({"deployment"})
 
 # --- Rate limits ---------------------------------------------------------------------------
-# `RateLimit-Reset` is the number of whole seconds (ceil) until the sliding window frees a slot;
-# 0 when the window is empty. Rejected (429) requests do not consume the window. Unverified (the
-# unit is undocumented; see metorial-api.md). The default is the "org" preset (settings.py).
+# `RateLimit-Reset` is an epoch timestamp in whole seconds (ceil) at which the sliding window
+# frees a slot, by this emulator's clock (clock_offset_s included); with an empty window, now.
+# metorial-api.md ("platform source"); the platform's rate-limit middleware is not among the
+# fetched repositories, so the unit is taken from the contract. Rejected (429) requests do not
+# consume the window. The default is the "org" preset (settings.py).
+RATE_LIMIT_RESET_EPOCH = True
 # Presets that `PUT /_emulator/rate-limit {"preset": …}` selects: the contract's published limits.
 RATE_LIMIT_PRESETS: dict[str, tuple[int, float]] = {
     "org": (5000, 600.0),  # the enforced per-organization limit
@@ -82,11 +94,25 @@ CURSOR_PREFIX = "cur_"
 # Giving more than one of `after`, `before`, `cursor` is a 400 invalid_data (listing.py).
 # A filter naming an unknown provider (or other referenced id) yields an empty list, not 404.
 # Both unverified.
+# Filters narrow or are refused, never ignored: a query parameter that is neither a common one
+# (paging, status, id, search, created_at/updated_at bounds) nor one of the kind's filters is a
+# 400 invalid_data naming it (listing.py). An emulator choice: lowerdeck's v.object drops unknown
+# keys on the engine's RPC, so a wrong filter there returns everything, which is exactly the
+# mistake a test should see. Session templates take `provider_id`, `provider_deployment_id`,
+# `provider_config_id`, `provider_auth_config_id`, matching a template when any of its providers
+# does, archived ones included (subspace @8cedab28 modules/session/src/services/sessionTemplate.ts
+# listSessionTemplates: `providers: {some: {deploymentOid: …}}`, no status on the relation).
+# Deployments' `provider_version_id` matches the locked version only: unlocked deployments never
+# match (modules/deployment/src/services/providerDeployment.ts listProviderDeployments:
+# `currentVersion: {lockedVersionOid: versions.in}`).
 
 # --- Cascades ------------------------------------------------------------------------------
 # Cascades are transitive (deployment -> config -> template provider) and happen in the same
-# transaction as the delete, or `cascade_delay_ms` later on the event loop (crud.py). Deleting an
-# auth config cascades nowhere (the contract names no cascade for it). Unverified.
+# transaction as the delete, or `cascade_delay_ms` later on the event loop (crud.py). Unverified.
+# Deleting an auth config archives the session-template providers that use it (issue 22 item 1,
+# read in subspace newer than @8cedab28; the fetched mirror's newest commit is @8cedab28, which has
+# no archive handler for auth configs at all, so neither the source line nor the engine can be
+# checked here: kinds.py's auth_config cascade edge).
 # Deleting auth credentials archives them and cascades nowhere: auth configs bound to them keep
 # pointing at the archived credentials. An emulator choice: the engine has no archive or delete
 # for credentials at all (see Auth credentials below), so it cannot say what the public DELETE does.
@@ -96,15 +122,27 @@ CURSOR_PREFIX = "cur_"
 # provider when the provider is known (from the deployment); otherwise the key must match exactly
 # one current-version method across the catalog (else 400 invalid_data). Unverified.
 # An unknown referenced id is 404 not_found naming the entity and id. Unverified.
-# Mismatched providers across references: 400. Message from subspace
-# modules/provider-internal/src/services/providerCombination.ts (providerMismatchError); the code
-# is unverified (lowerdeck's badRequestError default is not in the fetched sources).
-PROVIDER_MISMATCH_CODE = "invalid_data"
+# Mismatched providers across a template provider's pieces: 400 bad_request, lowerdeck's
+# badRequestError default code (lowerdeck @ec12915e packages/error/src/defaultErrors.ts), message from
+# subspace @8cedab28 modules/provider-internal/src/services/providerCombination.ts (providerMismatchError).
+PROVIDER_MISMATCH_CODE = "bad_request"
 PROVIDER_MISMATCH_MESSAGE = "Provider session inputs have mismatched providers"
-# Active providers per template: "Cannot associate more than 100 providers" in providerCombination.ts
-# counts one call's providers; the emulator also caps a template's active providers (unverified).
+# On creation (an auth config given a deployment of another provider, a config given a vault of
+# another provider): 400 provider_mismatch "All entities must belong to the same provider"
+# (modules/provider-internal/src/lib/checkProviderMatch.ts, called by
+# modules/auth/src/services/providerAuthConfig.ts and modules/deployment/src/services/providerConfig.ts).
+# A config given a deployment of another provider is not checked by the engine @8cedab28
+# (createProviderConfig checks the vault only); the emulator refuses it the same way (unverified).
+CREATE_MISMATCH_CODE = "provider_mismatch"
+CREATE_MISMATCH_MESSAGE = "All entities must belong to the same provider"
+# Active providers per template: modules/session/src/services/sessionProviderInput.ts
+# createSessionTemplateProvidersForInput counts the template's active providers plus the new ones
+# after resolving them: over 100 → 400 bad_request "Cannot associate more than 100 providers to a
+# session template"; one call with over 100 providers is refused before that
+# (createProviderSessionInput: "… to a session").
 MAX_TEMPLATE_PROVIDERS = 100
-TEMPLATE_PROVIDER_LIMIT_CODE = "limit_exceeded"
+TEMPLATE_PROVIDER_LIMIT_CODE = "bad_request"
+TEMPLATE_PROVIDER_LIMIT_MESSAGE = "Cannot associate more than {limit} providers to a session template"
 # Provider auth credentials require the provider to have an OAuth auth method (writes.py). Unverified.
 
 # --- Auth credentials (subspace @8cedab285ebc, run on the engine: tests/engine/scenarios/credentials.py) ---
@@ -141,9 +179,11 @@ TEMPLATE_PROVIDER_LIMIT_CODE = "limit_exceeded"
 # Pieces of a template provider: a missing deployment resolves to the config's / auth config's
 # deployment, else the provider's default deployment; a vault (emulator extension, unverified)
 # creates a config from it on the deployment.
+# Nothing given: 400 bad_request (badRequestError's default code; providerCombination.ts getCombinations).
+TEMPLATE_PROVIDER_EMPTY_CODE = "bad_request"
 TEMPLATE_PROVIDER_EMPTY_MESSAGE = "Please provide at least a provider config, auth config, or deployment"
 # A config or auth config bound to another deployment, or a deployment of another provider:
-# 400 with deploymentMismatchError's message (code unverified: lowerdeck badRequestError default).
+# 400 bad_request with deploymentMismatchError's message (lowerdeck badRequestError's default code).
 DEPLOYMENT_MISMATCH_CODE = "bad_request"
 DEPLOYMENT_MISMATCH_MESSAGE = "Provider session inputs cannot be used with the selected deployment"
 # No config given: the deployment's default config; else, when the version's config schema "has
@@ -189,9 +229,7 @@ OBJECT_NAMES = {
     "auth_method_scope": "provider.capabilities.auth_method.scope",
     "config_schema": "provider.capabilities.config.schema",
 }
-# Deployments' `provider_version_id` filter matches the effective version (locked, else the
-# provider's current version at write time). Timestamps: ISO 8601 UTC with millisecond precision
-# and a `Z` suffix (store.now_iso). Both unverified.
+# Timestamps: ISO 8601 UTC with millisecond precision and a `Z` suffix (store.now_iso). Unverified.
 # Embedded previews carry `object` names with a `#preview` suffix, e.g. "provider.config#preview";
 # a template provider's `auth_config` is {"object": "provider.auth_config#preview", "id"}. Unverified.
 PREVIEW_SUFFIX = "#preview"

@@ -119,13 +119,15 @@ def list_objects(em: Emulator, spec: KindSpec, query: Query) -> dict[str, Any]:
 
 
 def _update(em: Emulator, spec: KindSpec, record: Record, body: dict[str, Any]) -> None:
-    """PATCH: absent or null leaves a field; "" clears text; metadata is replaced wholesale."""
+    """PATCH: absent or null leaves a field; text is stored as sent (choices: PATCH); metadata is
+    replaced wholesale."""
     fields = check_body(body, spec.fields, patch=True)
     keeps_old = spec.key in choices.BLANK_TEXT_KEEPS_OLD  # `text?.trim() || existing`
-    if "name" in fields and not (keeps_old and fields["name"] is None):
-        record.name = fields["name"]
-    if "description" in fields and not (keeps_old and fields["description"] is None):
-        record.description = fields["description"]
+    for name in ("name", "description"):
+        if name in fields and not (keeps_old and fields[name] is None):
+            setattr(record, name, _patched_text(spec, body[name], fields[name]))
+    if _march_reset(em, spec, fields):
+        fields["tool_filters"] = []
     for name in ("metadata", "tool_filters"):
         if name in fields:
             record.doc[name] = fields[name]
@@ -133,6 +135,19 @@ def _update(em: Emulator, spec: KindSpec, record: Record, body: dict[str, Any]) 
         spec.update(em, record, fields)
     record.updated_at = em.store.now_iso()
     em.store.save(record)
+
+
+def _patched_text(spec: KindSpec, raw: Any, trimmed: str | None) -> str | None:
+    """Only the kinds whose update trims get the trimmed text; a blank is kept as null."""
+    if spec.key in choices.PATCH_TRIMS or not isinstance(raw, str) or raw == "":
+        return trimmed
+    return raw
+
+
+def _march_reset(em: Emulator, spec: KindSpec, fields: dict[str, Any]) -> bool:
+    """The March engine's deployment PATCH without `tool_filters` resets them (choices: PATCH)."""
+    return (em.faults.settings.patch_resets_tool_filters and spec.key in choices.MARCH_RESET_KINDS
+            and "tool_filters" not in fields)
 
 
 def _archive(em: Emulator, record: Record, cause: str | None) -> None:

@@ -59,13 +59,21 @@ class KindSpec:
 COMMON = (F("name", "text", update=True), F("description", "text", update=True), F("metadata", "object", update=True))
 FILTERS = F("tool_filters", "tool_filters", update=True)
 PROVIDER = ("provider_id", _provider)
+# A template matches when any of its providers, archived ones included, matches (choices: Pagination).
+ANY_PROVIDER = "id IN (SELECT template_id FROM objects WHERE kind = 'template_provider' AND {column} IN ({{}}))"
+TEMPLATE_FILTERS: dict[str, tuple[str, Resolver | None]] = {
+    "provider_id": (ANY_PROVIDER.format(column="provider_id"), _provider),
+    **{f"provider_{name}_id": (ANY_PROVIDER.format(column=f"{name}_id"), None)
+       for name in ("deployment", "config", "auth_config")},
+}
 
 MANAGED = (
     KindSpec(
         "deployment", "provider-deployments", "provider.deployment", ser.deployment, "pde",
         (F("provider_id", "id", required=True), *COMMON, FILTERS, F("locked_provider_version_id", "id", update=True),
          F("provider_config_id", "id")),
-        {"provider_id": PROVIDER, "provider_version_id": ("version_id", None)},
+        # Locked deployments only: the engine filters on the locked version (choices: Pagination).
+        {"provider_id": PROVIDER, "provider_version_id": ("json_extract(doc, '$.locked_version_id')", None)},
         create=writes.create_deployment, update=writes.update_deployment,
         cascade=(("config", "deployment_id"), ("vault", "deployment_id"), ("auth_config", "deployment_id"),
                  ("template_provider", "deployment_id")),
@@ -93,6 +101,7 @@ MANAGED = (
         {"provider_id": PROVIDER, "provider_deployment_id": ("deployment_id", None),
          "provider_auth_method_id": ("auth_method_id", None), "provider_auth_credentials_id": ("credentials_id", None)},
         create=writes.create_auth_config,
+        cascade=(("template_provider", "auth_config_id"),),  # choices.py, Cascades
     ),
     KindSpec(
         "auth_credentials", "provider-auth-credentials", "provider.auth_credentials", ser.auth_credentials,
@@ -108,7 +117,7 @@ MANAGED = (
         "session_template", "session-templates", OBJECT_NAMES["session_template"], ser.session_template, "set",
         (F("name", "text", required=True, update=True), F("description", "text", update=True),
          F("metadata", "object", update=True)),
-        create=templates.create_session_template, cascade=(("template_provider", "template_id"),),
+        TEMPLATE_FILTERS, create=templates.create_session_template, cascade=(("template_provider", "template_id"),),
     ),
     KindSpec(
         "template_provider", "session-template-providers", OBJECT_NAMES["template_provider"],

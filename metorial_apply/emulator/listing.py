@@ -64,10 +64,12 @@ def _timestamp(name: str, text: str) -> str:
 
 
 def _in(column: str, values: list[Any], q: ListQuery) -> None:
+    """`column IN (values)`; a column holding `{}` is a condition with the marks put there."""
     if not values:
         q.where.append("0")  # nothing can match (e.g. an unknown provider)
         return
-    q.where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+    marks = ", ".join("?" for _ in values)
+    q.where.append(column.format(marks) if "{}" in column else f"{column} IN ({marks})")
     q.params.extend(values)
 
 
@@ -123,7 +125,20 @@ def _lagging(em: Emulator, q: ListQuery) -> None:
         q.params += [em.store.now_iso(), lag_ms, em.faults.lag_salt, jitter_ms]
 
 
+# Parameters every list takes; anything else must be one of the kind's filters.
+COMMON_PARAMS = frozenset({"limit", "order", "after", "before", "cursor", "status", "id", "search", *TIME_FILTERS})
+
+
+def _refuse_unknown(spec: KindSpec, query: Query) -> None:
+    """A filter the list does not know is refused, never ignored (choices: Pagination)."""
+    unknown = sorted(set(query) - COMMON_PARAMS - set(spec.filters))
+    if unknown:
+        problems = [field_problem([n], "unrecognized_keys", f"Unknown filter for {spec.path}") for n in unknown]
+        raise invalid_data(problems, entity="query")
+
+
 def parse_list_query(em: Emulator, spec: KindSpec, query: Query) -> ListQuery:
+    _refuse_unknown(spec, query)
     q = ListQuery()
     _paging(query, q)
     _common_filters(query, spec, q)

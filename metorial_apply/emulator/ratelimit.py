@@ -9,28 +9,34 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import choices
+
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
     limit: int
     remaining: int
-    reset_seconds: int  # choices.RATE_LIMIT_RESET_UNIT: seconds until a slot frees
+    reset_seconds: int  # seconds until a slot frees (0: the window is empty)
+    reset_epoch: int  # when that is, in epoch seconds by the emulator's clock (choices.RATE_LIMIT_RESET_EPOCH)
 
     def headers(self) -> dict[str, str]:
+        reset = self.reset_epoch if choices.RATE_LIMIT_RESET_EPOCH else self.reset_seconds
         return {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
-            "RateLimit-Reset": str(self.reset_seconds),
+            "RateLimit-Reset": str(reset),
         }
 
 
 class SlidingWindow:
     """Timestamps of accepted requests within the last `window` seconds."""
 
-    def __init__(self, count: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, count: int, window_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
         self._clock = clock
+        self._wall = wall  # epoch seconds, the emulator's clock offset included
         self._hits: deque[float] = deque()
         self.count = count
         self.window = window_seconds
@@ -52,11 +58,13 @@ class SlidingWindow:
             self._hits.popleft()
 
     def _decision(self, allowed: bool, now: float) -> Decision:
-        reset = 0
+        reset, exact = 0, 0.0
         if self._hits:
+            exact = self._hits[0] + self.window - now
             # Rounded to the millisecond first so float noise never turns 600.0 into 601.
-            reset = max(1, math.ceil(round(self._hits[0] + self.window - now, 3)))
-        return Decision(allowed, self.count, max(0, self.count - len(self._hits)), reset)
+            reset = max(1, math.ceil(round(exact, 3)))
+        epoch = math.ceil(round(self._wall() + exact, 3))  # never before the slot frees
+        return Decision(allowed, self.count, max(0, self.count - len(self._hits)), reset, epoch)
 
     def hit(self) -> Decision:
         """Count one request if the window has room; rejected requests are not recorded."""

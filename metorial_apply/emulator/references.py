@@ -44,10 +44,10 @@ def require_version(em: EmulatorState, version_id: str, provider_id: str, path: 
 
 
 def check_same_provider(expected: str, record: Record | None, path: list[Any]) -> None:
-    """A referenced object of another provider is a 400 naming the field."""
+    """A referenced object of another provider on create is a 400 naming the field (checkProviderMatch.ts)."""
     if record is not None and record.ref("provider_id") != expected:
         raise ApiError(
-            400, choices.PROVIDER_MISMATCH_CODE, choices.PROVIDER_MISMATCH_MESSAGE, entity="body",
+            400, choices.CREATE_MISMATCH_CODE, choices.CREATE_MISMATCH_MESSAGE, entity="body",
             errors=[field_problem(path, "provider_mismatch", "Belongs to a different provider")],
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -27,7 +28,9 @@ class Emulator:
         self.registry: dict[str, KindSpec] = REGISTRY
         self.catalog = catalog or load_catalog()
         self.store = Store(settings.db_path, settings.seed, settings.clock_offset_s)
-        self.rate_limit = SlidingWindow(settings.rate_limit_count, settings.rate_limit_window_seconds)
+        offset = settings.clock_offset_s
+        self.rate_limit = SlidingWindow(settings.rate_limit_count, settings.rate_limit_window_seconds,
+                                        wall=lambda: time.time() + offset)
         self.faults = Faults(settings.faults, settings.fault_seed)
         self.secret_keys = frozenset(settings.secret_keys)
         self.publishable_keys = frozenset(settings.publishable_keys)

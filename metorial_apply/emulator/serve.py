@@ -35,6 +35,7 @@ def _settings(options: dict[str, Any]) -> EmulatorSettings:
         burst_429_rate=options["burst_429_rate"],
         burst_429_length=options["burst_429_length"], list_lag_ms=options["list_lag_ms"],
         list_lag_jitter_ms=options["list_lag_jitter_ms"], seed=options["seed"],
+        patch_resets_tool_filters=options["patch_resets_tool_filters"],
     )
     extra: dict[str, Any] = {}
     if options["rate_limit"]:
@@ -101,6 +102,8 @@ def emulator_group() -> None:
               help="Lists omit every new object for this many milliseconds (reads by id never lag).")
 @click.option("--list-lag-jitter-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="And each new object for its own seeded share of this many milliseconds on top.")
+@click.option("--patch-resets-tool-filters", is_flag=True, default=False,
+              help="Play the March 2026 engine: a deployment PATCH without tool_filters resets them to all tools.")
 @click.option("--clock-offset-s", type=float, default=0.0, show_default=True,
               help="Stamp created_at/updated_at this many seconds ahead of this machine's clock (negative: behind).")
 @click.option(

@@ -24,6 +24,8 @@ class FaultSettings:
     burst_429_length: int = 3  # requests per burst, including the one starting it
     list_lag_ms: float = 0.0  # lists omit every object for this long after its creation
     list_lag_jitter_ms: float = 0.0  # and each object for its own seeded share of this on top
+    # The March engine: a deployment PATCH without `tool_filters` resets them to all tools (choices: PATCH)
+    patch_resets_tool_filters: bool = False
     seed: int | None = None
 
     def with_changes(self, changes: dict[str, Any]) -> FaultSettings:
@@ -47,6 +49,8 @@ class FaultSettings:
                 raise ValueError(f"{name} must be a number between 0 and 1")
         if not isinstance(self.burst_429_length, int) or self.burst_429_length < 1:
             raise ValueError("burst_429_length must be an integer >= 1")
+        if not isinstance(self.patch_resets_tool_filters, bool):
+            raise ValueError("patch_resets_tool_filters must be true or false")
         if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
             raise ValueError("seed must be an integer or null")
 

@@ -27,7 +27,7 @@ def _pieces(em: EmulatorState, fields: dict[str, Any], path: list[Any]) -> dict[
     pieces = {name: require_optional(em, PIECE_KINDS[name], fields.get(name)) for name in PIECES}
     given = {name: r for name, r in pieces.items() if r is not None}
     if not given:
-        raise _domain_error("invalid_data", choices.TEMPLATE_PROVIDER_EMPTY_MESSAGE, path)
+        raise _domain_error(choices.TEMPLATE_PROVIDER_EMPTY_CODE, choices.TEMPLATE_PROVIDER_EMPTY_MESSAGE, path)
     if len({r.ref("provider_id") for r in given.values()}) > 1:
         raise _domain_error(choices.PROVIDER_MISMATCH_CODE, choices.PROVIDER_MISMATCH_MESSAGE, path)
     return pieces
@@ -94,14 +94,15 @@ def _auth_config(spec: dict[str, Any], auth_config: Record | None, path: list[An
     return auth_config
 
 
-def add_template_provider(em: EmulatorState, template: Record, fields: dict[str, Any], path: list[Any]) -> Record:
+def _check_cap(em: EmulatorState, template: Record, path: list[Any]) -> None:
+    """Counted after the pieces resolve, as the engine counts (choices: MAX_TEMPLATE_PROVIDERS)."""
     active = em.store.count("kind = 'template_provider' AND template_id = ? AND status = 'active'", [template.id])
     if active >= choices.MAX_TEMPLATE_PROVIDERS:
-        raise _domain_error(
-            choices.TEMPLATE_PROVIDER_LIMIT_CODE,
-            f"A session template can have at most {choices.MAX_TEMPLATE_PROVIDERS} providers",
-            path,
-        )
+        message = choices.TEMPLATE_PROVIDER_LIMIT_MESSAGE.format(limit=choices.MAX_TEMPLATE_PROVIDERS)
+        raise _domain_error(choices.TEMPLATE_PROVIDER_LIMIT_CODE, message, path)
+
+
+def add_template_provider(em: EmulatorState, template: Record, fields: dict[str, Any], path: list[Any]) -> Record:
     pieces = _pieces(em, fields, path)
     provider_id = str(next(r for r in pieces.values() if r is not None).ref("provider_id"))
     deployment = _deployment_for(em, pieces, provider_id, path)
@@ -114,6 +115,7 @@ def add_template_provider(em: EmulatorState, template: Record, fields: dict[str,
         )
     config = config or _default_config(em, deployment, spec, path)
     auth_config = _auth_config(spec, pieces["provider_auth_config_id"], path)
+    _check_cap(em, template, path)
     refs = {
         "provider_id": provider_id, "template_id": template.id, "deployment_id": deployment.id,
         "config_id": config.id, "auth_config_id": auth_config.id if auth_config else None,
@@ -140,6 +142,9 @@ def create_session_template(em: EmulatorState, body: dict[str, Any]) -> Record:
         return record
     if not isinstance(providers, list):
         raise invalid_field(["providers"], "invalid_type", "Expected array")
+    if len(providers) > choices.MAX_TEMPLATE_PROVIDERS:  # sessionProviderInput.ts, before resolving
+        message = f"Cannot associate more than {choices.MAX_TEMPLATE_PROVIDERS} providers to a session"
+        raise _domain_error(choices.TEMPLATE_PROVIDER_LIMIT_CODE, message, ["providers"])
     for index, entry in enumerate(providers):
         if not isinstance(entry, dict):
             raise invalid_field(["providers", index], "invalid_type", "Expected object")

@@ -159,7 +159,7 @@ async def test_update_patches_only_changed_fields_and_metadata_whole() -> None:
     report = await apply_plan(plan(change(Action.UPDATE, want, have, fields=("description",))), api)
     assert report.ok
     body = api.calls[-1].body
-    assert set(body) == {"description", "metadata"}
+    assert set(body) == {"description", "tool_filters", "metadata"}  # tool_filters: KindSpec.patch_always
     assert body["description"] == "new" and body["metadata"]["team"] == "a"
     assert body["metadata"]["metorial-apply/address"] == "deployment.gh"
 

@@ -61,11 +61,15 @@ def test_create_body_carries_everything_and_metadata_in_one_call() -> None:
 def test_patch_body_sends_only_changed_fields_and_whole_metadata() -> None:
     spec, _ = canonical("deployment", {"provider": "github", "description": "d", "version": "1.0"})
     kind = kinds.KINDS["deployment"]
+    # tool_filters always travel with a deployment PATCH: the March engine resets them otherwise
     assert kinds.patch_body(kind, spec, frozenset({"description"}), None, STAMP, FakeIds()) == {
-        "description": "d", "metadata": STAMP}
+        "description": "d", "tool_filters": [], "metadata": STAMP}
     unlocked = spec | {"version": None, "description": None}
     body = kinds.patch_body(kind, unlocked, frozenset({"version", "description"}), None, STAMP, FakeIds())
-    assert body == {"locked_provider_version_id": None, "description": "", "metadata": STAMP}
+    assert body == {"locked_provider_version_id": None, "description": "", "tool_filters": [], "metadata": STAMP}
+    config, _ = canonical("config", {"provider": "github", "description": "d", "value": {}})
+    assert "tool_filters" not in kinds.patch_body(kinds.KINDS["config"], config, frozenset({"description"}), None,
+                                                  STAMP, FakeIds())
     # create-only fields never reach a PATCH even when asked
     assert "provider_id" not in kinds.patch_body(kind, spec, frozenset({"provider"}), None, STAMP, FakeIds())
 

@@ -116,10 +116,13 @@ async def test_deleting_a_template_archives_its_providers(client: httpx.AsyncCli
     assert len(listed["items"]) == 2
 
 
-async def test_deleting_an_auth_config_cascades_nowhere(client: httpx.AsyncClient) -> None:
+async def test_deleting_an_auth_config_archives_the_template_providers_using_it(client: httpx.AsyncClient) -> None:
+    """Issue 22 item 1: the template providers on it go, the other one and the deployment stay."""
     g = await build_graph(client)
     await client.delete(f"/provider-auth-configs/{g['auth']}")
     assert await status(client, "/provider-deployments", g["deployment"]) == "active"
+    assert await status(client, "/session-template-providers", g["tp"]) == "archived"
+    assert await status(client, "/session-template-providers", g["other_tp"]) == "active"
 
 
 async def test_archived_objects_are_gone_for_writes_and_unusable_as_references(client: httpx.AsyncClient) -> None:

@@ -143,6 +143,44 @@ async def regex_tools(client: httpx.AsyncClient) -> Any:
     return [t["key"] for t in (await client.get(f"/session-templates/{template['id']}/tools")).json()["items"]]
 
 
+async def create_mismatch(client: httpx.AsyncClient) -> Any:
+    vault = await create(client, "/provider-config-vaults",
+                         {"provider_id": "slack", "name": "v", "value": {"workspace": "w"}})
+    response = await client.post("/provider-configs", json={"provider_id": "github",
+                                                            "provider_config_vault_id": vault["id"]})
+    return response.status_code, response.json().get("code"), response.json().get("message")
+
+
+async def limit_message(client: httpx.AsyncClient) -> Any:
+    saved, choices.MAX_TEMPLATE_PROVIDERS = choices.MAX_TEMPLATE_PROVIDERS, 1
+    try:
+        deployment = await create(client, "/provider-deployments", {"provider_id": "github"})
+        entry = {"provider_deployment_id": deployment["id"],
+                 "provider_auth_config_id": await auth_config(client, "github")}
+        template = await create(client, "/session-templates", {"name": "t", "providers": [entry]})
+        response = await client.post("/session-template-providers",
+                                     json={"session_template_id": template["id"], **entry})
+        return response.json().get("message")
+    finally:
+        choices.MAX_TEMPLATE_PROVIDERS = saved
+
+
+async def patched_auth_name(client: httpx.AsyncClient) -> Any:
+    ident = await auth_config(client, "github")
+    return (await client.patch(f"/provider-auth-configs/{ident}", json={"name": " padded "})).json()["name"]
+
+
+async def march_reset(client: httpx.AsyncClient) -> Any:
+    await admin(client, "PUT", "/faults", json={"patch_resets_tool_filters": True})
+    rule = {"type": "tool_keys", "keys": ["create_issue"]}
+    deployment = await create(client, "/provider-deployments", {"provider_id": "github", "tool_filters": rule})
+    return (await client.patch(f"/provider-deployments/{deployment['id']}", json={"name": "n"})).json()["tool_filter"]
+
+
+async def reset_header(client: httpx.AsyncClient) -> Any:
+    return int((await client.get("/providers")).headers["RateLimit-Reset"]) > 10**9
+
+
 async def admin_stats(client: httpx.AsyncClient) -> int:
     return (await admin(client, "GET", "/stats")).status_code
 
@@ -177,6 +215,13 @@ FLIPS: dict[str, tuple[Any, Observe]] = {
     "PREVIEW_SUFFIX": ("", preview),
     "MAX_REGEX_LENGTH": (3, regex_tools),
     "ADMIN_PREFIX": ("/_admin", admin_stats),
+    "CREATE_MISMATCH_CODE": ("other_provider", create_mismatch),
+    "CREATE_MISMATCH_MESSAGE": ("Other provider", create_mismatch),
+    "TEMPLATE_PROVIDER_LIMIT_MESSAGE": ("At most {limit}", limit_message),
+    "TEMPLATE_PROVIDER_EMPTY_CODE": ("empty", empty_provider),
+    "PATCH_TRIMS": (frozenset(), patched_auth_name),
+    "MARCH_RESET_KINDS": (frozenset(), march_reset),
+    "RATE_LIMIT_RESET_EPOCH": (False, reset_header),
 }
 
 

@@ -61,7 +61,7 @@ def test_serve_takes_the_rate_flag() -> None:
     options = dict.fromkeys(("db", "rate_limit", "secret_key", "publishable_key")) | {
         "latency_ms": 0.0, "jitter_ms": 0.0, "error_rate": 0.0, "drop_rate": 0.0, "error_after_commit_rate": 0.25,
         "burst_429_rate": 0.0, "burst_429_length": 3, "seed": None, "cascade_delay_ms": 0.0, "list_lag_ms": 0.0,
-        "list_lag_jitter_ms": 0.0,
+        "list_lag_jitter_ms": 0.0, "patch_resets_tool_filters": False,
         "clock_offset_s": 0.0}
     assert _settings(options).faults.error_after_commit_rate == 0.25
     usage = CliRunner().invoke(serve_command, ["--error-after-commit-rate", "1.5"])

@@ -520,7 +520,7 @@ async def test_template_provider_rules(client: httpx.AsyncClient) -> None:
     template = await create(client, "/session-templates", {"name": "t"})
     empty = await client.post("/session-template-providers", json={"session_template_id": template["id"]})
     assert (
-        error(empty, 400, "invalid_data")["message"]
+        error(empty, 400, "bad_request")["message"]
         == "Please provide at least a provider config, auth config, or deployment"
     )
     github = await create(client, "/provider-deployments", {"provider_id": "github"})
@@ -533,7 +533,7 @@ async def test_template_provider_rules(client: httpx.AsyncClient) -> None:
             "provider_config_id": slack_config["id"],
         },
     )
-    assert mixed.status_code == 400 and mixed.json()["message"] == "Provider session inputs have mismatched providers"
+    assert error(mixed, 400, "bad_request")["message"] == "Provider session inputs have mismatched providers"
     config_only = await create(
         client, "/provider-configs", {"provider_id": "github", "provider_deployment_id": github["id"], "value": {}}
     )
@@ -568,9 +568,10 @@ async def test_template_provider_cap(client: httpx.AsyncClient) -> None:
     template = await create(client, "/session-templates", {"name": "t", "providers": [entry] * 100})
     assert len(template["providers"]) == 100
     over = await client.post("/session-template-providers", json={"session_template_id": template["id"], **entry})
-    assert over.status_code == 400 and over.json()["code"] == "limit_exceeded"
+    message = "Cannot associate more than 100 providers to a session template"  # sessionProviderInput.ts
+    assert error(over, 400, "bad_request")["message"] == message
     too_many = await client.post("/session-templates", json={"name": "t", "providers": [entry] * 101})
-    assert too_many.status_code == 400
+    assert error(too_many, 400, "bad_request")["message"] == "Cannot associate more than 100 providers to a session"
     names = [t["name"] for t in (await client.get("/session-templates")).json()["items"]]
     assert names == ["t"]  # the failed create left nothing behind
 
@@ -611,7 +612,7 @@ async def test_references_must_be_active(client: httpx.AsyncClient) -> None:
     mismatch = await client.post(
         "/provider-configs", json={"provider_id": "github", "provider_deployment_id": slack["id"], "value": {}}
     )
-    assert error(mismatch, 400, "invalid_data")["errors"][0]["path"] == ["provider_deployment_id"]
+    assert error(mismatch, 400, "provider_mismatch")["errors"][0]["path"] == ["provider_deployment_id"]
 
 
 async def test_secrets_are_never_returned(client: httpx.AsyncClient) -> None:
