@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -114,7 +116,10 @@ async def _handle(
 
 async def api_endpoint(request: Request) -> Response:
     em: Emulator = request.app.state.emulator
-    headers = {"metorial-req-id": f"req_{uuid.uuid4().hex}"}
+    # Date by the emulator's own clock (its offset included), as RateLimit-Reset is: a client
+    # measures the reset epoch against it (uvicorn's Date, by this machine's clock, is off).
+    headers = {"metorial-req-id": f"req_{uuid.uuid4().hex}",
+               "date": formatdate(time.time() + em.settings.clock_offset_s, usegmt=True)}
     version = request.headers.get("metorial-version")
     if version:
         headers["metorial-version"] = version  # unknown versions are silently accepted

@@ -23,11 +23,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def loopback_server(app: Any, host: str, port: int, log_level: str) -> uvicorn.Server:
+def loopback_server(app: Any, host: str, port: int, log_level: str, *, date_header: bool = True) -> uvicorn.Server:
     """A uvicorn server for one of the emulators' apps (not started). Loopback only: every
-    emulator accepts well-known keys."""
+    emulator accepts well-known keys. `date_header` False: the app sends its own `Date`."""
     if not is_loopback(host):
         raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}: it accepts well-known keys")
     quiet_uvicorn_drop_logs()
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False,
+                            date_header=date_header)
     return uvicorn.Server(config)

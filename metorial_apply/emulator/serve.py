@@ -20,7 +20,7 @@ def build_server(
     settings: EmulatorSettings, host: str = "127.0.0.1", port: int = 8787, log_level: str = "warning"
 ) -> uvicorn.Server:
     """A uvicorn server for the emulator (not started), refusing non-loopback hosts."""
-    return loopback_server(create_app(settings), host, port, log_level)
+    return loopback_server(create_app(settings), host, port, log_level, date_header=False)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8787, db: str | None = None, **settings: Any) -> None:

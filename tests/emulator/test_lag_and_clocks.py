@@ -87,3 +87,22 @@ def test_serve_takes_both_settings_for_the_metorial_api_only() -> None:
     assert runner.invoke(serve_command, ["--list-lag-jitter-ms", "-1"]).exit_code == 2
     usage = runner.invoke(serve_command, ["--api", "metlo", "--clock-offset-s", "5"])
     assert usage.exit_code == 2 and "--api metorial only" in usage.output
+
+
+def test_served_date_and_rate_limit_reset_follow_the_offset_clock() -> None:
+    """The emulator's Date is by its own clock, like RateLimit-Reset: the client measures the
+    epoch against it, so a server 30 s behind still yields the right wait. One Date, not two."""
+    from email.utils import parsedate_to_datetime
+
+    from tests.emulator_server import SECRET_KEY, EmulatorThread
+
+    settings = EmulatorSettings(clock_offset_s=-30, rate_limit_count=2, rate_limit_window_seconds=10)
+    with EmulatorThread(settings) as server:
+        answers = [httpx.get(f"{server.url}/providers", headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=10)
+                   for _ in range(3)]
+    refused = answers[-1]
+    assert refused.status_code == 429 and len(refused.headers.get_list("date")) == 1
+    served = parsedate_to_datetime(refused.headers["date"])
+    assert 29 <= (datetime.now(UTC) - served).total_seconds() <= 32
+    wait = int(refused.headers["ratelimit-reset"]) - served.timestamp()
+    assert 0 < wait <= 11, wait
