@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from metorial_apply.config.placement import placed
 from metorial_apply.config.references import FROM_SECRET_SOURCE
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.config.yamlsource import Document, diagnostic, read_yaml_file
@@ -207,6 +208,6 @@ def check_predicted(desired: State, catalog: Catalog, defaults: Defaults) -> Non
     """Raise ConfigError with every predicted refusal, given what the live read showed."""
     problems = predicted_problems(desired, catalog, defaults)
     if problems:
-        ordered = sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.message))
+        ordered = sorted(placed(problems), key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.message))
         raise ConfigError(ordered)
 

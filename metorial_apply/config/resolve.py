@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from metorial_apply.config.placement import placed
 from metorial_apply.config.predict import predicted_problems
 from metorial_apply.config.references import RefProblem, dependency_order, fill_providers, references_of, shown
 from metorial_apply.config.sections import did_you_mean
@@ -129,8 +130,8 @@ def resolve_names(desired: State, catalog: Catalog, *, predict: bool = True) -> 
     state = desired.with_resources(list(resolved.values()))
     problems += predicted_problems(state, catalog) if predict else []
     if problems:
-        raise ConfigError(sorted(problems, key=lambda d: (d.file or "", d.line or 0, d.column or 0, d.path or "",
-                                                          d.message)))
+        raise ConfigError(sorted(placed(problems), key=lambda d: (d.file or "", d.line or 0, d.column or 0,
+                                                                  d.path or "", d.message)))
     return state
 
 

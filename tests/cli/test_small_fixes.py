@@ -65,3 +65,36 @@ def test_a_refused_key_is_blamed_on_where_it_came_from(config: Path, emulator: E
     assert result.code == 1 and "401 unauthorized" in result.err, result.err
     assert f"  hint: the API refused the key in {origin}: use a current secret key" in result.err
     assert "Authorization" not in result.err
+
+
+PLACED = """\
+stack: placed
+deployments:
+  gh: {provider: github}
+  typo:
+    provider: githb
+auth_configs:
+  tok:
+    deployment: gh
+    method: tokn
+    value: {token: abcdefgh12}
+  empty:
+    deployment: gh
+    method: token
+    value: {token: "${env:EMPTY_TOKEN}"}
+"""
+
+
+@pytest.mark.parametrize("command", [["validate", "--online"], ["plan"]])
+def test_catalog_problems_point_at_their_field_and_name_an_empty_variable(tmp_path: Path, command: list[str]) -> None:
+    """Issue 23 item 5: provider, method and value errors pointed at the resource's line, and an
+    empty (not unset) variable behind a refused value went unnamed."""
+    path = tmp_path / "stack.yaml"
+    path.write_text(PLACED)
+    result = run_cli([command[0], str(tmp_path), *command[1:], "--api-url", "local"], env={"EMPTY_TOKEN": ""})
+    assert result.code == 1
+    found = re.findall(r"^Error: \S+?:(\d+:\d+): ([\w.-]+): ", result.err, re.MULTILINE)
+    assert {path: at for at, path in found} == {"deployments.typo.provider": "5:15", "auth_configs.tok.method": "9:13",
+                                               "auth_configs.empty.value.token": "14:20"}, result.err
+    assert "  hint: the environment variable EMPTY_TOKEN is set but empty: set it to the value, or unset it" \
+        in result.err

@@ -82,10 +82,11 @@ auth_configs:
   t: {deployment: b, method: oauht, value: {}}
 """)
     assert found == [
-        f'{tmp_path}/stack.yaml:3 deployments.a.provider: unknown provider "githib" | did you mean "github"?',
-        f'{tmp_path}/stack.yaml:4 deployments.b.version: provider github has no version "9.9.9" | '
+        f'{tmp_path}/stack.yaml:3:17 deployments.a.provider: unknown provider "githib" | did you mean "github"?',
+        f'{tmp_path}/stack.yaml:4:34 deployments.b.version: provider github has no version "9.9.9" | '
         "github versions: 1.0.0, 1.1.0",
-        f'{tmp_path}/stack.yaml:6 auth_configs.t.method: provider github has no method "oauht" | did you mean "oauth"?',
+        f'{tmp_path}/stack.yaml:6:30 auth_configs.t.method: provider github has no method "oauht" | '
+        'did you mean "oauth"?',
     ]
 
 
@@ -150,7 +151,7 @@ auth_configs:
 """, encoding="utf-8")
     result = run_cli("validate", str(tmp_path), "--online", "--api-url", "local")
     assert result.code == 1
-    assert f'Error: {tmp_path}/stack.yaml:3: deployments.slack.provider: unknown provider "slak"' in result.err
+    assert f'Error: {tmp_path}/stack.yaml:3:21: deployments.slack.provider: unknown provider "slak"' in result.err
     assert 'hint: did you mean "slack"?' in result.err
     assert 'configs.notion.value: missing required key "workspace_id"' in result.err
     assert 'auth_configs.notion-token.value: missing required key "token"' in result.err
