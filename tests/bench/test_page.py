@@ -38,6 +38,7 @@ def test_every_benchmark_reaches_the_table_and_every_plot_is_drawn(results: dict
                    "apply 500 resources at 50 ms: wall", "adopt 300 hand-made objects at 20 ms: apply wall"):
         assert figure in text
     assert results["machine"]["date"] in text and "quick" in text
+    assert "## Hostile servers: peak RSS" in text  # measured by a test, kept through every re-render
     assert all(f"(benchmarks/{n})" in text for n in names)
     assert "## Failed" not in text
 
@@ -59,3 +60,19 @@ def test_render_only_redraws_from_the_json(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
     assert (tmp_path / "benchmarks" / "plan_cpu.png").read_bytes().startswith(PNG)
+
+
+def test_a_missed_goal_is_marked_in_words_and_a_met_one_is_not(results: dict[str, Any]) -> None:
+    """Issue 23 item 5: the page showed 5 × 429 against a goal of 0 without marking it."""
+    results = copy.deepcopy(results)
+    rate = results["apply_scale"].setdefault("rate", {"resources": 1000, "count": 500, "window_s": 10.0,
+                                                      "calls": 1000, "wall_s": 20.0, "ideal_s": 20.0})
+    rate["rate_limited"] = 5
+    line = next(x for x in page.render(results, []).splitlines() if ": 429s |" in x and "under" in x)
+    assert line.endswith("| 5 | **goal missed** |"), line
+    rate["wall_s"] = 1.5 * rate["ideal_s"]
+    wall = next(x for x in page.render(results, []).splitlines() if ": wall |" in x and "under" in x)
+    assert wall.endswith("| **1.50×: goal missed** |"), wall
+    rate["rate_limited"] = 0
+    line = next(x for x in page.render(results, []).splitlines() if ": 429s |" in x and "under" in x)
+    assert line.endswith("| 0 | — |"), line
