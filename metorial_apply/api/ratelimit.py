@@ -47,6 +47,8 @@ CUT = 0.5
 RECOVER_PER_WINDOW = 0.5
 MIN_SCALE = 1 / 16  # the cap never falls below this share of itself (nor below one slot)
 SHARE_FORM = "rate limit must look like COUNT/SECONDS (e.g. 5000/600) or a share PERCENT% (e.g. 40%, or 40%/600)"
+# Date's whole seconds, and the time the answer took to arrive: within this, the clocks agree.
+DATE_SLACK_S = 2.0
 # Above these, a RateLimit-Reset value is an epoch timestamp rather than a number of seconds.
 EPOCH_MS_THRESHOLD = 1e12
 EPOCH_S_THRESHOLD = 1e9
@@ -96,17 +98,19 @@ class Observation:
 
 
 def server_clock(headers: Mapping[str, str]) -> float:
-    """The server's time when it answered, from the response's `Date` header (epoch seconds), else
-    this machine's: an epoch in RateLimit-Reset or Retry-After is the server's, and measured
-    against our clock it is off by however far the two clocks are apart. `Date` has whole
-    seconds, so a wait measured from it errs long by under a second, never short."""
+    """The server's time when it answered: this machine's clock while the response's `Date`
+    header agrees with it to within DATE_SLACK_S (Date has whole seconds, our clock is finer),
+    else the Date itself. An epoch in RateLimit-Reset or Retry-After is the server's: measured
+    against a clock minutes or a year off it would wait that much too long, or not at all."""
+    local = time.time()
     raw = headers.get("date")
-    if raw:
-        try:
-            return parsedate_to_datetime(raw).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass
-    return time.time()
+    if not raw:
+        return local
+    try:
+        served = parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return local
+    return local if abs(served - local) <= DATE_SLACK_S else served
 
 
 def reset_seconds(value: float, wall_now: float) -> float:

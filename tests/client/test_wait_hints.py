@@ -58,6 +58,22 @@ def test_an_epoch_reset_is_measured_against_the_responses_date(local_offset_s: f
         assert server_wait(retry_at) == 9
 
 
+def test_a_date_within_its_own_resolution_leaves_the_finer_local_clock_in_charge() -> None:
+    """Date has whole seconds: when it agrees with this machine to within that (and the answer's
+    travel), the local clock measures the wait more finely; only a real disagreement switches."""
+    from email.utils import parsedate_to_datetime
+
+    from metorial_apply.api.ratelimit import DATE_SLACK_S, server_clock
+
+    server_now = parsedate_to_datetime(DATE).timestamp()
+    with pytest.MonkeyPatch.context() as patch:
+        for skew in (0.7, -1.5, DATE_SLACK_S):
+            patch.setattr("time.time", lambda skew=skew: server_now + skew)
+            assert server_clock(httpx.Headers({"date": DATE})) == server_now + skew
+        patch.setattr("time.time", lambda: server_now + DATE_SLACK_S + 1)
+        assert server_clock(httpx.Headers({"date": DATE})) == server_now
+
+
 def test_without_a_date_header_this_machines_clock_is_all_there_is() -> None:
     from metorial_apply.api.retry import server_wait
 
