@@ -7,10 +7,11 @@ here, so every Move holds its final address."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from metorial_apply.config.interpolate import InterpolationError, Sources, Variable, interpolate
 from metorial_apply.config.variables import Source
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, format_path
 from metorial_apply.core.directives import Directives, Import, Move, Removal, Where
@@ -67,8 +68,27 @@ def _entry_problem(block: str, item: Any) -> str | None:
     return None
 
 
-def read_blocks(sources: Iterable[Source]) -> tuple[list[Raw], list[Diagnostic]]:
-    """Every entry of every block in every file, malformed ones reported at their line."""
+def _import_id(item: Any, source: Source, variables: Mapping[str, Variable], lenient: bool) -> Any | Diagnostic:
+    """An import's `id` with `${var.NAME}` filled in, so one base serves environments whose ids
+    differ (each var file gives its own); "" means this environment imports nothing there. The
+    variables must not be secret: ids are printed in every plan."""
+    value = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    try:
+        found = interpolate(value, Sources({}, variables, source.read_file, lenient))
+    except InterpolationError as exc:
+        return Diagnostic(exc.message, hint=exc.hint)
+    if found.sensitive:
+        return Diagnostic("an import id may not come from a secret (a variable fed by ${env:} or ${file:})",
+                          hint="write the id, or a ${var.NAME} set in a var file")
+    return "" if found.absent else found.value
+
+
+def read_blocks(sources: Iterable[Source], variables: Mapping[str, Variable] | None = None,
+                lenient: bool = False) -> tuple[list[Raw], list[Diagnostic]]:
+    """Every entry of every block in every file, malformed ones reported at their line; an import
+    whose id comes out empty is left out (see _import_id)."""
     out, problems = [], []
     for source in sources:
         data = source.doc.data if isinstance(source.doc.data, dict) else {}
@@ -82,6 +102,14 @@ def read_blocks(sources: Iterable[Source]) -> tuple[list[Raw], list[Diagnostic]]
                 continue
             for i, item in enumerate(items):
                 where = _where(source, (block, i))
+                if block == "imports" and variables is not None:
+                    found = _import_id(item, source, variables, lenient)
+                    if isinstance(found, Diagnostic):
+                        problems.append(where.problem(f"id: {found.message}", found.hint))
+                        continue
+                    if found == "":
+                        continue
+                    item = {**item, "id": found} if isinstance(item, dict) and "id" in item else item
                 problem = _entry_problem(block, item)
                 if problem:
                     problems.append(where.problem(problem))
@@ -176,9 +204,11 @@ def _removals(raws: list[Raw], declared: set[Address], moved: set[Address]) -> t
     return out, problems
 
 
-def read_directives(sources: Iterable[Source], declared: set[Address]) -> tuple[Directives, list[Diagnostic]]:
-    """The three blocks across files, checked against the declared addresses."""
-    raws, problems = read_blocks(sources)
+def read_directives(sources: Iterable[Source], declared: set[Address], variables: Mapping[str, Variable] | None = None,
+                    lenient: bool = False) -> tuple[Directives, list[Diagnostic]]:
+    """The three blocks across files, checked against the declared addresses (import ids may
+    use `variables`)."""
+    raws, problems = read_blocks(sources, variables, lenient)
     imports, more = _imports(raws, declared)
     moves, more2 = _moves(raws, declared)
     removals, more3 = _removals(raws, declared, {m.source for m in moves})

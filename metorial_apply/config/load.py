@@ -197,7 +197,8 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     built = [build_entry(e, env, values, lenient, keys.parts()) for e in entries]
     resources, link_problems = link(built)
     unheld = [] if secrets_out or any(b.resource is None for b in built) else unconsumed(keys, resources)
-    directives, more3 = read_directives(sources, {Address(kind=e.kind.kind, name=e.name) for e in entries})
+    directives, more3 = read_directives(sources, {Address(kind=e.kind.kind, name=e.name) for e in entries},
+                                        values, lenient)
     problems += more + stack_problems + more2 + [d for b in built for d in b.problems] + link_problems + more3
     problems += keys.problems + unheld
     secrets = [s for b in built for s in b.secrets] + [v.value for v in values.values() if v.sensitive] + keys.secrets

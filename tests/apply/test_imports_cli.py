@@ -393,3 +393,43 @@ def test_one_id_in_two_imports_is_an_error_at_its_line_before_any_network(tmp_pa
     assert result.code == 1 and "Traceback" not in result.err
     assert ("twice.yaml:7: imports[1]: pde_1 is imported twice: to deployment.b here and to deployment.a at "
             f"{path}:6") in result.err, result.err
+
+
+ENVIRONMENTS = """\
+stack: ${var.env}
+deployments:
+  github: {provider: github}
+imports:
+  - {to: deployment.github, id: "${var.github_id}"}
+"""
+
+
+def test_import_ids_from_variables_let_one_base_serve_two_environments(
+        emulator: EmulatorProcess, tmp_path: Path) -> None:
+    """Issue 23 item 2: an import written for production made staging's plan fail. Now each var
+    file gives its environment's id, and an empty one imports nothing there."""
+    made = by_hand(emulator, "/provider-deployments", {"name": "github", "provider_id": "github"})
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "stack.yaml").write_text(ENVIRONMENTS)
+    (tmp_path / "production.yaml").write_text(f"env: production\ngithub_id: {made['id']}\n")
+    (tmp_path / "staging.yaml").write_text('env: staging\ngithub_id: ""\n')
+    base = str(tmp_path / "base")
+    production = cli(emulator, "plan", base, "--var-file", str(tmp_path / "production.yaml"), "--detailed-exitcode")
+    assert production.code == 2 and "<= deployment.github" in production.out, production.out + production.err
+    staging = cli(emulator, "plan", base, "--var-file", str(tmp_path / "staging.yaml"), "--detailed-exitcode")
+    assert staging.code == 2 and "+ deployment.github" in staging.out, staging.out + staging.err
+    for env_file in ("production.yaml", "staging.yaml"):
+        assert cli(emulator, "apply", base, "--var-file", str(tmp_path / env_file), "--auto-approve").code == 0
+        again = cli(emulator, "plan", base, "--var-file", str(tmp_path / env_file), "--detailed-exitcode")
+        assert again.code == 0, again.out + again.err
+    assert get(emulator, "/provider-deployments", made["id"])["metadata"][PREFIX + "stack"] == "production"
+
+
+def test_an_import_id_from_a_secret_or_an_undefined_variable_is_refused(tmp_path: Path) -> None:
+    secret_var = 'variables: {github_id: "${env:GH_ID}"}\n'
+    (tmp_path / "stack.yaml").write_text(ENVIRONMENTS.replace("${var.env}", "s") + secret_var)
+    secret = run_cli(["validate", str(tmp_path)], env={"GH_ID": "pde_1"})
+    assert secret.code == 1 and "imports[0]: id: an import id may not come from a secret" in secret.err, secret.err
+    (tmp_path / "stack.yaml").write_text(ENVIRONMENTS.replace("${var.env}", "s"))
+    undefined = run_cli(["validate", str(tmp_path)])
+    assert undefined.code == 1 and "imports[0]: id: variable github_id is not defined" in undefined.err, undefined.err
