@@ -2,7 +2,8 @@
 
 "main" is the emulator's Slack (a manual `bot_token` method and a config schema that requires
 `workspace`), standing where the engine's fixture GitHub stands; "other" is Linear, standing
-where the engine's Calculator does. What a scenario compares is the platform's rule, not the
+where the engine's Calculator does (and "schemaless" is the emulator's Calculator, whose config
+schema is `{type: object, properties: {}}` as the engine's is). What a scenario compares is the platform's rule, not the
 catalog: ids and tool keys never appear in an outcome.
 """
 
@@ -14,8 +15,8 @@ import httpx
 
 from tests.engine.scenarios.fidelity import Obj, Pieces, Refused, Result
 
-PROVIDERS = {"main": "slack", "other": "linear"}
-CONFIG_VALUES = {"main": {"workspace": "acme"}, "other": {}}
+PROVIDERS = {"main": "slack", "other": "linear", "schemaless": "calculator"}
+CONFIG_VALUES = {"main": {"workspace": "acme"}, "other": {}, "schemaless": {}}
 PIECE_KEYS = {"deployment": "provider_deployment_id", "config": "provider_config_id",
               "auth_config": "provider_auth_config_id"}
 
@@ -29,7 +30,13 @@ def rules_of(tool_filter: dict[str, Any] | None) -> Any:
 
 def common(made: dict[str, Any]) -> Obj:
     return {"id": made["id"], "name": made.get("name"), "description": made.get("description"),
-            "rules": rules_of(made.get("tool_filter")), "deployment": (made.get("deployment") or {}).get("id")}
+            "rules": rules_of(made.get("tool_filter")), "deployment": (made.get("deployment") or {}).get("id"),
+            "default_config": preview(made.get("default_config")),
+            "configs": [(p.get("config") or {}).get("id") for p in made.get("providers") or []]}
+
+
+def preview(made: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {"id": made["id"], "name": made.get("name")} if made else None
 
 
 def given(**fields: Any) -> dict[str, Any]:

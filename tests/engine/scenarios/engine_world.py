@@ -1,6 +1,7 @@
 """The scenarios' `World` (fidelity.py) on the platform's engine: subspace's RPC, camelCase, one
 fresh tenant per connection. "main" is the harness's fixture GitHub provider (token and OAuth
-methods, a config schema with required properties), "other" the built-in Calculator.
+methods, a config schema with required properties), "other" and "schemaless" the built-in
+Calculator (no auth methods, config schema `{type: object, properties: {}}`).
 
 Stdlib + the harness client (credentials.py finds it through SUBSPACE_HARNESS). Run as a script it
 records every scenario: from the repository's root,
@@ -30,7 +31,13 @@ def rules_of(tool_filter: dict[str, Any] | None) -> Any:
 
 def common(made: dict[str, Any]) -> Obj:
     return {"id": made["id"], "name": made.get("name"), "description": made.get("description"),
-            "rules": rules_of(made.get("toolFilter")), "deployment": (made.get("deployment") or {}).get("id")}
+            "rules": rules_of(made.get("toolFilter")), "deployment": (made.get("deployment") or {}).get("id"),
+            "default_config": preview(made.get("defaultConfig")),
+            "configs": [(p.get("config") or {}).get("id") for p in made.get("providers") or []]}
+
+
+def preview(made: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {"id": made["id"], "name": made.get("name")} if made else None
 
 
 def where(deployment: str | None) -> dict[str, Any]:
@@ -45,7 +52,8 @@ class EngineWorld:
         self.main, methods = oauth_provider(s, base)
         self.token = next(m for m in methods if m.get("type") == "token")
         providers = s.call("provider:list", limit=50, **base)["items"]
-        self.providers = {"main": self.main, "other": next(p for p in providers if not p["name"].startswith("Git Hub"))}
+        calculator = next(p for p in providers if not p["name"].startswith("Git Hub"))
+        self.providers = {"main": self.main, "other": calculator, "schemaless": calculator}
 
     @classmethod
     def connect(cls, url: str) -> EngineWorld:

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 Result = dict[str, Any]
 # A made object in the worlds' common form: id, name, description, rules ("all" or the tool-filter
-# rules), deployment (its id or None). Each world maps its own shape (RPC camelCase, REST) onto it.
+# rules), deployment (its id or None), default_config (a deployment's: {id, name} or None),
+# configs (a template's providers' config ids). Each world maps its own shape onto it.
 Obj = dict[str, Any]
 # A template provider's pieces by role: {"deployment": id, "config": id, "auth_config": id}.
 Pieces = dict[str, str]
@@ -30,7 +31,8 @@ class Refused(Exception):
 
 class World(Protocol):
     """The steps the scenarios take. "main" is a provider with a manual (token) auth method and a
-    config schema with required properties; "other" is another provider. Every call raises
+    config schema with required properties; "other" is another provider; "schemaless" one with no
+auth methods whose config schema is `{type: object}` without properties. Every call raises
     `Refused` when the platform refuses it."""
 
     def deployment(self, provider: str = "main", *, rules: list[Result] | None = None, name: str | None = None,
@@ -132,6 +134,13 @@ def templates_by_deployment(w: World) -> Result:
     return {"listed_only_the_match": w.templates_by_deployment(mine["id"]) == [a["id"]]}
 
 
+def schemaless_deployment(w: World) -> Result:
+    made = w.deployment("schemaless", name="calc")
+    template = w.template("t", [{"deployment": made["id"]}])
+    default = made["default_config"] or {}
+    return {"default_config_name": default.get("name"), "template_uses_it": template["configs"] == [default.get("id")]}
+
+
 SCENARIOS: dict[str, Callable[[World], Result]] = {
     "deployment_patch_without_tool_filters": patch_without_filters,
     "deployment_patch_with_tool_filters": patch_with_filters,
@@ -145,6 +154,7 @@ SCENARIOS: dict[str, Callable[[World], Result]] = {
     "config_from_vault_lock_and_inheritance": vault_lock,
     "deployments_filtered_by_version": deployments_by_version,
     "templates_filtered_by_deployment": templates_by_deployment,
+    "deployment_of_schemaless_provider_gets_default_config": schemaless_deployment,
 }
 
 
