@@ -113,6 +113,20 @@ CURSOR_PREFIX = "cur_"
 # read in subspace newer than @8cedab28; the fetched mirror's newest commit is @8cedab28, which has
 # no archive handler for auth configs at all, so neither the source line nor the engine can be
 # checked here: kinds.py's auth_config cascade edge).
+# Archiving a deployment or a config linked to an active integration provider (of an active
+# integration) is refused: 400 bad_request-shaped errors with their own codes and messages, and
+# `data` naming the integration provider (newer subspace modules/deployment/src/services/
+# providerDeployment.ts and providerConfig.ts, assertNoActiveIntegrationProviderLink, called by
+# archiveProviderDeployment / archiveProviderConfig; not in the fetched mirror @8cedab28, which has
+# no archive at all, so not run on the engine). The public API has no way to make an integration
+# provider, so the emulator's stand-in is the admin route `PUT /_emulator/integration-links`
+# ({"id": <deployment or config id>, "integration_provider_id": "ipr_…" or null}).
+INTEGRATION_ARCHIVE_REFUSALS: dict[str, tuple[str, str]] = {
+    "deployment": ("provider_deployment_integration_provider_archive_not_allowed",
+                   "Provider deployment is linked to an active integration provider and cannot be archived directly."),
+    "config": ("provider_config_integration_provider_archive_not_allowed",
+               "Provider config is linked to an active integration provider and cannot be archived directly."),
+}
 # Deleting auth credentials archives them and cascades nowhere: auth configs bound to them keep
 # pointing at the archived credentials. An emulator choice: the engine has no archive or delete
 # for credentials at all (see Auth credentials below), so it cannot say what the public DELETE does.
