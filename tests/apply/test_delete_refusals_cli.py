@@ -11,14 +11,8 @@ import httpx
 from tests.apply.conftest import run_cli
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
-WITH = """\
-stack: shop
-deployments:
-  gh: {provider: github}
-configs:
-  gh-cfg: {deployment: gh, value: {base_url: "https://api.github.com"}}
-"""
-WITHOUT = WITH.split("configs:")[0]
+WITHOUT = "stack: linked\ndeployments: {hub: {provider: github}}\n"
+WITH = WITHOUT + 'configs: {hub-cfg: {deployment: hub, value: {base_url: "https://ghe.example"}}}\n'
 
 
 def test_a_delete_the_platform_refuses_fails_with_its_message(emulator: EmulatorProcess, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.engine.scenarios.fidelity import Obj, Pieces, Refused, Result
+from tests.engine.scenarios.fidelity import Obj, Pieces, Refused, Result, common_form
 
 PROVIDERS = {"main": "slack", "other": "linear", "schemaless": "calculator"}
 CONFIG_VALUES = {"main": {"workspace": "acme"}, "other": {}, "schemaless": {}}
@@ -21,22 +21,9 @@ PIECE_KEYS = {"deployment": "provider_deployment_id", "config": "provider_config
               "auth_config": "provider_auth_config_id"}
 
 
-def rules_of(tool_filter: dict[str, Any] | None) -> Any:
-    """The API's `tool_filter` ({type: allow_all} or {type: filter, filters}) in the common form."""
-    if not tool_filter or tool_filter.get("type") == "allow_all":
-        return "all"
-    return tool_filter.get("filters")
-
-
 def common(made: dict[str, Any]) -> Obj:
-    return {"id": made["id"], "name": made.get("name"), "description": made.get("description"),
-            "rules": rules_of(made.get("tool_filter")), "deployment": (made.get("deployment") or {}).get("id"),
-            "default_config": preview(made.get("default_config")),
-            "configs": [(p.get("config") or {}).get("id") for p in made.get("providers") or []]}
-
-
-def preview(made: dict[str, Any] | None) -> dict[str, Any] | None:
-    return {"id": made["id"], "name": made.get("name")} if made else None
+    """The API's object; its filter is {type: allow_all} or {type: filter, filters}."""
+    return common_form(made, "tool_filter", "allow_all", "default_config")
 
 
 def given(**fields: Any) -> dict[str, Any]:

@@ -16,28 +16,15 @@ import sys
 from typing import Any
 
 from .credentials import ENGINE_COMMIT, Subspace, SubspaceRpcError, connect, oauth_provider
-from .fidelity import SCENARIOS, Obj, Pieces, Refused, Result, run_one
+from .fidelity import SCENARIOS, Obj, Pieces, Refused, Result, common_form, run_one
 
 __all__ = ["ENGINE_COMMIT", "EngineWorld", "record"]
 PIECE_KEYS = {"deployment": "providerDeploymentId", "config": "providerConfigId", "auth_config": "providerAuthConfigId"}
 
 
-def rules_of(tool_filter: dict[str, Any] | None) -> Any:
-    """The engine's `toolFilter` ({type: v1.allow_all} or {type: v1.filter, filters}) in the common form."""
-    if not tool_filter or tool_filter.get("type") == "v1.allow_all":
-        return "all"
-    return tool_filter.get("filters")
-
-
 def common(made: dict[str, Any]) -> Obj:
-    return {"id": made["id"], "name": made.get("name"), "description": made.get("description"),
-            "rules": rules_of(made.get("toolFilter")), "deployment": (made.get("deployment") or {}).get("id"),
-            "default_config": preview(made.get("defaultConfig")),
-            "configs": [(p.get("config") or {}).get("id") for p in made.get("providers") or []]}
-
-
-def preview(made: dict[str, Any] | None) -> dict[str, Any] | None:
-    return {"id": made["id"], "name": made.get("name")} if made else None
+    """The engine's camelCase object; its filter is {type: v1.allow_all} or {type: v1.filter, filters}."""
+    return common_form(made, "toolFilter", "v1.allow_all", "defaultConfig")
 
 
 def where(deployment: str | None) -> dict[str, Any]:

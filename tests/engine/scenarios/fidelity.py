@@ -51,6 +51,18 @@ auth methods whose config schema is `{type: object}` without properties. Every c
     def templates_by_deployment(self, deployment: str) -> list[str]: ...
 
 
+def common_form(made: dict[str, Any], tool_filter: str, allow_all: str, default_config: str) -> Obj:
+    """An answered object in the common form, given the names its side uses: the filter field and
+    its allow-all type ({type: <allow_all>} or {type: …, filters}), the default config field."""
+    rules = made.get(tool_filter) or {}
+    default = made.get(default_config)
+    return {"id": made["id"], "name": made.get("name"), "description": made.get("description"),
+            "rules": "all" if rules.get("type", allow_all) == allow_all else rules.get("filters"),
+            "deployment": (made.get("deployment") or {}).get("id"),
+            "default_config": {"id": default["id"], "name": default.get("name")} if default else None,
+            "configs": [(p.get("config") or {}).get("id") for p in made.get("providers") or []]}
+
+
 def outcome(step: Callable[[], Any]) -> Result:
     """Accepted, or refused with status, code and message."""
     try:
