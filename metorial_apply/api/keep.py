@@ -7,7 +7,8 @@ Kept whole: objects stamped for this stack, lock and index records (the lock's r
 the index are read from them) and the objects the configuration imports. Of any other object
 only what the read needs is kept, as a `Slim` dict (see `slim`): its id, a status other than
 active, its name only when the configuration has a resource of that kind and name (look-alike
-notes), and the few fields live.bindings and live.deployment_defaults follow.
+notes), and the few fields live.bindings, live.deployment_defaults and live.template_users follow
+(a template's providers as their auth config links, at most MAX_FOLLOWED_LINKS in one read).
 
 One case needs more: the stack's index lists an object whose stamp was removed or changed by
 hand (it plans as an update that restores the stamp, from the whole object). The index is
@@ -19,6 +20,7 @@ declares), so a forged index cannot make a run fetch more than the configuration
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +56,7 @@ class Slim(dict[str, Any]):
     __slots__ = ()
 
 
-def slim(kind: str | None, obj: Raw, names: Names | None) -> Slim:
+def slim(kind: str | None, obj: Raw, names: Names | None, links: LinkBudget | None = None) -> Slim:
     """`obj` cut to what the read needs: its id; its status unless active (absent reads as
     active); its name (and whether it carries a stamp) only when a look-alike note could name
     it; and the fields FOLLOWED reads, links as `{"id": …}`."""
@@ -75,6 +77,32 @@ def slim(kind: str | None, obj: Raw, names: Names | None) -> Slim:
             out[field] = {"id": value.get("id")}
         elif value is not None:
             out[field] = value
+    if kind == "session_template" and links is not None and isinstance(obj.get("providers"), list):
+        out["providers"] = provider_links(obj["providers"], links)
+    return out
+
+
+MAX_FOLLOWED_PROVIDERS = 100  # the platform's cap per template: a hostile list is not kept whole
+# Links kept per live read, at most (about 4 MB): past them a delete's note on the templates
+# outside the stack it strips (live.template_users) names only those seen so far.
+MAX_FOLLOWED_LINKS = 10_000
+
+
+@dataclass
+class LinkBudget:
+    """How many template-provider links a live read may still keep of templates not ours."""
+
+    left: int = MAX_FOLLOWED_LINKS
+
+
+def provider_links(providers: list[Any], links: LinkBudget) -> list[Raw]:
+    """A template's active providers cut to their auth config link (live.template_users)."""
+    out: list[Raw] = []
+    for p in providers[:MAX_FOLLOWED_PROVIDERS]:
+        link = p.get("auth_config") if isinstance(p, dict) and p.get("status", "active") == "active" else None
+        if links.left > 0 and isinstance(link, dict) and isinstance(link.get("id"), str):
+            out.append({"auth_config": {"id": link["id"]}})
+            links.left -= 1
     return out
 
 
@@ -86,6 +114,7 @@ class Keeper:
     stack: str
     imports: frozenset[str] = frozenset()
     names: Names | None = None
+    links: LinkBudget = dataclasses.field(default_factory=LinkBudget)  # spent as pages arrive
 
     def whole(self, obj: Raw) -> bool:
         if is_lock_record(obj) or is_index_record(obj) or _id(obj) in self.imports:
@@ -95,7 +124,7 @@ class Keeper:
 
     def page(self, kind: str | None, items: list[Raw]) -> list[Raw]:
         """One page as kept: `list_all`'s `keep`."""
-        return [obj if self.whole(obj) else slim(kind, obj, self.names) for obj in items]
+        return [obj if self.whole(obj) else slim(kind, obj, self.names, self.links) for obj in items]
 
 
 def _id(obj: Raw) -> str | None:

@@ -72,13 +72,39 @@ def _metal_key(item: Mapping[str, Any], backend: str) -> LiveKey:
                    created=item.get("createdAt"), last_four=item.get("keyLastFour"))
 
 
+class SecretFieldMissing(Exception):
+    """A create answer without the secret where we read it: the key exists (the service made it),
+    but the field name we expect is not the service's, so its secret cannot be had (issue 22 item 9)."""
+
+    def __init__(self, key: LiveKey | None, fields: list[str], expected: str) -> None:
+        super().__init__(expected)
+        self.key, self.fields, self.expected = key, fields, expected
+
+
+def _created(data: Any, backend: str, field: str, key_of: Callable[[Any, str], LiveKey],
+             known: frozenset[str]) -> CreatedKey:
+    if isinstance(data, Mapping) and field not in data:
+        # An unexpected field probably holds the secret: never print it, whatever it is called.
+        SECRETS.add(*(value for name, value in data.items() if name not in known))
+        try:
+            key: LiveKey | None = key_of(data, backend)
+        except (KeyError, TypeError, ValueError):
+            key = None
+        raise SecretFieldMissing(key, sorted(server_text(str(name), 60) for name in data)[:MAX_FIELDS], field)
+    return CreatedKey(key=key_of(data, backend), secret=SecretValue(str(data[field])))
+
+
+MAX_FIELDS = 30  # field names quoted in the error, at most
+METLO_FIELDS = frozenset({"name", "identifier", "created", "for"})
+METAL_FIELDS = frozenset({"id", "name", "keyLastFour", "clientId", "createdAt"})
+
+
 def _metlo_created(body: Any, backend: str) -> CreatedKey:
-    return CreatedKey(key=_metlo_key(body, backend), secret=SecretValue(str(body["apiKey"])))
+    return _created(body, backend, "apiKey", _metlo_key, METLO_FIELDS)
 
 
 def _metal_created(body: Any, backend: str) -> CreatedKey:
-    data = body["data"]
-    return CreatedKey(key=_metal_key(data, backend), secret=SecretValue(str(data["key"])))
+    return _created(body["data"], backend, "key", _metal_key, METAL_FIELDS)
 
 
 def _text(reply: Reply, call: ApiCall) -> str:
@@ -128,6 +154,7 @@ class KeyBackendClient(MetorialClient):
     def __init__(self, http: httpx.AsyncClient, backend: KeyBackend, dialect: Dialect, **kw: Any) -> None:
         super().__init__(http, "", **kw)
         self.backend, self.dialect = backend, dialect
+        self.secretless: ApiError | None = None  # set once a create answered without its secret field
 
     def __repr__(self) -> str:
         return f"KeyBackendClient(backend={self.backend.name!r}, type={self.backend.type!r})"
@@ -167,8 +194,12 @@ class KeyBackendClient(MetorialClient):
 
     async def create_key(self, name: str, key_for: str | None = None) -> CreatedKey:
         """Create once. A lost answer raises OutcomeUnknownError (stamp `{"key-name": name}`): the
-        secret is gone with it, so the caller deletes the key by name and creates it again."""
+        secret is gone with it, so the caller deletes the key by name and creates it again. An answer
+        without the secret field is an ApiError `secret_field_missing` (the key deleted again), and
+        every later create of this client raises it too, sending nothing."""
         call = self._call_of("POST", self.dialect.create_path)
+        if self.secretless is not None:  # another create would only make another key we cannot use
+            raise self.secretless
         stamp = {"key-name": name}
         try:
             reply = await self._call(call, None, self.dialect.create_body(name, key_for), stamp)
@@ -176,11 +207,34 @@ class KeyBackendClient(MetorialClient):
             raise outcome_unknown(call, stamp, exc=exc) from None
         try:
             created = self.dialect.read_created(reply.json(call), self.backend.name)
+        except SecretFieldMissing as missing:
+            self.secretless = await self._undo_secretless(call, reply, name, missing)
+            raise self.secretless from None
         except (ValueError, TypeError, KeyError, ApiError) as exc:
             cause = exc if isinstance(exc, ApiError) else invalid_response(call, reply, "an unreadable create answer")
             raise outcome_unknown(call, stamp, exc=cause) from None
         SECRETS.add(created.secret.reveal())  # from here on it is one of the run's secrets
         return created
+
+    async def _undo_secretless(self, call: ApiCall, reply: Reply, name: str, missing: SecretFieldMissing) -> ApiError:
+        """Delete the key a secretless create made (or say how to find it) and describe the mismatch.
+        Not an unknown outcome: recovery would delete and create again, the same answer each time."""
+        key, label = missing.key, self.dialect.label
+        if key is None:
+            fate = f"its id is not in the answer either: delete the {label} key named {name} by hand"
+        else:
+            try:
+                await self.delete_key(key)
+                fate = f"the key it made ({key.name}, identity {key.identity}) was deleted"
+            except ApiError as exc:
+                fate = (f"deleting the key it made failed ({exc.api_message}): delete {key.name} "
+                        f"(id {key.id}, identity {key.identity}) in {label} by hand")
+        message = (f"key backend {self.backend.name} ({label}): the create answer has no secret field "
+                   f"`{missing.expected}`; it has {', '.join(missing.fields) or 'no fields'} (names only: an "
+                   f"unexpected one probably holds the secret); {fate}")
+        hint = (f"metorial-apply reads {label}'s one-time secret from `{missing.expected}`; no {label} key is "
+                "created until that matches what the service answers (report it with the field names above)")
+        return ApiError(with_request_id(call, reply), reply.status_code, "secret_field_missing", message, hint=hint)
 
     async def delete_key(self, key: LiveKey) -> bool:
         """Delete (revoke) a key; False when it was already gone."""

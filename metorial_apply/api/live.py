@@ -155,7 +155,8 @@ def live_state(stack: str, catalog: Catalog, listed: dict[str, list[Raw]],
     )
     resources = [to_resource(o, names) for o in owned]
     total = sum(len(v) for v in listed.values())
-    state = State.of(stack, resources).model_copy(update={"bound": bindings(owned, listed)})
+    state = State.of(stack, resources).model_copy(update={"bound": bindings(owned, listed),
+                                                          "template_users": template_users(owned, listed)})
     return LiveRead(state=state, ignored=tuple(sorted(set(ignored))), objects=total,
                     defaults=deployment_defaults(owned, listed.get("auth_config", [])),
                     others={i: o for i, o in others.items() if i not in taken}, index=index,
@@ -172,6 +173,24 @@ def bindings(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tupl
             target = ref.get("id") if isinstance(ref, dict) else None
             if target in ours and obj.get("status", "active") == "active" and isinstance(obj.get("id"), str):
                 out.setdefault(target, []).append(obj["id"])
+    return {target: tuple(sorted(ids)) for target, ids in out.items()}
+
+
+def template_users(owned: list[Owned], listed: dict[str, list[Raw]]) -> dict[str, tuple[str, ...]]:
+    """Our auth configs' ids → the active session templates not ours whose active providers use
+    them; ours are not counted, since the plan lets go of an auth config before deleting it."""
+    ours = {o.obj["id"] for o in owned if o.address.kind == "auth_config"}
+    mine = {o.obj["id"] for o in owned}
+    out: dict[str, set[str]] = {}
+    for template in listed.get("session_template", []):
+        id = template.get("id")
+        if not isinstance(id, str) or id in mine or template.get("status", "active") != "active":
+            continue
+        for provider in template.get("providers") or []:
+            link = provider.get("auth_config") if isinstance(provider, dict) else None
+            target = link.get("id") if isinstance(link, dict) else None
+            if target in ours and provider.get("status", "active") == "active":
+                out.setdefault(target, set()).add(id)
     return {target: tuple(sorted(ids)) for target, ids in out.items()}
 
 

@@ -136,6 +136,8 @@ def _stamped(kind: KindSpec, obj: Raw, own: Ownership, ignored: list[str]) -> Ow
                               f"{stamp.run[:64]!r}: the index records were deleted. Restore them, or run "
                               + REBUILD.format(stack=own.stack) + " to build it again from the stamps")
     address = our_address(stamp.address, kind)
+    if address is None and _server_default(obj):
+        return None
     if index is not None and not _claimed_by_open_run(obj, stamp, index, own):
         ignored.append(_look_alike(obj, stamp, index, own))
         return None
@@ -144,6 +146,14 @@ def _stamped(kind: KindSpec, obj: Raw, own: Ownership, ignored: list[str]) -> Ow
                        f"which is not a {kind.kind} address: left alone")
         return None
     return Owned(address, stamp, obj)
+
+
+def _server_default(obj: Raw) -> bool:
+    """A default object the platform made for a deployment (an empty default config) copies the
+    deployment's metadata, our stamp included (emulator/choices.py, Objects): `is_default` is
+    set by the server only, so it is nobody's resource, neither ours nor a look-alike."""
+    deployment = obj.get("deployment")
+    return obj.get("is_default") is True and isinstance(deployment, dict) and isinstance(deployment.get("id"), str)
 
 
 def _claimed_by_open_run(obj: Raw, stamp: Stamp, index: Index, own: Ownership) -> bool:

@@ -79,8 +79,9 @@ def _providers(desired: State, catalog: Catalog) -> dict[str, CatalogProvider]:
 
 def has_required_config(schema: dict[str, Any] | None) -> bool:
     """providerCombination.ts's test: no schema → no; an object schema with properties and an empty
-    `required` → no; anything else → yes."""
-    if not schema:
+    `required` → no; anything else → yes. An object schema without properties counts as none
+    (provider-utils normalizeJsonSchema; such a deployment gets an empty default config)."""
+    if not schema or (schema.get("type") == "object" and not schema.get("properties")):
         return False
     return not (schema.get("type") == "object" and schema.get("properties") and not schema.get("required"))
 

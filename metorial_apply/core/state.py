@@ -29,6 +29,9 @@ class State(Frozen):
     # Live only: id of one of our objects → ids of the objects bound to it that cannot move
     # (KindSpec.bound_by), for every such object the live read saw.
     bound: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # Live only: id of one of our auth configs → ids of session templates not ours with an active
+    # provider using it: deleting the auth config archives those providers (emulator/choices.py, Cascades).
+    template_users: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, stack: str, resources: list[Resource] | tuple[Resource, ...],

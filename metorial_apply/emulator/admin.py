@@ -119,9 +119,25 @@ async def get_objects(em: Emulator, request: Request, body: dict[str, Any]) -> A
     return {"object": "list", "count": len(items), "items": items}
 
 
+async def put_integration_link(em: Emulator, request: Request, body: dict[str, Any]) -> Any:
+    """`{"id": …, "integration_provider_id": "ipr_…" | null}`: link a deployment or config to an active
+    integration provider (or unlink it), which the public API cannot do (choices.INTEGRATION_ARCHIVE_REFUSALS)."""
+    record = em.store.get(str(body.get("id")))
+    linked = body.get("integration_provider_id")
+    if record is None or record.kind not in choices.INTEGRATION_ARCHIVE_REFUSALS:
+        raise _bad("id must name a deployment or a config")
+    if linked is not None and (not isinstance(linked, str) or not linked):
+        raise _bad("integration_provider_id must be a non-empty string or null")
+    with em.store.transaction():
+        record.doc["integration_provider_id"] = linked
+        em.store.save(record)
+    return {"id": record.id, "integration_provider_id": linked}
+
+
 def admin_routes() -> list[Route]:
     table: list[tuple[str, str, Handler]] = [
         ("/stats", "GET", get_stats), ("/faults", "GET", get_faults), ("/faults", "PUT", put_faults),
         ("/rate-limit", "PUT", put_rate_limit), ("/reset", "POST", post_reset), ("/objects", "GET", get_objects),
+        ("/integration-links", "PUT", put_integration_link),
     ]
     return [Route(choices.ADMIN_PREFIX + path, _admin(handler), methods=[method]) for path, method, handler in table]

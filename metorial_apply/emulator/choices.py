@@ -113,6 +113,20 @@ CURSOR_PREFIX = "cur_"
 # read in subspace newer than @8cedab28; the fetched mirror's newest commit is @8cedab28, which has
 # no archive handler for auth configs at all, so neither the source line nor the engine can be
 # checked here: kinds.py's auth_config cascade edge).
+# Archiving a deployment or a config linked to an active integration provider (of an active
+# integration) is refused: 400 bad_request-shaped errors with their own codes and messages, and
+# `data` naming the integration provider (newer subspace modules/deployment/src/services/
+# providerDeployment.ts and providerConfig.ts, assertNoActiveIntegrationProviderLink, called by
+# archiveProviderDeployment / archiveProviderConfig; not in the fetched mirror @8cedab28, which has
+# no archive at all, so not run on the engine). The public API has no way to make an integration
+# provider, so the emulator's stand-in is the admin route `PUT /_emulator/integration-links`
+# ({"id": <deployment or config id>, "integration_provider_id": "ipr_…" or null}).
+INTEGRATION_ARCHIVE_REFUSALS: dict[str, tuple[str, str]] = {
+    "deployment": ("provider_deployment_integration_provider_archive_not_allowed",
+                   "Provider deployment is linked to an active integration provider and cannot be archived directly."),
+    "config": ("provider_config_integration_provider_archive_not_allowed",
+               "Provider config is linked to an active integration provider and cannot be archived directly."),
+}
 # Deleting auth credentials archives them and cascades nowhere: auth configs bound to them keep
 # pointing at the archived credentials. An emulator choice: the engine has no archive or delete
 # for credentials at all (see Auth credentials below), so it cannot say what the public DELETE does.
@@ -192,6 +206,9 @@ DEPLOYMENT_MISMATCH_MESSAGE = "Provider session inputs cannot be used with the s
 # name, or the provider's name when the deployment's contains 'Default '>", description
 # "Auto-created by Metorial", no metadata, is_default). "Has required" follows the source exactly:
 # no schema → no; an object schema with properties and an empty `required` → no; anything else → yes.
+# The schema is normalised first: `{type: object}` without properties (or with `properties: {}`)
+# is no schema (subspace @8cedab28 provider-backends/provider-utils/src/lib/normalizeJsonSchema.ts,
+# called by providerCombination.ts and providerDeployment.ts), so it never requires a config.
 CONFIG_REQUIRED_CODE = "config_required"
 CONFIG_REQUIRED_MESSAGE = "Provider requires a config to be provided"
 DEFAULT_CONFIG_DESCRIPTION = "Auto-created by Metorial"
@@ -212,6 +229,17 @@ VAULT_LOCK_CODE = "deployment_lock_mismatch"
 VAULT_LOCK_MESSAGE = "Vault is locked to a different deployment"
 
 # --- Objects -------------------------------------------------------------------------------
+# A deployment created without a config, of a version whose (normalised) config schema is none,
+# gets an empty default config at once: name "Default Config for <deployment name>", the
+# deployment's metadata (a copy of our stamp, too), is_default, no description, and it is the
+# deployment's `default_config` (subspace @8cedab28 modules/deployment/src/services/
+# providerDeployment.ts createProviderDeployment: `if (!schema) d.input.config = {type: 'inline',
+# data: {}}`, then createProviderConfig `Default Config for ${d.input.name}`). Run on the engine:
+# tests/engine/recorded/fidelity.json, deployment_of_schemaless_provider_gets_default_config (the
+# engine's Calculator, `{type: object, properties: {}}`; the emulator's `calculator` alike). An
+# unnamed deployment's config is named after the provider here, as for `provider_config`; the
+# engine writes "Default Config for undefined" (a JavaScript template of a missing name), which the
+# public API layer may or may not prevent (unverified).
 # A config is `is_default` only when a deployment created it (deployment `provider_config`, or the
 # empty default config above). Auth configs created through the API have source "manual"; their
 # type is "manual" for manual methods and "oauth_manual" for oauth methods (unverified).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import choices
-from .errors import field_problem, gone, invalid_data, not_found
+from .errors import ApiError, field_problem, gone, invalid_data, not_found
 from .kinds import BY_PATH, KindSpec, serialize
 from .listing import Query, parse_list_query, run_list
 from .references import require_provider
@@ -95,10 +95,19 @@ def _write(em: Emulator, route: Route, spec: KindSpec, body: dict[str, Any]) -> 
     if route.action == "update":
         _update(em, spec, record, body)
     else:
+        _check_archivable(spec, record)
         _archive(em, record, None)
         if em.cascade_delay_ms <= 0:
             cascade(em, spec, record)
     return record
+
+
+def _check_archivable(spec: KindSpec, record: Record) -> None:
+    """An object an integration provider uses cannot be archived (choices.INTEGRATION_ARCHIVE_REFUSALS)."""
+    linked = record.doc.get("integration_provider_id")
+    refusal = choices.INTEGRATION_ARCHIVE_REFUSALS.get(spec.key)
+    if linked and refusal is not None:
+        raise ApiError(400, refusal[0], refusal[1], data={"id": record.id, "integration_provider_id": linked})
 
 
 def _get(em: Emulator, spec: KindSpec, ident: str) -> Record:

@@ -10,7 +10,7 @@ from .references import require, require_optional
 from .state import EmulatorState
 from .store import Record
 from .toolfilters import allows_tool
-from .validation import FieldRule, check_body
+from .validation import FieldRule, check_body, normalized_schema
 from .writes import make_config, new_record
 
 PIECES = ("provider_deployment_id", "provider_config_id", "provider_config_vault_id", "provider_auth_config_id")
@@ -63,6 +63,7 @@ def _check_deployment(deployment: Record, provider_id: str, pieces: dict[str, Re
 
 def has_required_config(schema: Any) -> bool:
     """providerCombination.ts's test, kept exactly (see choices: CONFIG_REQUIRED_*)."""
+    schema = normalized_schema(schema)
     if not schema:
         return False
     return not (schema.get("type") == "object" and schema.get("properties") and not schema.get("required"))

@@ -140,3 +140,10 @@ def check_secret_against(value: dict[str, Any], schema: dict[str, Any], path: li
         problems += _schema_problem(error, list(path))
     if problems:
         raise invalid_data(problems)
+
+
+def normalized_schema(schema: Any) -> Any:
+    """provider-utils normalizeJsonSchema: an object schema without properties is no schema."""
+    if not schema or (isinstance(schema, dict) and schema.get("type") == "object" and not schema.get("properties")):
+        return None
+    return schema

@@ -20,7 +20,7 @@ from .references import (
 )
 from .state import EmulatorState
 from .store import Record
-from .validation import FieldRule, check_body, check_secret_against, nested_body
+from .validation import FieldRule, check_body, check_secret_against, nested_body, normalized_schema
 
 CONFIG_SOURCE_RULES = (
     FieldRule("name", "text"),
@@ -103,6 +103,9 @@ def create_deployment(em: EmulatorState, body: dict[str, Any]) -> Record:
     check_same_provider(provider["id"], existing, ["provider_config_id"])
     refs = {"provider_id": provider["id"], "version_id": locked or em.catalog.current_version[provider["id"]]}
     record = new_record(em, "deployment", fields, refs, is_default=False, locked_version_id=locked)
+    if source is None and existing is None and normalized_schema(em.catalog.spec_for_version(
+            str(refs["version_id"]))["config_schema"]) is None:
+        source = {"value": {}}  # nothing to configure: an empty default config (choices, Objects)
     if source is not None:
         source = {**source, "metadata": dict(record.doc["metadata"])}
         source.setdefault("name", f"Default Config for {record.name or provider['name']}")

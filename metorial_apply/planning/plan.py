@@ -289,6 +289,23 @@ def _with_edges(changes: dict[Address, Change], desired_refs: dict[Address, froz
     return out
 
 
+def _archives(c: Change, users: Mapping[str, tuple[str, ...]]) -> Change:
+    """The platform archives the template providers using a deleted auth config (emulator/choices.py,
+    Cascades). Ours let go first (graph.py); those of templates outside the stack are lost, so the
+    delete (or a replace's delete of the old one) says so."""
+    ids = users.get(c.id or "", ()) if c.action in (Action.DELETE, Action.REPLACE) else ()
+    if not ids:
+        return c
+    shown = ", ".join(ids[:MAX_SHOWN]) + (f" and {len(ids) - MAX_SHOWN} more" if len(ids) > MAX_SHOWN else "")
+    which = "deleting it" if c.action is Action.DELETE else "deleting the old one"
+    plural = "s" if len(ids) != 1 else ""
+    text = f"{which} archives its providers in {len(ids)} session template{plural} outside this stack: {shown}"
+    return c.model_copy(update={"reason": f"{c.reason}; {text}"})
+
+
+MAX_SHOWN = 5  # template ids named in a delete's reason
+
+
 def _targeted(changes: list[Change], targets: tuple[Address, ...], known: set[Address]) -> list[Change]:
     missing = [str(t) for t in targets if t not in known]
     if missing:
@@ -322,7 +339,7 @@ def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] 
         desired, key_inputs(desired, live, rotate, now), diff)
     check_takeovers(changes.values(), desired, takeover)
     notes = sorted([*notes, *lookalike_notes(changes.values(), unmanaged or {})], key=lambda n: sort_key(n.address))
-    ordered = _with_edges(changes, refs, live)
+    ordered = [_archives(c, live.template_users) for c in _with_edges(changes, refs, live)]
     wanted = tuple(t if isinstance(t, Address) else Address.parse(t) for t in targets)
     if wanted:
         known = set(changes)  # every address of config or live state, api keys included

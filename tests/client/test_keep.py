@@ -123,3 +123,15 @@ async def test_objects_not_ours_keep_only_what_the_read_needs() -> None:
 
 def test_without_names_every_name_is_kept() -> None:
     assert slim("deployment", deployment("pde_9", "x", {}), None) == {"id": "pde_9", "name": "x"}
+
+
+def test_a_template_not_ours_keeps_its_active_providers_auth_config_links_within_the_budget() -> None:
+    providers = [{"id": "stp_1", "status": "active", "auth_config": {"object": "x", "id": "pac_1"}, "config": {}},
+                 {"id": "stp_2", "status": "archived", "auth_config": {"id": "pac_2"}},
+                 {"id": "stp_3", "auth_config": None}, "hostile", {"auth_config": {"id": "pac_4"}}]
+    template = {"id": "set_1", "name": "theirs", "providers": providers}
+    keeper = Keeper(STACK, frozenset(), frozenset())
+    keeper.links.left = 1
+    first, second = keeper.page("session_template", [template, template])
+    assert first == {"id": "set_1", "providers": [{"auth_config": {"id": "pac_1"}}]}
+    assert second == {"id": "set_1", "providers": []}  # the read's budget is spent

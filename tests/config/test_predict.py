@@ -56,7 +56,10 @@ def test_has_required_config_follows_the_platform_source() -> None:
     assert not has_required_config(None)
     assert not has_required_config({"type": "object", "properties": {"a": {}}})
     assert has_required_config({"type": "object", "properties": {"a": {}}, "required": ["a"]})
-    assert has_required_config({"type": "object"})  # no properties: the source says "required"
+    # No properties: no schema at all (normalizeJsonSchema runs first, issue 22 item 5).
+    assert not has_required_config({"type": "object"})
+    assert not has_required_config({"type": "object", "properties": {}, "required": ["a"]})
+    assert has_required_config({"type": "string"})
 
 
 def test_the_live_read_finds_default_configs_and_default_auth_configs() -> None:

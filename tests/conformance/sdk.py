@@ -9,6 +9,7 @@ response mapper it would apply, instead of sending it. Path ids become `{id}`.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import importlib
 import inspect
 import pkgutil
@@ -158,8 +159,45 @@ def _element(hint: Any) -> Any:
     return hint if dataclasses.is_dataclass(hint) else None
 
 
+def _scalar_ok(value: Any, hint: Any) -> bool:
+    """Whether a JSON value is what the SDK's field type says (datetimes arrive as ISO 8601 text)."""
+    if hint is Any:
+        return True
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is datetime.datetime:
+        try:
+            return isinstance(value, str) and datetime.datetime.fromisoformat(value.replace("Z", "+00:00")) is not None
+        except ValueError:
+            return False
+    return True  # a type these checks do not know: the SDK's own parser has the last word
+
+
+def type_problem(value: Any, hint: Any) -> str | None:
+    """What is wrong with a (non-null) value's JSON type for the SDK's field type, or None."""
+    hint, _ = _unwrap(hint)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return None if any(type_problem(value, a) is None for a in args) else f"not any of {hint}"
+    if origin is typing.Literal:
+        return None if value in args else f"{value!r} not one of {args}"
+    if origin in (list, typing.List):  # noqa: UP006
+        return None if isinstance(value, list) else f"{type(value).__name__}, not a list"
+    if origin in (dict, typing.Dict) or dataclasses.is_dataclass(hint):  # noqa: UP006
+        return None if isinstance(value, dict) else f"{type(value).__name__}, not an object"
+    expected = getattr(hint, "__name__", hint)
+    return None if _scalar_ok(value, hint) else f"{type(value).__name__} {value!r:.40}, not {expected}"
+
+
 def shape_problems(raw: Any, cls: type, where: str = "") -> list[str]:
-    """Keys of `raw` the SDK type lacks, and required fields `raw` leaves out, recursively."""
+    """Keys of `raw` the SDK type lacks, required fields `raw` leaves out, and values of another
+    JSON type than the field's (a list's elements too), recursively."""
     if not isinstance(raw, dict):
         return []
     hints = typing.get_type_hints(cls)
@@ -170,6 +208,13 @@ def shape_problems(raw: Any, cls: type, where: str = "") -> list[str]:
         if value is None:
             if not optional:
                 problems.append(f"{where}{name}: required by the SDK's {cls.__name__}, missing")
+            continue
+        wrong = type_problem(value, hint)
+        if wrong is None and isinstance(value, list) and (elements := typing.get_args(_unwrap(hint)[0])):
+            wrong = next((f"[{i}] {w}" for i, v in enumerate(value)
+                          if v is not None and (w := type_problem(v, elements[0]))), None)
+        if wrong is not None:
+            problems.append(f"{where}{name}: {wrong} (the SDK's {cls.__name__})")
             continue
         inner = _element(hint)
         if inner is not None:

@@ -7,10 +7,13 @@ request and response at the transport, and check them against the SDK's generate
 
 (a) every request matches an SDK endpoint: method, path template, body and query keys among its
     parameters;
-(b) every 2xx response parses through the SDK's mapper with no field the SDK's type lacks and no
-    required field missing, and every key our client read from it exists in the SDK's type.
+(b) every 2xx response parses through the SDK's mapper with no field the SDK's type lacks, no
+    required field missing and no value of another JSON type than the field's (timestamps ISO
+    8601), and every key our client read from it exists in the SDK's type;
+(c) every managed object's `object` is the contract's name, and embedded previews `<name>#preview`.
 
-Each check is shown failing on a synthetic rename (a request body field, a response field).
+Each check is shown failing on a synthetic change (a renamed field, a value of another type, a
+renamed object). Error bodies are checked in test_sdk_errors.py.
 """
 
 from __future__ import annotations
@@ -255,3 +258,54 @@ def test_a_renamed_response_field_is_caught(integration: Recording, sdk: list[En
     problems = response_problems([Seen(listed.method, listed.path, listed.body, reads)], sdk)
     assert problems == ["GET /provider-deployments: reads items.*.provider_ident, not in the SDK's "
                         "DashboardInstanceProviderDeploymentsListOutputItems"], problems
+
+
+def test_a_value_of_another_type_is_caught(integration: Recording, sdk: list[Endpoint]) -> None:
+    got = next(s for s in integration.seen if s.method == "POST" and s.path == "/provider-deployments")
+    raw = dict(got.body) | {"is_default": "false", "metadata": ["a"], "locked_version": None}
+    problems = response_problems([Seen(got.method, got.path, raw, set())], sdk)
+    assert [p.split(" (the SDK")[0] for p in problems] == [
+        "POST /provider-deployments: is_default: str 'false', not bool",
+        "POST /provider-deployments: metadata: list, not an object"], problems
+    cls = output_type(matching(sdk, "POST", "/provider-deployments")[0])
+    assert cls is not None  # a timestamp the SDK's own parser would also refuse
+    assert [p.split(" (the SDK")[0] for p in shape_problems(dict(got.body) | {"created_at": "yesterday"}, cls)] == [
+        "created_at: str 'yesterday', not datetime"]
+
+
+# `object` of each managed kind (metorial-api.md's headings) and of the previews embedded under
+# these link fields (`<name>#preview`, as the engine's presenters answered in tests/engine runs).
+OBJECT_NAMES = {"provider-deployments": "provider.deployment", "provider-configs": "provider.config",
+                "provider-config-vaults": "provider.config_vault", "provider-auth-configs": "provider.auth_config",
+                "session-templates": "session.template", "session-template-providers": "session.template.provider"}
+PREVIEWS = {"deployment": "provider.deployment", "default_config": "provider.config", "config": "provider.config",
+            "auth_config": "provider.auth_config"}
+
+
+def object_name_problems(seen: Seen) -> list[str]:
+    """Top-level (or list items') `object` against the contract's name; embedded previews'."""
+    body, collection = seen.body, seen.path.split("/")[1]
+    if not isinstance(body, dict) or collection not in OBJECT_NAMES or seen.path.endswith("/tools"):
+        return []
+    listed = body.get("object") == "list"
+    problems = []
+    for item in body.get("items", []) if listed else [body]:
+        if item.get("object") != OBJECT_NAMES[collection]:
+            problems.append(f"{seen.method} {seen.path}: object {item.get('object')!r}, "
+                            f"not {OBJECT_NAMES[collection]!r}")
+        for holder in [item, *item.get("providers", [])]:
+            for link, name in PREVIEWS.items():
+                embedded = holder.get(link)
+                if isinstance(embedded, dict) and embedded.get("object") != f"{name}#preview":
+                    problems.append(f"{seen.method} {seen.path}: {link}.object {embedded.get('object')!r}")
+    return problems
+
+
+def test_object_names_follow_the_contract(integration: Recording) -> None:
+    names = [p for s in integration.seen for p in object_name_problems(s)]
+    assert names == []
+    assert {s.path.split("/")[1] for s in integration.seen} >= set(OBJECT_NAMES)
+    got = next(s for s in integration.seen if s.method == "POST" and s.path == "/session-templates")
+    renamed = dict(got.body) | {"object": "session_template"}
+    assert object_name_problems(Seen(got.method, got.path, renamed)) == [
+        "POST /session-templates: object 'session_template', not 'session.template'"]

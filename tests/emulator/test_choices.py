@@ -181,6 +181,13 @@ async def reset_header(client: httpx.AsyncClient) -> Any:
     return int((await client.get("/providers")).headers["RateLimit-Reset"]) > 10**9
 
 
+async def integration_refusal(client: httpx.AsyncClient) -> Any:
+    deployment = await create(client, "/provider-deployments", {"provider_id": "github"})
+    await admin(client, "PUT", "/integration-links", json={"id": deployment["id"], "integration_provider_id": "ipr_1"})
+    body = (await client.delete(f"/provider-deployments/{deployment['id']}")).json()
+    return body.get("code"), body.get("message")
+
+
 async def admin_stats(client: httpx.AsyncClient) -> int:
     return (await admin(client, "GET", "/stats")).status_code
 
@@ -222,6 +229,7 @@ FLIPS: dict[str, tuple[Any, Observe]] = {
     "PATCH_TRIMS": (frozenset(), patched_auth_name),
     "MARCH_RESET_KINDS": (frozenset(), march_reset),
     "RATE_LIMIT_RESET_EPOCH": (False, reset_header),
+    "INTEGRATION_ARCHIVE_REFUSALS": ({"deployment": ("linked", "Linked")}, integration_refusal),
 }
 
 

@@ -1,6 +1,8 @@
 """Issue 22's platform rules, asked of a real `emulator serve` process over HTTP: error codes
 (item 3), RateLimit-Reset as an epoch timestamp and a client that still waits right (item 4),
-PATCH without trimming (item 6), filters that narrow or are refused (item 8)."""
+PATCH without trimming (item 6), filters that narrow or are refused (item 8), an auth config's
+delete archiving the template providers that use it (item 1), deletes refused for objects an
+integration provider uses (item 7)."""
 
 from __future__ import annotations
 
@@ -119,6 +121,39 @@ def test_deployments_by_version_are_the_locked_ones(api: httpx.Client) -> None:
     made(api, "/provider-deployments", {"provider_id": "github"})  # follows the same version, unlocked
     listed = api.get("/provider-deployments", params={"provider_version_id": current}).json()["items"]
     assert [d["id"] for d in listed] == [locked["id"]]
+
+
+def test_deleting_an_auth_config_archives_the_template_providers_using_it(api: httpx.Client) -> None:
+    deployment, auth = github_pieces(api)
+    other, other_auth = github_pieces(api)
+    template = made(api, "/session-templates", {"name": "t", "providers": [
+        {"provider_deployment_id": deployment, "provider_auth_config_id": auth},
+        {"provider_deployment_id": other, "provider_auth_config_id": other_auth}]})
+    using = next(p["id"] for p in template["providers"] if p["deployment"]["id"] == deployment)
+    assert api.delete(f"/provider-auth-configs/{auth}").status_code == 200
+    assert api.get(f"/session-template-providers/{using}").json()["status"] == "archived"
+    after = api.get(f"/session-templates/{template['id']}").json()
+    assert after["status"] == "active"  # the template stays, with its other provider only
+    assert [p["deployment"]["id"] for p in after["providers"]] == [other]
+    assert api.get(f"/provider-deployments/{deployment}").json()["status"] == "active"
+
+
+def test_an_object_an_integration_provider_uses_cannot_be_archived(api: httpx.Client, _served: EmulatorProcess
+                                                                   ) -> None:
+    deployment, _ = github_pieces(api)
+    config = made(api, "/provider-configs", {"provider_id": "github", "provider_deployment_id": deployment,
+                                             "value": {}})["id"]
+    refusals = {deployment: ("/provider-deployments", "provider_deployment", "Provider deployment"),
+                config: ("/provider-configs", "provider_config", "Provider config")}
+    for ident, (path, code, what) in refusals.items():
+        _served.admin("PUT", "/integration-links", json={"id": ident, "integration_provider_id": "ipr_1"})
+        response = api.delete(f"{path}/{ident}")
+        message = f"{what} is linked to an active integration provider and cannot be archived directly."
+        assert refused(response) == (400, f"{code}_integration_provider_archive_not_allowed", message)
+        assert response.json()["data"] == {"id": ident, "integration_provider_id": "ipr_1"}
+        assert api.get(f"{path}/{ident}").json()["status"] == "active"
+    _served.admin("PUT", "/integration-links", json={"id": config, "integration_provider_id": None})
+    assert api.delete(f"/provider-configs/{config}").status_code == 200
 
 
 STACK = """\

@@ -49,15 +49,25 @@ def get_stats(em: KeyEmulator, request: Request, body: dict[str, Any]) -> Any:
 
 
 def get_faults(em: KeyEmulator, request: Request, body: dict[str, Any]) -> Any:
-    return {**em.faults.snapshot(), "revoke_delay_ms": em.revoke_delay_ms}
+    return {**em.faults.snapshot(), "revoke_delay_ms": em.revoke_delay_ms, "secret_field": em.secret_field}
 
 
 def put_faults(em: KeyEmulator, request: Request, body: dict[str, Any]) -> Any:
-    """Any FaultSettings field, `seed`, `burst_429_next`/`error_next`/`drop_next`, `revoke_delay_ms`."""
+    """Any FaultSettings field, `seed`, `burst_429_next`/`error_next`/`drop_next`, `revoke_delay_ms`,
+    and for Metal `secret_field` (the create answer's secret under another name; null: `key`)."""
     delay = check_delay(body.pop("revoke_delay_ms")) if "revoke_delay_ms" in body else em.revoke_delay_ms
+    field = _secret_field(em, body.pop("secret_field")) if "secret_field" in body else em.secret_field
     em.faults.configure(body)  # validates everything before anything changes
-    em.revoke_delay_ms = delay
+    em.revoke_delay_ms, em.secret_field = delay, field
     return get_faults(em, request, {})
+
+
+def _secret_field(em: KeyEmulator, value: Any) -> str | None:
+    if em.service.api != "metal":
+        raise ValueError("secret_field applies to the Metal emulator only")
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError("secret_field must be a non-empty string or null")
+    return value
 
 
 def get_keys(em: KeyEmulator, request: Request, body: dict[str, Any]) -> Any:

@@ -39,6 +39,7 @@ from .choices import (
     METAL_PAGE_LIMIT_MAX,
     METAL_PAGE_MAX,
     METAL_RATE_LIMIT_MESSAGE,
+    METAL_SECRET_FIELD,
     METAL_SORT_FIELDS,
     METAL_UNAUTHORIZED_MESSAGE,
     SECRET_ALPHABET,
@@ -116,7 +117,7 @@ def create_key(call: Call) -> tuple[int, Any]:
     secret = new_secret(METAL_KEY_PREFIX, METAL_KEY_RANDOM_LENGTH)
     row = KeyRow(object_id(call.emulator), name, _new_client_id(call.emulator), _created(), None, secret[-4:])
     keys.add(row, secret)
-    return 201, {"data": {**view(row), "key": secret}}
+    return 201, {"data": {**view(row), call.emulator.secret_field or METAL_SECRET_FIELD: secret}}
 
 
 def delete_key(call: Call) -> tuple[int, Any]:

@@ -57,6 +57,7 @@ class KeyEmulator:
         self.keys = KeyStore(self.store, service.api)
         self.faults = Faults(settings.faults, settings.fault_seed)
         self.revoke_delay_ms = settings.revoke_delay_ms
+        self.secret_field: str | None = None  # None: the service's own (keys/choices.py)
         self._stats_lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()

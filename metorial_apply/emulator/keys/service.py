@@ -28,6 +28,9 @@ class KeyState(Protocol):
 
     def revoke(self, row: KeyRow, now: float) -> None: ...
 
+    @property
+    def secret_field(self) -> str | None: ...  # Metal: the create answer's secret field, if renamed
+
 
 @dataclass(frozen=True)
 class Credentials:
