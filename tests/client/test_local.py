@@ -118,4 +118,7 @@ async def test_limiter_matched_to_the_server_gets_no_429_at_near_full_speed(ours
         assert client.stats.rate_limited == 0
     elapsed = time.monotonic() - started
     ideal = (n / count - 1) * window
-    assert ideal <= elapsed < ideal * 1.5 + 0.5  # loose: CI machines are noisy
+    # Learned from headers, each wait ends at a RateLimit-Reset in whole epoch seconds (rounded
+    # up, as the platform sends it): up to 1 s more per wait than the window needs.
+    grain = (n / count - 1) * 1.0 if ours is None else 0.0
+    assert ideal <= elapsed < ideal * 1.5 + grain + 0.5  # loose: CI machines are noisy
