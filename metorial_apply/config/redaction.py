@@ -7,7 +7,7 @@ from typing import Any
 
 from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.kinds import KINDS
-from metorial_apply.core.model import Resource
+from metorial_apply.core.model import Resource, strings_in
 from metorial_apply.core.scrub import MIN_SCRUBBED
 from metorial_apply.core.state import State
 
@@ -35,7 +35,7 @@ def short_secrets(desired: State) -> list[Diagnostic]:
     out = []
     for resource in desired:
         values = {f: resource.spec.get(f) for f in resource.sensitive} | _secret_fields(resource)
-        fields = sorted(f for f, v in values.items() if any(len(s) < MIN_SCRUBBED for s in _strings(v)))
+        fields = sorted(f for f, v in values.items() if any(0 < len(s) < MIN_SCRUBBED for s in strings_in(v)))
         file, _, line = (resource.source or "").rpartition(":")
         out += [Diagnostic(f"{resource.address}: a secret value in `{f}` is shorter than {MIN_SCRUBBED} characters: "
                            "output is scrubbed of it only where a server quotes it, as a whole word",
@@ -52,11 +52,3 @@ def _secret_fields(resource: Resource) -> dict[str, Any]:
     if len(names) == 1 or not isinstance(secret, dict):
         return {names[0] if names else "value": secret}
     return {name: secret.get(name) for name in names}
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return [value] if isinstance(value, str) and value else []

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from metorial_apply.core.model import NAME, Address, Frozen, Resource, SecretValue
+from metorial_apply.core.model import NAME, Address, Frozen, Resource, SecretValue, strings_in
 
 KEY_SEPARATOR = "~"
 KEY_SECTIONS = ("key_backends", "api_keys")  # top-level YAML sections
@@ -140,14 +140,6 @@ def slot(name: str, part: str) -> str:
     return f"{_OPEN}{name}.{part}{_CLOSE}"
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return [value] if isinstance(value, str) else []
-
-
 def _replace(value: Any, each: Any) -> Any:
     if isinstance(value, dict):
         return {k: _replace(v, each) for k, v in value.items()}
@@ -160,7 +152,7 @@ def slots_in(secret: SecretValue | None) -> frozenset[tuple[str, str]]:
     """(key name, part) of every slot in a write-only value."""
     if secret is None:
         return frozenset()
-    return frozenset((m.group(1), m.group(2)) for s in _strings(secret.reveal()) for m in SLOT.finditer(s))
+    return frozenset((m.group(1), m.group(2)) for s in strings_in(secret.reveal()) for m in SLOT.finditer(s))
 
 
 def keys_in(secret: SecretValue | None) -> frozenset[str]:

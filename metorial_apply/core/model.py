@@ -48,6 +48,15 @@ class Address(Frozen):
         return cls(kind=kind, name=name)
 
 
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a JSON value (a secret's, say), depth first."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return [value] if isinstance(value, str) else []
+
+
 class SecretValue:
     """A JSON value that must never be shown: repr/str are redacted; `reveal()` gives it back.
 
