@@ -7,7 +7,6 @@ session-template provider must all belong to one provider.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -15,7 +14,7 @@ from graphlib import CycleError, TopologicalSorter
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.config.yamlsource import YamlPath
 from metorial_apply.core.kinds import KINDS
-from metorial_apply.core.model import Address, Resource
+from metorial_apply.core.model import Address, Resource, parse_spec_path
 
 Refs = dict[Address, list[tuple[YamlPath, Address]]]
 PROVIDER_ID_PREFIX = "pro_"  # ids and slugs only compare after catalog resolution
@@ -30,14 +29,6 @@ class RefProblem:
     path: YamlPath
     message: str
     hint: str | None = None
-
-
-def parse_spec_path(text: str) -> YamlPath:
-    """"providers[0].config" → ("providers", 0, "config")."""
-    out: list[str | int] = []
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
-        out.append(int(index) if index else name)
-    return tuple(out)
 
 
 def references_of(resource: Resource, spec: dict | None = None) -> list[tuple[YamlPath, Address]]:

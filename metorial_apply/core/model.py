@@ -48,6 +48,14 @@ class Address(Frozen):
         return cls(kind=kind, name=name)
 
 
+def parse_spec_path(text: str) -> tuple[str | int, ...]:
+    """A path of KindSpec.references(): "providers[0].config" → ("providers", 0, "config")."""
+    out: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
+        out.append(int(index) if index else name)
+    return tuple(out)
+
+
 def strings_in(value: Any) -> list[str]:
     """Every string inside a JSON value (a secret's, say), depth first."""
     if isinstance(value, dict):

@@ -15,7 +15,7 @@ from typing import Any
 
 from metorial_apply.core import fingerprint
 from metorial_apply.core.kinds import CHILD_REFS, KindSpec
-from metorial_apply.core.model import Address, Resource, spec_hash
+from metorial_apply.core.model import Address, Resource, parse_spec_path, spec_hash
 from metorial_apply.core.specs import RULE_FIELDS
 from metorial_apply.planning.action import Action, ChildChange, FieldDiff
 
@@ -239,12 +239,11 @@ def as_stamped(kind: KindSpec, spec: dict[str, Any], moved: Mapping[Address, Add
         return spec
     out = copy.deepcopy(spec)
     for path, old in hits:
-        field, _, rest = path.partition("[")
-        if not rest:
-            out[field] = old.name
-            continue
-        index, _, inner = rest.partition("].")
-        out[field][int(index)][inner] = old.name
+        *parents, last = parse_spec_path(path)
+        holder: Any = out
+        for part in parents:
+            holder = holder[part]
+        holder[last] = old.name
     return out
 
 
