@@ -35,7 +35,7 @@ from metorial_apply.config.references import (
 from metorial_apply.config.resolve import resolve_names
 from metorial_apply.config.sections import Entry, check_top_level, collect_entries, find_stack
 from metorial_apply.config.variables import Source, collect_variables
-from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file
+from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file, value_at
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.model import Address, Resource, SecretValue
 from metorial_apply.core.scrub import SECRETS
@@ -77,12 +77,6 @@ def _strings(value: Any, path: YamlPath = (), skip: frozenset[YamlPath] = frozen
     if isinstance(value, list):
         return [s for i, v in enumerate(value) for s in _strings(v, path + (i,), skip)]
     return [value] if isinstance(value, str) else []
-
-
-def _value_at(data: Any, path: YamlPath) -> Any:
-    for part in path:
-        data = data[part]
-    return data
 
 
 def _resource(entry: Entry, model: Any, sensitive: set[YamlPath]) -> Resource:
@@ -128,7 +122,7 @@ def build_entry(entry: Entry, env: Mapping[str, str], variables: Mapping[str, Va
     built.problems += [
         diagnostic(doc.value_pos(entry.path + p), entry.path + p, e.message, e.hint) for p, e in failures
     ]
-    built.secrets += [s for p in sensitive for s in _strings(_value_at(data, p))]
+    built.secrets += [s for p in sensitive for s in _strings(value_at(data, p))]
     failed = frozenset(p for p, _ in failures)  # still the raw `${…}` text there, which is no secret
     built.secrets += [s for f in entry.kind.secret_fields for s in _strings(data.get(f), (f,), failed)]
     try:

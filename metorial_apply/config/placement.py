@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from metorial_apply.config.yamlsource import Document, YamlPath, format_path, read_yaml_file
+from metorial_apply.config.yamlsource import Document, YamlPath, format_path, read_yaml_file, value_at
 from metorial_apply.core.errors import ConfigError, Diagnostic
 
 WHOLE_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -38,8 +38,9 @@ def _place(d: Diagnostic, docs: dict[str, tuple[Document, dict[str, YamlPath]] |
         text = text[: max(text.rfind("."), text.rfind("["), 0)]
     if not text:
         return d
-    pos = doc.values[paths[text]]
-    return replace(d, line=pos.line, column=pos.column, hint=_empty_hint(_at(doc.data, paths[text]), env) or d.hint)
+    path = paths[text]
+    pos = doc.values[path]
+    return replace(d, line=pos.line, column=pos.column, hint=_empty_hint(value_at(doc.data, path), env) or d.hint)
 
 
 def _read(file: str) -> tuple[Document, dict[str, YamlPath]] | None:
@@ -48,12 +49,6 @@ def _read(file: str) -> tuple[Document, dict[str, YamlPath]] | None:
     except ConfigError:
         return None
     return doc, {format_path(p): p for p in doc.values}
-
-
-def _at(data: Any, path: YamlPath) -> Any:
-    for part in path:
-        data = data[part]
-    return data
 
 
 def _empty_hint(raw: Any, env: Mapping[str, str]) -> str | None:

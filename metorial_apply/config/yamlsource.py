@@ -66,6 +66,13 @@ def format_path(path: YamlPath) -> str:
     return out
 
 
+def value_at(data: Any, path: YamlPath) -> Any:
+    """The value at `path` of a document's data (the path must exist)."""
+    for part in path:
+        data = data[part]
+    return data
+
+
 def diagnostic(pos: Pos | None, path: YamlPath, message: str, hint: str | None = None) -> Diagnostic:
     """A Diagnostic at `pos` for the YAML path `path`."""
     return Diagnostic(
