@@ -15,6 +15,7 @@ import sys
 import click
 
 from metorial_apply import __version__
+from metorial_apply.cli.options import key_origin
 from metorial_apply.cli.output import Output, report_error
 from metorial_apply.cli.streams import scrubbed_output
 from metorial_apply.core.errors import MetorialApplyError
@@ -101,9 +102,7 @@ def _run(argv: list[str] | None, debug: bool) -> None:
         exc.show()
         sys.exit(EXIT_ERROR)
     except MetorialApplyError as exc:
-        given = argv if argv is not None else sys.argv[1:]
-        report_error(exc, key_origin="--api-key" if any(a.partition("=")[0] == "--api-key" for a in given)
-                     else "METORIAL_API_KEY")
+        report_error(exc, key_origin=key_origin(argv if argv is not None else sys.argv[1:]))
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

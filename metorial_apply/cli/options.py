@@ -30,11 +30,16 @@ def _api_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     return value
 
 
-def key_origin() -> str:
-    """Where this command's API key came from, for messages: `--api-key` or `METORIAL_API_KEY`."""
+def key_origin(argv: list[str] | None = None) -> str:
+    """Where this command's API key came from, for messages: `--api-key` or `METORIAL_API_KEY`.
+    Asked while the command runs, click knows; once it has ended (an error being reported), the
+    command line `argv` tells."""
     ctx = click.get_current_context(silent=True)
-    source = ctx.get_parameter_source("api_key") if ctx is not None else None
-    return "--api-key" if source is click.core.ParameterSource.COMMANDLINE else "METORIAL_API_KEY"
+    if ctx is None and argv is not None:
+        given = any(a.partition("=")[0] == "--api-key" for a in argv)
+    else:
+        given = ctx is not None and ctx.get_parameter_source("api_key") is click.core.ParameterSource.COMMANDLINE
+    return "--api-key" if given else "METORIAL_API_KEY"
 
 
 def _api_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
