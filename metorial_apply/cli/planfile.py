@@ -4,6 +4,7 @@ finds them again from any directory (metorial_apply.planning.inputs holds the ru
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +61,27 @@ def apply_flags(inputs: PlanInputs | None, args: dict[str, Any] | None = None) -
     --var names (the file never holds a --var value) and the gate flags plan was given."""
     if inputs is None:
         return given_flags(args or {})
-    flags = [f"--stack {shlex.quote(inputs.stack)}"] if inputs.stack else []
-    flags += [f"--replace {shlex.quote(a)}" for a in sorted(inputs.replace)]  # repeated, or the file could have
-    flags += [f"--rotate {shlex.quote(a)}" for a in sorted(inputs.rotate)]  # added them (see `confirmed`)
-    return (*flags, *(f"--var {shlex.quote(n)}=…" for n in sorted(inputs.variables)), *inputs.flags)
+    flags = repeated("--stack", [inputs.stack] if inputs.stack else [])
+    flags += repeated("--replace", sorted(inputs.replace))  # repeated, or the file could have
+    flags += repeated("--rotate", sorted(inputs.rotate))  # added them (see `confirmed`)
+    return (*flags, *repeated("--var", sorted(inputs.variables), "=…"), *inputs.flags)
 
 
 def given_flags(given: dict[str, Any]) -> tuple[str, ...]:
     """A fresh plan's inputs as `apply` flags: the same stack, var files, --var names (never their
     values), targets, replacements, rotations and gates, or apply would plan something else."""
-    flags = [f"--stack {shlex.quote(given['stack'])}"] if given.get("stack") else []
-    flags += [f"--var-file {shlex.quote(str(f))}" for f in given.get("var_files", ())]
-    flags += [f"--var {shlex.quote(n)}=…" for n in sorted(given.get("variables") or {})]
-    flags += [f"--target {shlex.quote(str(t))}" for t in given.get("targets", ())]
-    flags += [f"--replace {shlex.quote(str(a))}" for a in given.get("replace", ())]
-    flags += [f"--rotate {shlex.quote(str(a))}" for a in sorted(given.get("rotate") or ())]
+    flags = repeated("--stack", [given["stack"]] if given.get("stack") else [])
+    flags += repeated("--var-file", given.get("var_files", ()))
+    flags += repeated("--var", sorted(given.get("variables") or {}), "=…")
+    flags += repeated("--target", given.get("targets", ()))
+    flags += repeated("--replace", given.get("replace", ()))
+    flags += repeated("--rotate", sorted(given.get("rotate") or ()))
     return (*flags, *gate_flags(given))
+
+
+def repeated(option: str, values: Iterable[object], tail: str = "") -> list[str]:
+    """`option` once per value, each shell-quoted (`tail` after it: `=…` in place of a --var value)."""
+    return [f"{option} {shlex.quote(str(v))}{tail}" for v in values]
 
 
 def recorded_replace(inputs: PlanInputs) -> tuple[Address, ...]:
