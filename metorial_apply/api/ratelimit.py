@@ -244,16 +244,25 @@ class SlidingWindow:
             self.scale = max(MIN_SCALE, self.scale * CUT)
             self._cut_after = self._sent  # what is in flight now was sent before this cut
         if seen is not None:
-            self._observe(seq, started[1], now, seen)
+            self._observe(seq, started, now, seen)
 
-    def _observe(self, seq: int, freed_at_send: int, now: float, seen: Observation) -> None:
+    def _learn_window(self, seen: Observation, round_trip: float) -> None:
+        """The only request in the server's window is ours, so Reset spans a whole window, less
+        the way back (an epoch Reset is read against our clock after the answer travelled), rounded
+        up to a whole second. Reset plus the round trip bounds the window from above: keep a
+        configured window consistent with it, else take the bound (a shorter guess frees slots
+        before the server does)."""
+        reset = seen.reset_s
+        if seen.remaining != seen.limit - 1 or not reset:
+            return
+        bound = reset + round_trip
+        if not reset - 1 < self.window_s <= bound:
+            self.window_s = bound
+
+    def _observe(self, seq: int, started: tuple[float, int], now: float, seen: Observation) -> None:
         if self.learn and seen.limit is not None:
             self.count = seen.limit
-            # The only request in the server's window is ours, so Reset spans a whole window,
-            # rounded up to a whole second: keep a configured window that rounds to the same.
-            reset = seen.reset_s
-            if seen.remaining == seen.limit - 1 and reset and not reset - 1 < self.window_s <= reset:
-                self.window_s = reset
+            self._learn_window(seen, now - started[0])
         if seen.remaining is None:
             return
         sent_after = sum(1 for s in self._in_flight if s > seq)
@@ -261,7 +270,7 @@ class SlidingWindow:
         our_left = self.count - self.used(now)
         # Our slots that freed since this request was sent may still have counted on the
         # server when it answered: the header is that old.
-        slack = self._freed - freed_at_send
+        slack = self._freed - started[1]
         deficit = our_left - server_left - slack
         if deficit > 0:
             until = now + (seen.reset_s if seen.reset_s is not None else self.window_s)

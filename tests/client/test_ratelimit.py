@@ -65,7 +65,8 @@ def test_learns_window_from_first_response_in_an_empty_window() -> None:
     w = window(count=5000, seconds=600)
     seq = w.start(0.0)
     w.finish(seq, 0.05, Observation(limit=500, remaining=499, reset_s=10))
-    assert (w.count, w.window_s) == (500, 10)
+    # Reset was read 0.05 s after the request left: the window is at most 10.05 s.
+    assert (w.count, w.window_s) == (500, pytest.approx(10.05))
 
 
 def test_learn_off_keeps_configuration() -> None:
@@ -162,3 +163,17 @@ def test_a_configured_window_consistent_with_a_rounded_reset_is_kept() -> None:
     seq = w.start(0.0)
     w.finish(seq, 0.01, Observation(limit=20, remaining=19, reset_s=1))  # ceil(0.5) == 1
     assert w.window_s == 0.5
+
+
+def test_an_epoch_reset_read_after_the_way_back_does_not_shorten_the_window() -> None:
+    # The server's window ends 0.5 s after the hit, at an epoch that rounds up by almost nothing;
+    # read 0.002 s later on our clock, Reset says 0.498 s. A window learned as 0.498 would free
+    # each slot 2 ms before the server does: one 429 per window at full speed.
+    w = window(count=20, seconds=0.5)
+    seq = w.start(0.0)
+    w.finish(seq, 0.004, Observation(limit=20, remaining=19, reset_s=0.498))
+    assert w.window_s == 0.5
+    w = window(count=20, seconds=600)  # a guess far off: replaced by the upper bound
+    seq = w.start(0.0)
+    w.finish(seq, 0.004, Observation(limit=20, remaining=19, reset_s=0.498))
+    assert w.window_s == pytest.approx(0.502)
