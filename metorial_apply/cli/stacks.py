@@ -11,7 +11,6 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.workspace import Found, Selection, find_workspace, select, selection_options
 from metorial_apply.config.workspace import WORKSPACE_FILE, Unit
 from metorial_apply.core import jsonout
-from metorial_apply.core.errors import UsageError
 from metorial_apply.render.inert import inert
 
 
@@ -31,7 +30,7 @@ def _selection(names: tuple[str, ...], every: bool, since: str | None, workspace
     if chosen is None:
         found = find_workspace(workspace)
         if found is None:
-            raise UsageError(f"no {WORKSPACE_FILE} here or in a parent directory (or give --workspace FILE)")
+            raise click.UsageError(f"no {WORKSPACE_FILE} here or in a parent directory (or give --workspace FILE)")
         return Selection(found, found.workspace.select(names), combined=len(names) > 1)
     return chosen
 

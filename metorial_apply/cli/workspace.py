@@ -72,10 +72,10 @@ def git(root: Path, *args: str) -> list[str]:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                               timeout=GIT_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"--changed-since needs git: {type(exc).__name__}") from None
+        raise click.UsageError(f"--changed-since needs git: {type(exc).__name__}") from None
     if done.returncode != 0:
-        said = inert(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
-        raise UsageError(f"--changed-since: git {args[0]} failed: {said[:300]}")
+        said = inert(done.stderr.strip().splitlines()[0] if done.stderr.strip() else f"exit {done.returncode}")
+        raise click.UsageError(f"--changed-since: git {args[0]} failed: {said[:300]}")
     return [line for line in done.stdout.splitlines() if line]
 
 
@@ -83,7 +83,12 @@ def changed_files(root: Path, ref: str) -> set[str]:
     """Paths (POSIX, relative to `root`) changed between `ref`'s merge base and the working
     tree: committed since, uncommitted and untracked. Renames count as both names."""
     if not ref or ref.startswith("-"):
-        raise UsageError(f"--changed-since {ref!r}: expected a git revision (branch, tag or commit)")
+        raise click.UsageError(f"--changed-since {ref!r}: expected a git revision (branch, tag or commit)")
+    try:
+        git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except click.UsageError:
+        raise click.UsageError(f"--changed-since {inert(ref)[:200]!r}: no such revision in this repository (a "
+                               "shallow CI checkout needs it fetched: git fetch --depth=1 origin main)") from None
     committed = git(root, "diff", "--name-only", "--no-renames", "--relative", f"{ref}...HEAD")
     working = git(root, "diff", "--name-only", "--no-renames", "--relative", "HEAD")
     untracked = git(root, "ls-files", "--others", "--exclude-standard")
@@ -134,10 +139,10 @@ def select(names: tuple[str, ...], every: bool, since: str | None, explicit: Pat
         if not names or not all(n in known for n in names):
             return None
     if found is None:
-        raise UsageError(f"no {WORKSPACE_FILE} here or in a parent directory (--all, --changed-since and stack "
+        raise click.UsageError(f"no {WORKSPACE_FILE} here or in a parent directory (--all, --changed-since and stack "
                          "names need one; or give --workspace FILE)")
     if (every or since) and names:
-        raise UsageError("give stack names, --all or --changed-since: one of them")
+        raise click.UsageError("give stack names, --all or --changed-since: one of them")
     if every:
         units = found.workspace.units
     elif since:
