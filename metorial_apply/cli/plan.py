@@ -7,17 +7,12 @@ stdout stays machine-readable. Files (--out, --markdown) are written atomically.
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import tempfile
-import time
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from metorial_apply.api.live import LiveRead
 from metorial_apply.cli.options import (
     api_options,
     config_options,
@@ -28,109 +23,27 @@ from metorial_apply.cli.options import (
     parse_vars,
 )
 from metorial_apply.cli.output import Output
-from metorial_apply.cli.planfile import apply_flags, inputs_for
-from metorial_apply.cli.safety import blocked_by
-from metorial_apply.cli.session import Session, fresh_plan, load_desired, run_async, session, state_dir_for
+from metorial_apply.cli.planfile import inputs_for
+from metorial_apply.cli.planrun import (
+    EXIT_OK,
+    STDOUT,
+    Phases,
+    Planned,
+    context_for,
+    exit_code,
+    make_plan,
+    write_atomic,
+)
+from metorial_apply.cli.plans import plan_units
+from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import select, selection_options
 from metorial_apply.config.workspace import WORKSPACE_FILE
-from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
-from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS, sort_key
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS
 from metorial_apply.core.model import Address
-from metorial_apply.core.scrub import SECRETS
-from metorial_apply.core.state import State
-from metorial_apply.planning.action import Note
-from metorial_apply.planning.action import exit_code as action_exit_code
-from metorial_apply.planning.blind import without_secrets
-from metorial_apply.planning.plan import Plan
-from metorial_apply.planning.safety import Blocked
-from metorial_apply.planning.saved import plan_to_dict, plan_to_json
-from metorial_apply.render import RenderContext, RenderStats, render_json, render_markdown, render_text
+from metorial_apply.planning.saved import plan_to_json
+from metorial_apply.render import render_json, render_markdown, render_text
 from metorial_apply.render.inert import inert
-
-EXIT_OK, EXIT_CHANGES, EXIT_DESTRUCTIVE = 0, 2, 3
-
-
-@dataclass
-class Phases:
-    """Wall time per phase, for --stats."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    _start: float = field(default_factory=time.perf_counter)
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._start
-        self._start = now
-
-
-@dataclass
-class Planned:
-    """Everything a plan run produced, for the output step."""
-
-    plan: Plan
-    desired: State
-    read: LiveRead
-    api_url: str
-    stats: dict[str, Any]
-    list_calls: int
-    live_seconds: float
-    blocked: tuple[Blocked, ...] = ()  # what an apply with plan's gate flags would refuse
-
-
-async def make_plan(path: Path, args: dict[str, Any], phases: Phases, out: Output) -> Planned:
-    absent: list[Diagnostic] | None = [] if args["no_secrets"] else None
-    desired = load_desired(path, args, warnings=absent)
-    for warning in absent or []:
-        out.echo(f"Warning: {warning}", err=True)
-    phases.lap("load")
-    async with session(desired, state_dir_for(path), args, None, on_phase=phases.lap) as s:
-        plan = blind_plan(s, args, path) if args["no_secrets"] else fresh_plan(s, args, path)
-        phases.lap("plan")
-    return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds,
-                   blocked_by(plan, s.desired, args, out))
-
-
-def blind_plan(s: Session, args: dict[str, Any], path: Path) -> Plan:
-    """`--no-secrets`: the plan with no secret compared, a note on each resource left out."""
-    desired, notes = without_secrets(s.desired, s.read.state)
-    plan = fresh_plan(replace(s, desired=desired), args, path)
-    notes += tuple(Note(address=k.address, text="not planned: --no-secrets reads no key backend (their "
-                        "credentials are secrets)") for k in s.desired.api_keys)
-    notes = tuple(sorted((*plan.notes, *notes), key=lambda n: sort_key(n.address)))
-    return plan.model_copy(update={"notes": notes, "desired_digest": ""})  # no digest: `apply` refuses it
-
-
-def write_atomic(target: Path, text: str) -> None:
-    """Write via a temporary file in the same directory, then rename: never a partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(SECRETS.scrub(text))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def exit_code(plan: Plan) -> int:
-    """--detailed-exitcode: the highest class among the plan's actions (planning/action.py)."""
-    return action_exit_code(c.action for c in plan.changes)
-
-
-def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
-    out_path = args["out"]
-    saved = plan_to_dict(run.plan, key=args.get("fingerprint_key")) if out_path else None
-    return RenderContext(
-        api_url=run.api_url, config_path=run.plan.config_path,
-        stats=RenderStats(kinds=len(METORIAL_KINDS), list_calls=run.list_calls, seconds=run.live_seconds,
-                          api_calls=run.stats.get("calls")),
-        plan_checksum=saved["checksum"] if saved else None,
-        saved_plan=str(out_path) if out_path else None,
-        full_plan_hint=str(out_path) if out_path else None, apply_flags=apply_flags(run.plan.inputs, args),
-        blocked=run.blocked, no_secrets=bool(args.get("no_secrets")),
-    )
 
 
 def stats_lines(run: Planned, phases: Phases) -> list[str]:
@@ -144,9 +57,6 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
         f"{len(run.read.state)} in stack {run.plan.stack}",
         f"Time: {times}; total {sum(phases.seconds.values()):.3f} s",
     ]
-
-
-STDOUT = Path("-")
 
 
 def key_suggestion(run: Planned, args: dict[str, Any]) -> str | None:
@@ -259,8 +169,6 @@ def command(ctx: click.Context, where: tuple[str, ...], detailed_exitcode: bool,
     if chosen is not None:
         if args["out"] and len(chosen.units) != 1:
             raise click.UsageError("--out saves one stack's plan: use --out-dir for several")
-        from metorial_apply.cli.plans import plan_units  # it builds on this module's plan steps
-
         ctx.exit(plan_units(chosen, args, out, detailed_exitcode))
     if args["out_dir"]:
         raise click.UsageError("--out-dir is for workspace stacks (names, --all, --changed-since); use --out")

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from metorial_apply.cli.output import Output, error_lines
-from metorial_apply.cli.plan import STDOUT, Phases, Planned, context_for, exit_code, make_plan, write_atomic
 from metorial_apply.cli.planfile import given_flags, inputs_for
+from metorial_apply.cli.planrun import STDOUT, Phases, Planned, context_for, exit_code, make_plan, write_atomic
 from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import Selection, unit_args
 from metorial_apply.config.workspace import Unit
