@@ -253,3 +253,14 @@ FILE_INPUT = re.compile(r"(?<!\$)\$\{file:([^}]+)\}")
 def file_inputs(text: str) -> list[str]:
     """The paths a YAML text reads with `${file:PATH}` (not `$${file:…}`, a literal), as written."""
     return [m.group(1).strip() for m in FILE_INPUT.finditer(text)]
+
+
+def workspace_schema() -> dict[str, Any]:
+    """The JSON Schema of the workspace file (schemas/metorial-apply-workspace.schema.json)."""
+    schema = WorkspaceFile.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "metorial-apply workspace",
+        "description": f"{WORKSPACE_FILE} at a repository's root: every stack of the repository and the "
+                       "environments each is planned for. Paths are relative to this file.",
+    } | {k: v for k, v in schema.items() if k != "title"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,18 @@ def test_what_counts_as_a_change_of_a_unit() -> None:
 def test_file_inputs_are_found_but_escaped_references_are_not() -> None:
     text = "a: ${file:secrets/a.txt}\nb: $${file:literal}\nc: x-${file: ./b.pem }-y\n"
     assert file_inputs(text) == ["secrets/a.txt", "./b.pem"]
+
+
+def test_the_checked_in_workspace_schema_is_current_and_accepts_the_sample() -> None:
+    import jsonschema
+    import yaml
+
+    from metorial_apply.cli.schema import render_workspace_schema
+
+    checked_in = ORG.parents[2] / "schemas" / "metorial-apply-workspace.schema.json"
+    assert checked_in.read_text() == render_workspace_schema(), \
+        "run: metorial-apply schema --workspace --write schemas/metorial-apply-workspace.schema.json"
+    schema = json.loads(checked_in.read_text())
+    jsonschema.validate(yaml.safe_load(ORG.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"workspace": "w", "stacks": {"a": {"path": "a", "colour": "red"}}}, schema)
