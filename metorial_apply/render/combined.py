@@ -24,7 +24,7 @@ from metorial_apply.render.view import RenderContext
 EXIT_ERROR = 1
 # Section order: destructive first (what a reviewer must not miss), then failures, changes, none.
 RANK = {3: 0, EXIT_ERROR: 1, 2: 2, 0: 3}
-OUTCOME = {3: "destructive", EXIT_ERROR: "failed", 2: "changes", 0: "no changes"}
+OUTCOME = {3: "destructive", EXIT_ERROR: "failed", 2: "with changes", 0: "unchanged"}
 ERROR_CHARS = 4000  # one stack's error text in a comment
 
 
@@ -120,9 +120,9 @@ def section(r: StackReport, limit: int) -> str:
 
 
 def summary_table(reports: list[StackReport]) -> str:
-    rows = ["| stack | name | result |", "| --- | --- | --- |"]
-    rows += [f"| {md_text(r.name)} | {md_text(r.stack)} | {OUTCOME.get(r.exit, 'failed')}: "
-             f"{md_text(r.summary())} |" for r in reports]
+    rows = ["| stack | name | outcome | changes |", "| --- | --- | --- | --- |"]
+    rows += [f"| {md_text(r.name)} | {md_text(r.stack)} | {OUTCOME.get(r.exit, 'failed')} | "
+             f"{md_text(r.summary()) if r.plan else ''} |" for r in reports]
     return "\n".join(rows)
 
 

@@ -101,7 +101,7 @@ def test_plan_all_makes_one_comment_with_a_section_per_stack_and_saved_plans(org
     done = cli(org, emulator, "plan", "--all", "--detailed-exitcode", "--out-dir", "plans", "--markdown", "plan.md")
     assert done.code == 2, done.err
     comment = (org / "plan.md").read_text()
-    assert comment.startswith("<!-- metorial-apply:acme -->\n## metorial-apply · acme · 4 stacks · 4 changes")
+    assert comment.startswith("<!-- metorial-apply:acme -->\n## metorial-apply · acme · 4 stacks · 4 with changes")
     for unit in UNITS:
         saved = json.loads((org / "plans" / f"{unit.replace('/', '.')}.json").read_text())
         assert f"<!-- metorial-apply:plan {unit} {saved['checksum']} -->" in comment
@@ -171,3 +171,18 @@ def test_a_stack_whose_api_variable_is_unset_fails_alone(org: Path, emulator: Em
     assert done.code == 1
     assert "support/production: METORIAL_PRODUCTION_API_URL is not set" in done.out
     assert "=== support/staging (stack support-staging) ===\nmetorial-apply plan" in done.out
+
+
+def test_plan_of_the_changed_stacks_only_after_a_var_file_change(org: Path, emulator: EmulatorProcess) -> None:
+    var_file = org / "envs" / "engineering" / "production.yaml"
+    var_file.write_text(var_file.read_text().replace("ENGINEERING", "ENGINEERING-2"))
+    git(org, "commit", "-qam", "team key")
+    done = cli(org, emulator, "plan", "--changed-since", "main", "--markdown", "plan.md", "--detailed-exitcode")
+    assert done.code == 2, done.err
+    assert "=== engineering/production (stack engineering-production) ===" in done.out
+    assert "support/" not in done.out and "engineering/staging" not in done.out
+    # Chosen by --changed-since: the combined comment (marker of the workspace), with one section.
+    comment = (org / "plan.md").read_text()
+    assert comment.startswith("<!-- metorial-apply:acme -->\n## metorial-apply · acme · 1 stack · 1 with changes")
+    nothing = cli(org, emulator, "plan", "--changed-since", "HEAD", "--detailed-exitcode")
+    assert nothing.code == 0 and "No stacks to plan." in nothing.out

@@ -33,7 +33,7 @@ def sample() -> list[StackReport]:
 def test_destructive_first_then_failures_changes_and_none() -> None:
     text = combined_markdown("acme", sample())
     assert text.startswith(marker("acme") + "\n## metorial-apply · acme · 4 stacks · 1 destructive · 1 failed · "
-                           "1 changes · 1 no changes\n")
+                           "1 with changes · 1 unchanged\n")
     order = [text.index(s) for s in ("metorial-apply:plan a/prod", "· b/staging · plan failed",
                                      "metorial-apply:plan b/prod", "metorial-apply:plan a/staging")]
     assert order == sorted(order)
