@@ -133,10 +133,13 @@ class Selection:
 
 def select(names: tuple[str, ...], every: bool, since: str | None, explicit: Path | None) -> Selection | None:
     """The units a command names, or None when it runs on a path (no workspace form used)."""
+    forms = every or since or explicit
+    if not forms and (not names or all(Path(n).exists() for n in names)):
+        return None  # a path is a path: no workspace file is read (or may break a plan of one)
     found = find_workspace(explicit)
-    if not (every or since or explicit):
+    if not forms:
         known = {u.name for u in found.workspace.units} | set(found.workspace.entries()) if found else set()
-        if not names or not all(n in known for n in names):
+        if not all(n in known for n in names):
             return None
     if found is None:
         raise click.UsageError(f"no {WORKSPACE_FILE} here or in a parent directory (--all, --changed-since and stack "

@@ -186,3 +186,12 @@ def test_plan_of_the_changed_stacks_only_after_a_var_file_change(org: Path, emul
     assert comment.startswith("<!-- metorial-apply:acme -->\n## metorial-apply · acme · 1 stack · 1 with changes")
     nothing = cli(org, emulator, "plan", "--changed-since", "HEAD", "--detailed-exitcode")
     assert nothing.code == 0 and "No stacks to plan." in nothing.out
+
+
+def test_a_path_never_reads_the_workspace_file(org: Path) -> None:
+    (org / "metorial-apply.yaml").write_text("workspace: [broken\n")
+    done = cli(org, None, "validate", "stacks/engineering", "--var-file", "envs/engineering/staging.yaml",
+               "--stack", "eng")
+    assert done.code == 0, done.err
+    named = cli(org, None, "validate", "engineering/staging")
+    assert named.code == 1 and "metorial-apply.yaml:2:1: invalid YAML" in named.err
