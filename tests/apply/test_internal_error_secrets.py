@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.cli import plan as plan_command
+from metorial_apply.cli import planrun as plan_command
 from tests.apply.conftest import run_cli
 
 CANARY = "canary-internal-9d41e7"

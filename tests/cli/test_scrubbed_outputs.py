@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from metorial_apply.apply.journal import Journal
-from metorial_apply.cli import plan as plan_command
+from metorial_apply.cli import planrun as plan_command
 from metorial_apply.cli.plan import write_atomic
 from metorial_apply.core.scrub import SECRETS
 from tests.apply.conftest import run_cli
