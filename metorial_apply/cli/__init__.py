@@ -25,8 +25,8 @@ EXIT_USAGE, EXIT_INTERRUPTED = 64, 130
 GC_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 # Each command lives in its own module and exposes `command` (a click.Command).
-COMMAND_MODULES = ("validate", "schema", "plan", "apply", "destroy", "unlock", "index", "show", "catalog", "export",
-                   "keygen", "emulator")
+COMMAND_MODULES = ("validate", "schema", "plan", "stacks", "apply", "destroy", "unlock", "index", "show", "catalog",
+                   "export", "keygen", "emulator")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,6 +46,7 @@ SUMMARIES = {
     "validate": "Check the YAML offline (--online: against the catalog too).",
     "schema": "Print the JSON Schema of the YAML, or check a saved copy.",
     "plan": "Show what apply would change, desired (YAML) against live (API).",
+    "stacks": "List the workspace's stacks per environment (--changed-since REF; --json for a CI matrix).",
     "apply": "Apply the YAML, or a saved plan, to the API.",
     "destroy": "Delete every resource of the stack, dependents first.",
     "show": "Render a saved plan (plan.json) as text, Markdown or JSON, offline.",

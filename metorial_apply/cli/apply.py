@@ -44,6 +44,7 @@ from metorial_apply.cli.progress import make_progress, summary_lines
 from metorial_apply.cli.recording import check_indexed, close_run, open_run, tidy
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
+from metorial_apply.cli.workspace import select, unit_args
 from metorial_apply.core.keys import consumed
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS
 from metorial_apply.planning.keys import NEW_GENERATION
@@ -233,8 +234,28 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
     return out
 
 
+def unit_path(where: str, workspace_file: Path | None, args: dict[str, Any]) -> Path:
+    """PATH as given, or, for a workspace stack name, its config path (its inputs set in `args`)."""
+    chosen = select((where,), False, None, workspace_file) if where != "." or workspace_file else None
+    if chosen is None:
+        if not Path(where).exists():
+            raise click.BadParameter(f"Path {where!r} does not exist (and names no workspace stack).",
+                                     param_hint="'[PATH | plan.json | STACK]'")
+        return Path(where)
+    if len(chosen.units) != 1:
+        raise click.UsageError(f"{where!r} is {len(chosen.units)} stacks; apply takes one: "
+                               + ", ".join(u.name for u in chosen.units))
+    if args["stack"] or args["var_files"]:
+        raise click.UsageError("a workspace stack brings its own --stack and var files (metorial-apply.yaml)")
+    path, unit_args_ = unit_args(chosen.found, chosen.units[0], args)
+    args.update(unit_args_)
+    return path
+
+
 @click.command("apply")
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@click.argument("where", default=".", metavar="[PATH | plan.json | STACK]")
+@click.option("--workspace", "workspace_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The workspace file, for a STACK name (default: metorial-apply.yaml here or above).")
 @config_options
 @api_options
 @network_options
@@ -245,9 +266,13 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
               help="Apply only this address and what it depends on (repeatable).")
 @click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=REPLACE_HELP)
 @click.pass_context
-def command(ctx: click.Context, path: Path, **args: Any) -> None:
-    """Apply the configuration at PATH (or a saved plan.json) to the API."""
+def command(ctx: click.Context, where: str, workspace_file: Path | None, **args: Any) -> None:
+    """Apply the configuration at PATH (or a saved plan.json) to the API.
+
+    In a workspace, STACK (e.g. support/production) applies that stack in that environment: its
+    path, var files, stack name, API URL and key come from metorial-apply.yaml."""
     out = prepare(ctx, args)
+    path = unit_path(where, workspace_file, args)
     args["targets"] = parse_targets(args["targets"])
     args["replace"] = parse_targets(args["replace"], "--replace")
     ctx.exit(asyncio.run(apply_path(out, path, args)))

@@ -46,29 +46,32 @@ def key_hint(exc: ApiError, origin: str) -> str | None:
             "organization and instance (Developer → API Keys)")
 
 
-def report_error(exc: BaseException, *, debug: bool = False, key_origin: str = "METORIAL_API_KEY") -> None:
-    """Print an error for a person: never a traceback for user errors, never a secret, and
+def error_lines(exc: BaseException, *, key_origin: str = "METORIAL_API_KEY") -> list[str]:
+    """An error as lines for a person: never a traceback for user errors, never a secret, and
     inert (an API's code and message, or an address from a stamp, can carry control characters)."""
     if isinstance(exc, ConfigError):
+        lines = []
         for d in exc.diagnostics:
-            click.echo(f"Error: {inert(str(d))}", err=True)
+            lines.append(f"Error: {inert(str(d))}")
             if d.hint:
-                click.echo(f"  hint: {inert(d.hint)}", err=True)
+                lines.append(f"  hint: {inert(d.hint)}")
         count = len(exc.diagnostics)
-        click.echo(f"{count} error{'s' if count != 1 else ''}; nothing was sent to the API.", err=True)
-        return
+        return lines + [f"{count} error{'s' if count != 1 else ''}; nothing was sent to the API."]
     if isinstance(exc, ApiError):
-        click.echo(f"Error: {inert(str(exc))}", err=True)
-        if hint := key_hint(exc, key_origin):
-            click.echo(f"  hint: {inert(hint)}", err=True)
-        return
+        hint = key_hint(exc, key_origin)
+        return [f"Error: {inert(str(exc))}"] + ([f"  hint: {inert(hint)}"] if hint else [])
     if isinstance(exc, MetorialApplyError):
-        click.echo(f"Error: {inert(str(exc))}", err=True)
-        return
+        return [f"Error: {inert(str(exc))}"]
     # An unexpected exception is a bug. Its message may carry values, so only its type is shown
     # unless --debug asks for the traceback.
-    click.echo(f"Error: internal error ({type(exc).__name__}); re-run with --debug for details.", err=True)
-    if debug:
+    return [f"Error: internal error ({type(exc).__name__}); re-run with --debug for details."]
+
+
+def report_error(exc: BaseException, *, debug: bool = False, key_origin: str = "METORIAL_API_KEY") -> None:
+    """Print `error_lines` to stderr (and, for a bug with --debug, the redacted traceback)."""
+    for line in error_lines(exc, key_origin=key_origin):
+        click.echo(line, err=True)
+    if debug and not isinstance(exc, MetorialApplyError):
         click.echo(redacted_traceback(exc), err=True, nl=False)
 
 

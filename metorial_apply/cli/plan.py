@@ -31,6 +31,8 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.planfile import apply_flags, inputs_for
 from metorial_apply.cli.safety import blocked_by
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, run_async, session, state_dir_for
+from metorial_apply.cli.workspace import select, selection_options
+from metorial_apply.config.workspace import WORKSPACE_FILE
 from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS, sort_key
@@ -196,16 +198,31 @@ def parse_targets(values: tuple[str, ...], option: str = "--target") -> tuple[Ad
     return tuple(out)
 
 
+def config_path(where: tuple[str, ...]) -> Path:
+    """The one PATH of a plan outside the workspace forms (default: the current directory)."""
+    if len(where) > 1:
+        raise click.UsageError(f"one PATH, or stack names of a workspace ({WORKSPACE_FILE}); got {len(where)} "
+                               "arguments and no workspace stack by those names")
+    path = Path(where[0] if where else ".")
+    if not path.exists():
+        raise click.BadParameter(f"Path {str(path)!r} does not exist (and names no workspace stack).",
+                                 param_hint="'[PATH | STACK...]'")
+    return path
+
+
 REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete old) though nothing changed "
                 "(repeatable).")
 
 
 @click.command("plan")
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=".")
+@click.argument("where", nargs=-1, metavar="[PATH | STACK...]")
+@selection_options
 @config_options
 @api_options
 @network_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON for `apply`.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With workspace stacks: save each stack's plan as DIR/<stack>.json (support.staging.json).")
 @click.option("--markdown", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write a pull-request comment to this file (`-`: print it instead of the text plan).")
 @gate_options
@@ -221,9 +238,13 @@ REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete 
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Concurrent API requests and fingerprint threads.")
 @click.pass_context
-def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any) -> None:
-    """Show what apply would change: desired (YAML at PATH) against live (API)."""
+def command(ctx: click.Context, where: tuple[str, ...], detailed_exitcode: bool, **args: Any) -> None:
+    """Show what apply would change: desired (YAML at PATH) against live (API).
+
+    In a workspace (metorial-apply.yaml), STACK names (support/staging, or support for all its
+    environments), --all or --changed-since REF plan several stacks into one report."""
     out: Output = ctx.obj or Output()
+    chosen = select(where, args.pop("every"), args.pop("changed_since"), args.pop("workspace_file"))
     if out.verbose >= 2:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args["markdown"] == STDOUT and args["as_json"]:
@@ -235,6 +256,15 @@ def command(ctx: click.Context, path: Path, detailed_exitcode: bool, **args: Any
     args["targets"] = parse_targets(args["targets"])
     args["replace"] = parse_targets(args["replace"], "--replace")
     args["fingerprint_key"] = fingerprint_key()
+    if chosen is not None:
+        if args["out"] and len(chosen.units) != 1:
+            raise click.UsageError("--out saves one stack's plan: use --out-dir for several")
+        from metorial_apply.cli.plans import plan_units  # it builds on this module's plan steps
+
+        ctx.exit(plan_units(chosen, args, out, detailed_exitcode))
+    if args["out_dir"]:
+        raise click.UsageError("--out-dir is for workspace stacks (names, --all, --changed-since); use --out")
+    path = config_path(where)
     phases = Phases()
     run = run_async(make_plan(path, args, phases, out))
     if args["out"]:

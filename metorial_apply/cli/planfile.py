@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from metorial_apply.cli.options import gate_flags, rotate_name
+from metorial_apply.cli.workspace import find_workspace
 from metorial_apply.config.yamlsource import MAX_YAML_BYTES
 from metorial_apply.core.errors import PlanError, UsageError
 from metorial_apply.core.fingerprint import FingerprintKey
@@ -39,17 +40,26 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
+def workspace_root(directory: Path) -> Path | None:
+    """The root of the workspace (metorial-apply.yaml) holding `directory`, if any: saved plans
+    inside it may name inputs anywhere in it."""
+    found = find_workspace(start=directory)
+    return found.root if found else None
+
+
 def inputs_for(plan: Plan, out: Path, config_path: Path, args: dict[str, Any]) -> PlanInputs:
     """What `plan --out` records: paths relative to the plan file's directory when below it."""
     base = out.resolve().parent
+    anchor = workspace_root(base)
     files = []
     for var_file in args["var_files"]:
         data = _read(Path(var_file))
         if data is None:
             raise UsageError(f"cannot read var file {var_file}")
-        files.append(VarFile(path=portable(Path(var_file).resolve(), base, "var file"), digest=file_digest(data)))
+        files.append(VarFile(path=portable(Path(var_file).resolve(), base, "var file", anchor),
+                             digest=file_digest(data)))
     return PlanInputs(
-        config=portable(config_path.resolve(), base, "configuration"), var_files=tuple(files),
+        config=portable(config_path.resolve(), base, "configuration", anchor), var_files=tuple(files),
         variables={n: var_digest(plan.stack, n, v) for n, v in sorted(args["variables"].items())},
         stack=args["stack"], targets=tuple(str(t) for t in args["targets"]), flags=gate_flags(args),
         replace=tuple(str(a) for a in args.get("replace", ())), rotate=tuple(sorted(args.get("rotate") or ())),
@@ -151,12 +161,13 @@ def read_saved(path: Path, args: dict[str, Any]) -> tuple[Plan, Path]:
     args["replace"] = confirmed(recorded_replace(inputs), tuple(args.get("replace") or ()), "--replace", keyed)
     args["rotate"] = confirmed(recorded_rotate(inputs), tuple(args.get("rotate") or ()), "--rotate", keyed)
     base = Path(path).resolve().parent
-    config = Path(recorded_path(inputs.config, base, "configuration"))
+    anchor = workspace_root(base)
+    config = Path(recorded_path(inputs.config, base, "configuration", anchor))
     if not config.exists():
         raise PlanError(f"the saved plan's configuration {inputs.config} does not exist (looked for {config})")
     var_files = []
     for entry in inputs.var_files:
-        where = Path(recorded_path(entry.path, base, "var file"))
+        where = Path(recorded_path(entry.path, base, "var file", anchor))
         check_var_file(entry, _read(where), str(where))
         var_files.append(where)
     check_variables(inputs, saved.stack, args["variables"])

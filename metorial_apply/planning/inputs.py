@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Mapping
 from pathlib import PurePath, PurePosixPath
 
@@ -52,24 +53,35 @@ def var_digest(stack: str, name: str, value: str) -> str:
     return "scrypt:" + raw.hex()
 
 
-def portable(path: PurePath, base: PurePath, what: str = "input") -> str:
+def portable(path: PurePath, base: PurePath, what: str = "input", anchor: PurePath | None = None) -> str:
     """`path` (absolute) relative to `base` (absolute), POSIX separators; a path outside `base`
-    cannot be recorded (apply would have to be told to read outside the plan's directory)."""
+    cannot be recorded (apply would have to be told to read outside the plan's directory),
+    unless both lie inside `anchor`, the root of the workspace holding the plan: then `..`
+    steps lead from the plan's directory to it (`--out-dir plans` beside `stacks/`)."""
     try:
         return PurePosixPath(*path.relative_to(base).parts).as_posix() or "."
     except ValueError:
+        if anchor is not None and path.is_relative_to(anchor) and base.is_relative_to(anchor):
+            return PurePosixPath(*PurePath(os.path.relpath(path, base)).parts).as_posix()
         raise PlanError(f"the {what} {path} is not inside {base}, the directory of the plan file: write --out "
                         "into a directory that holds the configuration and var files") from None
 
 
-def recorded_path(text: str, base: PurePath, what: str) -> PurePath:
+def recorded_path(text: str, base: PurePath, what: str, anchor: PurePath | None = None) -> PurePath:
     """A path from the file, resolved against the plan's directory: relative, and never climbing
-    out of it (the file is untrusted: it may not point apply anywhere else)."""
+    out of it, or, for a plan inside a workspace (`anchor`, its root), out of the workspace (the
+    file is untrusted: it may not point apply anywhere else)."""
     path = PurePosixPath(text)
-    if path.is_absolute() or PurePath(text).is_absolute() or ".." in path.parts or "\\" in text:
-        raise PlanError(f"the saved plan names {what} {text[:200]!r} outside its own directory; refusing it. "
+    refused = PlanError(f"the saved plan names {what} {text[:200]!r} outside its own directory; refusing it. "
                         "Plan again")
-    return base / PurePath(*path.parts)
+    if path.is_absolute() or PurePath(text).is_absolute() or "\\" in text:
+        raise refused
+    if ".." not in path.parts:
+        return base / PurePath(*path.parts)
+    resolved = PurePath(os.path.normpath(base / PurePath(*path.parts)))
+    if anchor is None or not resolved.is_relative_to(anchor):
+        raise refused
+    return resolved
 
 
 def check_variables(inputs: PlanInputs, stack: str, given: Mapping[str, str]) -> None:
