@@ -49,9 +49,9 @@ def drift(forge: Forge, settings: Settings) -> int:
         saved, issue = tool.saved_plan(out_dir, unit), issues.get(marker(unit.name))
         if saved is None:
             failed.append(unit.name)  # its issue stays as it was: a failed plan says nothing of drift
-        elif saved["exit_code"] == 0 and issue is not None:
+        elif tool.exit_of(saved) == 0 and issue is not None:
             forge.close_issue(issue, f"`{unit.name}` plans clean again: closing.")
-        elif saved["exit_code"] != 0:
+        elif tool.exit_of(saved) != 0:
             why = why or cause(forge.last_apply(), settings.apply_workflow)
             text = body(unit.name, tool.markdown_of(out_dir, unit), why)
             if issue is None:

@@ -58,7 +58,7 @@ def gate(forge: Forge, settings: Settings, pull: Pull, plans: dict[str, dict[str
         checksum, comment = reviewed.get(name, ("", None))
         if comment is None or checksum != saved["checksum"]:
             moved.append(name)
-        elif saved["exit_code"] == 3 and settings.approval != "environment":
+        elif tool.exit_of(saved) == 3 and settings.approval != "environment":
             who = approved_after(forge, pull, comment)
             if who is None:
                 unapproved.append(name)
@@ -80,7 +80,7 @@ def apply(forge: Forge, settings: Settings) -> int:
     if code == 1 or any(plan is None for plan in saved.values()):
         print("metorial-ci: a plan failed: nothing applied", flush=True)
         return 1
-    pending = {name: plan for name, plan in saved.items() if plan and plan["exit_code"] != 0}
+    pending = {name: plan for name, plan in saved.items() if plan and tool.exit_of(plan) != 0}
     if not pending:
         print("metorial-ci: no changes to apply", flush=True)
         return 0
@@ -99,5 +99,5 @@ def apply(forge: Forge, settings: Settings) -> int:
               f"#{pull.number} by someone other than its author, given after the plan comment. Nothing applied.")
         return 1
     failed = [u.name for u in units if u.name in pending
-              and tool.apply_saved(out_dir, u, allow_delete=pending[u.name]["exit_code"] == 3)]
+              and tool.apply_saved(out_dir, u, allow_delete=tool.exit_of(pending[u.name]) == 3)]
     return 1 if failed else 0

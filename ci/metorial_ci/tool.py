@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 TOOL = "metorial-apply"
+DESTRUCTIVE_ACTIONS = ("delete", "replace", "takeover", "rotate")
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,13 @@ class Unit:
 
     name: str
     file: str  # the name with `/` as `.`: per-unit file names
+    stack: str
     api_url_env: str
     api_key_env: str
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> Unit:
-        return cls(name=item["name"], file=item["file"], api_url_env=item.get("api_url_env") or "",
+        return cls(name=item["name"], file=item["file"], stack=item["stack"], api_url_env=item.get("api_url_env") or "",
                    api_key_env=item.get("api_key_env") or "")
 
 
@@ -65,12 +67,35 @@ def plan(selection: list[str], out_dir: Path, markdown: Path, rate_limit: str = 
     """0 no changes · 2 changes · 3 deletes or replaces · 1 a unit failed (its error is in the
     Markdown, which the tool writes even then)."""
     args = ["plan", *selection, "--out-dir", str(out_dir), "--markdown", str(markdown), "--detailed-exitcode"]
-    return run(args + (["--rate-limit", rate_limit] if rate_limit else []), env)
+    if rate_limit and plan_takes_rate_limit():
+        args += ["--rate-limit", rate_limit]
+    elif rate_limit:
+        print(f"metorial-ci: warning: this {TOOL}'s plan has no --rate-limit: the share {rate_limit} is not "
+              "enforced for plans (parallel plan jobs may meet the organization's limit)", flush=True)
+    return run(args, env)
+
+
+def plan_takes_rate_limit() -> bool:
+    """Whether `plan` takes --rate-limit (apply always has): asked, since the action may install
+    a release from before plan had it, and a job must not fail for a budget it cannot set."""
+    return "--rate-limit" in capture(["plan", "--help"])
 
 
 def saved_plan(out_dir: Path, unit: Unit) -> dict[str, Any] | None:
     path = out_dir / f"{unit.file}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def exit_of(saved: dict[str, Any]) -> int:
+    """What `plan --detailed-exitcode` said of a saved plan: 0 none · 2 changes · 3 deletes,
+    replaces, takeovers or rotations. The saved file has no `exit_code` (`plan --json` has), so
+    it is read from `summary` with the classes of metorial_apply/planning/action.py."""
+    if "exit_code" in saved:
+        return int(saved["exit_code"])
+    summary = saved["summary"]
+    if any(summary.get(action) for action in DESTRUCTIVE_ACTIONS):
+        return 3
+    return 2 if any(n for action, n in summary.items() if action != "noop") else 0
 
 
 def markdown_of(out_dir: Path, unit: Unit) -> str:
@@ -90,6 +115,7 @@ def api_env(unit: Unit) -> dict[str, str]:
 
 
 def apply_saved(out_dir: Path, unit: Unit, allow_delete: bool) -> int:
-    args = ["apply", str(out_dir / f"{unit.file}.json"), "--auto-approve",
+    # The stack is never taken from the (untrusted) file: apply is told it again.
+    args = ["apply", str(out_dir / f"{unit.file}.json"), "--stack", unit.stack, "--auto-approve",
             "--journal", str(out_dir / f"{unit.file}.jsonl")]
     return run(args + (["--allow-delete"] if allow_delete else []), api_env(unit))
