@@ -4,6 +4,7 @@ fake `gh` that records every call. Comments are found by marker among the bot's 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,38 @@ def git_branch(repo: Repo, name: str) -> None:
     from tests.ci.workspace_repo import git
 
     git(repo.cwd, "checkout", "-q", "-b", name, "main")
+
+
+def drift_issues(repo: Repo) -> list[dict]:
+    return [i for i in repo.store()["issues"] if "metorial-drift" in i["labels"]]
+
+
+def test_drift_keeps_one_issue_per_drifted_unit_and_closes_it_when_clean(repo: Repo, tmp_path: Path) -> None:
+    for unit in ("support/staging", "support/production", "engineering/staging", "engineering/production"):
+        applied = repo.cli("apply", unit, "--auto-approve")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+    elsewhere = tmp_path / "elsewhere"  # someone applies other descriptions from another checkout
+    shutil.copytree(repo.cwd, elsewhere)
+    team = elsewhere / "envs" / "engineering" / "production.yaml"
+    team.write_text(team.read_text().replace("env: production", "env: hotfix"))
+    assert repo.cli("apply", "engineering/production", "--auto-approve", cwd=elsewhere).returncode == 0
+    store = repo.store()
+    store["runs"].append({"conclusion": "success", "url": "https://ci.example/runs/1"})
+    repo.save(store)
+    first = repo.workflow("drift.yml")
+    assert first["drift"][0].ok, first["drift"][0].logs
+    [issue] = drift_issues(repo)
+    assert issue["title"] == "Drift: engineering/production" and issue["state"] == "open"
+    assert "**drift**" in issue["body"] and "hotfix" in issue["body"]
+    store = repo.store()
+    store["runs"].append({"conclusion": "failure", "url": "https://ci.example/runs/2"})
+    repo.save(store)
+    second = repo.workflow("drift.yml")
+    [again] = drift_issues(repo)  # the same issue, edited
+    assert again["number"] == issue["number"] and "**not drift**" in again["body"]
+    assert "runs/2" in again["body"]
+    assert repo.cli("apply", "engineering/production", "--auto-approve").returncode == 0  # main's YAML again
+    third = repo.workflow("drift.yml")
+    [closed] = drift_issues(repo)
+    assert closed["state"] == "closed" and third["drift"][0].ok
+    assert leaked(repo, [first, second, third]) == []
