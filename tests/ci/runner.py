@@ -25,7 +25,10 @@ from tests.ci.expressions import evaluate, render
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "examples" / "ci"
 OUR_ACTION = re.compile(r"(\./?|[\w.-]+/metorial-apply@[0-9a-f]{40})")
-INSTALL = re.compile(r"\s*(python3? -m pip install|pip install|apt-get |git clone |git -C \"?\$METORIAL_APPLY_SRC)")
+# Lines that install or fetch over the network: skipped (the fakes and this checkout stand in).
+INSTALL = re.compile(r"\s*(python3? -m pip install|pip install|apt-get |git clone |git fetch "
+                     r"|git -C \"?\$METORIAL_APPLY_SRC)")
+VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 STEP_TIMEOUT_S = 120
 
 
@@ -210,6 +213,10 @@ def run_gitlab_job(job: str, variables: dict[str, str], cwd: Path, base_env: dic
         return JobRun(ran=False)
     lines = flatten(doc.get("default", {}).get("before_script", []) + spec["script"])
     script = "\n".join(line for line in lines if not is_install(line))
-    env = child_env(base_env | doc.get("variables", {}) | spec.get("variables", {}) | variables)
+    declared = doc.get("variables", {}) | spec.get("variables", {})
+    # GitLab expands $VARIABLES inside variables' values (predefined ones and the project's).
+    expanded = {k: VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), str(v))
+                for k, v in declared.items()}
+    env = child_env(base_env | expanded | variables)
     code, log = shell(script, env, cwd)
     return JobRun(ran=True, codes={job: code}, logs=log)

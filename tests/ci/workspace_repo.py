@@ -69,7 +69,7 @@ class Repo:
 
     def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """metorial-apply as a person at the terminal would run it, with the job's secrets."""
-        env = child_env(self.env | self.secrets | {k: self.url for k in URL_VARIABLES} | {"CI": "1"})
+        env = child_env(self.env | self.secrets | dict.fromkeys(URL_VARIABLES, self.url) | {"CI": "1"})
         return subprocess.run(["metorial-apply", *args], cwd=cwd or self.cwd, env=env, capture_output=True,
                               text=True, timeout=120, check=False)
 
