@@ -150,3 +150,13 @@ def test_pre_commit_hook_validates_offline(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("stack: x\ndeployments:\n  gh: {provider: github, bogus: 1}\n")
     bad = shell(f"{hook['entry']} {tmp_path / 'bad.yaml'}", child_env(env), tmp_path)
     assert bad[0] == 1 and "bogus" in bad[1]
+
+
+def test_release_refuses_a_tag_that_is_not_the_package_version(tmp_path: Path) -> None:
+    doc = yaml.safe_load((RECIPES / "github" / "release.yml").read_text())
+    [check] = [s for s in doc["jobs"]["build"]["steps"] if s.get("name") == "The tag is the package's version"]
+    assert doc["jobs"]["publish"]["permissions"] == {"id-token": "write"}
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    env = child_env({"PATH": f"{fake_bin(tmp_path / 'bin')}:/usr/bin:/bin"})
+    assert shell(check["run"], env | {"TAG": f"v{version}"}, ROOT)[0] == 0
+    assert shell(check["run"], env | {"TAG": "v9.9.9"}, ROOT)[0] == 1
