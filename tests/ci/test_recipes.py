@@ -1,141 +1,144 @@
-"""The CI recipes in examples/ci/ run: their shell steps, driven as GitHub Actions and GitLab CI
-would run them, plan and apply against the emulator, and keep one sticky plan comment per pull
-request through a fake `gh`/`glab` that records every call."""
+"""The GitLab recipe (examples/ci/gitlab/.gitlab-ci.yml) over a workspace against `emulator
+serve` and a fake GitLab API on loopback; and what every recipe must keep: no `${{ … }}` inside
+scripts, our action pinned by commit SHA, the action's lock covering the package's dependencies,
+the pre-commit hook offline."""
 
 from __future__ import annotations
 
 import json
+import re
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from metorial_apply.emulator.process import child_env
-from tests.apply.conftest import copy_example
-from tests.ci.runner import RECIPES, ROOT, fake_bin, run_github_job, run_gitlab_job, shell
+from tests.ci import forge as fake
+from tests.ci import gitlab_fake
+from tests.ci.runner import RECIPES, ROOT, JobRun, fake_bin, run_gitlab_job, shell
+from tests.ci.workspace_repo import Repo, make_repo
 from tests.emulator_server import SECRET_KEY, EmulatorProcess
 
-FINGERPRINT_KEY = "ci-recipe-test-fingerprint-key-0123456789abcdef"  # not a secret: test only
-MARKER = "<!-- metorial-apply plan: infra/metorial -->"
+MR = "9"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, emulator: EmulatorProcess) -> dict[str, Any]:
-    """A checkout with the quickstart as infra/metorial, a PATH with the fakes, the forge's files."""
-    checkout = tmp_path / "checkout"
-    copy_example("quickstart", checkout / "infra").rename(checkout / "infra" / "metorial")
-    env = {"PATH": f"{fake_bin(tmp_path / 'bin')}:/usr/bin:/bin", "METORIAL_API_URL": emulator.url,
-           "FAKE_FORGE_STATE": str(tmp_path / "forge.json"), "FAKE_FORGE_LOG": str(tmp_path / "forge.log"),
-           "GITHUB_REPOSITORY": "acme/infra", "HOME": str(tmp_path),
-           "METORIAL_APPLY_LOCK_SKEW": "0"}  # one emulator, one clock: no skew for the stack lock to wait out
-    return {"cwd": checkout, "env": env, "emulator": emulator, "tmp": tmp_path}
+def lab(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[tuple[Repo, str]]:
+    repo = make_repo(tmp_path, emulator.url, SECRET_KEY)
+    with gitlab_fake.serve_gitlab(repo.state, Path(repo.env["FAKE_FORGE_LOG"])) as api:
+        yield repo, api
 
 
-def github_context(head_repo: str = "acme/infra") -> dict[str, Any]:
-    return {"github": {"repository": "acme/infra", "token": "ghs_fake_token",
-                       "event": {"pull_request": {"number": 7, "head": {"repo": {"full_name": head_repo}}}}},
-            "secrets": {"METORIAL_API_KEY": SECRET_KEY, "METORIAL_APPLY_FINGERPRINT_KEY": FINGERPRINT_KEY}}
+def variables(repo: Repo, api: str, source_project: str = "42", **more: str) -> dict[str, str]:
+    """GitLab's predefined variables for a merge-request pipeline and the project's CI/CD variables."""
+    return {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": MR,
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": source_project, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+            "CI_DEFAULT_BRANCH": "main", "CI_API_V4_URL": api, "GITLAB_TOKEN": gitlab_fake.TOKEN,
+            "METORIAL_APPLY_SRC": str(ROOT), "METORIAL_STAGING_API_URL": repo.url,
+            "METORIAL_PRODUCTION_API_URL": repo.url, **repo.secrets, **more}
 
 
-def forge(repo: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    state, log = Path(repo["env"]["FAKE_FORGE_STATE"]), Path(repo["env"]["FAKE_FORGE_LOG"])
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return (json.loads(state.read_text()) if state.exists() else {"comments": [], "labels": []}), calls
+def job(repo: Repo, api: str, name: str, **more: str) -> JobRun:
+    return run_gitlab_job(name, variables(repo, api, **more), repo.cwd, repo.env)
 
 
-def github_plan(repo: dict[str, Any], head_repo: str = "acme/infra") -> dict[str, Any]:
-    context = github_context(head_repo)
-    validate = run_github_job("plan.yml", "validate", context, repo["cwd"], repo["env"])
-    plan = run_github_job("plan.yml", "plan", context, repo["cwd"], repo["env"])
-    assert validate.ok, validate.logs
-    return {"validate": validate, "plan": plan}
+def change_staging_slack(repo: Repo) -> None:
+    path = repo.cwd / "envs" / "support" / "staging.yaml"
+    path.write_text(path.read_text().replace("slack_workspace: acme-staging", "slack_workspace: acme-staging-2"))
+    repo.commit("staging slack")
 
 
-def test_github_plan_comments_once_then_edits_in_place(repo: dict[str, Any]) -> None:
-    first = github_plan(repo)["plan"]
-    assert first.ok, first.logs
-    assert first.outputs["plan"]["outputs"]["exitcode"] == "2"  # creates
-    assert json.loads((repo["cwd"] / "plan.json").read_text())["stack"] == "quickstart"
-    second = github_plan(repo)["plan"]
-    assert second.ok, second.logs
-    store, calls = forge(repo)
-    writes = [(c["method"], c["path"]) for c in calls if c["method"] != "GET" and "labels" not in c["path"]]
-    assert writes == [("POST", "repos/acme/infra/issues/7/comments"), ("PATCH", "repos/acme/infra/issues/comments/1")]
-    assert len(store["comments"]) == 1
-    body = store["comments"][0]["body"]
-    assert body.startswith(MARKER) and "`quickstart` · 4 create" in body
-    assert SECRET_KEY not in json.dumps(calls) and FINGERPRINT_KEY not in json.dumps(calls)
-
-
-def test_github_fork_pull_requests_get_validate_alone(repo: dict[str, Any]) -> None:
-    runs = github_plan(repo, head_repo="someone/fork")
-    assert runs["validate"].ok and not runs["plan"].ran
-    assert forge(repo)[1] == []
-
-
-def test_github_apply_then_plan_is_empty_and_a_delete_is_labelled(repo: dict[str, Any]) -> None:
-    applied = run_github_job("apply.yml", "apply", github_context(), repo["cwd"], repo["env"])
-    assert applied.ok, applied.logs
-    journal = [json.loads(line) for line in (repo["cwd"] / "apply.jsonl").read_text().splitlines()]
-    assert journal and SECRET_KEY not in json.dumps(journal)
-    quiet = github_plan(repo)["plan"]
-    assert quiet.outputs["plan"]["outputs"]["exitcode"] == "0", quiet.logs
-    assert forge(repo)[0]["labels"] == []
-    stack = repo["cwd"] / "infra" / "metorial" / "stack.yaml"
-    doc = yaml.safe_load(stack.read_text())
-    del doc["session_templates"]
-    stack.write_text(yaml.safe_dump(doc))
-    destructive = github_plan(repo)["plan"]
-    assert destructive.ok, destructive.logs
-    assert destructive.outputs["plan"]["outputs"]["exitcode"] == "3"
-    store, _ = forge(repo)
-    assert store["labels"] == ["destructive"] and len(store["comments"]) == 1
-    assert "`quickstart` · 1 delete" in store["comments"][0]["body"]
-
-
-def test_github_plan_fails_the_job_on_an_error(repo: dict[str, Any]) -> None:
-    (repo["cwd"] / "infra" / "metorial" / "broken.yaml").write_text("deployments:\n  x: {provider: [oops]}\n")
-    plan = run_github_job("plan.yml", "plan", github_context(), repo["cwd"], repo["env"])
-    assert plan.codes["plan"] == 1 and "Comment" not in plan.codes
-
-
-def gitlab_variables(source_project: str = "42") -> dict[str, str]:
-    return {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "9",
-            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": source_project, "CI_DEFAULT_BRANCH": "main",
-            "METORIAL_API_KEY": SECRET_KEY, "METORIAL_APPLY_FINGERPRINT_KEY": FINGERPRINT_KEY,
-            "GITLAB_TOKEN": "glpat-fake"}
-
-
-def test_gitlab_plan_notes_once_then_edits_and_apply_converges(repo: dict[str, Any]) -> None:
+def test_gitlab_one_combined_note_edited_then_the_reviewed_plan_is_applied(lab: tuple[Repo, str]) -> None:
+    repo, api = lab
+    change_staging_slack(repo)
     for _ in range(2):
-        assert run_gitlab_job("metorial-validate", gitlab_variables(), repo["cwd"], repo["env"]).ok
-        plan = run_gitlab_job("metorial-plan", gitlab_variables(), repo["cwd"], repo["env"])
+        assert job(repo, api, "metorial-validate").ok
+        plan = job(repo, api, "metorial-plan")
         assert plan.ok, plan.logs
-    store, calls = forge(repo)
-    writes = [(c["method"], c["path"]) for c in calls if c["method"] != "GET" and "notes" in c["path"]]
+    notes = [c for c in repo.store()["comments"] if c["on"] == MR]
+    assert len(notes) == 1 and notes[0]["author"] == gitlab_fake.BOT
+    assert notes[0]["body"].startswith("<!-- metorial-apply:acme -->")
+    writes = [(c["method"], c["path"]) for c in repo.calls() if c["method"] != "GET" and "notes" in c["path"]]
     assert writes == [("POST", "projects/42/merge_requests/9/notes"), ("PUT", "projects/42/merge_requests/9/notes/1")]
-    assert len(store["comments"]) == 1 and store["comments"][0]["body"].startswith(MARKER)
-    on_main = gitlab_variables() | {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"}
-    assert not run_gitlab_job("metorial-plan", on_main, repo["cwd"], repo["env"]).ran
-    applied = run_gitlab_job("metorial-apply", on_main, repo["cwd"], repo["env"])
+    before, sha = repo.merge("feature", MR)
+    push = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main", "CI_COMMIT_SHA": sha,
+            "CI_COMMIT_BEFORE_SHA": before}
+    assert not job(repo, api, "metorial-plan", **push).ran
+    applied = job(repo, api, "metorial-apply", **push)
     assert applied.ok, applied.logs
-    again = run_gitlab_job("metorial-plan", gitlab_variables(), repo["cwd"], repo["env"])
-    assert again.ok and "`quickstart` · no changes" in forge(repo)[0]["comments"][0]["body"]
+    assert repo.cli("plan", "support/staging", "--detailed-exitcode").returncode == 0
+    text = json.dumps(repo.calls()) + plan.logs + applied.logs
+    assert not [name for name, value in repo.secrets.items() if value in text]
+    assert gitlab_fake.TOKEN not in text  # it goes in a header, never in a path or body
 
 
-def test_gitlab_fork_merge_requests_get_validate_alone(repo: dict[str, Any]) -> None:
-    assert run_gitlab_job("metorial-validate", gitlab_variables("77"), repo["cwd"], repo["env"]).ok
-    assert not run_gitlab_job("metorial-plan", gitlab_variables("77"), repo["cwd"], repo["env"]).ran
+def test_gitlab_destructive_apply_waits_for_an_approval_note(lab: tuple[Repo, str]) -> None:
+    repo, api = lab
+    assert repo.cli("apply", "support/staging", "--auto-approve").returncode == 0
+    path = repo.cwd / "stacks" / "support" / "stack.yaml"
+    path.write_text(path.read_text().split("session_templates:")[0])
+    repo.commit("drop templates")
+    assert job(repo, api, "metorial-plan").ok
+    assert repo.store()["labels"][MR] == ["destructive"]
+    before, sha = repo.merge("feature", MR, author="bob")
+    push = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main", "CI_COMMIT_SHA": sha,
+            "CI_COMMIT_BEFORE_SHA": before}
+    refused = job(repo, api, "metorial-apply", **push)
+    assert not refused.ok and "needs an approving review of #9" in refused.logs
+    store = repo.store()
+    fake.add_review(store, MR, "alice", "APPROVED")  # GitLab's "approved this merge request" note
+    repo.save(store)
+    approved = job(repo, api, "metorial-apply", **push)
+    assert approved.ok and "approved by alice" in approved.logs, approved.logs
+
+
+def test_gitlab_fork_merge_requests_get_validate_alone(lab: tuple[Repo, str]) -> None:
+    repo, api = lab
+    change_staging_slack(repo)
+    fork = variables(repo, api, source_project="77")
+    assert run_gitlab_job("metorial-validate", fork, repo.cwd, repo.env).ok
+    assert not run_gitlab_job("metorial-plan", fork, repo.cwd, repo.env).ran
+    assert repo.calls() == []
+
+
+def steps_of(doc: dict) -> list[dict]:
+    """Every step of a workflow's jobs, or of a composite action."""
+    return [s for job in doc.get("jobs", {}).values() for s in job["steps"]] + doc.get("runs", {}).get("steps", [])
 
 
 def test_recipes_never_expand_event_values_inside_scripts() -> None:
     """`${{ … }}` inside a `run:` script is shell injection (a PR title or branch name)."""
-    for workflow in (RECIPES / "github").glob("*.yml"):
-        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
-            for step in job["steps"]:
-                assert "${{" not in step.get("run", ""), f"{workflow.name}: {step.get('name')}"
+    for workflow in [*(RECIPES / "github").glob("*.yml"), ROOT / "action.yml"]:
+        for step in steps_of(yaml.safe_load(workflow.read_text())):
+            assert "${{" not in step.get("run", ""), f"{workflow.name}: {step.get('name')}"
         assert "pull_request_target:" not in workflow.read_text()
+
+
+def test_every_action_is_pinned_by_commit_sha() -> None:
+    """A tag can be moved to other code; a commit SHA cannot. Ours and third-party actions alike."""
+    files = [*(RECIPES / "github").glob("*.yml"), ROOT / "action.yml"]
+    texts = [p.read_text() for p in files]
+    uses = [step["uses"] for doc in map(yaml.safe_load, texts) for step in steps_of(doc) if "uses" in step]
+    assert any(u.startswith("acme/metorial-apply@") for u in uses)
+    assert all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
+    gitlab = (RECIPES / "gitlab" / ".gitlab-ci.yml").read_text()
+    assert re.search(r'METORIAL_APPLY_SHA: "[0-9a-f]{40}"', gitlab)
+    for text in [*texts, gitlab]:
+        assert "metorial-apply==" not in text  # not published: never installed by name
+
+
+def test_the_action_lock_pins_every_dependency_by_hash() -> None:
+    """requirements/action.txt covers pyproject's dependencies, each `==` with hashes."""
+    lock = (ROOT / "requirements" / "action.txt").read_text()
+    pinned = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\$", lock, re.MULTILINE))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!\[ ]", d)[0].lower().replace("_", "-") for d in project}
+    assert names <= set(pinned), names - set(pinned)
+    assert {"setuptools", "wheel"} <= set(pinned)  # built with --no-build-isolation
+    blocks = re.split(r"^(?=[a-z0-9_.-]+==)", lock, flags=re.MULTILINE)[1:]
+    assert all("--hash=sha256:" in block for block in blocks) and len(blocks) == len(pinned)
 
 
 def test_pre_commit_hook_validates_offline(tmp_path: Path) -> None:
@@ -147,3 +150,13 @@ def test_pre_commit_hook_validates_offline(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("stack: x\ndeployments:\n  gh: {provider: github, bogus: 1}\n")
     bad = shell(f"{hook['entry']} {tmp_path / 'bad.yaml'}", child_env(env), tmp_path)
     assert bad[0] == 1 and "bogus" in bad[1]
+
+
+def test_release_refuses_a_tag_that_is_not_the_package_version(tmp_path: Path) -> None:
+    doc = yaml.safe_load((RECIPES / "github" / "release.yml").read_text())
+    [check] = [s for s in doc["jobs"]["build"]["steps"] if s.get("name") == "The tag is the package's version"]
+    assert doc["jobs"]["publish"]["permissions"] == {"id-token": "write"}
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    env = child_env({"PATH": f"{fake_bin(tmp_path / 'bin')}:/usr/bin:/bin"})
+    assert shell(check["run"], env | {"TAG": f"v{version}"}, ROOT)[0] == 0
+    assert shell(check["run"], env | {"TAG": "v9.9.9"}, ROOT)[0] == 1
