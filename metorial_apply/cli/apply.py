@@ -21,7 +21,6 @@ from typing import Any
 
 import click
 
-from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.apply.ids import KeyRing
 from metorial_apply.apply.journal import Journal
 from metorial_apply.apply.report import ApplyReport
@@ -36,6 +35,7 @@ from metorial_apply.cli.options import (
     key_options,
     network_options,
     parse_vars,
+    rate_limit_option,
 )
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.plan import REPLACE_HELP, parse_targets
@@ -55,15 +55,6 @@ from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
-
-
-def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
-    if not text:
-        return None
-    try:
-        return RateLimitSettings.parse(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
 
 
 def saved_plan_against(saved: Plan, s: Session, args: dict[str, Any], config_path: Path) -> Plan:
@@ -214,9 +205,7 @@ def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
                      help="Append a JSON-lines record of every API call and change to FILE."),
         click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (pipelines)."),
-        click.option("--rate-limit", default=None, metavar="COUNT/SECONDS|PERCENT%",
-                     help="Client-side request budget (default: the API's published 5000/600), or a share "
-                          "of the organization's limit such as 40% (40%/SECONDS for another window)."),
+        rate_limit_option,
         click.option("-q", "--quiet", "quiet_flag", is_flag=True, help="Only failures and the summary."),
     ]):
         f = option(f)
@@ -228,7 +217,6 @@ def prepare(ctx: click.Context, args: dict[str, Any]) -> Output:
     if args.pop("quiet_flag", False):
         out = Output(verbose=out.verbose, quiet=True, color=out.color, debug=out.debug, interactive=out.interactive)
     args["variables"] = parse_vars(args["variables"])
-    args["rate_limit"] = parse_rate_limit(args["rate_limit"])
     args["fingerprint_key"] = fingerprint_key()  # before any network: a bad key fails fast
     args["lock"] = lock_settings(args)
     return out

@@ -11,6 +11,7 @@ import click
 
 from metorial_apply.api.client import DEFAULT_API_URL, LOCAL, check_api_url
 from metorial_apply.api.limits import DEFAULT_DEADLINE_S
+from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
 from metorial_apply.core.errors import UsageError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
@@ -59,6 +60,25 @@ def api_options(f: F) -> F:
         help="API base URL, or `local` for the embedded emulator (state in .metorial-apply/).",
     )(f)
     return f
+
+
+def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
+    if not text:
+        return None
+    try:
+        return RateLimitSettings.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rate-limit") from None
+
+
+RATE_LIMIT_HELP = ("Client-side request budget (default: the API's published 5000/600), or a share of the "
+                   "organization's limit such as 40% (40%/SECONDS for another window).")
+
+
+def rate_limit_option(f: F) -> F:
+    """--rate-limit for plan and apply: parallel CI jobs of one organization each take a share."""
+    return click.option("--rate-limit", default=None, metavar="COUNT/SECONDS|PERCENT%", help=RATE_LIMIT_HELP,
+                        callback=lambda _c, _p, v: parse_rate_limit(v))(f)
 
 
 def network_options(f: F) -> F:

@@ -21,6 +21,7 @@ from metorial_apply.cli.options import (
     key_options,
     network_options,
     parse_vars,
+    rate_limit_option,
 )
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.planfile import inputs_for
@@ -32,6 +33,7 @@ from metorial_apply.cli.planrun import (
     context_for,
     exit_code,
     make_plan,
+    stats_lines,
     write_atomic,
 )
 from metorial_apply.cli.plans import plan_units
@@ -39,24 +41,11 @@ from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import select, selection_options
 from metorial_apply.config.workspace import WORKSPACE_FILE
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
-from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS
+from metorial_apply.core.kinds import KEY_BACKEND, KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.planning.saved import plan_to_json
 from metorial_apply.render import render_json, render_markdown, render_text
 from metorial_apply.render.inert import inert
-
-
-def stats_lines(run: Planned, phases: Phases) -> list[str]:
-    s = run.stats
-    by_kind = ", ".join(f"{k} {v}" for k, v in s.get("by_kind", {}).items()) or "none"
-    times = ", ".join(f"{k} {v:.3f} s" for k, v in phases.seconds.items())
-    return [
-        f"API calls: {s.get('calls', 0)} ({by_kind}); pages {s.get('pages', 0)}; retries {s.get('retries', 0)}; "
-        f"429s {s.get('rate_limited', 0)}",
-        f"Live read: {run.list_calls} list calls for {len(METORIAL_KINDS)} kinds, {run.read.objects} objects, "
-        f"{len(run.read.state)} in stack {run.plan.stack}",
-        f"Time: {times}; total {sum(phases.seconds.values()):.3f} s",
-    ]
 
 
 def key_suggestion(run: Planned, args: dict[str, Any]) -> str | None:
@@ -147,6 +136,7 @@ REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete 
 @click.option("--stats", "show_stats", is_flag=True, help="API calls by kind, pages and time per phase (stderr).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Concurrent API requests and fingerprint threads.")
+@rate_limit_option
 @click.pass_context
 def command(ctx: click.Context, where: tuple[str, ...], detailed_exitcode: bool, **args: Any) -> None:
     """Show what apply would change: desired (YAML at PATH) against live (API).

@@ -113,3 +113,14 @@ def context_for(run: Planned, args: dict[str, Any]) -> RenderContext:
     )
 
 
+def stats_lines(run: Planned, phases: Phases) -> list[str]:
+    s = run.stats
+    by_kind = ", ".join(f"{k} {v}" for k, v in s.get("by_kind", {}).items()) or "none"
+    times = ", ".join(f"{k} {v:.3f} s" for k, v in phases.seconds.items())
+    return [
+        f"API calls: {s.get('calls', 0)} ({by_kind}); pages {s.get('pages', 0)}; retries {s.get('retries', 0)}; "
+        f"429s {s.get('rate_limited', 0)}",
+        f"Live read: {run.list_calls} list calls for {len(METORIAL_KINDS)} kinds, {run.read.objects} objects, "
+        f"{len(run.read.state)} in stack {run.plan.stack}",
+        f"Time: {times}; total {sum(phases.seconds.values()):.3f} s",
+    ]

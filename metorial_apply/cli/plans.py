@@ -14,7 +14,16 @@ import click
 
 from metorial_apply.cli.output import Output, error_lines
 from metorial_apply.cli.planfile import given_flags, inputs_for
-from metorial_apply.cli.planrun import STDOUT, Phases, Planned, context_for, exit_code, make_plan, write_atomic
+from metorial_apply.cli.planrun import (
+    STDOUT,
+    Phases,
+    Planned,
+    context_for,
+    exit_code,
+    make_plan,
+    stats_lines,
+    write_atomic,
+)
 from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import Selection, unit_args
 from metorial_apply.config.workspace import Unit
@@ -28,6 +37,7 @@ from metorial_apply.render.combined import (
     combined_text,
     single_markdown,
 )
+from metorial_apply.render.inert import inert
 from metorial_apply.render.json import render_json
 from metorial_apply.render.view import RenderContext
 
@@ -38,7 +48,8 @@ def plan_unit(chosen: Selection, unit: Unit, args: dict[str, Any], out: Output,
     try:
         path, uargs = unit_args(chosen.found, unit, args)
         uargs["out"] = args["out_dir"] / f"{unit.file}.json" if args["out_dir"] else args["out"]
-        run = run_async(make_plan(path, uargs, Phases(), out))
+        phases = Phases()
+        run = run_async(make_plan(path, uargs, phases, out))
         if uargs["out"]:
             run.plan = run.plan.model_copy(update={"inputs": inputs_for(run.plan, uargs["out"], path, uargs)})
             write_atomic(uargs["out"], plan_to_json(run.plan, key=uargs.get("fingerprint_key")))
@@ -51,7 +62,9 @@ def plan_unit(chosen: Selection, unit: Unit, args: dict[str, Any], out: Output,
     key = uargs.get("fingerprint_key")
     plans[unit.name] = plan_to_dict(run.plan, key=key)
     for note in run.read.notes():
-        out.echo(f"Warning: {unit.name}: {note}", err=True)
+        out.echo(f"Warning: {unit.name}: {inert(note)}", err=True)
+    for line in stats_lines(run, phases) if args["show_stats"] else ():
+        out.echo(f"{unit.name}: {line}", err=True)
     context = unit_context(run, uargs, unit, plans[unit.name]["checksum"], args)
     if args["as_json"]:
         plans[unit.name] = json.loads(render_json(run.plan, context, key=key))

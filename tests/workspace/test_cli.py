@@ -195,3 +195,11 @@ def test_a_path_never_reads_the_workspace_file(org: Path) -> None:
     assert done.code == 0, done.err
     named = cli(org, None, "validate", "engineering/staging")
     assert named.code == 1 and "metorial-apply.yaml:2:1: invalid YAML" in named.err
+
+
+def test_plan_takes_a_rate_limit_share_for_parallel_matrix_jobs(org: Path, emulator: EmulatorProcess) -> None:
+    done = cli(org, emulator, "plan", "support/staging", "--rate-limit", "25%", "--stats")
+    assert done.code == 0, done.err
+    assert "support/staging: API calls:" in done.err and "429s 0" in done.err
+    bad = cli(org, emulator, "plan", "support/staging", "--rate-limit", "lots")
+    assert bad.code == 64 and "--rate-limit" in bad.err
