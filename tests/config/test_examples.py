@@ -12,8 +12,17 @@ ENVS = sorted(p.name for p in (ROOT / "examples" / "multi-env" / "envs").glob("*
 
 def test_every_example_directory_is_covered() -> None:
     # examples/ci holds pipeline recipes, not configurations: tests/ci/test_recipes.py runs them.
-    assert sorted(p.name for p in (ROOT / "examples").iterdir() if p.is_dir()) == ["ci", "multi-env", "quickstart"]
+    # examples/org is a workspace: test_org_validates_every_stack below and tests/workspace run it.
+    assert sorted(p.name for p in (ROOT / "examples").iterdir() if p.is_dir()) == ["ci", "multi-env", "org",
+                                                                                   "quickstart"]
     assert ENVS == ["production.yaml", "staging.yaml"]
+
+
+def test_org_validates_every_stack(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT / "examples" / "org")
+    result = run_cli("validate", "--all", "--strict")
+    assert result.code == 0, result.err
+    assert result.out.count("Valid:") == 4 and result.err == ""
 
 
 def test_quickstart_validates(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
