@@ -11,11 +11,13 @@ import pytest
 import metorial_apply
 
 PACKAGE = Path(metorial_apply.__file__).parent
-MODULES = sorted(PACKAGE.rglob("*.py"))
+# The CI glue the GitHub Action runs is product code too.
+CI_GLUE = PACKAGE.parent / "ci" / "metorial_ci"
+MODULES = sorted(PACKAGE.rglob("*.py")) + sorted(CI_GLUE.rglob("*.py"))
 CATCH_ALL = {"utils", "util", "helpers", "helper", "manager", "misc", "common"}
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
 def test_module_and_its_functions_stay_small(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
     assert len(source.splitlines()) <= 400, f"{path.name} has {len(source.splitlines())} lines"
