@@ -259,7 +259,11 @@ def verify_desired(plan: Plan, desired: State) -> None:
 def saved_targets(saved: Plan, desired: State, live: State) -> tuple[Address, ...]:
     """What to rebuild a saved plan with: nothing (the whole stack) when it covers every
     address, else its own addresses (a `--target` plan), so the rebuilt plan can match it."""
-    everything = {r.address for r in desired} | {r.address for r in live}
+    # api keys are no resources of either State: without them a plan whose keys are all kept
+    # would be rebuilt as a --target plan that leaves those keys out, and never match.
+    keys = {k.address for k in desired.api_keys} | {Address.parse(a) for a in live_fingerprints(live)
+                                                     if a.startswith("api_key.")}
+    everything = {r.address for r in desired} | {r.address for r in live} | keys
     mine = {c.address for c in saved.changes}
     return () if mine == everything else tuple(sorted(mine & everything, key=str))
 
