@@ -219,7 +219,7 @@ def test_a_saved_plan_is_stale_when_a_key_of_ours_appeared(key_servers: KeyServe
                       headers={"x-metal-client-id": env["METAL_CLIENT_ID"], "x-metal-api-key": env["METAL_API_KEY"]})
     assert made.status_code == 201
     code, out = cli(key_servers, "apply", str(saved), "--auto-approve")
-    assert code == 1 and "api_key.metal-sync (appeared)" in out, out
+    assert code == 1 and "api_key.metal-sync (generation 1 appeared on its key backend (identity ci_" in out, out
     assert key_servers.metorial.objects(stack="prod") == [] and ours(key_servers.metlo) == []
 
 
