@@ -1,5 +1,10 @@
-"""The key fingerprint a saved plan keeps, and what a refusal says when it moved. Pure.
+"""Api keys planned from the stack index instead of their backend's list (plan without the
+backend's credentials): the note that marks each, and the key fingerprint a saved plan keeps. Pure.
 
+The index records, per key of ours, its full name, backend, identity, creation time and Metlo
+type: all a plan reads of a key, so a plan made from it equals one made by listing the backend
+while nothing drifted. What it cannot know is what happened on the backend since the last apply,
+hence the note; `apply` lists every backend, and a saved plan whose keys moved is refused.
 A key's fingerprint is its generations of ours as (name, generation, identity): the same from
 the index as from a listing, never a secret, and readable, so a refusal says what moved.
 """
@@ -9,10 +14,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from metorial_apply.core.keys import key_address, parse_key_name
+from metorial_apply.core.keys import LiveKey, key_address, parse_key_name
 from metorial_apply.core.state import State
+from metorial_apply.planning.action import Note
 
+NOT_READ = "not read from the backend: planned from the stack index's record ({backends} is read by apply)"
+NO_CREATED = "; rotate_after not checked (the index records no creation time for it yet)"
+UNLISTED = ("; a consumer holds a generation the index does not list: plan with the backend's credentials to "
+            "see it")
 MAX_IDENTITY = 60  # characters of an identity quoted in a refusal
+
+
+def index_note(name: str, backend: str | None, keys: list[LiveKey], held: frozenset[str], unread: frozenset[str],
+               rotates: bool) -> Note | None:
+    """The note on key `name` when a backend it is planned on was not read (`keys`: its generations
+    of ours as the plan read them; `held`: the identities its consumers record)."""
+    backends = sorted(({backend} if backend else set()) | {k.backend for k in keys})
+    missed = [b for b in backends if b in unread]
+    if not missed:
+        return None
+    text = NOT_READ.format(backends=", ".join(f"key_backends.{b}" for b in missed))
+    if rotates and any(k.created is None for k in keys):
+        text += NO_CREATED
+    if held - {k.identity for k in keys}:
+        text += UNLISTED
+    return Note(address=key_address(name), text=text)
 
 
 def key_fingerprints(live: State) -> dict[str, str]:
