@@ -207,10 +207,13 @@ def deployment_defaults(owned: list[Owned], auth_configs: list[Raw]) -> Defaults
 
 async def read_live(client: MetorialClient, stack: str, catalog: Catalog, directives: Directives | None = None,
                     keys: KeyClients | None = None, *, index_key: bytes | None = None,
-                    declared: frozenset[str] | None = None, names: Names | None = None) -> LiveRead:
+                    declared: frozenset[str] | None = None, names: Names | None = None,
+                    from_index: frozenset[str] = frozenset()) -> LiveRead:
     """One paginated list per Metorial kind and one key list per configured key backend, all
     concurrently, into one State; never one GET per resource (see `live_state` for the rest).
-    `names`: the configuration's (kind, name) pairs, the only names of others a plan notes."""
+    `names`: the configuration's (kind, name) pairs, the only names of others a plan notes.
+    `from_index`: key backends not read (plan without their credentials), whose keys of ours are
+    taken from the stack index instead."""
     keeper = Keeper(stack, frozenset(i.id for i in (directives or Directives()).imports), names)
     listed, found = await gather_or_cancel(_listed(client, keeper), read_keys(keys) if keys is not None else _nothing())
     try:
@@ -219,8 +222,10 @@ async def read_live(client: MetorialClient, stack: str, catalog: Catalog, direct
     except ShardsMissingError:  # a writer may be between its new shards and the head: list once more
         listed = await whole_indexed(client, await _listed(client, keeper), stack, index_key, declared)
         read = live_state(stack, catalog, listed, directives, index_key, declared)
-    if keys is not None:
-        read = dataclasses.replace(read, state=read.state.model_copy(update={"keys": found}))
+    if keys is not None or from_index:
+        recorded = indexed_keys(read.index, from_index)
+        update = {"keys": (*(found or ()), *recorded), "unread_backends": from_index}
+        read = dataclasses.replace(read, state=read.state.model_copy(update=update))
     log.debug("live read: %d objects listed, %d ours in stack %s, %d ignored",
               read.objects, len(read.state), stack, len(read.ignored))
     return read
@@ -242,6 +247,14 @@ async def read_keys(clients: KeyClients) -> tuple[LiveKey, ...]:
     names = sorted(clients)
     lists = await gather_or_cancel(*(clients[n].list_keys() for n in names))
     return tuple(key for found in lists for key in found)
+
+
+def indexed_keys(index: Index | None, backends: frozenset[str]) -> tuple[LiveKey, ...]:
+    """Our keys of `backends` as the stack index records them: what a plan reads in place of the
+    backend's list (a stack without an index has none yet). `id` is the name: a key is never
+    deleted from this record, since apply lists the backend again."""
+    return tuple(LiveKey(backend=k.backend, name=k.name, identity=k.identity, id=k.name, created=k.created,
+                         key_for=k.key_for) for k in (index.keys if index else ()) if k.backend in backends)
 
 
 async def fetch_live(client: MetorialClient, stack: str, catalog: Catalog) -> State:

@@ -42,9 +42,14 @@ def owned_entries(stack: str, live: State) -> dict[str, Stamp]:
             and (r.adoption is None or r.adoption.action in ("restore", "move"))}
 
 
+def indexed(key: LiveKey) -> IndexedKey:
+    """What the index keeps of a listed key: enough to plan it again without listing the backend."""
+    return IndexedKey(name=key.name, backend=key.backend, identity=key.identity, created=key.created,
+                      key_for=key.key_for)
+
+
 def owned_keys(stack: str, live: State) -> dict[str, IndexedKey]:
-    return {k.name: IndexedKey(name=k.name, backend=k.backend, identity=k.identity)
-            for k in live.keys or () if parse_key_name(k.name, stack) is not None}
+    return {k.name: indexed(k) for k in live.keys or () if parse_key_name(k.name, stack) is not None}
 
 
 def next_index(previous: Index | None, stack: str, live: State, ledger: Ledger, *, written: str,
@@ -60,7 +65,7 @@ def next_index(previous: Index | None, stack: str, live: State, ledger: Ledger, 
     keys = owned_keys(stack, live)
     for name in ledger.keys_deleted:
         keys.pop(name, None)
-    keys |= {n: IndexedKey(name=n, backend=k.backend, identity=k.identity) for n, k in ledger.keys_made.items()}
+    keys |= {n: indexed(k) for n, k in ledger.keys_made.items()}
     return Index(stack=stack, generation=(previous.generation + 1) if previous else 1,
                  entries=tuple(IndexEntry(id=i, stamp=entries[i].model_copy(update={"run": None}))
                                for i in sorted(entries)),

@@ -19,7 +19,6 @@ from metorial_apply.core.errors import Diagnostic
 from metorial_apply.core.kinds import METORIAL_KINDS, sort_key
 from metorial_apply.core.scrub import SECRETS
 from metorial_apply.core.state import State
-from metorial_apply.planning.action import Note
 from metorial_apply.planning.action import exit_code as action_exit_code
 from metorial_apply.planning.blind import without_secrets
 from metorial_apply.planning.plan import Plan
@@ -60,7 +59,7 @@ class Planned:
 
 async def make_plan(path: Path, args: dict[str, Any], phases: Phases, out: Output) -> Planned:
     absent: list[Diagnostic] | None = [] if args["no_secrets"] else None
-    desired = load_desired(path, args, warnings=absent)
+    desired = load_desired(path, args, warnings=absent, key_credentials=False)  # keys then come from the index
     for warning in absent or []:
         out.echo(f"Warning: {warning}", err=True)
     phases.lap("load")
@@ -75,8 +74,6 @@ def blind_plan(s: Session, args: dict[str, Any], path: Path) -> Plan:
     """`--no-secrets`: the plan with no secret compared, a note on each resource left out."""
     desired, notes = without_secrets(s.desired, s.read.state)
     plan = fresh_plan(replace(s, desired=desired), args, path)
-    notes += tuple(Note(address=k.address, text="not planned: --no-secrets reads no key backend (their "
-                        "credentials are secrets)") for k in s.desired.api_keys)
     notes = tuple(sorted((*plan.notes, *notes), key=lambda n: sort_key(n.address)))
     return plan.model_copy(update={"notes": notes, "desired_digest": ""})  # no digest: `apply` refuses it
 

@@ -84,13 +84,14 @@ def detail_for(desired: State) -> set[str]:
 
 
 def load_desired(config_path: Path, args: dict[str, Any], *, stack: str | None = None,
-                 warnings: list[Diagnostic] | None = None) -> State:
-    """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets).
+                 warnings: list[Diagnostic] | None = None, key_credentials: bool = True) -> State:
+    """The desired State; with `warnings` an absent secret is reported there (plan --no-secrets);
+    without `key_credentials` (plan) a key backend lacking them is left unread, not an error.
     The scrubber's finders of its secrets are built in a thread meanwhile (the first write waits)."""
     try:
         return load_config(config_path, stack=stack or args["stack"], variables=args["variables"],
                            var_files=args["var_files"], warnings=warnings,
-                           secrets_out=bool(args.get("secrets_out")))
+                           secrets_out=bool(args.get("secrets_out")), key_credentials=key_credentials)
     finally:
         threading.Thread(target=SECRETS.warm, daemon=True, name="scrubber").start()
 
@@ -132,14 +133,17 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
         if resolve:
             desired = resolve_names(desired, catalog, predict=False)
         lap("catalog")
-        # --no-secrets reads no key backend: their credentials are secrets too.
-        backends = () if args.get("no_secrets") else desired.key_backends
+        # A backend not read (plan without its credentials; --no-secrets, as credentials are secrets
+        # too) has its keys planned from the stack index: nothing is sent to it.
+        backends = () if args.get("no_secrets") else tuple(b for b in desired.key_backends if b.readable)
+        unread = frozenset(b.name for b in desired.key_backends) - {b.name for b in backends}
         async with lock(client, desired.stack) if lock else nullcontext() as held, \
                 key_clients(backends, state_dir=state_dir, on_call=on_call, budget=client.budget,
                             limits=client.limits) as keys:
             started, pages = time.perf_counter(), client.stats.pages
             read = await read_live(client, desired.stack, catalog, desired.directives, keys if backends else None,
-                                   index_key=public, declared=declared, names=lookalike_names(desired))
+                                   index_key=public, declared=declared, names=lookalike_names(desired),
+                                   from_index=unread)
             lap("live read")
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)

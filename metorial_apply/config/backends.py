@@ -7,7 +7,9 @@ a default) where NAME is listed in METORIAL_APPLY_KEY_URL_VARS. Otherwise a pull
 point `url:` at its own server, or at a variable its author controls (in merge-request
 pipelines the commit and MR titles are variables), and collect the admin key from the plan job.
 Credentials themselves must come from `${env:}` or `${file:}`: one written in the YAML would be
-committed.
+committed. `plan` reads them as optional: a backend whose URL or credentials are unset (or empty)
+there is not read (`readable` False) and its keys are planned from the stack index, so a
+pull-request plan job needs no admin key of any backend; `apply` reads every backend.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from metorial_apply.core.model import SecretValue
 HOSTS_ENV = "METORIAL_APPLY_KEY_HOSTS"
 URL_VARS_ENV = "METORIAL_APPLY_KEY_URL_VARS"
 BACKEND_FIELDS = ("type", "url", "api_key", "client_id")
+CREDENTIALS = {"metlo": ("api_key",), "metal": ("api_key", "client_id")}
 ENV_ONLY = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 URL_HINT = (f"use url: local, a literal URL whose host is listed in {HOSTS_ENV}, or url: ${{env:NAME}} with NAME "
             f"listed in {URL_VARS_ENV}")
@@ -89,6 +92,7 @@ class Reader:
     env: Mapping[str, str]
     variables: Mapping[str, Variable]
     lenient: bool
+    optional: bool = False  # plan: a backend without its URL or credentials is left unread
 
     def url(self, entry: KeyEntry, raw: Any) -> tuple[str, str] | Diagnostic:
         """(url, where it was set) or the problem with it."""
@@ -137,6 +141,31 @@ class Reader:
         return SecretValue(found.value)
 
 
+def _present(entry: KeyEntry, reader: Reader, raw: Any, out: Backends) -> bool:
+    """Whether a credential's `${env:}`/`${file:}` is at hand and not empty (its value then joins
+    the run's secrets). A malformed one counts as present: the full check reports it."""
+    if not isinstance(raw, str) or not raw:
+        return True
+    try:
+        found = interpolate(raw, Sources(reader.env, reader.variables, entry.source.read_file, True))
+    except InterpolationError:
+        return True
+    if found.absent or not found.value:
+        return False
+    out.secrets.append(found.value)
+    return True
+
+
+def _unset(entry: KeyEntry, reader: Reader, data: dict[str, Any], kind: str, out: Backends) -> bool:
+    """plan: is the backend's URL variable or one of its credentials unset or empty? Then nothing
+    is sent to it (its keys come from the stack index) and its URL is not checked either."""
+    raw = data.get("url")
+    env_url = ENV_ONLY.fullmatch(raw) if isinstance(raw, str) else None
+    needed = [n for n in CREDENTIALS[kind] if n in data or raw != "local"]
+    present = [_present(entry, reader, data.get(n), out) for n in needed]  # every one, for the scrubber
+    return not all(present) or (env_url is not None and not reader.env.get(env_url.group(1)))
+
+
 def _backend(entry: KeyEntry, reader: Reader, out: Backends) -> None:
     data = fields(entry, BACKEND_FIELDS, out.problems)
     if data is None:
@@ -147,12 +176,15 @@ def _backend(entry: KeyEntry, reader: Reader, out: Backends) -> None:
         out.problems.append(entry.at(("type",), "type is required: metlo or metal" if kind is None
                                      else f'unknown key backend type "{kind}"', hint))
         return
+    if reader.optional and _unset(entry, reader, data, kind, out):
+        out.backends[entry.name] = KeyBackend(name=entry.name, type=kind, source=entry.where, readable=False)
+        return
     url = reader.url(entry, data.get("url"))
     if isinstance(url, Diagnostic):
         out.problems.append(url)
         return
     creds: dict[str, SecretValue | None] = {}
-    needed = ("api_key", "client_id") if kind == "metal" else ("api_key",)
+    needed = CREDENTIALS[kind]
     if kind == "metlo" and "client_id" in data:
         out.problems.append(entry.at(("client_id",), "a Metlo backend takes no client_id (only api_key)",
                                      key=True))
@@ -173,8 +205,9 @@ def _backend(entry: KeyEntry, reader: Reader, out: Backends) -> None:
 
 
 def read_backends(sources: list[Source], env: Mapping[str, str], variables: Mapping[str, Variable],
-                  lenient: bool, out: Backends) -> None:
-    """Every `key_backends:` entry of every file into `out`; problems collected, never raised."""
-    reader = Reader(env, variables, lenient)
+                  lenient: bool, out: Backends, *, optional: bool = False) -> None:
+    """Every `key_backends:` entry of every file into `out`; problems collected, never raised.
+    `optional` (plan): a backend whose URL or credentials are not at hand is left unread."""
+    reader = Reader(env, variables, lenient, optional)
     for entry in entries(sources, "key_backends", out.problems):
         _backend(entry, reader, out)

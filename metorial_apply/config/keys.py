@@ -76,10 +76,10 @@ def _api_key(entry: KeyEntry, out: KeyConfig) -> None:
 
 
 def read_keys(sources: list[Source], env: Mapping[str, str], variables: Mapping[str, Variable],
-              lenient: bool = False) -> KeyConfig:
-    """Both sections of every file, merged; problems collected, never raised."""
+              lenient: bool = False, *, optional: bool = False) -> KeyConfig:
+    """Both sections of every file, merged; problems collected, never raised (`optional`: see read_backends)."""
     out = KeyConfig()
-    read_backends(sources, env, variables, lenient, out)
+    read_backends(sources, env, variables, lenient, out, optional=optional)
     for entry in entries(sources, "api_keys", out.problems):
         _api_key(entry, out)
     return out

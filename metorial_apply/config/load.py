@@ -169,13 +169,15 @@ REFERENCE = re.compile(r"\$\{(env|file):[^}]*\}")  # what stands in for an absen
 
 def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str, str] = {},
                 var_files: Sequence[Path] = (), env: Mapping[str, str] | None = None,
-                warnings: list[Diagnostic] | None = None, secrets_out: bool = False) -> State:
+                warnings: list[Diagnostic] | None = None, secrets_out: bool = False,
+                key_credentials: bool = True) -> State:
     """Read the configuration at `path` (a file or directory) into the desired State.
 
     Raises ConfigError carrying every problem found; `env` defaults to the process environment.
     With `warnings` (offline validate) an unset `${env:}` or a missing `${file:}` is appended
     there instead: the State then holds the reference where the secret would be. `secrets_out`:
-    an api key nobody consumes is allowed (its secret goes to --secrets-out).
+    an api key nobody consumes is allowed (its secret goes to --secrets-out). Without
+    `key_credentials` (plan) a key backend whose URL or credentials are unset is left unread.
     """
     lenient = warnings is not None
     env = dict(os.environ) if env is None else env
@@ -187,7 +189,7 @@ def load_config(path: Path, *, stack: str | None = None, variables: Mapping[str,
     values, more = collect_variables(sources, var_sources, variables, env, lenient)
     name, stack_problems = find_stack(sources, stack, env, values, complete=complete)
     entries, more2 = collect_entries(sources)
-    keys = read_keys(sources, env, values, lenient)
+    keys = read_keys(sources, env, values, lenient, optional=not key_credentials)
     built = [build_entry(e, env, values, lenient, keys.parts()) for e in entries]
     resources, link_problems = link(built)
     unheld = [] if secrets_out or any(b.resource is None for b in built) else unconsumed(keys, resources)

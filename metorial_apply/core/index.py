@@ -11,7 +11,9 @@ carries it: reading it costs no call.
   every shard's digest; with a signing key also `…/index-signature: ed25519:<key id>:<base64>`.
 - shard: `…/index-shard: <stack>`, `…/index-digest` of its own entries, and one key per entry:
   `…/i:<object id>` (a resource: the facts a plan reads from a stamp, as compact JSON) or
-  `…/k:<key name>` (an api key of ours: backend and identity). At most SHARD_BYTES of JSON each.
+  `…/k:<key name>` (an api key of ours: backend, identity, and when known its creation time and
+  Metlo type, so a plan can be made from the index without the backend's credentials). At most
+  SHARD_BYTES of JSON each.
   A shard holds one range of entry keys and is not tied to a generation, so a write creates only
   the shards whose entries changed (core/layout.py) and the head names the rest as they were.
 
@@ -45,6 +47,7 @@ SIGNATURE_KEY = STAMP_PREFIX + "index-signature"
 SHARD_KEY = STAMP_PREFIX + "index-shard"
 ENTRY_PREFIX, KEY_PREFIX = STAMP_PREFIX + "i:", STAMP_PREFIX + "k:"
 MARKS = (SHARD_KEY, DIGEST_KEY)
+KEY_FACTS = ({"backend", "identity"}, {"backend", "identity", "created", "key_for"})  # required, allowed
 SHARD_BYTES = 64 * 1024
 REPLAY_S = 120.0  # how long after its write time a signed head may have been last updated (server clocks differ)
 MAX_SHARDS = 4096  # 256 MiB of index: far above any stack, a bound on what a forged head may name
@@ -68,11 +71,19 @@ class IndexEntry(Frozen):
 
 
 class IndexedKey(Frozen):
-    """An api key of ours the index lists: `name` is the key's full name (`<stack>~<name>~<generation>`)."""
+    """An api key of ours the index lists: `name` is the key's full name (`<stack>~<name>~<generation>`).
+    `created` and `key_for` are None in entries written before they were recorded."""
 
     name: str
     backend: str
     identity: str
+    created: str | None = None  # as the backend listed it: what `rotate_after` is measured from
+    key_for: str | None = None  # Metlo only
+
+    def facts(self) -> dict[str, str]:
+        """The entry's value: only the facts known, so entries without the optional ones read as before."""
+        optional = {"created": self.created, "key_for": self.key_for}
+        return {"backend": self.backend, "identity": self.identity} | {k: v for k, v in optional.items() if v}
 
 
 class ShardRef(Frozen):
@@ -128,8 +139,7 @@ def entry_facts(stamp: Stamp) -> str:
 def index_items(index: Index) -> list[tuple[str, str]]:
     """(metadata key, value) of every entry, sorted by key: the order shards hold them in."""
     items = [(ENTRY_PREFIX + e.id, entry_facts(e.stamp)) for e in index.entries]
-    items += [(KEY_PREFIX + k.name, canonical({"backend": k.backend, "identity": k.identity}).decode())
-              for k in index.keys]
+    items += [(KEY_PREFIX + k.name, canonical(k.facts()).decode()) for k in index.keys]
     return sorted(items)
 
 
@@ -251,8 +261,8 @@ def _parsed(stack: str, generation: int, shards: list[dict[str, Any]]) -> Index:
             if stamp is None:
                 raise StackIndexError(f"stack {stack!r}: index entry {key[:80]!r} is malformed")
             entries.append(IndexEntry(id=key[len(ENTRY_PREFIX):], stamp=stamp))
-        elif key.startswith(KEY_PREFIX) and set(facts) == {"backend", "identity"}:
-            keys.append(IndexedKey(name=key[len(KEY_PREFIX):], backend=facts["backend"], identity=facts["identity"]))
+        elif key.startswith(KEY_PREFIX) and KEY_FACTS[0] <= set(facts) <= KEY_FACTS[1]:
+            keys.append(IndexedKey.model_validate(facts | {"name": key[len(KEY_PREFIX):]}))
         else:
             raise StackIndexError(f"stack {stack!r}: index shard key {key[:80]!r} is not an index entry")
     return Index(stack=stack, generation=generation, entries=tuple(sorted(entries, key=lambda e: e.id)),

@@ -68,7 +68,9 @@ class KeyBackend(Frozen):
     """One entry of `key_backends:` as resolved: where it is and the credentials it takes.
 
     `url` is `local` or an http(s) URL set outside the YAML (config checks that); credentials
-    are None only for `local`, whose emulator's bootstrap credentials the api layer fills in.
+    are None only for `local`, whose emulator's bootstrap credentials the api layer fills in, or
+    when `readable` is False: `plan` without the backend's credentials (or URL), which plans its
+    keys from the stack index instead and sends it nothing.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -80,6 +82,7 @@ class KeyBackend(Frozen):
     client_id: SecretValue | None = None  # Metal only
     url_from: str = ""  # how the URL was set, for messages: "env:METLO_URL", "local", "METORIAL_APPLY_KEY_HOSTS"
     source: str | None = None  # "file:line"
+    readable: bool = True
 
     def __repr_args__(self) -> Any:
         # The URL may come from the environment; keep it out of reprs along with the credentials.

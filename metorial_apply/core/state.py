@@ -26,6 +26,9 @@ class State(Frozen):
     # Live only: every key the configured backends list, ours or not (they count towards a
     # backend's limit); None when no key backend was read.
     keys: tuple[LiveKey, ...] | None = None
+    # Live only: key backends whose keys in `keys` are the stack index's record of ours, not a
+    # listing (plan without their credentials): their foreign keys are unknown.
+    unread_backends: frozenset[str] = frozenset()
     # Live only: id of one of our objects → ids of the objects bound to it that cannot move
     # (KindSpec.bound_by), for every such object the live read saw.
     bound: dict[str, tuple[str, ...]] = Field(default_factory=dict)

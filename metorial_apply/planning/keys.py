@@ -40,6 +40,7 @@ from metorial_apply.core.state import State
 from metorial_apply.planning.action import Action, FieldDiff, Note
 from metorial_apply.planning.change import Change
 from metorial_apply.planning.diff import NAMING_NEEDS_KEY
+from metorial_apply.planning.recorded import index_note
 
 PENDING = "(new)"  # the identity of a key generation not created yet
 METLO_LIMIT_MESSAGE = "Maximum API Key Limit Reached: {limit}. Consider deleting any that are not in use."
@@ -62,6 +63,7 @@ class KeyInputs:
     consumed: frozenset[str] = frozenset()  # keys some desired resource's value holds
     rotate: frozenset[str] = frozenset()
     now: float = 0.0
+    unread: frozenset[str] = frozenset()  # backends whose keys are the stack index's record, not a listing
 
 
 def key_inputs(desired: State, live: State, rotate: Iterable[str] = (), now: float = 0.0) -> KeyInputs:
@@ -72,7 +74,7 @@ def key_inputs(desired: State, live: State, rotate: Iterable[str] = (), now: flo
     return KeyInputs(stack=desired.stack, desired=desired.api_keys, live=live.keys or (),
                      types={b.name: b.type for b in desired.key_backends},
                      held={name: frozenset(ids) for name, ids in held.items()}, consumed=consumed(desired),
-                     rotate=frozenset(rotate), now=now)
+                     rotate=frozenset(rotate), now=now, unread=live.unread_backends)
 
 
 def created_at(key: LiveKey) -> float | None:
@@ -272,9 +274,18 @@ def settle(desired: State, inputs: KeyInputs, diff: Diff) -> tuple[Changes, list
         changes, notes = diff(bind_state(desired, planned_identities(keys)))
         more = _needs_secret(desired, keys, changes, forced)
         if not more:
-            return _joined(desired, keys, changes, notes)
+            return _joined(desired, keys, changes, notes + index_notes(keys, inputs))
         forced |= more
     raise AssertionError("unreachable: every round forces a new key")
+
+
+def index_notes(keys: Changes, inputs: KeyInputs) -> list[Note]:
+    """A note on each key planned from the stack index (its backend was not read)."""
+    desired, ours = {d.name: d for d in inputs.desired}, _ours(inputs)
+    notes = [index_note(a.name, d.backend if d else None, [k for _, k in ours.get(a.name, [])],
+                        inputs.held.get(a.name, frozenset()), inputs.unread, bool(d and d.rotate_after_s))
+             for a in keys for d in [desired.get(a.name)]]
+    return [n for n in notes if n is not None]
 
 
 def _joined(desired: State, keys: Changes, changes: Changes, notes: list[Note]) -> tuple[Changes, list[Note]]:

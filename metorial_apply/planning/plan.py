@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,7 +9,6 @@ from pydantic import ConfigDict, Field
 
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.fingerprint import FingerprintKey, check_key
-from metorial_apply.core.keys import key_address, parse_key_name
 from metorial_apply.core.kinds import KINDS, KindSpec, refs_of, sort_key
 from metorial_apply.core.model import Address, Frozen, Resource
 from metorial_apply.core.state import State
@@ -24,6 +21,7 @@ from metorial_apply.planning.diff import Comparison, compare, ignored_note, labe
 from metorial_apply.planning.graph import check_acyclic, closure, edges, execution_order
 from metorial_apply.planning.inputs import PlanInputs
 from metorial_apply.planning.keys import key_inputs, settle
+from metorial_apply.planning.recorded import key_fingerprints
 
 __all__ = ["FORMAT_VERSION", "Action", "Change", "ChildChange", "FieldDiff", "Note", "Plan", "build_plan"]
 
@@ -351,14 +349,6 @@ def build_plan(desired: State, live: State, *, targets: Iterable[Address | str] 
 
 
 def live_fingerprints(live: State) -> dict[str, str]:
-    """Address → fingerprint of every live resource read, and per api key of ours a digest of
-    every generation listed: a key created, deleted or re-created since makes a saved plan stale."""
-    keys: dict[str, list[list[str]]] = {}
-    for key in live.keys or ():
-        parsed = parse_key_name(key.name, live.stack)
-        if parsed is not None:
-            keys.setdefault(str(key_address(parsed.name)), []).append(
-                [key.backend, key.name, key.identity, key.created or ""])
-    digests = {a: "sha256:" + hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:32]
-               for a, rows in keys.items()}
-    return {str(r.address): r.fingerprint or "" for r in live} | digests
+    """Address → fingerprint of every live resource read, and per api key of ours its generations
+    (planning/recorded.py): a key created, deleted or re-created since makes a saved plan stale."""
+    return {str(r.address): r.fingerprint or "" for r in live} | key_fingerprints(live)

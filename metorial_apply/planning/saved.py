@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from metorial_apply.core import jsonout
 from metorial_apply.core.errors import PlanError, StalePlanError
 from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
+from metorial_apply.core.keys import KEY_ADDRESS_KIND
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.core.state import State
@@ -38,6 +39,7 @@ from metorial_apply.planning.plan import (
     Plan,
     live_fingerprints,
 )
+from metorial_apply.planning.recorded import key_fingerprints, key_moved
 
 TOOL = "metorial-apply"
 DIGEST_N, DIGEST_R, DIGEST_P = 2**14, 8, 1  # one call per plan, so it can afford more work
@@ -199,12 +201,19 @@ def check_stale(plan: Plan, live: State) -> None:
     if live.stack != plan.stack:
         raise _other_stack(plan.stack, live.stack)
     now, then = live_fingerprints(live), plan.live_fingerprints
-    moved = [f"{a} (changed)" for a in sorted(now.keys() & then.keys()) if now[a] != then[a]]
-    moved += [f"{a} (appeared)" for a in sorted(now.keys() - then.keys())]
-    moved += [f"{a} (vanished)" for a in sorted(then.keys() - now.keys())]
+    moved = [_moved(a, then[a], now[a]) for a in sorted(now.keys() & then.keys()) if now[a] != then[a]]
+    moved += [_moved(a, None, now[a]) for a in sorted(now.keys() - then.keys())]
+    moved += [_moved(a, then[a], None) for a in sorted(then.keys() - now.keys())]
     if moved:
         raise StalePlanError(moved, "the saved plan is stale; live state changed since it was made: "
                              + ", ".join(moved) + ". Run plan again.")
+
+
+def _moved(address: str, then: str | None, now: str | None) -> str:
+    """One moved address for a stale plan's refusal; an api key says which generation moved and how."""
+    if address.startswith(KEY_ADDRESS_KIND + "."):
+        return key_moved(address, then, now)
+    return f"{address} ({'appeared' if then is None else 'vanished' if now is None else 'changed'})"
 
 
 def _other_stack(planned: str, configured: str) -> StalePlanError:
@@ -259,7 +268,10 @@ def verify_desired(plan: Plan, desired: State) -> None:
 def saved_targets(saved: Plan, desired: State, live: State) -> tuple[Address, ...]:
     """What to rebuild a saved plan with: nothing (the whole stack) when it covers every
     address, else its own addresses (a `--target` plan), so the rebuilt plan can match it."""
-    everything = {r.address for r in desired} | {r.address for r in live}
+    # api keys are no resources of either State: without them a plan whose keys are all kept
+    # would be rebuilt as a --target plan that leaves those keys out, and never match.
+    keys = {k.address for k in desired.api_keys} | {Address.parse(a) for a in key_fingerprints(live)}
+    everything = {r.address for r in desired} | {r.address for r in live} | keys
     mine = {c.address for c in saved.changes}
     return () if mine == everything else tuple(sorted(mine & everything, key=str))
 

@@ -12,6 +12,7 @@ from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.keys import consumed, slot
 from metorial_apply.core.kinds import refs_of
 from metorial_apply.core.model import Address
+from metorial_apply.core.scrub import SECRETS
 
 ENV = {"METLO_URL": "https://metlo.internal", "METLO_ADMIN_KEY": "metlo_canary_admin_0123456789",
        "METAL_URL": "https://metal.internal", "METAL_CLIENT_ID": "ci_canary_client",
@@ -108,6 +109,28 @@ def test_a_backend_whose_credentials_are_unset_names_the_variable(tmp_path: Path
     found = only(tmp_path, ISSUE_EXAMPLE, env)
     assert (found.line, found.path, found.message) == (4, "key_backends.metal.api_key",
                                                        "environment variable METAL_API_KEY is not set")
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["unset", "empty"])
+@pytest.mark.parametrize("missing", ["METLO_ADMIN_KEY", "METLO_URL", "METAL_API_KEY", "METAL_CLIENT_ID", "METAL_URL"])
+def test_plan_leaves_a_backend_without_its_url_or_credentials_unread(tmp_path: Path, missing: str,
+                                                                     empty: bool) -> None:
+    """plan loads without `key_credentials`: that backend's keys then come from the stack index."""
+    # Credentials of this test alone: the scrubber keeps every secret the process has seen.
+    fresh = {k: v if "URL" in k else f"{v}_{tmp_path.name}" for k, v in ENV.items()}
+    env = {k: v for k, v in fresh.items() if k != missing} | ({missing: ""} if empty else {})
+    state = load_config(write(tmp_path, ISSUE_EXAMPLE), env=env, key_credentials=False)
+    unread = "metlo" if missing.startswith("METLO") else "metal"
+    assert {b.name: b.readable for b in state.key_backends} == {"metlo": unread != "metlo", "metal": unread != "metal"}
+    backend = next(b for b in state.key_backends if b.name == unread)
+    assert backend.api_key is None and backend.client_id is None and backend.url == ""
+    assert [k.name for k in state.api_keys] == ["metal-sync", "metlo-ingest"]
+    for name, value in fresh.items():  # a credential at hand beside the missing one is still a secret of the run
+        if name.startswith(unread.upper()) and name != missing and "URL" not in name:
+            assert SECRETS.scrub(f"[{value}]") == "[***]"
+    if not empty:  # apply's load: the same environment is an error naming the variable
+        found = problems(tmp_path, ISSUE_EXAMPLE, env)
+        assert f"environment variable {missing} is not set" in [d.message for d in found]
 
 
 def test_a_credential_written_in_the_yaml_is_refused(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from metorial_apply.core.index import (
     ENTRY_PREFIX,
     GENERATION_KEY,
+    KEY_PREFIX,
     OPEN_KEY,
     SHARD_BYTES,
     SHARDS_KEY,
@@ -67,6 +68,19 @@ def test_what_is_written_reads_back_the_same() -> None:
     read = read_index("prod", records(idx))
     assert content(read) == idx and read is not None and read.head == "set_head" and len(read.shards) == 1
     assert read_index("staging", records(idx)) is None and read_index("prod", []) is None
+
+
+def test_a_key_keeps_its_creation_time_and_type_and_an_entry_without_them_still_reads() -> None:
+    """What a plan made from the index reads of a key (rotate_after, key_for) is recorded; entries
+    written before that read as they did, and are written as they were."""
+    full = IndexedKey(name="prod~ingest~2", backend="metlo", identity="metlo.a", created="2026-05-01T00:00:00Z",
+                      key_for="GENERIC")
+    older = IndexedKey(name="prod~sync~1", backend="metal", identity="ci_1")
+    idx = Index(stack="prod", generation=2, keys=(full, older), written="2026-06-01T00:00:00Z")
+    assert content(read_index("prod", records(idx))) == idx
+    items = dict(index_items(idx))
+    assert json.loads(items[KEY_PREFIX + "prod~sync~1"]) == {"backend": "metal", "identity": "ci_1"}
+    assert json.loads(items[KEY_PREFIX + "prod~ingest~2"])["created"] == "2026-05-01T00:00:00Z"
 
 
 def test_an_empty_index_is_a_head_naming_no_shard() -> None:
@@ -180,6 +194,8 @@ def test_a_head_naming_missing_shards_asks_for_a_fresh_list() -> None:
     lambda h, s: s.update({ENTRY_PREFIX + "pcf_1": json.dumps({"address": 7})}),
     lambda h, s: s.update({"metorial-apply/other": "x"}),
     lambda h, s: s.update({ENTRY_PREFIX + "pcf_1": json.dumps({"spec-hash": "h"})}),
+    lambda h, s: s.update({KEY_PREFIX + "prod~x~1": json.dumps({"backend": "m", "identity": "i", "secret": "s"})}),
+    lambda h, s: s.update({KEY_PREFIX + "prod~x~1": json.dumps({"backend": "m", "created": "2026-01-01"})}),
 ])
 def test_a_malformed_record_is_refused_whole_with_a_clear_error(damage: Any) -> None:
     listed = records(index())

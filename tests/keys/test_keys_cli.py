@@ -219,16 +219,19 @@ def test_a_saved_plan_is_stale_when_a_key_of_ours_appeared(key_servers: KeyServe
                       headers={"x-metal-client-id": env["METAL_CLIENT_ID"], "x-metal-api-key": env["METAL_API_KEY"]})
     assert made.status_code == 201
     code, out = cli(key_servers, "apply", str(saved), "--auto-approve")
-    assert code == 1 and "api_key.metal-sync (appeared)" in out, out
+    assert code == 1 and "api_key.metal-sync (generation 1 appeared on its key backend (identity ci_" in out, out
     assert key_servers.metorial.objects(stack="prod") == [] and ours(key_servers.metlo) == []
 
 
-def test_plan_without_secrets_reads_no_key_backend(key_servers: KeyServers, tmp_path: Path) -> None:
+@pytest.mark.parametrize("credentials", [True, False], ids=["credentials-set", "credentials-unset"])
+def test_plan_without_secrets_reads_no_key_backend(key_servers: KeyServers, tmp_path: Path, credentials: bool) -> None:
+    """Its keys are planned from the stack index, even with the credentials at hand: they are secrets."""
     config = setup(tmp_path)
-    env = {k: v for k, v in key_servers.env.items() if k not in ("METLO_ADMIN_KEY", "METAL_API_KEY")}
+    env = {k: v for k, v in key_servers.env.items() if credentials or k not in ("METLO_ADMIN_KEY", "METAL_API_KEY")}
     result = run_cli(["plan", str(config), "--no-secrets", "--api-url", key_servers.metorial.url], env=env)
     assert result.code == 0, result.out + result.err
-    assert "api_key.metal-sync: not planned: --no-secrets reads no key backend" in result.out
+    assert "api_key.metal-sync: not read from the backend: planned from the stack index" in result.out
+    assert "+ api_key.metal-sync" in result.out
     assert key_servers.metlo.stats()["total_calls"] == 0 and key_servers.metal.stats()["total_calls"] == 0
 
 

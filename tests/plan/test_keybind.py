@@ -11,6 +11,7 @@ from metorial_apply.core.model import Address, Resource
 from metorial_apply.core.state import State
 from metorial_apply.planning.keys import PENDING, bind_state
 from metorial_apply.planning.plan import Action, Plan, build_plan
+from metorial_apply.planning.saved import saved_targets
 
 from .factory import desired, live
 
@@ -101,3 +102,10 @@ def test_a_target_may_name_an_api_key_and_brings_the_consumers_that_move_off_it(
     targeted = build_plan(*states(), rotate=("sync",), targets=["api_key.sync"])
     assert actions(targeted) == {"api_key.sync": Action.ROTATE, str(VAULT): Action.REPLACE,
                                  str(OTHER): Action.REPLACE}
+
+
+def test_a_saved_plan_whose_keys_are_all_kept_is_rebuilt_whole() -> None:
+    """api keys are no resources: left out of "everything", such a plan was rebuilt as a --target
+    plan without its kept keys, and `apply plan.json` refused it as not matching."""
+    wanted, have = states()
+    assert saved_targets(planned(), wanted, have) == ()
