@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from graphlib import CycleError, TopologicalSorter
+from graphlib import CycleError
 
 from metorial_apply.config.sections import did_you_mean
 from metorial_apply.config.yamlsource import YamlPath
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.model import Address, Resource, parse_spec_path
+from metorial_apply.core.toposort import NumberedSorter
 
 Refs = dict[Address, list[tuple[YamlPath, Address]]]
 PROVIDER_ID_PREFIX = "pro_"  # ids and slugs only compare after catalog resolution
@@ -77,7 +78,7 @@ def dependency_order(addresses: Iterable[Address], refs: Refs) -> tuple[list[Add
     """Addresses with what they reference first; a cycle is a problem naming it."""
     graph = {a: {t for _, t in refs.get(a, [])} for a in addresses}
     try:
-        return list(TopologicalSorter(graph).static_order()), []
+        return NumberedSorter(graph).static_order(), []
     except CycleError as exc:
         cycle = [str(a) for a in exc.args[1]]
         first = exc.args[1][0]

@@ -40,6 +40,16 @@ class Address(Frozen):
     def __str__(self) -> str:
         return f"{self.kind}.{self.name}"
 
+    # Addresses key every map of a plan (about a million hashes at 10,000 resources); pydantic's
+    # generic __hash__/__eq__ (0.48/0.85 µs) cost about twice these, which mean the same.
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.kind == other.kind and self.name == other.name  # type: ignore[attr-defined]
+
     @classmethod
     def parse(cls, text: str) -> Address:
         kind, sep, name = text.partition(".")

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Mapping
-from graphlib import CycleError, TopologicalSorter
+from graphlib import CycleError
 from typing import Literal, NamedTuple
 
 from metorial_apply.core.errors import PlanError
 from metorial_apply.core.kinds import sort_key
 from metorial_apply.core.model import Address
+from metorial_apply.core.toposort import NumberedSorter
 from metorial_apply.planning.action import Action
 
 Refs = Mapping[Address, frozenset[Address]]
@@ -43,7 +44,7 @@ def _cycle_error(exc: CycleError, what: str) -> PlanError:
 
 def check_acyclic(refs: Refs) -> None:
     """Raise PlanError naming the cycle when desired references loop."""
-    ts: TopologicalSorter[Address] = TopologicalSorter()
+    ts: NumberedSorter[Address] = NumberedSorter()
     for node in sorted(refs, key=sort_key):
         ts.add(node, *sorted((r for r in refs[node] if r in refs), key=sort_key))
     try:
@@ -104,7 +105,7 @@ def execution_order(actions: Mapping[Address, Action], depends: Mapping[Address,
     before noops, then kind order (reversed for deletes), then name. Raises PlanError on a cycle."""
     def phase(address: Address) -> int:
         return {Action.DELETE: 1, Action.NOOP: 2}.get(actions[address], 0)
-    ts: TopologicalSorter[Address] = TopologicalSorter()
+    ts: NumberedSorter[Address] = NumberedSorter()
     for node in sorted(actions, key=sort_key):
         ts.add(node, *sorted(depends.get(node, ()), key=sort_key))
     try:

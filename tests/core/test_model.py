@@ -160,3 +160,13 @@ def test_stamp_keeps_the_held_key_generations_and_old_stamps_hold_none() -> None
     _, old = Stamp.split(older)
     assert old is not None and old.keys is None and parse_held(old.keys) is None
     assert "metorial-apply/keys" not in Stamp(stack="p", address="a.b", spec_hash="h").to_metadata()
+
+
+def test_address_equality_and_hash_are_by_kind_and_name_only() -> None:
+    from metorial_apply.core.model import Address
+
+    a = Address(kind="config", name="github")
+    assert a == Address.parse("config.github") and hash(a) == hash(Address.parse("config.github"))
+    assert a != Address(kind="config", name="github2") and a != Address(kind="deployment", name="github")
+    assert a != "config.github" and a != ("config", "github")
+    assert {a: 1}[Address(kind="config", name="github")] == 1
