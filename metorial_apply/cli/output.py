@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import click
 
-from metorial_apply.api.keys import KEY_CALL_KIND
 from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError, UnauthorizedError
 from metorial_apply.render.inert import inert
 
@@ -40,6 +39,9 @@ class Output:
 def key_hint(exc: ApiError, origin: str) -> str | None:
     """A 401 from the Metorial API blames the key by where it came from, not by the HTTP header the
     server's generic hint names; other errors (and a key backend's 401) keep the server's hint."""
+    # Here, not at the top: every command reports errors, and only an API error needs the client stack.
+    from metorial_apply.api.keys import KEY_CALL_KIND
+
     if not isinstance(exc, UnauthorizedError) or exc.call.kind == KEY_CALL_KIND:
         return exc.hint
     return (f"the API refused the key in {origin}: use a current secret key (metorial_sk_…) of this "
