@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import click
 
 from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError, UnauthorizedError
-from metorial_apply.render.inert import inert
+from metorial_apply.core.inert import inert
 
 
 @dataclass(frozen=True)

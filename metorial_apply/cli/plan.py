@@ -41,11 +41,11 @@ from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import select, selection_options
 from metorial_apply.config.workspace import WORKSPACE_FILE
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
+from metorial_apply.core.inert import inert
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.planning.saved import plan_to_json
 from metorial_apply.render import render_json, render_markdown, render_text
-from metorial_apply.render.inert import inert
 
 
 def key_suggestion(run: Planned, args: dict[str, Any]) -> str | None:

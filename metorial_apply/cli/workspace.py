@@ -16,9 +16,9 @@ from metorial_apply.config.files import config_files
 from metorial_apply.config.workspace import WORKSPACE_FILE, Unit, Workspace, file_inputs, is_changed, parse_workspace
 from metorial_apply.config.yamlsource import MAX_YAML_BYTES
 from metorial_apply.core.errors import ConfigError, Diagnostic, UsageError
+from metorial_apply.core.inert import inert
 from metorial_apply.core.localfile import FileReadError, read_regular
 from metorial_apply.core.scrub import SECRETS
-from metorial_apply.render.inert import inert
 
 GIT_TIMEOUT_S = 60
 F = Callable[..., Any]
