@@ -164,6 +164,18 @@ def selection_options(f: F) -> F:
     return click.option("--all", "every", is_flag=True, help="Every stack of the workspace.")(f)
 
 
+def config_path(where: tuple[str, ...]) -> Path:
+    """The one PATH of a plan outside the workspace forms (default: the current directory)."""
+    if len(where) > 1:
+        raise click.UsageError(f"one PATH, or stack names of a workspace ({WORKSPACE_FILE}); got {len(where)} "
+                               "arguments and no workspace stack by those names")
+    path = Path(where[0] if where else ".")
+    if not path.exists():
+        raise click.BadParameter(f"Path {str(path)!r} does not exist (and names no workspace stack).",
+                                 param_hint="'[PATH | STACK...]'")
+    return path
+
+
 def unit_api(unit: Unit, api_url: str, api_key: str | None) -> tuple[str, str | None]:
     """The unit's API URL and key: from the variables it names, else the command's own."""
     from metorial_apply.api.client import LOCAL, check_api_url  # the client stack only when a unit goes online
