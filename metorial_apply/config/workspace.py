@@ -34,7 +34,7 @@ Part = Annotated[str, StringConstraints(pattern=UNIT_PART)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when first used (start-up)
 
 
 def _relative(value: str) -> str:

@@ -21,9 +21,11 @@ STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-sal
 
 
 class Frozen(BaseModel):
-    """Base for every model: immutable, no unknown fields."""
+    """Base for every model: immutable, no unknown fields. Each model's validator is built when it
+    is first used, not at import: a command uses a handful of the models it imports, and building
+    the others was a large part of start-up (issue 24)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # A resource name as users write it in YAML (the key under its kind); stamps are checked against
