@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 
 import click
@@ -80,6 +79,8 @@ def report_error(exc: BaseException, *, debug: bool = False, key_origin: str = "
 def redacted_traceback(exc: BaseException) -> str:
     """The frames of `exc` and of what caused it, each closed by its type alone: an exception's
     text may quote a value (a secret read from the environment, say); its frames do not."""
+    import traceback  # only for --debug; every command imports this module at start-up
+
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not seen for seen in chain):
