@@ -92,6 +92,18 @@ def test_shell_completion_script_is_printed() -> None:
     assert "_metorial_apply_completion" in done.stdout and "complete " in done.stdout
 
 
+@pytest.mark.parametrize(("words", "expected"), [("metorial-apply va", "plain,validate"),
+                                                  ("metorial-apply plan --no-c", "plain,--no-color")])
+def test_shell_completion_completes_lazily_loaded_commands_and_their_options(words: str, expected: str) -> None:
+    """Command names come from the lazy group; a command's options (the appended --no-color
+    too) from its module, loaded to complete them."""
+    env = dict(os.environ, _METORIAL_APPLY_COMPLETE="bash_complete", COMP_WORDS=words,
+               COMP_CWORD=str(len(words.split()) - 1))
+    done = subprocess.run([sys.executable, "-m", "metorial_apply"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and expected in done.stdout.splitlines(), done.stdout + done.stderr
+
+
 def test_replace_of_an_api_key_points_at_rotate_and_a_target_may_name_one() -> None:
     from metorial_apply.cli.plan import parse_targets
 
