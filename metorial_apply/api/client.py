@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from metorial_apply import __version__
+from metorial_apply.api.defaults import LOCAL
 from metorial_apply.api.endpoint import check_api_key, check_api_url
 from metorial_apply.api.limits import (
     DeadlineExceeded,
@@ -32,7 +33,7 @@ from metorial_apply.api.limits import (
     listed_caps,
     path_template,
 )
-from metorial_apply.api.local import LOCAL, local_transport
+from metorial_apply.api.local import local_transport
 from metorial_apply.api.ratelimit import RateLimiter, RateLimitSettings, Sleep
 from metorial_apply.api.responses import (
     ACCEPT_ENCODING,
@@ -70,7 +71,6 @@ from metorial_apply.core.errors import (
 
 log = logging.getLogger("metorial_apply.api.client")
 
-DEFAULT_API_URL = "https://api.metorial.com"
 API_VERSION = "2026-02-01"
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # 1,000,000 objects of one kind: a bound, not an expectation

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
+from metorial_apply.api.defaults import DEFAULT_DEADLINE_S
 from metorial_apply.core.errors import ApiCall, ApiError, TransportError, UsageError, size_text
 
-DEFAULT_DEADLINE_S = 30.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 # The API's own objects nest a handful of levels; metadata is free-form but written by people.
 # 100 stays far below Python's recursion limit for everything that walks a value afterwards.

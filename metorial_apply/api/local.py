@@ -11,7 +11,6 @@ import httpx
 
 from metorial_apply.core.errors import UsageError
 
-LOCAL = "local"
 LOCAL_BASE_URL = "http://emulator.local"
 
 

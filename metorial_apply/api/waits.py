@@ -14,9 +14,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from metorial_apply.api.defaults import DEFAULT_MAX_WAIT_S
 from metorial_apply.core.errors import ApiCall, ApiError
 
-DEFAULT_MAX_WAIT_S = 15 * 60.0
 NOTICE_EVERY_S = 10.0
 # Sleeps may end a clock tick early and clocks move while we compute: "10 s" is 10 s give or take this.
 SLACK_S = 0.05

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import importlib
+import os
 import sys
 
 import click
@@ -28,19 +29,6 @@ GC_THRESHOLD = 50_000  # allocations between young collections (CPython's defaul
 COMMAND_MODULES = ("validate", "schema", "plan", "stacks", "apply", "destroy", "unlock", "index", "show", "catalog",
                    "export", "keygen", "emulator")
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="metorial-apply")
-@click.option("-v", "--verbose", count=True, help="More detail (-vv for debug logging; never secrets).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors and the final summary.")
-@click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
-@click.option("--debug", is_flag=True, help="Show a traceback for internal errors (secrets still redacted).")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
-    """Plan and apply Metorial provider deployments, configs, auth configs and session templates from YAML."""
-    ctx.obj = Output.create(verbose=verbose, quiet=quiet, no_color=no_color, debug=debug)
-
-
 # `--help`'s one-line summaries, whole: click would cut each command's docstring at ~45 characters.
 SUMMARIES = {
     "validate": "Check the YAML offline (--online: against the catalog too).",
@@ -57,6 +45,7 @@ SUMMARIES = {
     "keygen": "Print a new fingerprint key (METORIAL_APPLY_FINGERPRINT_KEY) for a secret store.",
     "emulator": "Run the local Metorial API emulator.",
 }
+PREPARED = "_metorial_apply_prepared"  # set on a command once load_command has added to it
 
 
 def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -64,17 +53,56 @@ def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.obj = dataclasses.replace(ctx.obj, color=False)
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        command = importlib.import_module(f"metorial_apply.cli.{name}").command
-        command.short_help = SUMMARIES.get(name, command.short_help)
-        if not isinstance(command, click.Group):  # `plan --no-color` works as well as `--no-color plan`
-            command.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False,
-                                               callback=_no_color, help="No colour (NO_COLOR is honoured too)."))
-        cli.add_command(command)
+def load_command(name: str) -> click.Command:
+    """The command `name` from its module, prepared once: its whole summary, and `--no-color`."""
+    command: click.Command = importlib.import_module(f"metorial_apply.cli.{name}").command
+    if getattr(command, PREPARED, False):  # asked for again (help, then run; completion): add nothing twice
+        return command
+    command.short_help = SUMMARIES.get(name, command.short_help)
+    if not isinstance(command, click.Group):  # `plan --no-color` works as well as `--no-color plan`
+        command.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False,
+                                           callback=_no_color, help="No colour (NO_COLOR is honoured too)."))
+    setattr(command, PREPARED, True)
+    return command
 
 
-_register()
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs, shows its help or
+    is completed. Start-up is mostly imports, and most commands pull in the HTTP client, rich, the
+    emulator or jsonschema, which `--version` and an offline `validate` never use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMAND_MODULES:
+            return super().get_command(ctx, cmd_name)
+        return load_command(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from SUMMARIES (what load_command would set), so `--help` imports no
+        command module; a command without a summary is loaded for its own."""
+        rows = [(name, SUMMARIES.get(name) or self._summary(ctx, name)) for name in self.list_commands(ctx)]
+        shown = [(name, text) for name, text in rows if text is not None]
+        if shown:
+            with formatter.section("Commands"):
+                formatter.write_dl(shown)
+
+    def _summary(self, ctx: click.Context, name: str) -> str | None:
+        command = self.get_command(ctx, name)
+        return None if command is None or command.hidden else command.get_short_help_str()
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="metorial-apply")
+@click.option("-v", "--verbose", count=True, help="More detail (-vv for debug logging; never secrets).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the final summary.")
+@click.option("--no-color", is_flag=True, help="No colour (NO_COLOR is honoured too).")
+@click.option("--debug", is_flag=True, help="Show a traceback for internal errors (secrets still redacted).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, no_color: bool, debug: bool) -> None:
+    """Plan and apply Metorial provider deployments, configs, auth configs and session templates from YAML."""
+    ctx.obj = Output.create(verbose=verbose, quiet=quiet, no_color=no_color, debug=debug)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     # resources the default thresholds re-scan them often enough to cost seconds (load and plan
     # took 1.4-1.8x as long). Cycles are still collected, only less often.
     gc.set_threshold(GC_THRESHOLD, 20, 100)
+    # A pydantic plugin installed beside us would see every value our models validate, secrets
+    # included, and finding plugins scans every installed distribution's entry points (~10 ms of
+    # start-up). An explicit PYDANTIC_DISABLE_PLUGINS of the user's is left as it is.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     with scrubbed_output():
         _run(argv, debug)
 

@@ -45,13 +45,13 @@ from metorial_apply.cli.recording import check_indexed, close_run, open_run, tid
 from metorial_apply.cli.safety import Approval, confirm, refuse_unsafe
 from metorial_apply.cli.session import Session, fresh_plan, load_desired, session, state_dir_for
 from metorial_apply.cli.workspace import select, unit_args
+from metorial_apply.core.inert import inert
 from metorial_apply.core.keys import consumed
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS, METORIAL_KINDS
 from metorial_apply.planning.keys import NEW_GENERATION
 from metorial_apply.planning.plan import Plan
 from metorial_apply.planning.saved import check_stale, same_plan, saved_targets, verify_desired
 from metorial_apply.render import RenderContext, RenderStats, render_text
-from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}

@@ -37,10 +37,10 @@ from metorial_apply.core.index import (
     read_index,
     strays,
 )
+from metorial_apply.core.inert import inert
 from metorial_apply.core.kinds import METORIAL_KINDS
 from metorial_apply.core.lock import is_lock_record
 from metorial_apply.core.model import Stamp
-from metorial_apply.render.inert import inert
 
 EXIT_OK, EXIT_ERROR = 0, 1
 Raw = dict[str, Any]

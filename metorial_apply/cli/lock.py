@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from metorial_apply.api.client import LOCAL, MetorialClient
+from metorial_apply.api.client import MetorialClient
+from metorial_apply.api.defaults import LOCAL
 from metorial_apply.apply.lock import StackLock, hold_stack_lock
 from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import Lock

@@ -1,29 +1,36 @@
-"""Options shared by several commands, declared once."""
+"""Options shared by several commands, declared once.
+
+Every command module imports this at start-up, offline ones (`validate`, `--version`) too, so
+what only a callback or a helper needs (httpx, asyncio, the pydantic models) is imported inside
+it: start-up is mostly imports (issue 24, tests/cli/test_startup.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from metorial_apply.api.client import DEFAULT_API_URL, LOCAL, check_api_url
-from metorial_apply.api.limits import DEFAULT_DEADLINE_S
-from metorial_apply.api.ratelimit import RateLimitSettings
-from metorial_apply.api.waits import DEFAULT_MAX_WAIT_S, WaitNotice
+from metorial_apply.api.defaults import DEFAULT_API_URL, DEFAULT_DEADLINE_S, DEFAULT_MAX_WAIT_S, LOCAL
 from metorial_apply.core.errors import UsageError
-from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
-from metorial_apply.core.keys import KEY_ADDRESS_KIND
 from metorial_apply.core.scrub import SECRETS
+
+if TYPE_CHECKING:
+    from metorial_apply.api.ratelimit import RateLimitSettings
+    from metorial_apply.api.waits import WaitNotice
+    from metorial_apply.core.fingerprint import FingerprintKey
 
 F = Callable[..., Any]
 
 
 def _api_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    """A malformed --api-url is a usage error (exit 64), found before anything else is read."""
-    if value != LOCAL:
+    """A malformed --api-url is a usage error (exit 64), found before anything else is read. The
+    default is well-formed: not checking it keeps httpx out of an offline run."""
+    if value not in (LOCAL, DEFAULT_API_URL):
+        from metorial_apply.api.endpoint import check_api_url
+
         try:
             check_api_url(value)
         except UsageError as exc:
@@ -65,6 +72,8 @@ def api_options(f: F) -> F:
 def parse_rate_limit(text: str | None) -> RateLimitSettings | None:
     if not text:
         return None
+    from metorial_apply.api.ratelimit import RateLimitSettings
+
     try:
         return RateLimitSettings.parse(text)
     except ValueError as exc:
@@ -145,6 +154,8 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 def fingerprint_key() -> FingerprintKey | None:
     """The keyed-fingerprint key from the environment only: a flag would land in shell history.
     Empty counts as unset (a pipeline's missing secret often arrives as an empty variable)."""
+    from metorial_apply.core.fingerprint import KEY_ENV, FingerprintKey
+
     text = os.environ.get(KEY_ENV, "")
     return FingerprintKey.parse(text) if text else None
 
@@ -171,6 +182,8 @@ def index_keys() -> tuple[bytes | None, bytes | None]:
 
 def rotate_name(value: str) -> str | None:
     """The key name of `api_key.NAME`; None when `value` is no api key address."""
+    from metorial_apply.core.keys import KEY_ADDRESS_KIND
+
     kind, _, name = value.partition(".")
     return name if kind == KEY_ADDRESS_KIND and name else None
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 
 import click
 
-from metorial_apply.api.keys import KEY_CALL_KIND
 from metorial_apply.core.errors import ApiError, ConfigError, MetorialApplyError, UnauthorizedError
-from metorial_apply.render.inert import inert
+from metorial_apply.core.inert import inert
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,9 @@ class Output:
 def key_hint(exc: ApiError, origin: str) -> str | None:
     """A 401 from the Metorial API blames the key by where it came from, not by the HTTP header the
     server's generic hint names; other errors (and a key backend's 401) keep the server's hint."""
+    # Here, not at the top: every command reports errors, and only an API error needs the client stack.
+    from metorial_apply.api.keys import KEY_CALL_KIND
+
     if not isinstance(exc, UnauthorizedError) or exc.call.kind == KEY_CALL_KIND:
         return exc.hint
     return (f"the API refused the key in {origin}: use a current secret key (metorial_sk_…) of this "
@@ -78,6 +79,8 @@ def report_error(exc: BaseException, *, debug: bool = False, key_origin: str = "
 def redacted_traceback(exc: BaseException) -> str:
     """The frames of `exc` and of what caused it, each closed by its type alone: an exception's
     text may quote a value (a secret read from the environment, say); its frames do not."""
+    import traceback  # only for --debug; every command imports this module at start-up
+
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not seen for seen in chain):

@@ -38,14 +38,13 @@ from metorial_apply.cli.planrun import (
 )
 from metorial_apply.cli.plans import plan_units
 from metorial_apply.cli.session import run_async
-from metorial_apply.cli.workspace import select, selection_options
-from metorial_apply.config.workspace import WORKSPACE_FILE
+from metorial_apply.cli.workspace import config_path, select, selection_options
 from metorial_apply.core.fingerprint import is_scrypt, key_hint
+from metorial_apply.core.inert import inert
 from metorial_apply.core.kinds import KEY_BACKEND, KINDS
 from metorial_apply.core.model import Address
 from metorial_apply.planning.saved import plan_to_json
 from metorial_apply.render import render_json, render_markdown, render_text
-from metorial_apply.render.inert import inert
 
 
 def key_suggestion(run: Planned, args: dict[str, Any]) -> str | None:
@@ -95,18 +94,6 @@ def parse_targets(values: tuple[str, ...], option: str = "--target") -> tuple[Ad
             raise click.BadParameter(f"{value!r}: an api key gets a new generation with --rotate {value}, not "
                                      "--replace", param_hint=option)
     return tuple(out)
-
-
-def config_path(where: tuple[str, ...]) -> Path:
-    """The one PATH of a plan outside the workspace forms (default: the current directory)."""
-    if len(where) > 1:
-        raise click.UsageError(f"one PATH, or stack names of a workspace ({WORKSPACE_FILE}); got {len(where)} "
-                               "arguments and no workspace stack by those names")
-    path = Path(where[0] if where else ".")
-    if not path.exists():
-        raise click.BadParameter(f"Path {str(path)!r} does not exist (and names no workspace stack).",
-                                 param_hint="'[PATH | STACK...]'")
-    return path
 
 
 REPLACE_HELP = ("Re-create this address (create new, repoint dependents, delete old) though nothing changed "

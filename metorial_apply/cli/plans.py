@@ -28,6 +28,7 @@ from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import Selection, unit_args
 from metorial_apply.config.workspace import Unit
 from metorial_apply.core.errors import MetorialApplyError
+from metorial_apply.core.inert import inert
 from metorial_apply.planning.saved import plan_to_dict, plan_to_json
 from metorial_apply.render.combined import (
     StackReport,
@@ -37,7 +38,6 @@ from metorial_apply.render.combined import (
     combined_text,
     single_markdown,
 )
-from metorial_apply.render.inert import inert
 from metorial_apply.render.json import render_json
 from metorial_apply.render.view import RenderContext
 

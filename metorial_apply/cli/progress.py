@@ -16,7 +16,7 @@ import click
 from metorial_apply.apply.report import ApplyReport, ChangeResult
 from metorial_apply.apply.run import ApplyEvent, ChangeFinished, ChangeStarted
 from metorial_apply.apply.schedule import Outcome
-from metorial_apply.render.inert import inert
+from metorial_apply.core.inert import inert
 
 STYLE = {Outcome.DONE: "green", Outcome.FAILED: "red", Outcome.SKIPPED: "yellow"}
 

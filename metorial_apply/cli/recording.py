@@ -14,10 +14,10 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.session import Session
 from metorial_apply.core.errors import MetorialApplyError
 from metorial_apply.core.index import StackIndexError
+from metorial_apply.core.inert import inert
 from metorial_apply.core.kinds import KINDS, METORIAL
 from metorial_apply.planning.action import Action
 from metorial_apply.planning.plan import Plan
-from metorial_apply.render.inert import inert
 
 ADOPTING = (Action.IMPORT, Action.TAKEOVER)
 # What leaves an object the index does not list yet until the merge: only a run that makes one

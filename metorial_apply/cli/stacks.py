@@ -11,7 +11,7 @@ from metorial_apply.cli.output import Output
 from metorial_apply.cli.workspace import Found, Selection, find_workspace, select, selection_options
 from metorial_apply.config.workspace import WORKSPACE_FILE, Unit
 from metorial_apply.core import jsonout
-from metorial_apply.render.inert import inert
+from metorial_apply.core.inert import inert
 
 
 def unit_row(found: Found, unit: Unit) -> dict[str, object]:

@@ -13,7 +13,7 @@ import click
 
 from metorial_apply.cli.options import api_options, config_options, network_options, parse_vars
 from metorial_apply.cli.output import Output, error_lines
-from metorial_apply.cli.workspace import select, selection_options, unit_args
+from metorial_apply.cli.workspace import config_path, select, selection_options, unit_args
 from metorial_apply.config.files import config_files
 from metorial_apply.config.load import load_config
 from metorial_apply.config.redaction import short_secrets
@@ -64,8 +64,6 @@ def command(out: Output, where: tuple[str, ...], every: bool, changed_since: str
     """
     chosen = select(where, every, changed_since, workspace_file)
     if chosen is None:
-        from metorial_apply.cli.plan import config_path
-
         validate_one(out, config_path(where), args)
         return
     failed = []

@@ -1,24 +1,28 @@
 """The workspace at the edges: finding and reading `metorial-apply.yaml`, asking git what changed,
-and turning a unit into the arguments of one plan (config path, var files, stack, API URL/key)."""
+and turning a unit into the arguments of one plan (config path, var files, stack, API URL/key).
+
+A command given a path reads no workspace file, so the workspace's models (config/workspace.py)
+and git (subprocess) are imported only where one is read or asked: start-up (issue 24)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from metorial_apply.config.files import config_files
-from metorial_apply.config.workspace import WORKSPACE_FILE, Unit, Workspace, file_inputs, is_changed, parse_workspace
+from metorial_apply.config.files import WORKSPACE_FILE, config_files
 from metorial_apply.config.yamlsource import MAX_YAML_BYTES
 from metorial_apply.core.errors import ConfigError, Diagnostic, UsageError
+from metorial_apply.core.inert import inert
 from metorial_apply.core.localfile import FileReadError, read_regular
 from metorial_apply.core.scrub import SECRETS
-from metorial_apply.render.inert import inert
+
+if TYPE_CHECKING:
+    from metorial_apply.config.workspace import Unit, Workspace
 
 GIT_TIMEOUT_S = 60
 F = Callable[..., Any]
@@ -55,6 +59,8 @@ def find_workspace(explicit: Path | None = None, start: Path | None = None) -> F
 
 
 def read_workspace(path: Path) -> Found:
+    from metorial_apply.config.workspace import parse_workspace
+
     display = str(path)
     try:
         text = read_regular(path, MAX_YAML_BYTES).decode("utf-8")
@@ -68,6 +74,8 @@ def read_workspace(path: Path) -> Found:
 
 def git(root: Path, *args: str) -> list[str]:
     """Lines of a git command's output in `root`; a failure is a UsageError with git's words."""
+    import subprocess
+
     try:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                               timeout=GIT_TIMEOUT_S, check=False)
@@ -98,6 +106,8 @@ def changed_files(root: Path, ref: str) -> set[str]:
 def unit_file_inputs(found: Found, unit: Unit) -> frozenset[str]:
     """Files the unit reads with `${file:}` (relative to the workspace; absolute ones, secrets
     mounted outside the repository, are not the repository's changes)."""
+    from metorial_apply.config.workspace import file_inputs
+
     out: set[str] = set()
     try:
         yaml_files = [p for p, _ in config_files(found.root / unit.path).files]
@@ -116,6 +126,8 @@ def unit_file_inputs(found: Found, unit: Unit) -> frozenset[str]:
 
 
 def changed_units(found: Found, ref: str) -> tuple[Unit, ...]:
+    from metorial_apply.config.workspace import is_changed
+
     changed = changed_files(found.root, ref)
     workspace_file = PurePosixPath(Path(found.workspace.file).name).as_posix()
     return tuple(u for u in found.workspace.units
@@ -162,6 +174,18 @@ def selection_options(f: F) -> F:
     f = click.option("--changed-since", "changed_since", metavar="REF", default=None,
                      help="Every workspace stack whose files changed since git REF (its merge base).")(f)
     return click.option("--all", "every", is_flag=True, help="Every stack of the workspace.")(f)
+
+
+def config_path(where: tuple[str, ...]) -> Path:
+    """The one PATH of a plan outside the workspace forms (default: the current directory)."""
+    if len(where) > 1:
+        raise click.UsageError(f"one PATH, or stack names of a workspace ({WORKSPACE_FILE}); got {len(where)} "
+                               "arguments and no workspace stack by those names")
+    path = Path(where[0] if where else ".")
+    if not path.exists():
+        raise click.BadParameter(f"Path {str(path)!r} does not exist (and names no workspace stack).",
+                                 param_hint="'[PATH | STACK...]'")
+    return path
 
 
 def unit_api(unit: Unit, api_url: str, api_key: str | None) -> tuple[str, str | None]:

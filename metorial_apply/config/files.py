@@ -19,6 +19,8 @@ from metorial_apply.config.interpolate import InterpolationError
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.localfile import FileReadError, read_regular
 
+WORKSPACE_FILE = "metorial-apply.yaml"  # the workspace file's name; what it holds: config/workspace.py
+
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 1 << 20  # a ${file:} secret larger than 1 MiB is a mistake (or /dev/zero)
 

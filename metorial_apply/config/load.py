@@ -32,7 +32,6 @@ from metorial_apply.config.references import (
     fill_providers,
     references_of,
 )
-from metorial_apply.config.resolve import resolve_names
 from metorial_apply.config.sections import Entry, check_top_level, collect_entries, find_stack
 from metorial_apply.config.variables import Source, collect_variables
 from metorial_apply.config.yamlsource import YamlPath, diagnostic, read_yaml_file, value_at
@@ -42,7 +41,7 @@ from metorial_apply.core.scrub import SECRETS
 from metorial_apply.core.specs import YAML_TO_SPEC
 from metorial_apply.core.state import State
 
-__all__ = ["load_config", "resolve_names", "sort_diagnostics"]
+__all__ = ["load_config", "sort_diagnostics"]
 
 
 @dataclass

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from metorial_apply.config.files import WORKSPACE_FILE
 from metorial_apply.config.yamlsource import Document, YamlPath, diagnostic, parse_yaml
 from metorial_apply.core.errors import ConfigError, Diagnostic
 from metorial_apply.core.suggest import did_you_mean
 
-WORKSPACE_FILE = "metorial-apply.yaml"
 WORKSPACE_VERSION = 1
 UNIT_PART = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 STACK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -34,7 +34,7 @@ Part = Annotated[str, StringConstraints(pattern=UNIT_PART)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when first used (start-up)
 
 
 def _relative(value: str) -> str:

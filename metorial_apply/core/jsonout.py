@@ -15,7 +15,7 @@ from typing import Any
 # What a terminal acts on beyond C0: DEL and C1 controls; the bidi marks, embeddings, overrides and
 # isolates; the Unicode line and paragraph separators (which some terminals and editors break lines at).
 _BEYOND_C0 = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
-# In text every one of them, C0 included, is escaped (render/inert.py).
+# In text every one of them, C0 included, is escaped (core/inert.py).
 TERMINAL = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 # In JSON text json.dumps escapes C0 itself (and the newlines left are its own indentation); outside
 # strings it is ASCII, so every match is inside a string, where \uXXXX is valid.

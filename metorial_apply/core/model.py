@@ -6,7 +6,6 @@ API behaviour in `kinds.py`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -21,9 +20,11 @@ STAMP_KEYS = ("stack", "address", "spec-hash", "secret-fingerprint", "secret-sal
 
 
 class Frozen(BaseModel):
-    """Base for every model: immutable, no unknown fields."""
+    """Base for every model: immutable, no unknown fields. Each model's validator is built when it
+    is first used, not at import: a command uses a handful of the models it imports, and building
+    the others was a large part of start-up (issue 24)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # A resource name as users write it in YAML (the key under its kind); stamps are checked against
@@ -109,6 +110,8 @@ class SecretValue:
         return isinstance(other, SecretValue) and self.canonical() == other.canonical()
 
     def __hash__(self) -> int:
+        import hashlib  # here, as in spec_hash: loading OpenSSL is ~4 ms of start-up that validate never uses
+
         return hash(hashlib.sha256(self.canonical()).digest())
 
     def __reduce__(self) -> Any:
@@ -267,6 +270,8 @@ def spec_hash(spec: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> 
     """Hash of a canonical spec, stored in the stamp. Sensitive fields are left out so the
     hash (readable by anyone who can read metadata) never helps guess a secret; callers add
     ignored fields to `sensitive` too, so a dashboard edit of one never reads as drift."""
+    import hashlib  # not at the top: see SecretValue.__hash__
+
     visible = {k: v for k, v in spec.items() if k not in sensitive}
     text = json.dumps(visible, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:32]

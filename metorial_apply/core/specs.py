@@ -254,7 +254,7 @@ class SessionTemplateSpec(Common):
 class ApiKeySpec(BaseModel):
     """An API key created on a key backend; `${key.NAME.secret}` delivers its one-time secret."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when first used (start-up)
     backend: str
     key_for: Literal[KEY_TYPES] | None = Field(None, description="Metlo's key type (default GENERIC)")  # type: ignore[valid-type]
     rotate_after: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}[dhm]$", description="e.g. 90d")

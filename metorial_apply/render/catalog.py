@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from metorial_apply.core.inert import inert
 from metorial_apply.core.provider import Field, ProviderDetail, ProviderSummary
-from metorial_apply.render.inert import inert
 
 FORMAT_VERSION = 1
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from metorial_apply.core import jsonout
+from metorial_apply.core.inert import inert
 from metorial_apply.planning.plan import Action, Plan
-from metorial_apply.render.inert import inert
 from metorial_apply.render.markdown import GITHUB_COMMENT_LIMIT, md_text, render_markdown
 from metorial_apply.render.text import render_text
 from metorial_apply.render.view import RenderContext

@@ -9,9 +9,9 @@ import html
 import re
 from dataclasses import dataclass
 
+from metorial_apply.core.inert import inert, md_inert
 from metorial_apply.planning.action import CORE_ACTIONS
 from metorial_apply.planning.plan import Action, Plan
-from metorial_apply.render.inert import inert, md_inert
 from metorial_apply.render.values import NONE, SECRET, SECRET_MARKS, format_value
 from metorial_apply.render.view import CHANGE_ACTIONS, FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import LongChange, long_change

@@ -9,9 +9,9 @@ from __future__ import annotations
 import shlex
 import textwrap
 
+from metorial_apply.core.inert import inert
 from metorial_apply.planning.action import CORE_ACTIONS
 from metorial_apply.planning.plan import Action, Plan
-from metorial_apply.render.inert import inert
 from metorial_apply.render.values import SECRET, SECRET_MARKS, cut, format_value, one_line
 from metorial_apply.render.view import ACTION_ORDER, FieldLine, RenderContext, Row, View, build_view
 from metorial_apply.render.worddiff import long_change, marked

@@ -8,9 +8,9 @@ import json
 import re
 from typing import Any, Literal
 
+from metorial_apply.core.inert import inert
 from metorial_apply.core.kinds import KINDS
 from metorial_apply.core.specs import RULE_FIELDS, RULE_TYPES
-from metorial_apply.render.inert import inert
 
 Shape = Literal["plain", "tools", "children", "child"]
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from metorial_apply import __version__
+from metorial_apply.core.inert import inert
 from metorial_apply.core.kinds import KINDS, kind_order
 from metorial_apply.core.model import SecretValue
 from metorial_apply.planning.action import ADOPTS
 from metorial_apply.planning.action import exit_code as action_exit_code
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.planning.safety import Blocked
-from metorial_apply.render.inert import inert
 from metorial_apply.render.values import SECRET, Shape, display_field, shape_of
 
 ACTION_ORDER = tuple(sorted(Action, key=lambda a: a.cls.rank))

@@ -35,7 +35,8 @@ def test_every_benchmark_reaches_the_table_and_every_plot_is_drawn(results: dict
     text = page.render(results, names)
     for figure in ("our 429s", "the other client's 429s", "build_plan CPU per resource, keyed",
                    "`plan`, no changes, 1000 resources, keyed: peak RSS", "live read of 1000 resources: API calls",
-                   "apply 500 resources at 50 ms: wall", "adopt 300 hand-made objects at 20 ms: apply wall"):
+                   "apply 500 resources at 50 ms: wall", "adopt 300 hand-made objects at 20 ms: apply wall",
+                   "start-up: `metorial-apply --version`", "start-up: `metorial-apply validate examples/quickstart`"):
         assert figure in text
     assert results["machine"]["date"] in text and "quick" in text
     assert "## Hostile servers: peak RSS" in text  # measured by a test, kept through every re-render
@@ -76,3 +77,15 @@ def test_a_missed_goal_is_marked_in_words_and_a_met_one_is_not(results: dict[str
     rate["rate_limited"] = 0
     line = next(x for x in page.render(results, []).splitlines() if ": 429s |" in x and "under" in x)
     assert line.endswith("| 0 | — |"), line
+
+
+def test_start_up_rows_carry_the_floors_the_parent_and_a_missed_goal_plainly(results: dict[str, Any]) -> None:
+    rows = {row.figure.split("`")[1]: row for row in page.startup_rows(results["startup"])}
+    version, validate = rows["metorial-apply --version"], rows["metorial-apply validate examples/quickstart"]
+    assert "floor `python -c pass` 0.051 s" in version.measured and "parent 0d8ae70" in version.measured
+    assert version.met is True and version.shown_ratio() == "0.40×"
+    slow = copy.deepcopy(results["startup"])
+    slow["commands"]["validate"]["ours_s"] = 0.3
+    missed = page.startup_rows(slow)[1]
+    assert missed.met is False and missed.shown_ratio() == "**1.20×: goal missed**"
+    assert validate.met is (results["startup"]["commands"]["validate"]["ours_s"] <= 0.25)

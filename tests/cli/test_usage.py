@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
-from metorial_apply.cli import SUMMARIES, cli
+from metorial_apply.cli import SUMMARIES, cli, load_command
 from metorial_apply.cli.output import Output
 from tests.apply.conftest import copy_example
 from tests.cli.runner import run
@@ -73,7 +74,11 @@ def test_no_color_works_after_the_subcommand(stack: Path, capsys: pytest.Capture
 def test_help_summaries_are_whole(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    assert set(SUMMARIES) == set(cli.commands)
+    names = cli.list_commands(click.Context(cli))
+    assert set(SUMMARIES) == set(names)
+    for name in names:  # each module's command answers to the name it is listed under
+        assert load_command(name).name == name and load_command(name).short_help == SUMMARIES[name]
+        assert sum("--no-color" in p.opts for p in load_command(name).params) <= 1, name  # added once
     for name, summary in SUMMARIES.items():
         assert f"{name}" in out and summary in " ".join(out.split()), name
     assert "..." not in out.split("Commands:")[1]
@@ -87,9 +92,19 @@ def test_shell_completion_script_is_printed() -> None:
     assert "_metorial_apply_completion" in done.stdout and "complete " in done.stdout
 
 
-def test_replace_of_an_api_key_points_at_rotate_and_a_target_may_name_one() -> None:
-    import click
+@pytest.mark.parametrize(("words", "expected"), [("metorial-apply va", "plain,validate"),
+                                                  ("metorial-apply plan --no-c", "plain,--no-color")])
+def test_shell_completion_completes_lazily_loaded_commands_and_their_options(words: str, expected: str) -> None:
+    """Command names come from the lazy group; a command's options (the appended --no-color
+    too) from its module, loaded to complete them."""
+    env = dict(os.environ, _METORIAL_APPLY_COMPLETE="bash_complete", COMP_WORDS=words,
+               COMP_CWORD=str(len(words.split()) - 1))
+    done = subprocess.run([sys.executable, "-m", "metorial_apply"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and expected in done.stdout.splitlines(), done.stdout + done.stderr
 
+
+def test_replace_of_an_api_key_points_at_rotate_and_a_target_may_name_one() -> None:
     from metorial_apply.cli.plan import parse_targets
 
     with pytest.raises(click.BadParameter, match=r"--rotate api_key.sync, not --replace"):

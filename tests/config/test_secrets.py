@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from metorial_apply.config.load import load_config, resolve_names
+from metorial_apply.config.load import load_config
+from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.errors import ConfigError
 from metorial_apply.core.model import Catalog, CatalogProvider
 

@@ -23,12 +23,12 @@ from metorial_apply.cli.output import report_error
 from metorial_apply.cli.progress import PlainProgress, change_line
 from metorial_apply.config.sections import NAME as CONFIG_NAME
 from metorial_apply.core.errors import ApiCall, BadRequestError
+from metorial_apply.core.inert import inert, md_inert
 from metorial_apply.core.model import NAME as LIVE_NAME
 from metorial_apply.core.model import Address, Catalog, Resource, Stamp
 from metorial_apply.emulator import EmulatorSettings
 from metorial_apply.planning.plan import Action, Change, FieldDiff, Plan
 from metorial_apply.render import render_markdown, render_text
-from metorial_apply.render.inert import inert, md_inert
 from tests.apply.conftest import run_cli
 from tests.emulator_server import SECRET_KEY, EmulatorProcess, EmulatorThread
 from tests.render.golden_files import check_golden
