@@ -16,6 +16,7 @@ import httpx
 import pytest
 import respx
 
+from metorial_apply.api.catalog import fetch_catalog
 from metorial_apply.api.client import MetorialClient, open_client
 from metorial_apply.api.ratelimit import RateLimitSettings
 from metorial_apply.emulator import DEFAULT_SECRET_KEY, EmulatorSettings, asgi_transport, create_app
@@ -229,3 +230,19 @@ async def test_queries_keep_the_filters_and_the_up_walk_sends_no_order(api: resp
         {"provider_id": "pro_1", "limit": "100", "after": "set_00199"},
         {"provider_id": "pro_1", "limit": "100", "order": "desc", "after": "set_00350"},
     ], key=lambda q: sorted(q.items()))
+
+
+async def test_the_catalogs_provider_list_is_read_from_both_ends(api: respx.MockRouter, make_client: Any) -> None:
+    count = 450
+    honest = server(count, lambda query: True)
+
+    def providers(request: httpx.Request) -> httpx.Response:
+        body = honest(request).json()
+        body["items"] = [{"id": i["id"], "slug": f"p{i['id'][-5:]}"} for i in body["items"]]
+        return httpx.Response(200, json=body)
+    route = api.get("/providers").mock(side_effect=providers)
+    async with make_client() as client:
+        catalog = await fetch_catalog(client, detail_for=set())
+        assert client.stats.chains["/providers"] == 3  # walked from the start alone: 5
+    assert sorted(p.id for p in catalog.providers) == [f"set_{i:05d}" for i in range(count)]
+    assert route.call_count == 5
