@@ -194,9 +194,10 @@ def read_figures(server: EmulatorProcess, n: int, latency: float) -> tuple[State
     one_s = asyncio.run(one_walk(server.url))
     base_s, base_calls, listed = asyncio.run(baseline(server.url))
     # An empty kind still costs one call; a full last page costs one more to learn it was the last.
-    minimum = sum(max(1, math.ceil(c / 100)) for c in listed.values())
+    pages = [max(1, math.ceil(c / 100)) for c in listed.values()]
     largest = max(listed.values())
-    return live, info | {"resources": n, "listed": sum(listed.values()), "min_calls": minimum,
+    return live, info | {"resources": n, "listed": sum(listed.values()), "min_calls": sum(pages),
+                         "allowed_calls": sum(p + (p > 1) for p in pages),  # a kind from both ends: one more
                          "baseline_calls": base_calls, "baseline_s": base_s, "one_walk_s": one_s,
                          "largest": largest, "floor_chain": math.ceil(largest / 200),
                          # pages in a row × latency: each kind from both ends, and from its start alone
