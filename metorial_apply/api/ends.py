@@ -17,12 +17,14 @@ every such object up to its last id and the down walk every one from its last id
 down page holds an id the up walk saw (or the reverse) nothing lies between; ids seen by both
 are kept once. Objects created or archived during the read may or may not be listed, as with
 one walk. A server that does not honour `order=desc` (answering the first page again), repeats
-an id within the down walk, or lets it reach the start without meeting, is not trusted: the
-down walk is dropped and the up walk reads on alone, exactly today's read.
+an id within the down walk, lets it reach the start without meeting, or answers more than the
+100 objects a page asks for, is not trusted: the down walk is dropped and the up walk reads on
+alone, exactly the read from the start alone.
 
 Bounds: both walks spend the one ListBudget of the read (objects and bytes), so reading from
-both ends does not double what a hostile server can make a run hold; the ids seen are kept
-until the list is read, to find where the walks meet.
+both ends does not double what a hostile server can make a run hold. The ids seen are kept
+until the list is read, to find where the walks meet (a few MiB per 100,000 objects); a server
+whose pages pass the limit never gets a down walk, so its endless pages cost what they did.
 """
 
 from __future__ import annotations
@@ -149,9 +151,10 @@ class Ends:
         met = not self.alone and any(i in other.seen for i in ids if i is not None)
         new = [item for item, i in zip(batch, ids, strict=True)
                if i is None or (i not in other.seen and not (walk.desc and i in walk.seen))]
-        for i in ids:
-            if i is not None:
-                walk.seen.setdefault(i, len(walk.seen))
+        if not self.alone:  # alone, the up walk meets nothing: its ids are not kept
+            for i in ids:
+                if i is not None:
+                    walk.seen.setdefault(i, len(walk.seen))
         walk.kept.extend(self.keep(new))
         end = not more or not batch
         if met or (end and not walk.desc):
@@ -165,8 +168,11 @@ class Ends:
     def _trusted(self, walk: Walk, ids: list[str | None]) -> bool:
         """Whether a page can be believed about where the walks meet: the ids the other walk saw
         come in the reverse of its order (a server that ignores `order=desc` answers the first
-        page again, in the up walk's order), and a down page's ids are strings new to its walk."""
+        page again, in the up walk's order), a down page's ids are strings new to its walk, and
+        no page is longer than asked for."""
         other = self.down if walk is self.up else self.up
+        if len(ids) > PAGE_SIZE:
+            return False  # more than the limit asked for: a server that ignores `limit` (a hostile one)
         if walk.desc and any(i is None or i in walk.seen for i in ids):
             return False
         places = [other.seen[i] for i in ids if i is not None and i in other.seen]
@@ -180,4 +186,5 @@ class Ends:
             self.alone = True
             self.down.kept.clear()
             self.down.seen.clear()
+            self.up.seen.clear()
         return False

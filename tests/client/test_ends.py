@@ -246,3 +246,14 @@ async def test_the_catalogs_provider_list_is_read_from_both_ends(api: respx.Mock
         assert client.stats.chains["/providers"] == 3  # walked from the start alone: 5
     assert sorted(p.id for p in catalog.providers) == [f"set_{i:05d}" for i in range(count)]
     assert route.call_count == 5
+
+
+async def test_pages_longer_than_asked_for_are_read_from_the_start_alone(api: respx.MockRouter,
+                                                                          make_client: Any) -> None:
+    """A server that ignores `limit` (a hostile one's endless pages) gets no down walk: the ids of
+    pages of any size would be held to find a meeting."""
+    route = api.get(PATH).mock(side_effect=server(450, lambda query: True, size=150))
+    async with make_client() as client:
+        got = ids(await client.list_ends(PATH, kind=KIND))
+    assert got == [f"set_{i:05d}" for i in range(450)]
+    assert [c.request.url.params.get("order") for c in route.calls] == [None] * 3
