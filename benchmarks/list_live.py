@@ -4,9 +4,15 @@ Starts `metorial-apply emulator serve` on a free 127.0.0.1 port with 20 ms laten
 5,000 resources over the managed kinds (latency lifted while seeding), then lists them all
 through MetorialClient and prints, as ratios measured in this run:
 
-- API calls made vs the minimum Σ max(1, ceil(n_kind / 100));
-- wall time vs the lower bound: a kind's pages are sequential (each cursor comes from the
-  previous page) and kinds run in parallel, so max over kinds of pages × latency;
+- API calls made vs the minimum Σ max(1, ceil(n_kind / 100)); reading each kind from both ends
+  (api/ends.py) may cost one more per kind of several pages (two when its walks' last ids turn out
+  to be neighbours);
+- the longest chain of pages that waited for one another, vs ceil(largest kind / 200);
+- wall time vs the lower bound when each kind is read from both ends: a chain's pages are
+  sequential (each cursor comes from the previous page) and kinds run in parallel, so
+  ceil(largest kind / 200) × latency; printed beside the old floor of one walk from the start,
+  max over kinds of pages × latency, and that one-walk read (today's before issue 24) measured
+  in the same run;
 - a naive baseline: one kind after another, sequential pages at the default page size (20).
 
 Run: `python benchmarks/list_live.py [--total 5000] [--latency-ms 20]`. Aborts after 300 s.
@@ -73,10 +79,11 @@ async def seed(base: str, total: int) -> None:
                                for k, body in bodies))
 
 
-async def list_ours(base: str) -> tuple[float, MetorialClient, dict[str, int]]:
+async def list_ours(base: str, ends: bool = True) -> tuple[float, MetorialClient, dict[str, int]]:
+    """Every kind at once, each from both ends (`ends`, as a plan's live read) or from the start alone."""
     async with open_client(base, SECRET_KEY, rate_limit=BUDGET) as client:
         started = time.perf_counter()
-        listed = await client.list_many({k.path: k.kind for k in METORIAL_KINDS.values()})
+        listed = await client.list_many({k.path: k.kind for k in METORIAL_KINDS.values()}, ends=ends)
         elapsed = time.perf_counter() - started
     return elapsed, client, {KINDS_BY_PATH[p]: len(items) for p, items in listed.items()}
 
@@ -112,7 +119,8 @@ async def page_service_time(base: str, samples: int = 20) -> float:
 
 
 async def measure(total: int, latency_ms: float, server: EmulatorProcess) -> dict[str, Any]:
-    """Seed `total` resources, then list them ours and the naive way; the figures as a dict."""
+    """Seed `total` resources, then list them ours (both ends), one walk from the start and the
+    naive way, alternating runs (another process may share the machine); the figures as a dict."""
     base = server.url
     server.faults(latency_ms=0)  # seed at full speed; measure at `latency_ms`
     started = time.perf_counter()
@@ -120,18 +128,27 @@ async def measure(total: int, latency_ms: float, server: EmulatorProcess) -> dic
     seeded_s = time.perf_counter() - started
     service_s = await page_service_time(base)
     server.faults(latency_ms=latency_ms)
-    ours = [await list_ours(base) for _ in range(REPEATS)]
+    ours, one_way = [], []
+    for _ in range(REPEATS):
+        ours.append(await list_ours(base))
+        one_way.append(await list_ours(base, ends=False))
     naive = [await list_naive(base) for _ in range(REPEATS)]
     wall, client, counts = sorted(ours, key=lambda r: r[0])[REPEATS // 2]
+    one_wall, one_client, _ = sorted(one_way, key=lambda r: r[0])[REPEATS // 2]
     pages = {kind: max(1, math.ceil(n / 100)) for kind, n in counts.items()}
-    bound_s = max(pages.values()) * latency_ms / 1000
+    latency_s = latency_ms / 1000
+    floor = math.ceil(max(counts.values()) / 200)  # pages in a row when every kind is read from both ends
     # The emulator serves one request at a time, so its own time per page bounds us too.
-    served_s = max(max(pages.values()) * (latency_ms / 1000 + service_s), sum(pages.values()) * service_s)
+    served_s = max(floor * (latency_s + service_s), sum(pages.values()) * service_s)
     return {"total": total, "latency_ms": latency_ms, "seeded_s": seeded_s, "objects_per_kind": counts,
-            "calls": client.stats.calls, "min_calls": sum(pages.values()), "naive_calls": naive[0][1],
-            "wall_s": wall, "bound_s": bound_s, "naive_s": statistics.median(r[0] for r in naive),
-            "page_service_s": service_s, "served_bound_s": served_s,
-            "rate_limited": client.stats.rate_limited, "retries": client.stats.retries, "repeats": REPEATS}
+            "calls": client.stats.calls, "min_calls": sum(pages.values()),
+            "allowed_calls": sum(p + (p > 1) for p in pages.values()), "naive_calls": naive[0][1],
+            "one_way_calls": one_client.stats.calls, "chain": client.stats.longest_chain, "floor_chain": floor,
+            "one_way_chain": one_client.stats.longest_chain, "wall_s": wall, "bound_s": floor * latency_s,
+            "one_way_s": one_wall, "one_way_bound_s": max(pages.values()) * latency_s,
+            "naive_s": statistics.median(r[0] for r in naive), "page_service_s": service_s,
+            "served_bound_s": served_s, "rate_limited": client.stats.rate_limited,
+            "retries": client.stats.retries, "repeats": REPEATS}
 
 
 def run(total: int = 5000, latency_ms: float = 20.0) -> dict[str, Any]:
@@ -148,10 +165,17 @@ def show(r: dict[str, Any]) -> None:
     print(f"seeded {r['total']} resources in {r['seeded_s']:.1f}s")
     print(f"objects per kind: {r['objects_per_kind']}")
     print(f"calls:  ours {r['calls']} vs minimum {r['min_calls']}  → {r['calls'] / r['min_calls']:.2f}×"
-          f"   (naive {r['naive_calls']} → {r['naive_calls'] / r['min_calls']:.2f}×)")
-    print(f"wall:   ours {r['wall_s']:.3f}s vs lower bound {r['bound_s']:.3f}s  → {r['wall_s'] / r['bound_s']:.2f}×"
-          f"   (naive {r['naive_s']:.3f}s → {r['naive_s'] / r['bound_s']:.2f}×; "
-          f"ours is {r['naive_s'] / r['wall_s']:.1f}× faster)")
+          f"  (allowed: minimum + 1 per kind of several pages = {r['allowed_calls']}; "
+          f"one walk {r['one_way_calls']}; naive {r['naive_calls']} → {r['naive_calls'] / r['min_calls']:.2f}×)")
+    print(f"chain:  ours {r['chain']} pages in a row vs ⌈largest kind / 200⌉ = {r['floor_chain']}"
+          f"  (one walk from the start: {r['one_way_chain']})")
+    print(f"wall:   ours {r['wall_s']:.3f}s vs lower bound {r['bound_s']:.3f}s (both ends) "
+          f"→ {r['wall_s'] / r['bound_s']:.2f}×   [old floor, one walk: {r['one_way_bound_s']:.3f}s]")
+    print(f"        one walk from the start {r['one_way_s']:.3f}s → {r['one_way_s'] / r['bound_s']:.2f}× the "
+          f"bound, {r['one_way_s'] / r['one_way_bound_s']:.2f}× its own floor; ours is "
+          f"{r['one_way_s'] / r['wall_s']:.2f}× faster")
+    print(f"        naive {r['naive_s']:.3f}s → {r['naive_s'] / r['bound_s']:.2f}×; ours is "
+          f"{r['naive_s'] / r['wall_s']:.1f}× faster")
     print(f"        vs bound with the emulator's {r['page_service_s'] * 1000:.1f} ms per page "
           f"{r['served_bound_s']:.3f}s → {r['wall_s'] / r['served_bound_s']:.2f}×")
     print(f"429s: {r['rate_limited']}, retries: {r['retries']}  (median of {r['repeats']} runs)")

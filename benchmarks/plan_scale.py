@@ -89,12 +89,21 @@ async def live_read(url: str) -> tuple[State, dict[str, Any]]:
     async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
         t0 = time.perf_counter()
         catalog = await fetch_catalog(client, detail_for={"github", "linear"})
-        catalog_calls = client.stats.calls
+        catalog_calls, catalog_chain = client.stats.calls, client.stats.longest_chain
         t1 = time.perf_counter()
         read = await read_live(client, STACK, catalog)
         t2 = time.perf_counter()
         return read.state, {"catalog_calls": catalog_calls, "live_calls": client.stats.calls - catalog_calls,
-                            "live_s": t2 - t1, "catalog_s": t1 - t0}
+                            "live_s": t2 - t1, "catalog_s": t1 - t0, "chain": client.stats.longest_chain,
+                            "catalog_chain": catalog_chain}
+
+
+async def one_walk(url: str) -> float:
+    """The lists alone, each kind walked from its start only (the live read before issue 24)."""
+    async with open_client(url, SECRET_KEY, rate_limit=UNLIMITED, max_concurrency=10) as client:
+        t0 = time.perf_counter()
+        await client.list_many({k.path: k.kind for k in METORIAL_KINDS.values()})
+        return time.perf_counter() - t0
 
 
 async def baseline(url: str) -> tuple[float, int, dict[str, int]]:
@@ -182,11 +191,18 @@ def grow(server: EmulatorProcess, resources: list[Resource]) -> float:
 def read_figures(server: EmulatorProcess, n: int, latency: float) -> tuple[State, dict[str, Any]]:
     server.faults(latency_ms=latency)
     live, info = asyncio.run(live_read(server.url))
+    one_s = asyncio.run(one_walk(server.url))
     base_s, base_calls, listed = asyncio.run(baseline(server.url))
     # An empty kind still costs one call; a full last page costs one more to learn it was the last.
-    minimum = sum(max(1, math.ceil(c / 100)) for c in listed.values())
-    return live, info | {"resources": n, "listed": sum(listed.values()), "min_calls": minimum,
-                         "baseline_calls": base_calls, "baseline_s": base_s}
+    pages = [max(1, math.ceil(c / 100)) for c in listed.values()]
+    largest = max(listed.values())
+    return live, info | {"resources": n, "listed": sum(listed.values()), "min_calls": sum(pages),
+                         "allowed_calls": sum(p + (p > 1) for p in pages),  # a kind from both ends: one more
+                         "baseline_calls": base_calls, "baseline_s": base_s, "one_walk_s": one_s,
+                         "largest": largest, "floor_chain": math.ceil(largest / 200),
+                         # pages in a row × latency: each kind from both ends, and from its start alone
+                         "floor_s": math.ceil(largest / 200) * latency / 1000,
+                         "one_walk_floor_s": max(1, math.ceil(largest / 100)) * latency / 1000}
 
 
 def run(sizes: list[int], latency: float = 50.0, cpu_size: int = 1000) -> dict[str, Any]:
@@ -218,6 +234,13 @@ def show(result: dict[str, Any]) -> None:
               f"latency {result['latency_ms']:.0f} ms")
         print(f"live read: {r['live_calls']} list calls (minimum {r['min_calls']} = Σ max(1, ⌈n_kind/100⌉) over "
               f"{r['listed']} listed objects), catalog {r['catalog_calls']} calls; {r['live_s']:.2f} s")
+        print(f"live read vs its floor ⌈{r['largest']} / 200⌉ × latency = {r['floor_s']:.2f} s (both ends): "
+              f"{r['live_s'] / r['floor_s']:.2f}×, longest chain {r['chain']} pages (floor {r['floor_chain']}); "
+              f"old floor (one walk) {r['one_walk_floor_s']:.2f} s; the lists walked from the start alone "
+              f"{r['one_walk_s']:.2f} s")
+        # The provider list's pages in a row, then one round trip for the named providers' details.
+        print(f"catalog: {r['catalog_calls']} calls, {r['catalog_s']:.2f} s vs its floor "
+              f"({r['catalog_chain']} + 1) × latency = {(r['catalog_chain'] + 1) * result['latency_ms'] / 1000:.2f} s")
         print(f"baseline (list ids + GET each, parallelism 10): {r['baseline_calls']} calls, {r['baseline_s']:.2f} s "
               f"→ ours is {r['baseline_s'] / r['live_s']:.1f}× faster, "
               f"{r['baseline_calls'] / r['live_calls']:.0f}× fewer calls")

@@ -1,12 +1,17 @@
 """The read-only provider catalog, fetched once per command and reduced to what naming needs.
 
-Calls: ceil(P/100) pages of `/providers`, then for each provider that needs detail, at once:
+Calls: ceil(P/100) pages of `/providers` (read from both ends, api/ends.py: about ceil(P/200)
++ 1 of them in a row, for a call or two more), then for each provider that needs detail, at once:
 ceil(V/100) pages of `/provider-versions?provider_id=` plus one page of
 `/provider-specifications?provider_version_id=<current>`, whose object carries both the
 config schema and the auth methods (ids and keys). So 1 + 2·P calls for P providers with
 under 100 versions each, instead of 3·P with separate auth-method and config-schema calls.
 `detail_for` limits the detail to the providers a config names: against a catalog of
-hundreds of providers this keeps a plan to a handful of calls.
+hundreds of providers this keeps a plan to a handful of calls. The whole provider list is still
+read (it can be filtered only by id and search, and deletes and "did you mean" need slugs the
+configuration does not name). So the phase takes the provider list's pages in a row, then one
+round trip more for the details of every named provider at once (more only for a provider of
+over 100 versions, or a specification without its auth methods).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ AUTH_METHODS = "/provider-auth-methods"
 async def fetch_catalog(client: MetorialClient, *, detail_for: Collection[str] | None = None) -> Catalog:
     """All providers; versions, auth methods and config schema for those in `detail_for`
     (matched by id, slug or identifier; None = every provider). Sorted by slug."""
-    providers = await client.list_all(PROVIDERS)
+    providers = await client.list_ends(PROVIDERS)
     wanted = [p for p in providers if detail_for is None or _named(p, detail_for)]
     details = await asyncio.gather(*(_detail(client, p) for p in wanted))
     by_id = {p["id"]: d for p, d in zip(wanted, details, strict=False)}

@@ -209,7 +209,7 @@ async def read_live(client: MetorialClient, stack: str, catalog: Catalog, direct
                     keys: KeyClients | None = None, *, index_key: bytes | None = None,
                     declared: frozenset[str] | None = None, names: Names | None = None,
                     from_index: frozenset[str] = frozenset()) -> LiveRead:
-    """One paginated list per Metorial kind and one key list per configured key backend, all
+    """One paginated list per Metorial kind (from both ends) and one key list per configured key backend, all
     concurrently, into one State; never one GET per resource (see `live_state` for the rest).
     `names`: the configuration's (kind, name) pairs, the only names of others a plan notes.
     `from_index`: key backends not read (plan without their credentials), whose keys of ours are
@@ -232,9 +232,12 @@ async def read_live(client: MetorialClient, stack: str, catalog: Catalog, direct
 
 
 async def _listed(client: MetorialClient, keeper: Keeper) -> dict[str, list[Raw]]:
-    """Every Metorial kind's list, by kind, as `keeper` keeps each page (api/keep.py)."""
+    """Every Metorial kind's list, by kind, as `keeper` keeps each page (api/keep.py); each kind
+    read from both ends at once (api/ends.py): the largest kind's pages in a row are the floor
+    of a live read."""
     paths = {kind.path: kind.kind for kind in METORIAL_KINDS.values()}
-    return {paths[p]: items for p, items in (await client.list_many(paths, keep=keeper.page)).items()}
+    listed = await client.list_many(paths, keep=keeper.page, ends=True)
+    return {paths[p]: items for p, items in listed.items()}
 
 
 async def _nothing() -> None:

@@ -29,6 +29,9 @@ class RequestStats:
     by_method: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)  # kind, or the path for catalog calls
     pages: int = 0
+    # The longest run of pages of one list that had to wait for one another, by kind (or path):
+    # what a list costs in round trips, whatever its pages cost in calls.
+    chains: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0  # response bodies, as decoded
     retries: int = 0
     rate_limited: int = 0  # 429 responses received (each retried or raised)
@@ -40,6 +43,13 @@ class RequestStats:
     def calls(self) -> int:
         return sum(self.by_method.values())
 
+    def chain(self, key: str, pages: int) -> None:
+        self.chains[key] = max(pages, self.chains.get(key, 0))
+
+    @property
+    def longest_chain(self) -> int:
+        return max(self.chains.values(), default=0)
+
     @property
     def elapsed_s(self) -> float:
         return (self.finished if self.finished is not None else time.monotonic()) - self.started
@@ -47,7 +57,8 @@ class RequestStats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls, "by_method": dict(sorted(self.by_method.items())),
-            "by_kind": dict(sorted(self.by_kind.items())), "pages": self.pages, "retries": self.retries,
+            "by_kind": dict(sorted(self.by_kind.items())), "pages": self.pages,
+            "longest_chain": self.longest_chain, "retries": self.retries,
             "rate_limited": self.rate_limited, "limiter_wait_s": round(self.limiter_wait_s, 3),
             "elapsed_s": round(self.elapsed_s, 3),
         }

@@ -55,6 +55,7 @@ class Planned:
     list_calls: int
     live_seconds: float
     blocked: tuple[Blocked, ...] = ()  # what an apply with plan's gate flags would refuse
+    live_chain: int = 0  # the live read's longest run of pages that waited for one another
 
 
 async def make_plan(path: Path, args: dict[str, Any], phases: Phases, out: Output) -> Planned:
@@ -67,7 +68,7 @@ async def make_plan(path: Path, args: dict[str, Any], phases: Phases, out: Outpu
         plan = blind_plan(s, args, path) if args["no_secrets"] else fresh_plan(s, args, path)
         phases.lap("plan")
     return Planned(plan, s.desired, s.read, s.client.base_url, s.client.stats.as_dict(), s.list_calls, s.live_seconds,
-                   blocked_by(plan, s.desired, args, out))
+                   blocked_by(plan, s.desired, args, out), s.live_chain)
 
 
 def blind_plan(s: Session, args: dict[str, Any], path: Path) -> Plan:
@@ -117,7 +118,8 @@ def stats_lines(run: Planned, phases: Phases) -> list[str]:
     return [
         f"API calls: {s.get('calls', 0)} ({by_kind}); pages {s.get('pages', 0)}; retries {s.get('retries', 0)}; "
         f"429s {s.get('rate_limited', 0)}",
-        f"Live read: {run.list_calls} list calls for {len(METORIAL_KINDS)} kinds, {run.read.objects} objects, "
+        f"Live read: {run.list_calls} list calls for {len(METORIAL_KINDS)} kinds (each from both ends), "
+        f"longest chain {run.live_chain} page{'' if run.live_chain == 1 else 's'}, {run.read.objects} objects, "
         f"{len(run.read.state)} in stack {run.plan.stack}",
         f"Time: {times}; total {sum(phases.seconds.values()):.3f} s",
     ]

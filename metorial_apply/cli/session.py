@@ -27,6 +27,7 @@ from metorial_apply.config.predict import check_predicted
 from metorial_apply.config.resolve import resolve_names
 from metorial_apply.core.errors import ApiKeyError, Diagnostic
 from metorial_apply.core.fingerprint import warm
+from metorial_apply.core.kinds import METORIAL_KINDS
 from metorial_apply.core.model import Catalog
 from metorial_apply.core.scrub import SECRETS
 from metorial_apply.core.state import State
@@ -109,6 +110,7 @@ class Session:
     lock: StackLock | None = None  # held from before the live read to the session's end (apply, destroy)
     keys: KeyClients | None = None  # the key backends' clients, when the config has backends (and secrets)
     index_key: bytes | None = None  # the private half of the index signing key (apply jobs)
+    live_chain: int = 0  # the live read's longest run of pages that waited for one another
 
 
 Lock = Callable[[MetorialClient, str], AbstractAsyncContextManager[StackLock]]
@@ -148,7 +150,8 @@ async def session(desired: State, state_dir: Path, args: dict[str, Any], on_call
             if resolve:  # template providers may lean on defaults only the live read shows
                 check_predicted(desired, catalog, read.defaults)
             yield Session(client, catalog, desired, read, time.perf_counter() - started,
-                          client.stats.pages - pages, held, keys if backends else None, private)
+                          client.stats.pages - pages, held, keys if backends else None, private,
+                          max(client.stats.chains.get(k.kind, 0) for k in METORIAL_KINDS.values()))
 
 
 def fresh_plan(s: Session, args: dict[str, Any], config_path: Path) -> Plan:

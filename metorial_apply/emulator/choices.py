@@ -91,6 +91,16 @@ RATE_LIMIT_PRESETS: dict[str, tuple[int, float]] = {
 # `cursor` is `cur_` + urlsafe base64 (no padding) of `a:<id>` (after) or `b:<id>` (before).
 # Unverified (the contract only says opaque `cur_…`).
 CURSOR_PREFIX = "cur_"
+# `after` and `before` follow the list's own order, `order=desc` included: `order=desc&after=<id>`
+# is the ids below <id>, descending, and `has_more_after` says whether more lie below the page
+# (listing.run_list). metorial-api.md is silent on `after` with `desc`; this is the platform's
+# paginator: lowerdeck packages/pagination/src/paginatedProvider.ts (paginatedProviderPrisma, the
+# one subspace's services use through `Paginator.create(({ prisma }) => …)`) asks Prisma for
+# `orderBy: [{id: order}]` from `cursor: {id: after}` and drops the cursor row, so a page continues
+# in the requested order past the cursor; `hasNextPage` (has_more_after) is whether more rows
+# followed the page, `hasPreviousPage` whether the cursor row was found. The Mongoose provider
+# beside it says the same in its own terms (`desc` + `after` → `_id: {$lt: after}`). A live read
+# reads each kind from both ends on this (api/ends.py).
 # Giving more than one of `after`, `before`, `cursor` is a 400 invalid_data (listing.py).
 # A filter naming an unknown provider (or other referenced id) yields an empty list, not 404.
 # Both unverified.

@@ -17,7 +17,8 @@ import httpx
 import pytest
 import respx
 
-from metorial_apply.api.client import LARGE_BODIES, MAX_CURSOR
+from metorial_apply.api.client import LARGE_BODIES
+from metorial_apply.api.ends import MAX_CURSOR
 from metorial_apply.api.keep import Keeper
 from metorial_apply.api.limits import ListingTooLargeError, RequestLimits
 from metorial_apply.api.responses import LARGE_BODY

@@ -71,6 +71,17 @@ async def test_desc_pages(client: httpx.AsyncClient) -> None:
     assert back["pagination"] == {"has_more_before": True, "has_more_after": True}
 
 
+async def test_desc_after_continues_downwards_and_says_when_nothing_is_left(client: httpx.AsyncClient) -> None:
+    """lowerdeck's Prisma paginator (choices.py, Pagination): `after` with `desc` is the ids below
+    it, and a page that ends the list exactly says so, as a list read from both ends relies on."""
+    ids = await make_templates(client, 6)
+    first = await page(client, limit=3, order="desc")
+    second = await page(client, limit=3, order="desc", after=first["items"][-1]["id"])
+    assert [i["id"] for i in first["items"] + second["items"]] == ids[::-1]
+    assert first["pagination"]["has_more_after"] and not second["pagination"]["has_more_after"]
+    assert second["pagination"]["has_more_before"]
+
+
 async def test_cursor_pagination(client: httpx.AsyncClient) -> None:
     ids = await make_templates(client, 7)
     cursor = "cur_" + base64.urlsafe_b64encode(f"a:{ids[2]}".encode()).decode().rstrip("=")

@@ -3,6 +3,7 @@ through the real CLI entry point. Secrets are canaries grepped for in every outp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -258,3 +259,19 @@ def test_same_inputs_give_byte_identical_plan_files(stack: Path, capsys: pytest.
     assert code == 0, err
     digests = [json.loads(p.read_text())["desired_digest"] for p in (stack / "a.json", stack / "c.json")]
     assert digests[0] != digests[1]
+
+
+def test_stats_show_the_live_reads_longest_chain(stack: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """450 session templates not ours: from both ends, 3 pages in a row (5 pages in all) where
+    one walk from the start takes 5 in a row."""
+    async def seed() -> None:
+        async with open_client("local", None, state_dir=stack / ".metorial-apply") as client:
+            base = len(await client.list_all("/session-templates"))
+            for i in range(450 - base):
+                await client.create("/session-templates", {"name": f"other-{i}"}, kind="session_template",
+                                    name=f"other-{i}", stamp={})
+    asyncio.run(seed())
+    code, _, err = run_cli(["plan", str(stack), "--api-url", "local", "--stats"], capsys)
+    assert code == 0, err
+    live = next(line for line in err.splitlines() if line.startswith("Live read:"))
+    assert "longest chain 3 pages" in live and live.startswith("Live read: 10 list calls for 6 kinds"), live
