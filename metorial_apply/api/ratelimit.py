@@ -165,7 +165,6 @@ class SlidingWindow:
         # server's (it is a guess until learned); the server is believed over it.
         self._server_open = 0
         self._server_frees_at: float | None = None
-        self._word_seq = 0  # the request whose answer last set the two above
         self.shared = settings.share is not None  # our own cap and AIMD apply only with a share
         self.share = settings.share if settings.share is not None else 1.0
         self.scale = 1.0  # AIMD factor on our cap: cut by a 429, grows back with time
@@ -231,10 +230,6 @@ class SlidingWindow:
         """Take a slot for a request being sent; returns its sequence number."""
         self._sent += 1
         self._in_flight[self._sent] = (now, self._freed)
-        if self._server_open == 0 and self._server_frees_at is not None and self._server_frees_at <= now:
-            # The server announced one slot freeing then: this request takes it. Left in place,
-            # the announcement would admit every request queued behind this one at once.
-            self._server_frees_at = None
         self._server_open = max(0, self._server_open - 1)
         return self._sent
 
@@ -281,26 +276,14 @@ class SlidingWindow:
             until = now + (seen.reset_s if seen.reset_s is not None else self.window_s)
             for _ in range(min(deficit, self.count)):
                 heapq.heappush(self._foreign, until)
-        self._server_word(seq, seen, server_left, now)
-
-    def _server_word(self, seq: int, seen: Observation, server_left: int, now: float) -> None:
-        """Believe the newest header about open slots. Answers overtake each other, so one to
-        an older request says what the server counted before a newer one did: it may only
-        lower what is open, never reopen slots or clear a newer "full"."""
-        # Open slots the server spoke of, less every request still in flight: one sent before
-        # this answer may reach the server after it (the header does not count it yet).
-        said = max(0, (seen.remaining or 0) - len(self._in_flight))
-        if seq < self._word_seq:
-            self._server_open = min(self._server_open, said)
-            return
-        self._word_seq = seq
-        self._server_open = said
+        self._server_open = max(0, server_left)
         if server_left > 0 or seen.reset_s is None:
             self._server_frees_at = None
         elif self._server_frees_at is None or self._server_frees_at <= now:
             self._server_frees_at = now + seen.reset_s
         else:  # each announcement is a bound (a slot frees by then): keep the soonest still ahead
             self._server_frees_at = min(self._server_frees_at, now + seen.reset_s)
+
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

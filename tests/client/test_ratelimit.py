@@ -177,36 +177,3 @@ def test_an_epoch_reset_read_after_the_way_back_does_not_shorten_the_window() ->
     seq = w.start(0.0)
     w.finish(seq, 0.004, Observation(limit=20, remaining=19, reset_s=0.498))
     assert w.window_s == pytest.approx(0.502)
-
-
-# -- the server's word, when answers overtake each other --------------------------------------
-
-
-def full(reset_s: float = 1.0) -> Observation:
-    return Observation(limit=2, remaining=0, reset_s=reset_s)
-
-
-def test_a_slot_the_server_announces_admits_one_request_not_every_one_queued() -> None:
-    w = window(count=2, seconds=100.0, learn=False)  # our window is a long guess
-    first, second = w.start(0.0), w.start(0.0)
-    w.finish(first, 0.1, full(1.0))
-    w.finish(second, 0.1, full(1.0))
-    assert w.wait_time(1.2) == 0.0  # the server said a slot frees at 1.1: believed over our guess
-    w.start(1.2)
-    assert w.wait_time(1.2) > 0  # that slot is taken; the next waits for the server's next word
-
-
-def test_an_older_answer_arriving_late_does_not_reopen_slots() -> None:
-    w = window(count=5, seconds=100.0, learn=False)
-    older, newer = w.start(0.0), w.start(0.0)
-    w.finish(newer, 0.1, Observation(limit=5, remaining=0, reset_s=5.0))  # the server is full
-    w.finish(older, 0.2, Observation(limit=5, remaining=3, reset_s=5.0))  # counted before `newer`
-    assert w.wait_time(0.3) > 0
-
-
-def test_open_slots_the_server_names_exclude_requests_still_in_flight() -> None:
-    w = window(count=10, seconds=100.0, learn=False)
-    seqs = [w.start(0.0) for _ in range(10)]  # our window is full
-    w.finish(seqs[-1], 0.1, Observation(limit=10, remaining=2, reset_s=5.0))
-    # The 9 others are still in flight and may not have reached the server: no slot is open.
-    assert w.wait_time(0.2) > 0
