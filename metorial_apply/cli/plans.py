@@ -27,9 +27,8 @@ from metorial_apply.cli.planrun import (
 from metorial_apply.cli.session import run_async
 from metorial_apply.cli.workspace import Selection, unit_args
 from metorial_apply.config.workspace import Unit
-from metorial_apply.core.errors import MetorialApplyError
 from metorial_apply.core.inert import inert
-from metorial_apply.planning.saved import plan_to_dict, plan_to_json
+from metorial_apply.planning.saved import plan_to_dict, saved_text
 from metorial_apply.render.combined import (
     StackReport,
     combined_exit,
@@ -52,15 +51,14 @@ def plan_unit(chosen: Selection, unit: Unit, args: dict[str, Any], out: Output,
         run = run_async(make_plan(path, uargs, phases, out))
         if uargs["out"]:
             run.plan = run.plan.model_copy(update={"inputs": inputs_for(run.plan, uargs["out"], path, uargs)})
-            write_atomic(uargs["out"], plan_to_json(run.plan, key=uargs.get("fingerprint_key")))
-    except MetorialApplyError as exc:
-        return StackReport(unit.name, unit.stack, 1, error=tuple(error_lines(exc)))
+        plans[unit.name] = plan_to_dict(run.plan, key=uargs.get("fingerprint_key"))  # serialized once
+        if uargs["out"]:
+            write_atomic(uargs["out"], saved_text(plans[unit.name]))
     except click.ClickException as exc:
         return StackReport(unit.name, unit.stack, 1, error=(f"Error: {exc.format_message()}",))
-    except Exception as exc:  # a bug in one stack's plan must not hide the others' plans
+    except Exception as exc:  # ours or a bug: one stack's failure must not hide the others' plans
         return StackReport(unit.name, unit.stack, 1, error=tuple(error_lines(exc)))
     key = uargs.get("fingerprint_key")
-    plans[unit.name] = plan_to_dict(run.plan, key=key)
     for note in run.read.notes():
         out.echo(f"Warning: {unit.name}: {inert(note)}", err=True)
     for line in stats_lines(run, phases) if args["show_stats"] else ():

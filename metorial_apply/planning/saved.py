@@ -133,7 +133,11 @@ def plan_to_dict(plan: Plan, *, tool_version: str | None = None, key: Fingerprin
 
 def plan_to_json(plan: Plan, *, tool_version: str | None = None, key: FingerprintKey | None = None) -> str:
     """Saved-plan text: indented, key-sorted JSON, newline-terminated, byte-stable."""
-    data = plan_to_dict(plan, tool_version=tool_version, key=key)
+    return saved_text(plan_to_dict(plan, tool_version=tool_version, key=key))
+
+
+def saved_text(data: dict[str, Any]) -> str:
+    """`plan_to_dict`'s data as the saved-plan file's bytes (for a caller that needs both)."""
     return jsonout.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
